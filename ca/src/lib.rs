@@ -1,0 +1,1 @@
+//! Placeholder-free empty library: this component is built in a later issue.

@@ -1,0 +1,321 @@
+//! The one config loader: component config files are TOML (`config/repo/server.conf`), with
+//! secrets referenced as `zato+secret://zato.<path>` and kept Fernet-encrypted in
+//! `config/repo/secrets.conf`.
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::crypto::{CONFIG_SECRET_PREFIX, CryptoError, SecretKey, WELL_KNOWN_DATA};
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read `{path}`: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("`{path}` is not valid TOML: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("`{path}`: secret `{key}` is referenced but not present in secrets.conf")]
+    MissingSecret { path: PathBuf, key: String },
+    #[error("`{path}`: {source}")]
+    Crypto { path: PathBuf, source: CryptoError },
+    #[error("`{path}`: no `[secret_keys] key1` entry; every component needs its Fernet key")]
+    NoKey { path: PathBuf },
+    #[error("`{path}`: invalid value: {detail}")]
+    Invalid { path: PathBuf, detail: String },
+}
+
+/// Which ODB backend a component talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OdbEngine {
+    Sqlite,
+    Postgresql,
+    Mysql,
+}
+
+impl OdbEngine {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "sqlite" => Some(Self::Sqlite),
+            "postgresql" | "postgres" | "postgresql+pg8000" => Some(Self::Postgresql),
+            "mysql" | "mariadb" | "mysql+pymysql" => Some(Self::Mysql),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgresql => "postgresql",
+            Self::Mysql => "mysql",
+        }
+    }
+}
+
+/// How to reach the ODB. For SQLite `db_name` is the database file path.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OdbConfig {
+    pub engine: OdbEngine,
+    #[serde(default)]
+    pub db_name: String,
+    #[serde(default)]
+    pub host: String,
+    #[serde(default)]
+    pub port: u16,
+    #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub password: String,
+    #[serde(default = "default_pool_size")]
+    pub pool_size: u32,
+}
+
+fn default_pool_size() -> u32 {
+    10
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerMain {
+    pub name: String,
+    pub cluster_name: String,
+    #[serde(default = "default_bind")]
+    pub bind: String,
+    #[serde(default = "default_workers")]
+    pub workers: u32,
+    pub token: String,
+    /// Seconds a service may run before the caller gets 504.
+    #[serde(default = "default_timeout")]
+    pub service_timeout: f64,
+    #[serde(default = "default_max_request")]
+    pub max_request_size: usize,
+    /// Interpreter threads per worker process (each keeps one Python thread state for life).
+    #[serde(default = "default_python_threads")]
+    pub python_threads: usize,
+}
+
+fn default_bind() -> String {
+    "0.0.0.0:17010".into()
+}
+fn default_workers() -> u32 {
+    1
+}
+fn default_timeout() -> f64 {
+    60.0
+}
+fn default_max_request() -> usize {
+    10 * 1024 * 1024
+}
+fn default_python_threads() -> usize {
+    4
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct HotDeploy {
+    #[serde(default = "default_pickup")]
+    pub pickup_dir: String,
+    /// Milliseconds a file must stay unchanged before it is picked up.
+    #[serde(default = "default_debounce")]
+    pub debounce_ms: u64,
+}
+
+impl Default for HotDeploy {
+    fn default() -> Self {
+        Self {
+            pickup_dir: default_pickup(),
+            debounce_ms: default_debounce(),
+        }
+    }
+}
+
+fn default_pickup() -> String {
+    "../../pickup/incoming/services".into()
+}
+fn default_debounce() -> u64 {
+    100
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Misc {
+    #[serde(default = "yes")]
+    pub return_tracebacks: bool,
+    #[serde(default = "default_error_message")]
+    pub default_error_message: String,
+    /// Channels through which `/zato/api/invoke/{service_name}` may reach `zato*` services.
+    #[serde(default = "default_allow_internal")]
+    pub service_invoker_allow_internal: Vec<String>,
+}
+
+impl Default for Misc {
+    fn default() -> Self {
+        Self {
+            return_tracebacks: true,
+            default_error_message: default_error_message(),
+            service_invoker_allow_internal: default_allow_internal(),
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_error_message() -> String {
+    "An error has occurred".into()
+}
+fn default_allow_internal() -> Vec<String> {
+    vec!["pub.zato.ping".into(), "/zato/api/invoke/{service_name}".into()]
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PythonConfig {
+    /// A virtualenv whose site-packages services may import from.
+    #[serde(default)]
+    pub virtualenv: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct ServerConfFile {
+    main: ServerMain,
+    odb: OdbConfig,
+    #[serde(default)]
+    hot_deploy: HotDeploy,
+    #[serde(default)]
+    misc: Misc,
+    #[serde(default)]
+    python: PythonConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+struct SecretsFile {
+    #[serde(default)]
+    secret_keys: BTreeMap<String, String>,
+    #[serde(default)]
+    zato: BTreeMap<String, String>,
+}
+
+/// A server's configuration with every secret already decrypted and every path absolute.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub dir: PathBuf,
+    pub main: ServerMain,
+    pub odb: OdbConfig,
+    pub hot_deploy: HotDeploy,
+    pub misc: Misc,
+    pub python: PythonConfig,
+    pub secret_key: SecretKey,
+    pub pickup_dir: PathBuf,
+}
+
+pub fn repo_dir(component_dir: &Path) -> PathBuf {
+    component_dir.join("config").join("repo")
+}
+
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn parse<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
+    toml::from_str(&read(path)?).map_err(|e| ConfigError::Parse {
+        path: path.to_path_buf(),
+        source: Box::new(e),
+    })
+}
+
+/// Loads `secrets.conf` and checks the key against `well_known_data`.
+fn load_secrets(path: &Path) -> Result<(SecretKey, BTreeMap<String, String>), ConfigError> {
+    let file: SecretsFile = parse(path)?;
+    let key_text = file
+        .secret_keys
+        .get("key1")
+        .ok_or_else(|| ConfigError::NoKey {
+            path: path.to_path_buf(),
+        })?;
+    let key = SecretKey::from_text(key_text).map_err(|source| ConfigError::Crypto {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if let Some(wk) = file.zato.get("well_known_data") {
+        let plain = key.decrypt(wk).map_err(|source| ConfigError::Crypto {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        if plain != WELL_KNOWN_DATA {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                detail: "well_known_data does not match: wrong secret key".into(),
+            });
+        }
+    }
+    Ok((key, file.zato))
+}
+
+fn resolve_secret(
+    value: &str,
+    key: &SecretKey,
+    secrets: &BTreeMap<String, String>,
+    path: &Path,
+) -> Result<String, ConfigError> {
+    let Some(name) = value.strip_prefix(CONFIG_SECRET_PREFIX) else {
+        return Ok(value.to_string());
+    };
+    let token = secrets
+        .get(name)
+        .ok_or_else(|| ConfigError::MissingSecret {
+            path: path.to_path_buf(),
+            key: name.to_string(),
+        })?;
+    key.decrypt(token).map_err(|source| ConfigError::Crypto {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+impl ServerConfig {
+    pub fn load(dir: &Path) -> Result<Self, ConfigError> {
+        let dir = std::path::absolute(dir).map_err(|source| ConfigError::Read {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let repo = repo_dir(&dir);
+        let conf_path = repo.join("server.conf");
+        let mut conf: ServerConfFile = parse(&conf_path)?;
+        let (secret_key, secrets) = load_secrets(&repo.join("secrets.conf"))?;
+        conf.main.token = resolve_secret(&conf.main.token, &secret_key, &secrets, &conf_path)?;
+        conf.odb.password = resolve_secret(&conf.odb.password, &secret_key, &secrets, &conf_path)?;
+        if conf.odb.engine == OdbEngine::Sqlite && Path::new(&conf.odb.db_name).is_relative() {
+            conf.odb.db_name = repo.join(&conf.odb.db_name).to_string_lossy().into_owned();
+        }
+        if conf.main.workers == 0 || conf.main.python_threads == 0 {
+            return Err(ConfigError::Invalid {
+                path: conf_path,
+                detail: "[main] workers and python_threads must be at least 1".into(),
+            });
+        }
+        if !(conf.main.service_timeout > 0.0) {
+            return Err(ConfigError::Invalid {
+                path: conf_path,
+                detail: "[main] service_timeout must be a positive number of seconds".into(),
+            });
+        }
+        let pickup_dir = repo.join(&conf.hot_deploy.pickup_dir);
+        Ok(Self {
+            dir,
+            main: conf.main,
+            odb: conf.odb,
+            hot_deploy: conf.hot_deploy,
+            misc: conf.misc,
+            python: conf.python,
+            secret_key,
+            pickup_dir,
+        })
+    }
+}

@@ -1,0 +1,11 @@
+//! Shared library of every Zato component: config file models, ODB access and migrations,
+//! the admin-API wire types and client, CIDs and secrets.
+pub mod admin;
+pub mod cid;
+pub mod config;
+pub mod crypto;
+pub mod odb;
+pub mod setup;
+pub mod time;
+
+pub use cid::new_cid;

@@ -1,0 +1,406 @@
+//! The ODB schema: upstream's table and column names, declared once and rendered per backend.
+//! Integers and booleans are 64-bit on every backend so one decoder reads them all.
+use sqlx::Row;
+
+use super::{Odb, OdbError, OdbResult};
+use crate::config::OdbEngine;
+
+/// The schema version this build creates and understands.
+pub const SCHEMA_VERSION: i64 = 1;
+
+#[derive(Clone, Copy)]
+enum Ty {
+    /// Auto-incremented primary key.
+    Id,
+    /// 64-bit integer (also booleans as 0/1 and foreign keys).
+    Int,
+    /// Short text that may be indexed.
+    Str(u16),
+    /// Long text.
+    Text,
+    /// Binary data (deployment packages, job extras).
+    Blob,
+}
+
+struct Col {
+    name: &'static str,
+    ty: Ty,
+    not_null: bool,
+}
+
+const fn c(name: &'static str, ty: Ty) -> Col {
+    Col {
+        name,
+        ty,
+        not_null: false,
+    }
+}
+
+const fn nn(name: &'static str, ty: Ty) -> Col {
+    Col {
+        name,
+        ty,
+        not_null: true,
+    }
+}
+
+struct Table {
+    name: &'static str,
+    cols: &'static [Col],
+    /// Extra table constraints (UNIQUE, PRIMARY KEY over several columns).
+    constraints: &'static [&'static str],
+}
+
+use Ty::*;
+
+const TABLES: &[Table] = &[
+    Table {
+        name: "install_state",
+        cols: &[
+            nn("id", Id),
+            nn("version", Int),
+            nn("install_time", Str(40)),
+            nn("source_host", Str(200)),
+            nn("source_user", Str(200)),
+        ],
+        constraints: &[],
+    },
+    Table {
+        name: "cluster",
+        cols: &[
+            nn("id", Id),
+            nn("name", Str(200)),
+            c("description", Str(1000)),
+            nn("odb_type", Str(30)),
+            c("odb_host", Str(200)),
+            c("odb_port", Int),
+            c("odb_user", Str(200)),
+            c("odb_db_name", Str(200)),
+            c("odb_schema", Str(200)),
+            c("broker_host", Str(200)),
+            c("broker_port", Int),
+            nn("lb_host", Str(200)),
+            nn("lb_port", Int),
+            nn("lb_agent_port", Int),
+            c("cw_srv_id", Int),
+            c("cw_srv_keep_alive_dt", Str(40)),
+        ],
+        constraints: &["UNIQUE (name)"],
+    },
+    Table {
+        name: "server",
+        cols: &[
+            nn("id", Id),
+            nn("name", Str(200)),
+            c("host", Str(400)),
+            c("bind_host", Str(400)),
+            c("bind_port", Int),
+            c("preferred_address", Str(400)),
+            c("crypto_use_tls", Int),
+            nn("last_join_status", Str(40)),
+            c("last_join_mod_date", Str(40)),
+            c("last_join_mod_by", Str(200)),
+            c("up_status", Str(40)),
+            c("up_mod_date", Str(40)),
+            nn("token", Str(32)),
+            nn("cluster_id", Int),
+        ],
+        constraints: &["UNIQUE (cluster_id, name)"],
+    },
+    Table {
+        name: "service",
+        cols: &[
+            nn("id", Id),
+            nn("name", Str(200)),
+            nn("is_active", Int),
+            nn("impl_name", Str(1000)),
+            nn("is_internal", Int),
+            c("wsdl", Blob),
+            c("wsdl_name", Str(200)),
+            c("slow_threshold", Int),
+            c("opaque1", Text),
+            nn("cluster_id", Int),
+        ],
+        constraints: &["UNIQUE (name, cluster_id)"],
+    },
+    Table {
+        name: "deployed_service",
+        cols: &[
+            nn("deployment_time", Str(40)),
+            c("details", Text),
+            c("source", Blob),
+            c("source_path", Str(2000)),
+            c("source_hash", Str(512)),
+            c("source_hash_method", Str(20)),
+            nn("server_id", Int),
+            nn("service_id", Int),
+        ],
+        constraints: &["PRIMARY KEY (server_id, service_id)"],
+    },
+    Table {
+        name: "deployment_package",
+        cols: &[
+            nn("id", Id),
+            nn("deployment_time", Str(40)),
+            nn("details", Text),
+            nn("payload_name", Str(200)),
+            nn("payload", Blob),
+            nn("server_id", Int),
+        ],
+        constraints: &[],
+    },
+    Table {
+        name: "deployment_status",
+        cols: &[
+            nn("id", Id),
+            nn("package_id", Int),
+            nn("server_id", Int),
+            nn("status", Str(20)),
+            nn("status_change_time", Str(40)),
+        ],
+        constraints: &["UNIQUE (package_id, server_id)"],
+    },
+    Table {
+        name: "sec_base",
+        cols: &[
+            nn("id", Id),
+            nn("name", Str(200)),
+            nn("username", Str(200)),
+            c("password", Str(1000)),
+            c("password_type", Str(45)),
+            nn("is_active", Int),
+            nn("sec_type", Str(45)),
+            c("opaque1", Text),
+            nn("cluster_id", Int),
+        ],
+        constraints: &[
+            "UNIQUE (cluster_id, name)",
+            "UNIQUE (cluster_id, username, sec_type)",
+        ],
+    },
+    Table {
+        name: "sec_basic_auth",
+        cols: &[nn("id", Int), nn("realm", Str(200))],
+        constraints: &["PRIMARY KEY (id)"],
+    },
+    Table {
+        name: "sec_apikey",
+        cols: &[nn("id", Int), nn("header", Str(200))],
+        constraints: &["PRIMARY KEY (id)"],
+    },
+    Table {
+        name: "http_soap",
+        cols: &[
+            nn("id", Id),
+            nn("name", Str(200)),
+            nn("is_active", Int),
+            nn("is_internal", Int),
+            nn("connection", Str(20)),
+            nn("transport", Str(200)),
+            c("host", Str(200)),
+            nn("url_path", Str(200)),
+            c("method", Str(200)),
+            c("soap_action", Str(200)),
+            c("soap_version", Str(20)),
+            c("data_format", Str(20)),
+            c("content_type", Str(200)),
+            c("ping_method", Str(60)),
+            c("pool_size", Int),
+            c("serialization_type", Str(200)),
+            c("timeout", Int),
+            c("merge_url_params_req", Int),
+            c("url_params_pri", Str(200)),
+            c("params_pri", Str(200)),
+            c("has_rbac", Int),
+            c("sec_use_rbac", Int),
+            c("cache_expiry", Int),
+            c("opaque1", Text),
+            c("security_id", Int),
+            c("sec_tls_ca_cert_id", Int),
+            c("cache_id", Int),
+            c("service_id", Int),
+            nn("cluster_id", Int),
+        ],
+        constraints: &["UNIQUE (name, connection, transport, cluster_id)"],
+    },
+    Table {
+        name: "job",
+        cols: &[
+            nn("id", Id),
+            nn("name", Str(200)),
+            nn("is_active", Int),
+            nn("job_type", Str(20)),
+            nn("start_date", Str(40)),
+            c("extra", Blob),
+            nn("service_id", Int),
+            nn("cluster_id", Int),
+        ],
+        constraints: &["UNIQUE (name, cluster_id)"],
+    },
+    Table {
+        name: "job_interval_based",
+        cols: &[
+            nn("id", Id),
+            nn("job_id", Int),
+            c("weeks", Int),
+            c("days", Int),
+            c("hours", Int),
+            c("minutes", Int),
+            c("seconds", Int),
+            c("repeats", Int),
+        ],
+        constraints: &["UNIQUE (job_id)"],
+    },
+    Table {
+        name: "job_cron_style",
+        cols: &[
+            nn("id", Id),
+            nn("job_id", Int),
+            nn("cron_definition", Str(4000)),
+        ],
+        constraints: &["UNIQUE (job_id)"],
+    },
+    // Not in upstream: the ODB-backed broker's event log (DESIGN.md, "Cluster events").
+    Table {
+        name: "cluster_event",
+        cols: &[
+            nn("id", Id),
+            nn("cluster_id", Int),
+            nn("event_type", Str(40)),
+            nn("payload", Text),
+            nn("origin", Str(200)),
+            nn("created_at", Str(40)),
+        ],
+        constraints: &[],
+    },
+];
+
+fn col_ddl(engine: OdbEngine, col: &Col) -> String {
+    let ty = match (engine, col.ty) {
+        (OdbEngine::Sqlite, Id) => "INTEGER PRIMARY KEY AUTOINCREMENT".to_string(),
+        (OdbEngine::Postgresql, Id) => "BIGSERIAL PRIMARY KEY".to_string(),
+        (OdbEngine::Mysql, Id) => "BIGINT AUTO_INCREMENT PRIMARY KEY".to_string(),
+        (OdbEngine::Sqlite, Int) => "INTEGER".to_string(),
+        (_, Int) => "BIGINT".to_string(),
+        (OdbEngine::Sqlite, Str(_)) => "TEXT".to_string(),
+        (_, Str(n)) if n > 1000 => "TEXT".to_string(),
+        (_, Str(n)) => format!("VARCHAR({n})"),
+        (OdbEngine::Mysql, Text) => "MEDIUMTEXT".to_string(),
+        (_, Text) => "TEXT".to_string(),
+        (OdbEngine::Postgresql, Blob) => "BYTEA".to_string(),
+        (OdbEngine::Mysql, Blob) => "LONGBLOB".to_string(),
+        (OdbEngine::Sqlite, Blob) => "BLOB".to_string(),
+    };
+    let null = if col.not_null && !matches!(col.ty, Id) {
+        " NOT NULL"
+    } else {
+        ""
+    };
+    format!("{} {ty}{null}", col.name)
+}
+
+fn table_ddl(engine: OdbEngine, t: &Table) -> String {
+    let mut parts: Vec<String> = t.cols.iter().map(|c| col_ddl(engine, c)).collect();
+    parts.extend(t.constraints.iter().map(|s| s.to_string()));
+    let tail = match engine {
+        OdbEngine::Mysql => " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+        _ => "",
+    };
+    format!("CREATE TABLE {} ({}){tail}", t.name, parts.join(", "))
+}
+
+/// The DDL of the whole schema for one backend.
+pub fn ddl(engine: OdbEngine) -> Vec<String> {
+    let mut out: Vec<String> = TABLES.iter().map(|t| table_ddl(engine, t)).collect();
+    out.push("CREATE INDEX ix_cluster_event_cl ON cluster_event (cluster_id, id)".into());
+    out.push("CREATE INDEX ix_dp_name ON deployment_package (payload_name)".into());
+    out
+}
+
+/// The installed schema version, or None when the ODB has no Zato schema yet.
+pub async fn installed_version(odb: &Odb) -> OdbResult<Option<i64>> {
+    let exists_sql = match odb.engine() {
+        OdbEngine::Sqlite => {
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'install_state'"
+        }
+        OdbEngine::Postgresql => {
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'install_state'"
+        }
+        OdbEngine::Mysql => {
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'install_state'"
+        }
+    };
+    let row = sqlx::query(exists_sql).fetch_one(odb.pool()).await?;
+    let n: i64 = row.try_get(0)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    let row = sqlx::query("SELECT MAX(version) FROM install_state")
+        .fetch_one(odb.pool())
+        .await?;
+    Ok(row.try_get::<Option<i64>, _>(0)?)
+}
+
+/// Creates the schema in an empty ODB (`zato create odb`).
+pub async fn create(odb: &Odb, host: &str, user: &str) -> OdbResult<()> {
+    if let Some(v) = installed_version(odb).await? {
+        return Err(OdbError::SchemaExists(v));
+    }
+    let mut tx = odb.pool().begin().await?;
+    for stmt in ddl(odb.engine()) {
+        sqlx::query(sqlx::AssertSqlSafe(stmt))
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query(odb.sql(
+        "INSERT INTO install_state (version, install_time, source_host, source_user) VALUES (?, ?, ?, ?)",
+    ))
+    .bind(SCHEMA_VERSION)
+    .bind(crate::time::utc_now_iso())
+    .bind(host.to_string())
+    .bind(user.to_string())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Checks that the ODB has a schema this build understands (run by every component at start).
+pub async fn check(odb: &Odb) -> OdbResult<()> {
+    match installed_version(odb).await? {
+        None => Err(OdbError::NoSchema),
+        Some(v) if v > SCHEMA_VERSION => Err(OdbError::TooNew {
+            found: v,
+            known: SCHEMA_VERSION,
+        }),
+        Some(_) => Ok(()),
+    }
+}
+
+/// Drops every Zato table (`zato delete odb`).
+pub async fn drop_all(odb: &Odb) -> OdbResult<()> {
+    for t in TABLES.iter().rev() {
+        let stmt = format!("DROP TABLE IF EXISTS {}", t.name);
+        sqlx::query(sqlx::AssertSqlSafe(stmt))
+            .execute(odb.pool())
+            .await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ddl_differs_per_backend_only_in_types() {
+        let pg = ddl(OdbEngine::Postgresql);
+        let my = ddl(OdbEngine::Mysql);
+        let lite = ddl(OdbEngine::Sqlite);
+        assert_eq!(pg.len(), my.len());
+        assert!(lite[1].starts_with("CREATE TABLE cluster (id INTEGER PRIMARY KEY AUTOINCREMENT"));
+        assert!(pg[1].contains("BIGSERIAL PRIMARY KEY"));
+        assert!(my[1].ends_with("ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"));
+        assert!(pg.iter().any(|s| s.starts_with("CREATE TABLE http_soap (")));
+    }
+}

@@ -1,0 +1,255 @@
+# -*- coding: utf-8 -*-
+"""The only module the Rust host calls: init, deploy, remove, has_service, service_names, describe, invoke.
+
+The host calls these from several OS threads while holding the GIL. Readers use the module-global
+registry without locks: writers build a new dict and rebind the global in one assignment, so a reader
+sees either the old or the new registry, never a half-updated one. Writers serialize on _write_lock.
+"""
+
+import linecache
+import logging
+import os
+import re
+import sys
+import threading
+import types
+
+from zato.common.api import SIMPLE_IO_DEFAULTS
+from zato.common.exception import Reportable
+from zato.common.ext.bunch import Bunch
+from zato.common.util.api import get_impl_name, get_service_name
+from zato.server.config import load_user_config
+from zato.server.service import Service
+from zato.server.service import pipeline
+from zato.server.service.simpleio import SIODefinitionError, describe_sio, get_sio_def
+from zato.server.service.support import ServerInfo, ServiceLogger, emit, install_logging_bridge
+from zato._errors import DeployError, ServiceError
+
+__all__ = ['init', 'deploy', 'remove', 'has_service', 'service_names', 'describe', 'invoke',
+    'DeployError', 'ServiceError']
+
+_logger_name = 'zato.server.runtime'
+
+
+class _State:
+    """Server-wide settings from init(); replaced as a whole, never mutated."""
+
+    def __init__(self, config):
+        self.server_name = config.get('server_name') or ''
+        self.cluster_name = config.get('cluster_name') or ''
+        self.return_tracebacks = bool(config.get('return_tracebacks', False))
+        sio = dict(SIMPLE_IO_DEFAULTS)
+        sio.update({key: list(value) for key, value in (config.get('simple_io') or {}).items() if value is not None})
+        self.sio_config = sio
+        user = load_user_config(config.get('user_config_dir') or '', lambda level, msg: emit(level, '', _logger_name, msg))
+        self.config = Bunch(user=user)
+        self.server = ServerInfo(self.server_name, self.cluster_name)
+
+
+class ServiceEntry:
+    """One deployed service."""
+
+    __slots__ = ('name', 'impl_name', 'class_name', 'file_name', 'cls', 'sio')
+
+    def __init__(self, name, cls, file_name, sio):
+        self.name = name
+        self.impl_name = get_impl_name(cls)
+        self.class_name = cls.__name__
+        self.file_name = file_name
+        self.cls = cls
+        self.sio = sio
+
+    def to_dict(self):
+        return {'name': self.name, 'impl_name': self.impl_name, 'class_name': self.class_name,
+            'file_name': self.file_name}
+
+
+_state = _State({})
+_registry = {}  # service name -> ServiceEntry; rebound, never mutated in place
+_write_lock = threading.RLock()
+
+# ################################################################################################################################
+
+def init(config):
+    global _state
+    _state = _State(dict(config or {}))
+    install_logging_bridge()
+
+# ################################################################################################################################
+# Deployment
+
+def _module_name(file_name):
+    base = os.path.basename(file_name)
+    for ext in ('.py', '.pyw'):
+        if base.endswith(ext):
+            return base[:-len(ext)]
+    return base
+
+
+def _error_line(exc, file_name):
+    if isinstance(exc, SyntaxError) and exc.filename == file_name and exc.lineno:
+        return exc.lineno
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == file_name:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _error_message(exc):
+    detail = exc.msg if isinstance(exc, SyntaxError) else str(exc)
+    name = type(exc).__name__
+    return '{}: {}'.format(name, detail) if detail else name
+
+
+def _class_line(source, class_name):
+    match = re.search(r'^[ \t]*class[ \t]+{}\b'.format(re.escape(class_name)), source, re.MULTILINE)
+    return source.count('\n', 0, match.start()) + 1 if match else None
+
+
+def _may_own_module_name(module_name):
+    """Never shadow a module we did not deploy ourselves, e.g. a service file called json.py."""
+    existing = sys.modules.get(module_name)
+    return existing is None or getattr(existing, '__zato_deployed__', False)
+
+
+def _execute(source, file_name, module_name):
+    """Runs the file as a new module; sys.modules holds it during execution (dataclasses and
+    typing look modules up there) and is restored by the caller if deployment fails."""
+    code = compile(source, file_name, 'exec', dont_inherit=True)
+    module = types.ModuleType(module_name)
+    module.__file__ = file_name
+    module.__zato_deployed__ = True
+    if _may_own_module_name(module_name):
+        sys.modules[module_name] = module
+    exec(code, module.__dict__)
+    return module
+
+
+def _collect(module, module_name, source, file_name, logger):
+    entries = {}
+    for value in list(vars(module).values()):
+        if not (isinstance(value, type) and issubclass(value, Service) and value is not Service):
+            continue
+        if value.__module__ != module_name or getattr(value, 'zato_dont_import', False):
+            continue
+        try:
+            sio = get_sio_def(value, _state.sio_config)
+        except SIODefinitionError as e:
+            raise DeployError(file_name, _class_line(source, value.__name__),
+                'Invalid SimpleIO in {}: {}'.format(value.__name__, e)) from None
+        if not value.before_add_to_store(logger):
+            logger.info('Skipping %s: before_add_to_store returned a false value', value.__name__)
+            continue
+        name = get_service_name(value)
+        if name in entries:
+            logger.warning('Service name `%s` of %s already used by %s in `%s`, the later class wins',
+                name, value.__name__, entries[name].class_name, file_name)
+        entries[name] = ServiceEntry(name, value, file_name, sio)
+    return entries
+
+
+def deploy(source, file_name):
+    """Deploys all services of one file; all or nothing. Returns [{name, impl_name, class_name, file_name}]."""
+    global _registry
+    module_name = _module_name(file_name)
+    logger = ServiceLogger('', 'zato.hot-deploy')
+
+    with _write_lock:
+        previous_module = sys.modules.get(module_name)
+        previous_lines = linecache.cache.get(file_name)
+        # Tracebacks and inspect.getsource need the source even if the file is not on disk.
+        linecache.cache[file_name] = (len(source), None, source.splitlines(True), file_name)
+        try:
+            module = _execute(source, file_name, module_name)
+            entries = _collect(module, module_name, source, file_name, logger)
+            for entry in entries.values():
+                entry.cls.after_add_to_store(logger)
+        except (Exception, SystemExit) as e:
+            _restore(module_name, previous_module, file_name, previous_lines)
+            if isinstance(e, DeployError):
+                raise
+            raise DeployError(file_name, _error_line(e, file_name), _error_message(e)) from e
+
+        registry = {name: entry for name, entry in _registry.items() if entry.file_name != file_name}
+        registry.update(entries)
+        _registry = registry
+
+    return sorted((entry.to_dict() for entry in entries.values()), key=lambda item: item['name'])
+
+
+def _restore(module_name, previous_module, file_name, previous_lines):
+    if _may_own_module_name(module_name):
+        if previous_module is None:
+            sys.modules.pop(module_name, None)
+        else:
+            sys.modules[module_name] = previous_module
+    if previous_lines is None:
+        linecache.cache.pop(file_name, None)
+    else:
+        linecache.cache[file_name] = previous_lines
+
+
+def remove(name):
+    global _registry
+    with _write_lock:
+        if name not in _registry:
+            return False
+        registry = dict(_registry)
+        del registry[name]
+        _registry = registry
+        return True
+
+# ################################################################################################################################
+# Queries
+
+def has_service(name):
+    return name in _registry
+
+
+def service_names():
+    return sorted(_registry)
+
+
+def describe(name):
+    entry = _registry.get(name)
+    if entry is None:
+        return None
+    out = {'name': entry.name, 'impl_name': entry.impl_name, 'file_name': entry.file_name}
+    out.update(describe_sio(entry.sio))
+    return out
+
+# ################################################################################################################################
+# Invocation
+
+def _resolve(name_or_class):
+    """(entry or None, name) for a service name, an impl_name or a Service subclass."""
+    registry = _registry
+    if isinstance(name_or_class, type):
+        for entry in registry.values():
+            if entry.cls is name_or_class:
+                return entry, entry.name
+        return None, get_service_name(name_or_class)
+    entry = registry.get(name_or_class)
+    if entry is None:
+        entry = next((item for item in registry.values() if item.impl_name == name_or_class), None)
+    return entry, (entry.name if entry is not None else name_or_class)
+
+
+def _run(entry, req):
+    return pipeline.run(entry, req, _state)
+
+
+def invoke(req):
+    """Runs one request; see pipeline.run for the returned (status, content_type, headers, payload)."""
+    entry = _registry.get(req['name'])
+    if entry is None:
+        raise LookupError(req['name'])
+    try:
+        return _run(entry, req)
+    except Reportable as e:
+        # BadRequest, NotFound, ... raised anywhere in the call tree become client errors here, only here,
+        # so that a service can still catch them from self.invoke.
+        raise ServiceError(e.status, e.msg, getattr(e, 'headers', None)) from e
