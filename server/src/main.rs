@@ -1,1 +1,136 @@
-fn main() {}
+//! `zato-server PATH`: one server of a cluster. With `[main] workers = N > 1` this process
+//! supervises N worker processes sharing the port.
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+#[derive(Parser)]
+#[command(version, about = "A Zato-compatible application server", long_about = None)]
+struct Args {
+    /// The server directory (with config/repo/server.conf).
+    path: PathBuf,
+    /// Also log to stderr.
+    #[arg(long)]
+    fg: bool,
+    /// Internal: run as worker process N of a supervisor.
+    #[arg(long, hide = true)]
+    worker_index: Option<u32>,
+}
+
+fn init_logging(dir: &std::path::Path, fg: bool) -> anyhow::Result<()> {
+    use tracing_subscriber::prelude::*;
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(logs.join("server.log"))?;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ZATO_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let file_layer = tracing_subscriber::fmt::layer()
+        .with_writer(std::sync::Mutex::new(file))
+        .with_ansi(false)
+        .with_thread_names(true);
+    let stderr_layer = fg.then(|| tracing_subscriber::fmt::layer().with_writer(std::io::stderr));
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(file_layer)
+        .with(stderr_layer)
+        .try_init()?;
+    Ok(())
+}
+
+/// Starts the workers and relays SIGTERM/SIGINT to them.
+fn supervise(args: &Args, workers: u32) -> anyhow::Result<ExitCode> {
+    let exe = std::env::current_exe()?;
+    let mut children = Vec::new();
+    for i in 0..workers {
+        let mut cmd = std::process::Command::new(&exe);
+        cmd.arg(&args.path).arg("--worker-index").arg(i.to_string());
+        if args.fg {
+            cmd.arg("--fg");
+        }
+        children.push(cmd.spawn()?);
+    }
+    tracing::info!("Booting {workers} worker processes: {:?}", children.iter().map(|c| c.id()).collect::<Vec<_>>());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut poll = tokio::time::interval(std::time::Duration::from_millis(500));
+        loop {
+            tokio::select! {
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+                _ = poll.tick() => {
+                    // A worker that died takes the whole server down, so supervisors notice.
+                    if children.iter_mut().any(|c| matches!(c.try_wait(), Ok(Some(_)))) {
+                        tracing::error!("a worker process exited; stopping the server");
+                        break;
+                    }
+                }
+            }
+        }
+        anyhow::Ok(())
+    })?;
+    for c in &children {
+        // SAFETY: plain kill(2) on our own children's pids.
+        unsafe { libc_kill(c.id() as i32) };
+    }
+    for mut c in children {
+        let _ = c.wait();
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+unsafe extern "C" {
+    fn kill(pid: i32, sig: i32) -> i32;
+}
+
+unsafe fn libc_kill(pid: i32) {
+    const SIGTERM: i32 = 15;
+    // SAFETY: see the caller.
+    unsafe {
+        kill(pid, SIGTERM);
+    }
+}
+
+fn main() -> ExitCode {
+    zato_server::python::pin_python_home();
+    let args = Args::parse();
+    if let Err(e) = init_logging(&args.path, args.fg) {
+        eprintln!("Cannot open the log file under {}: {e}", args.path.join("logs").display());
+        return ExitCode::from(1);
+    }
+    let workers = match zato_common::config::ServerConfig::load(&args.path) {
+        Ok(c) => c.main.workers,
+        Err(e) => {
+            eprintln!("Cannot start the server: {e}");
+            tracing::error!("Cannot start the server: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    if workers > 1 && args.worker_index.is_none() {
+        return supervise(&args, workers).unwrap_or_else(|e| {
+            eprintln!("Cannot start the worker processes: {e}");
+            ExitCode::from(1)
+        });
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("Cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match rt.block_on(zato_server::run::run(&args.path, args.worker_index.unwrap_or(0))) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Cannot start the server: {e}");
+            tracing::error!("Cannot start the server: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -124,6 +124,9 @@ def _execute(source, file_name, module_name):
     module.__zato_deployed__ = True
     if _may_own_module_name(module_name):
         sys.modules[module_name] = module
+    else:
+        emit(logging.WARNING, '', _logger_name, 'Module name `{}` of `{}` is taken by another module; '
+            'the file is deployed but cannot be imported by other service files'.format(module_name, file_name))
     exec(code, module.__dict__)
     return module
 
@@ -167,9 +170,10 @@ def deploy(source, file_name):
             entries = _collect(module, module_name, source, file_name, logger)
             for entry in entries.values():
                 entry.cls.after_add_to_store(logger)
-        except (Exception, SystemExit) as e:
+        except BaseException as e:
             _restore(module_name, previous_module, file_name, previous_lines)
-            if isinstance(e, DeployError):
+            # SystemExit from a module calling sys.exit() is a deployment error; Ctrl+C and the like are not.
+            if isinstance(e, DeployError) or not isinstance(e, (Exception, SystemExit)):
                 raise
             raise DeployError(file_name, _error_line(e, file_name), _error_message(e)) from e
 

@@ -10,7 +10,7 @@ from zato.common.exception import ServiceMissingException
 from zato.common.ext.bunch import Bunch, bunchify
 from zato.common.marshal_.api import Model
 from zato.common.util.api import get_impl_name, get_service_name
-from zato.server.service.simpleio import AsIs, Bool, CSV, Date, DateTime, Decimal, Dict, DictList, Float, Int, \
+from zato.simpleio import AsIs, Bool, CSV, Date, DateTime, Decimal, Dict, DictList, Float, Int, \
      List, Opaque, Text, UTC, UUID
 from zato.server.service.support import native
 

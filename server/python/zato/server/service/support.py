@@ -10,6 +10,7 @@ import datetime as dt
 import logging
 import sys
 import traceback
+from collections.abc import Mapping
 
 from zato.common.ext.bunch import Bunch
 from zato.common.util.api import utcnow
@@ -34,6 +35,9 @@ def emit(level, cid, logger_name, text):
 def _format(msg, args):
     if not args:
         return str(msg)
+    # Like logging.LogRecord: a single non-empty mapping feeds %(name)s placeholders.
+    if len(args) == 1 and isinstance(args[0], Mapping) and args[0]:
+        args = args[0]
     try:
         return str(msg) % args
     except (TypeError, ValueError, KeyError):

@@ -1,0 +1,249 @@
+//! Hot deployment. A `.py` file dropped into the pickup dir or uploaded becomes a
+//! `deployment_package` row only after it compiled and imported here; then every other server
+//! process is told and deploys the same package. A broken file changes nothing anywhere.
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use notify::{EventKind, RecursiveMode, Watcher};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, watch};
+use zato_common::odb::services::Deployment;
+
+use crate::broker;
+use crate::python::DeployedPy;
+use crate::services::ServiceError;
+use crate::state::ServerState;
+
+const DEPLOY_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn is_deployable(name: &str) -> bool {
+    !name.starts_with('.') && (name.ends_with(".py") || name.ends_with(".pyw"))
+}
+
+fn check_file_name(name: &str) -> Result<(), ServiceError> {
+    if name.contains('/') || name.contains('\\') || !is_deployable(name) {
+        return Err(ServiceError::bad_request(format!(
+            "`{name}` cannot be deployed: give a plain file name ending in .py or .pyw"
+        )));
+    }
+    Ok(())
+}
+
+/// Compiles and swaps in locally, then records what this server now runs.
+async fn deploy_here(
+    state: &Arc<ServerState>,
+    package_id: Option<i64>,
+    file_name: &str,
+    bytes: &[u8],
+) -> Result<Vec<DeployedPy>, ServiceError> {
+    let source = std::str::from_utf8(bytes)
+        .map_err(|_| ServiceError::bad_request(format!("`{file_name}` is not UTF-8 text")))?;
+    let deployed = state
+        .python
+        .deploy(file_name, source, DEPLOY_TIMEOUT)
+        .await
+        .map_err(|f| {
+            tracing::error!("Could not deploy `{file_name}`: {f}");
+            ServiceError::bad_request(format!("Could not deploy {f}"))
+        })?;
+    let current = state.cfg.dir.join("work/hot-deploy/current").join(file_name);
+    if let Err(e) = std::fs::write(&current, bytes) {
+        tracing::warn!("cannot keep a copy of `{file_name}` in {}: {e}", current.display());
+    }
+    let hash = sha256_hex(bytes);
+    let path = current.to_string_lossy().into_owned();
+    let items: Vec<Deployment<'_>> = deployed
+        .iter()
+        .map(|d| Deployment {
+            name: &d.name,
+            impl_name: &d.impl_name,
+            is_internal: d.name.starts_with("zato"),
+            source: Some(bytes),
+            source_path: Some(&path),
+            source_hash: Some(&hash),
+        })
+        .collect();
+    if state.worker_index == 0 {
+        state.odb.record_deployments(state.cluster_id, state.server_id, &items).await?;
+        if let Some(id) = package_id {
+            state.odb.set_deployment_status(id, state.server_id, "deployed").await?;
+        }
+    }
+    let names: Vec<&str> = deployed.iter().map(|d| d.name.as_str()).collect();
+    tracing::info!(
+        "Deployed {} service{} from `{}` -> {:?}",
+        names.len(),
+        if names.len() == 1 { "" } else { "s" },
+        current.display(),
+        names
+    );
+    Ok(deployed)
+}
+
+/// A new file from the pickup dir or `zato.service.upload-package`.
+pub async fn deploy_new(
+    state: &Arc<ServerState>,
+    file_name: &str,
+    bytes: &[u8],
+    method: &str,
+) -> Result<Vec<String>, ServiceError> {
+    check_file_name(file_name)?;
+    let deployed = deploy_here(state, None, file_name, bytes).await?;
+    let details = json!({
+        "method": method,
+        "object": file_name,
+        "timestamp": zato_common::time::utc_now_iso(),
+        "remote_host": state.server_name,
+        "should_deploy_in_place": false,
+    });
+    let id = state
+        .odb
+        .create_package(state.server_id, file_name, bytes, &details.to_string())
+        .await?;
+    state.odb.set_deployment_status(id, state.server_id, "deployed").await?;
+    if let Ok(mut applied) = state.applied.lock() {
+        applied.insert(file_name.to_string(), (id, sha256_hex(bytes)));
+    }
+    broker::publish(state, broker::DEPLOY, json!({"package_id": id, "file_name": file_name})).await;
+    Ok(deployed.into_iter().map(|d| d.name).collect())
+}
+
+/// Deploys a stored package here unless a newer one of the same file already is (or `force`).
+pub async fn apply_package(state: &Arc<ServerState>, package_id: i64, force: bool) -> Result<Vec<String>, ServiceError> {
+    let pkg = state
+        .odb
+        .package(package_id)
+        .await?
+        .ok_or_else(|| ServiceError::new(404, format!("No deployment package with id {package_id}")))?;
+    let newer_applied = state
+        .applied
+        .lock()
+        .ok()
+        .and_then(|a| a.get(&pkg.payload_name).map(|(id, _)| *id))
+        .is_some_and(|id| id >= package_id);
+    if newer_applied && !force {
+        return Ok(Vec::new());
+    }
+    let deployed = deploy_here(state, Some(package_id), &pkg.payload_name, &pkg.payload).await;
+    if deployed.is_err() && state.worker_index == 0 {
+        let _ = state.odb.set_deployment_status(package_id, state.server_id, "failed").await;
+    }
+    let deployed = deployed?;
+    if let Ok(mut applied) = state.applied.lock() {
+        applied.insert(pkg.payload_name.clone(), (package_id, sha256_hex(&pkg.payload)));
+    }
+    Ok(deployed.into_iter().map(|d| d.name).collect())
+}
+
+/// At start-up: the newest package of every file, in the order they were first deployed.
+pub async fn load_packages(state: &Arc<ServerState>) -> usize {
+    let packages = match state.odb.latest_packages(state.cluster_id).await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!("cannot read deployment packages from the ODB: {e}");
+            return 0;
+        }
+    };
+    let mut count = 0;
+    for pkg in packages {
+        match apply_package(state, pkg.id, true).await {
+            Ok(names) => count += names.len(),
+            Err(e) => tracing::error!("package {} (`{}`) did not deploy: {}", pkg.id, pkg.payload_name, e.message),
+        }
+    }
+    count
+}
+
+/// Deploys a pickup-dir file if its content differs from what is deployed under its name.
+async fn pick_up(state: &Arc<ServerState>, path: &Path) {
+    let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return;
+    };
+    if !is_deployable(&name) {
+        return;
+    }
+    let Ok(bytes) = tokio::fs::read(path).await else {
+        return;
+    };
+    let hash = sha256_hex(&bytes);
+    let same = state
+        .applied
+        .lock()
+        .ok()
+        .and_then(|a| a.get(&name).map(|(_, h)| *h == hash))
+        .unwrap_or(false);
+    if same {
+        return;
+    }
+    if let Err(e) = deploy_new(state, &name, &bytes, "hot-deploy").await {
+        tracing::error!("hot deployment of `{}` failed: {}", path.display(), e.message);
+    }
+}
+
+/// Watches the pickup dir (one process per server runs this). A file is deployed once no
+/// change to it has been seen for `debounce_ms`, so half-written files are never compiled.
+pub async fn watch_pickup(state: Arc<ServerState>, mut shutdown: watch::Receiver<bool>) {
+    let dir: PathBuf = state.cfg.pickup_dir.clone();
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        tracing::error!("cannot create the pickup dir {}: {e}", dir.display());
+        return;
+    }
+    let (tx, mut rx) = mpsc::unbounded_channel::<PathBuf>();
+    let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        if let Ok(ev) = res
+            && matches!(ev.kind, EventKind::Create(_) | EventKind::Modify(_))
+        {
+            for p in ev.paths {
+                let _ = tx.send(p);
+            }
+        }
+    });
+    let mut watcher = match watcher {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::error!("cannot watch the pickup dir {}: {e}", dir.display());
+            return;
+        }
+    };
+    if let Err(e) = watcher.watch(&dir, RecursiveMode::NonRecursive) {
+        tracing::error!("cannot watch the pickup dir {}: {e}", dir.display());
+        return;
+    }
+    tracing::info!("Starting local file observer `{}` for `zato.hot-deploy.create`", dir.display());
+    // Files already there at start-up.
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+        paths.sort();
+        for p in paths {
+            pick_up(&state, &p).await;
+        }
+    }
+    let debounce = Duration::from_millis(state.cfg.hot_deploy.debounce_ms);
+    let mut pending: HashMap<PathBuf, Instant> = HashMap::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(25));
+    loop {
+        tokio::select! {
+            Some(p) = rx.recv() => { pending.insert(p, Instant::now()); }
+            _ = tick.tick() => {
+                let ready: Vec<PathBuf> = pending
+                    .iter()
+                    .filter(|(_, t)| t.elapsed() >= debounce)
+                    .map(|(p, _)| p.clone())
+                    .collect();
+                for p in ready {
+                    pending.remove(&p);
+                    pick_up(&state, &p).await;
+                }
+            }
+            _ = shutdown.changed() => break,
+        }
+    }
+    drop(watcher);
+}

@@ -1,0 +1,222 @@
+//! `POST /zato/admin/invoke` (upstream's wire format, used by the CLI, web admin, scheduler,
+//! enmasse and `zato-client`) and `/zato/api/invoke/{service_name}` (the public invoker).
+use std::sync::Arc;
+use std::time::Instant;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde_json::{Map, Value, json};
+use zato_common::admin::{InvokeRequest, encode_response};
+
+use super::codec;
+use super::respond::{self, JSON, Resp};
+use super::routing::Channel;
+use crate::invoke::{Call, invoke, spawn};
+use crate::services::{Body, ServiceError};
+use crate::state::ServerState;
+
+/// Turns the decoded `payload` text into the service's input. Upstream: text without braces
+/// is tried as `key=value` lines (the scheduler's "extra" format); a JSON string holding JSON
+/// (what the CLI sends for `--payload '{..}'`) is unpacked.
+pub fn parse_payload(text: &str) -> Result<Value, ServiceError> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Ok(Value::Null);
+    }
+    let parsed: Result<Value, _> = serde_json::from_str(t);
+    match parsed {
+        Ok(Value::String(inner)) => {
+            let i = inner.trim();
+            if (i.starts_with('{') || i.starts_with('['))
+                && let Ok(v) = serde_json::from_str::<Value>(i)
+            {
+                return Ok(v);
+            }
+            Ok(Value::String(inner))
+        }
+        Ok(v) => Ok(v),
+        Err(e) if t.contains('{') || t.contains('}') => {
+            Err(ServiceError::bad_request(format!("Invalid JSON in `payload`: {e}")))
+        }
+        Err(_) => {
+            let mut map = Map::new();
+            for line in t.lines().map(str::trim).filter(|l| !l.is_empty()) {
+                match line.split_once('=') {
+                    Some((k, v)) => {
+                        map.insert(k.trim().to_string(), Value::String(v.trim().to_string()));
+                    }
+                    None => return Ok(Value::String(text.to_string())),
+                }
+            }
+            Ok(Value::Object(map))
+        }
+    }
+}
+
+fn human_time(ms: f64) -> String {
+    if ms < 1.0 {
+        "Below 1 ms".into()
+    } else if ms < 1000.0 {
+        format!("{} ms", ms.round())
+    } else {
+        format!("{:.2} sec.", ms / 1000.0)
+    }
+}
+
+async fn resolve_name(state: &ServerState, req: &InvokeRequest) -> Result<String, ServiceError> {
+    match (&req.name, &req.id) {
+        (Some(_), Some(_)) => Err(ServiceError::bad_request("Give either `name` or `id`, not both")),
+        (Some(n), None) if !n.is_empty() => Ok(n.clone()),
+        (None, Some(id)) => {
+            let id = id
+                .as_i64()
+                .or_else(|| id.as_str().and_then(|s| s.parse().ok()))
+                .ok_or_else(|| ServiceError::bad_request(format!("`id` must be an integer, got {id}")))?;
+            state
+                .odb
+                .service_by_id(state.cluster_id, id)
+                .await?
+                .map(|s| s.name)
+                .ok_or_else(|| ServiceError::new(404, format!("No service with id {id}")))
+        }
+        _ => Err(ServiceError::bad_request("Missing input: name (or id)")),
+    }
+}
+
+/// The inner part of admin invoke, shared with the `zato.service.invoke` built-in.
+pub async fn invoke_from_request(
+    state: &Arc<ServerState>,
+    cid: &str,
+    req: &InvokeRequest,
+) -> Result<Value, ServiceError> {
+    let name = resolve_name(state, req).await?;
+    let text = match req.payload.as_deref() {
+        None | Some("") => String::new(),
+        Some(p) => {
+            let raw = B64
+                .decode(p.trim())
+                .map_err(|e| ServiceError::bad_request(format!("Invalid base64 in `payload`: {e}")))?;
+            String::from_utf8(raw)
+                .map_err(|_| ServiceError::bad_request("`payload` does not decode to UTF-8 text"))?
+        }
+    };
+    let payload = parse_payload(&text)?;
+    let channel = req.channel.clone().unwrap_or_else(|| "invoke".into());
+    if req.is_async.unwrap_or(false) {
+        if !state.service_exists(&name) {
+            return Err(ServiceError::not_found(&name));
+        }
+        let new_cid = zato_common::new_cid();
+        let mut call = Call::internal(&name, &new_cid, payload, "invoke-async");
+        call.raw_request = text;
+        spawn(state, call);
+        return Ok(Value::String(new_cid));
+    }
+    let mut call = Call::internal(&name, cid, payload, &channel);
+    call.raw_request = text;
+    call.data_format = req.data_format.clone().unwrap_or_else(|| "json".into());
+    let out = invoke(state, call).await?;
+    Ok(out.body.to_value())
+}
+
+pub async fn admin_invoke(state: &Arc<ServerState>, cid: &str, body: &[u8]) -> Resp {
+    let started = Instant::now();
+    let req: InvokeRequest = match serde_json::from_slice(body) {
+        Ok(r) => r,
+        Err(e) => {
+            return respond::error_json(400, cid, &format!("Invalid admin invoke request, expected a JSON object: {e}"));
+        }
+    };
+    let result = invoke_from_request(state, cid, &req).await;
+    let mut resp = match result {
+        Ok(data) => respond::build(200, Some(JSON), cid, encode_response(cid, Some(&data)).to_string()),
+        Err(e) => {
+            let service = req.name.as_deref().unwrap_or("?");
+            let details = super::error_details(state, cid, service, &e);
+            let mut r = respond::error_json(e.status, cid, &details);
+            if e.status >= 500 {
+                respond::add_header(&mut r, "x-zato-message", e.message.lines().next().unwrap_or(""));
+            }
+            r
+        }
+    };
+    if req.needs_response_time.unwrap_or(false) {
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        respond::add_header(&mut resp, "x-zato-response-time", &format!("{ms:.3}"));
+        respond::add_header(&mut resp, "x-zato-response-time-human", &human_time(ms));
+    }
+    resp
+}
+
+fn internal_allowed(state: &ServerState, ch: &Channel, target: &str) -> bool {
+    let allow = &state.cfg.misc.service_invoker_allow_internal;
+    allow.iter().any(|a| a == target) && allow.iter().any(|a| *a == ch.url_path)
+}
+
+/// `/zato/api/invoke/{service_name}`: the raw output of any user service as JSON.
+pub async fn service_invoker(
+    state: &Arc<ServerState>,
+    cid: &str,
+    ch: &Channel,
+    method: &str,
+    params: &[(String, String)],
+    query: &str,
+    body: &[u8],
+) -> Resp {
+    let Some(target) = params.iter().find(|(k, _)| k == "service_name").map(|(_, v)| v.clone()) else {
+        return respond::error_json(400, cid, "Missing input: service_name");
+    };
+    let is_internal = target.starts_with("zato") || target.starts_with("pub.zato");
+    if (is_internal && !internal_allowed(state, ch, &target)) || !state.service_exists(&target) {
+        return respond::error_json(400, cid, &format!("No such service `{target}`"));
+    }
+    let decoded = match codec::decode("json", body) {
+        Ok(d) => d,
+        Err(e) => return respond::error_json(e.status, cid, &e.message),
+    };
+    let payload = if method == "GET" && decoded.payload.is_null() {
+        Value::Object(super::query_map(query))
+    } else {
+        decoded.payload
+    };
+    let mut call = Call::internal(&target, cid, payload, "http-soap");
+    call.channel = ch.info();
+    call.data_format = "json".into();
+    call.raw_request = decoded.raw;
+    call.http = json!({"method": method, "path": ch.url_path, "params": {}, "GET": super::query_map(query), "POST": {}, "headers": {}});
+    match invoke(state, call).await {
+        Ok(mut out) => {
+            // Internal services answer flat, without their top element (upstream).
+            if is_internal
+                && let Body::Json(Value::Object(m)) = &out.body
+                && m.len() == 1
+                && let Some((k, v)) = m.iter().next()
+                && (k.starts_with("zato") || k == "response")
+            {
+                out.body = Body::Json(v.clone());
+            }
+            out.content_type = Some(JSON.into());
+            codec::encode("json", None, None, out, cid)
+        }
+        Err(e) => {
+            let details = super::error_details(state, cid, &target, &e);
+            respond::error_json(e.status, cid, &details)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_forms() {
+        assert_eq!(parse_payload("").unwrap(), Value::Null);
+        assert_eq!(parse_payload("null").unwrap(), Value::Null);
+        assert_eq!(parse_payload("{\"a\": 1}").unwrap(), json!({"a": 1}));
+        assert_eq!(parse_payload("\"{\\\"a\\\":1}\"").unwrap(), json!({"a": 1}));
+        assert_eq!(parse_payload("a=1\nb = x").unwrap(), json!({"a": "1", "b": "x"}));
+        assert_eq!(parse_payload("hello").unwrap(), json!("hello"));
+        assert_eq!(parse_payload("{\"a\":").unwrap_err().status, 400);
+    }
+}

@@ -1,0 +1,302 @@
+//! Request decoding and response encoding per channel data format: json, xml, soap, form and
+//! plain. Malformed input is a 400 that says what is wrong.
+use quick_xml::events::Event;
+use quick_xml::reader::Reader;
+use serde_json::{Map, Value};
+
+use super::respond::{self, JSON, Resp};
+use crate::services::{Body, Output, ServiceError};
+
+pub const SOAP11_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+pub const SOAP12_NS: &str = "http://www.w3.org/2003/05/soap-envelope";
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SoapVersion {
+    V11,
+    V12,
+}
+
+/// A decoded request body.
+pub struct Decoded {
+    pub payload: Value,
+    pub raw: String,
+    pub soap: Option<SoapVersion>,
+}
+
+fn text(body: &[u8], what: &str) -> Result<String, ServiceError> {
+    String::from_utf8(body.to_vec())
+        .map_err(|e| ServiceError::bad_request(format!("Invalid {what}: the body is not UTF-8 ({e})")))
+}
+
+pub fn decode(data_format: &str, body: &[u8]) -> Result<Decoded, ServiceError> {
+    match data_format {
+        "json" => {
+            let raw = text(body, "JSON")?;
+            let payload = if raw.trim().is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&raw)
+                    .map_err(|e| ServiceError::bad_request(format!("Invalid JSON: {e}")))?
+            };
+            Ok(Decoded { payload, raw, soap: None })
+        }
+        "xml" => {
+            let raw = text(body, "XML")?;
+            if !raw.trim().is_empty() {
+                check_xml(&raw).map_err(|e| ServiceError::bad_request(format!("Invalid XML: {e}")))?;
+            }
+            Ok(Decoded {
+                payload: Value::String(raw.clone()),
+                raw,
+                soap: None,
+            })
+        }
+        "soap" => {
+            let raw = text(body, "SOAP")?;
+            let (inner, version) = soap_body(&raw).map_err(|e| ServiceError::bad_request(format!("Invalid SOAP: {e}")))?;
+            Ok(Decoded {
+                payload: Value::String(inner),
+                raw,
+                soap: Some(version),
+            })
+        }
+        "form" => {
+            let raw = text(body, "form data")?;
+            let map: Map<String, Value> = form_urlencoded::parse(raw.as_bytes())
+                .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+                .collect();
+            Ok(Decoded {
+                payload: Value::Object(map),
+                raw,
+                soap: None,
+            })
+        }
+        _ => {
+            let raw = String::from_utf8_lossy(body).into_owned();
+            Ok(Decoded {
+                payload: Value::String(raw.clone()),
+                raw,
+                soap: None,
+            })
+        }
+    }
+}
+
+/// Well-formedness: one root element, matching tags, valid syntax.
+fn check_xml(raw: &str) -> Result<(), String> {
+    let mut reader = Reader::from_str(raw);
+    let mut depth = 0usize;
+    let mut roots = 0usize;
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(_)) => {
+                if depth == 0 {
+                    roots += 1;
+                }
+                depth += 1;
+            }
+            Ok(Event::Empty(_)) if depth == 0 => roots += 1,
+            Ok(Event::End(_)) => depth = depth.saturating_sub(1),
+            Ok(Event::Text(t)) if depth == 0 && !t.clone().into_inner().trim().is_empty() => {
+                return Err("text outside the root element".into());
+            }
+            Ok(Event::Eof) => break,
+            Ok(_) => {}
+            Err(e) => return Err(format!("{e} at byte {}", reader.error_position())),
+        }
+    }
+    match (roots, depth) {
+        (0, _) => Err("no root element".into()),
+        (1, 0) => Ok(()),
+        (1, _) => Err("the document ends inside an element".into()),
+        _ => Err("more than one root element".into()),
+    }
+}
+
+fn local(name: &[u8]) -> &[u8] {
+    name.iter()
+        .rposition(|b| *b == b':')
+        .map_or(name, |i| &name[i + 1..])
+}
+
+/// The inner XML of `Envelope/Body` and the SOAP version.
+fn soap_body(raw: &str) -> Result<(String, SoapVersion), String> {
+    check_xml(raw)?;
+    let version = if raw.contains(SOAP12_NS) {
+        SoapVersion::V12
+    } else if raw.contains(SOAP11_NS) {
+        SoapVersion::V11
+    } else {
+        return Err("the Envelope is in neither the SOAP 1.1 nor the SOAP 1.2 namespace".into());
+    };
+    let mut reader = Reader::from_str(raw);
+    let mut path: Vec<Vec<u8>> = Vec::new();
+    let mut start = None;
+    let mut prev = 0u64;
+    loop {
+        let event = reader.read_event().map_err(|e| e.to_string())?;
+        match event {
+            Event::Start(e) => {
+                let name = local(e.name().into_inner().as_bytes()).to_vec();
+                if path.is_empty() && name != b"Envelope" {
+                    return Err("the root element is not a SOAP Envelope".into());
+                }
+                path.push(name);
+                if path.len() == 2 && path[1] == b"Body" {
+                    start = Some(reader.buffer_position());
+                }
+            }
+            Event::Empty(e) => {
+                if path.is_empty() {
+                    return Err("the root element is not a SOAP Envelope".into());
+                }
+                if path.len() == 1 && local(e.name().into_inner().as_bytes()) == b"Body" {
+                    return Ok((String::new(), version));
+                }
+            }
+            Event::End(_) => {
+                if path.len() == 2 && path[1] == b"Body"
+                    && let Some(s) = start
+                {
+                    let (s, e) = (s as usize, prev as usize);
+                    return Ok((raw.get(s..e).unwrap_or("").trim().to_string(), version));
+                }
+                path.pop();
+            }
+            Event::Eof => return Err("the Envelope has no Body".into()),
+            _ => {}
+        }
+        prev = reader.buffer_position();
+    }
+}
+
+fn escape(s: &str) -> String {
+    quick_xml::escape::escape(s).into_owned()
+}
+
+/// A JSON value as simple XML elements (for dicts returned by services on XML/SOAP channels).
+fn value_to_xml(name: &str, v: &Value, out: &mut String) {
+    match v {
+        Value::Object(m) => {
+            out.push_str(&format!("<{name}>"));
+            for (k, v) in m {
+                value_to_xml(k, v, out);
+            }
+            out.push_str(&format!("</{name}>"));
+        }
+        Value::Array(items) => {
+            for item in items {
+                value_to_xml(name, item, out);
+            }
+        }
+        Value::Null => out.push_str(&format!("<{name}/>")),
+        Value::String(s) => out.push_str(&format!("<{name}>{}</{name}>", escape(s))),
+        other => out.push_str(&format!("<{name}>{other}</{name}>")),
+    }
+}
+
+fn xml_body(body: &Body) -> String {
+    match body {
+        Body::Empty => String::new(),
+        Body::Text(s) => s.clone(),
+        Body::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+        Body::Json(v) => {
+            let mut out = String::new();
+            value_to_xml("response", v, &mut out);
+            out
+        }
+    }
+}
+
+fn soap_ns(v: SoapVersion) -> (&'static str, &'static str) {
+    match v {
+        SoapVersion::V11 => (SOAP11_NS, "text/xml; charset=utf-8"),
+        SoapVersion::V12 => (SOAP12_NS, "application/soap+xml; charset=utf-8"),
+    }
+}
+
+fn envelope(v: SoapVersion, inner: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<soapenv:Envelope xmlns:soapenv=\"{}\"><soapenv:Body>{inner}</soapenv:Body></soapenv:Envelope>",
+        soap_ns(v).0
+    )
+}
+
+/// Encodes a service's output for a channel of `data_format`.
+pub fn encode(data_format: &str, soap: Option<SoapVersion>, channel_ct: Option<&str>, out: Output, cid: &str) -> Resp {
+    let (default_ct, bytes): (&str, Vec<u8>) = match (data_format, soap) {
+        (_, Some(v)) => (soap_ns(v).1, envelope(v, &xml_body(&out.body)).into_bytes()),
+        ("xml", None) => ("application/xml", xml_body(&out.body).into_bytes()),
+        (fmt, None) => {
+            let ct = if fmt == "json" { JSON } else { "text/plain" };
+            let bytes = match out.body {
+                Body::Empty => Vec::new(),
+                Body::Json(v) => serde_json::to_vec(&v).unwrap_or_default(),
+                Body::Text(s) => s.into_bytes(),
+                Body::Bytes(b) => b,
+            };
+            (ct, bytes)
+        }
+    };
+    let ct = out.content_type.as_deref().or(channel_ct).unwrap_or(default_ct);
+    let mut resp = respond::build(out.status, Some(ct), cid, bytes);
+    for (k, v) in &out.headers {
+        respond::add_header(&mut resp, k, v);
+    }
+    resp
+}
+
+/// An error for a channel: a SOAP Fault on SOAP channels, upstream's JSON shape elsewhere.
+pub fn error(soap: Option<SoapVersion>, status: u16, cid: &str, details: &str) -> Resp {
+    let Some(v) = soap else {
+        return respond::error_json(status, cid, details);
+    };
+    let client = status < 500;
+    let fault = match v {
+        SoapVersion::V11 => format!(
+            "<soapenv:Fault><faultcode>soapenv:{}</faultcode><faultstring>{}</faultstring><detail><cid>{cid}</cid></detail></soapenv:Fault>",
+            if client { "Client" } else { "Server" },
+            escape(details)
+        ),
+        SoapVersion::V12 => format!(
+            "<soapenv:Fault><soapenv:Code><soapenv:Value>soapenv:{}</soapenv:Value></soapenv:Code><soapenv:Reason><soapenv:Text xml:lang=\"en\">{}</soapenv:Text></soapenv:Reason><soapenv:Detail><cid>{cid}</cid></soapenv:Detail></soapenv:Fault>",
+            if client { "Sender" } else { "Receiver" },
+            escape(details)
+        ),
+    };
+    respond::build(status, Some(soap_ns(v).1), cid, envelope(v, &fault))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_well_formedness() {
+        assert!(check_xml("<a><b>1</b></a>").is_ok());
+        assert!(check_xml("<a><b>1</a>").is_err());
+        assert!(check_xml("<a/><b/>").is_err());
+        assert!(check_xml("<a>").is_err());
+        assert!(check_xml("just text").is_err());
+    }
+
+    #[test]
+    fn soap_body_is_extracted() {
+        let env = format!(
+            "<soapenv:Envelope xmlns:soapenv=\"{SOAP11_NS}\"><soapenv:Header/><soapenv:Body><get><id>1</id></get></soapenv:Body></soapenv:Envelope>"
+        );
+        let (inner, v) = soap_body(&env).unwrap();
+        assert_eq!(inner, "<get><id>1</id></get>");
+        assert_eq!(v, SoapVersion::V11);
+        assert!(soap_body("<a/>").is_err());
+        assert!(soap_body(&format!("<x:Envelope xmlns:x=\"{SOAP12_NS}\"></x:Envelope>")).is_err());
+    }
+
+    #[test]
+    fn json_errors_are_400() {
+        let e = decode("json", b"{\"a\":").err().unwrap();
+        assert_eq!(e.status, 400);
+        assert!(e.message.starts_with("Invalid JSON"));
+        assert!(decode("json", b"").unwrap().payload.is_null());
+    }
+}

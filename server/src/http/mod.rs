@@ -1,0 +1,239 @@
+//! The HTTP front: accept, match a channel, check security, read the body within the limit,
+//! then hand over to admin invoke, the public service invoker or a plain channel.
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{HeaderMap, Request};
+use hyper_util::rt::TokioIo;
+use serde_json::{Map, Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::invoke::{Call, invoke};
+use crate::state::ServerState;
+use respond::Resp;
+use routing::{Channel, Match};
+
+pub mod admin;
+pub mod auth;
+pub mod codec;
+pub mod respond;
+pub mod routing;
+
+pub const ADMIN_INVOKE_SERVICE: &str = "zato.service.invoke";
+pub const SERVICE_INVOKER: &str = "pub.zato.service.service-invoker";
+
+/// Serves until `shutdown` turns true, then lets open connections finish their requests.
+pub async fn serve(state: Arc<ServerState>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _) = match accepted {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!("accept failed: {e}");
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let st = state.clone();
+                let svc = service_fn(move |req| {
+                    let st = st.clone();
+                    async move { Ok::<_, Infallible>(handle(st, req).await) }
+                });
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc);
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+            _ = shutdown.changed() => break,
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(std::time::Duration::from_secs(5), graceful.shutdown()).await.is_err() {
+        tracing::warn!("some connections were still busy after 5 s and were closed");
+    }
+}
+
+/// Reads the body, refusing more than `limit` bytes with 413.
+async fn read_body(body: Incoming, headers: &HeaderMap, limit: usize, cid: &str) -> Result<Bytes, Resp> {
+    let too_big = || {
+        respond::error_json(
+            413,
+            cid,
+            &format!("The request body is larger than the limit of {limit} bytes ([main] max_request_size)"),
+        )
+    };
+    let declared = headers
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_big());
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(too_big()),
+        Err(e) => Err(respond::error_json(400, cid, &format!("Cannot read the request body: {e}"))),
+    }
+}
+
+pub async fn handle(state: Arc<ServerState>, req: Request<Incoming>) -> Resp {
+    let cid = zato_common::new_cid();
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path().to_string();
+    let method = parts.method.as_str().to_string();
+    let found = state.routes.load().find(&method, &path);
+    let (ch, params) = match found {
+        Match::Found(ch, params) => (ch, params),
+        Match::WrongMethod => {
+            return respond::error_json(405, &cid, &format!("Method `{method}` is not allowed for `{path}`"));
+        }
+        Match::None => return respond::url_not_found(&cid),
+    };
+    let username = match auth::check(&ch, &parts.headers, &cid) {
+        Ok(u) => u,
+        Err(resp) => return resp,
+    };
+    let body = match read_body(body, &parts.headers, state.cfg.main.max_request_size, &cid).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
+    let query = parts.uri.query().unwrap_or("");
+    match ch.service.as_deref() {
+        Some(ADMIN_INVOKE_SERVICE) => admin::admin_invoke(&state, &cid, &body).await,
+        Some(SERVICE_INVOKER) => admin::service_invoker(&state, &cid, &ch, &method, &params, query, &body).await,
+        Some(service) => {
+            let http = HttpInfo {
+                method: &method,
+                path: &path,
+                params: &params,
+                query,
+                headers: &parts.headers,
+                username,
+            };
+            run_channel(&state, &cid, &ch, service, &http, &body).await
+        }
+        None => codec::error(None, 500, &cid, &format!("Channel `{}` has no service", ch.name)),
+    }
+}
+
+/// The HTTP facts a service sees as `self.request.http`.
+pub struct HttpInfo<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub params: &'a [(String, String)],
+    pub query: &'a str,
+    pub headers: &'a HeaderMap,
+    pub username: Option<String>,
+}
+
+pub fn query_map(query: &str) -> Map<String, Value> {
+    form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+        .collect()
+}
+
+impl HttpInfo<'_> {
+    fn to_value(&self, post: &Value) -> Value {
+        let params: Map<String, Value> = self
+            .params
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        let headers: Map<String, Value> = self
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned())))
+            .collect();
+        let ua = self
+            .headers
+            .get(hyper::header::USER_AGENT)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        json!({
+            "method": self.method,
+            "path": self.path,
+            "params": params,
+            "GET": query_map(self.query),
+            "POST": post,
+            "headers": headers,
+            "user_agent": ua,
+        })
+    }
+}
+
+/// A REST/SOAP/plain channel in front of a service.
+async fn run_channel(
+    state: &Arc<ServerState>,
+    cid: &str,
+    ch: &Channel,
+    service: &str,
+    http: &HttpInfo<'_>,
+    body: &Bytes,
+) -> Resp {
+    let soap_guess = (ch.data_format == "soap" || ch.transport == "soap").then_some(codec::SoapVersion::V11);
+    let format = if ch.transport == "soap" { "soap" } else { ch.data_format.as_str() };
+    let decoded = match codec::decode(format, body) {
+        Ok(d) => d,
+        Err(e) => return codec::error(soap_guess, e.status, cid, &format!("{} (CID {cid})", e.message)),
+    };
+    if let (Some(expected), true) = (&ch.soap_action, decoded.soap.is_some()) {
+        let given = http
+            .headers
+            .get("soapaction")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim_matches('"'))
+            .unwrap_or("");
+        if given != expected {
+            return codec::error(decoded.soap, 400, cid, &format!("Unexpected SOAPAction `{given}`, expected `{expected}`"));
+        }
+    }
+    let post = if format == "form" { decoded.payload.clone() } else { json!({}) };
+    let call = Call {
+        name: service.to_string(),
+        cid: cid.to_string(),
+        payload: decoded.payload,
+        raw_request: decoded.raw,
+        data_format: format.to_string(),
+        channel: ch.info(),
+        http: http.to_value(&post),
+    };
+    match invoke(state, call).await {
+        Ok(out) => codec::encode(format, decoded.soap, ch.content_type.as_deref(), out, cid),
+        Err(e) => {
+            let details = error_details(state, cid, service, &e);
+            let mut resp = codec::error(decoded.soap, e.status, cid, &details);
+            for (k, v) in &e.headers {
+                respond::add_header(&mut resp, k, v);
+            }
+            resp
+        }
+    }
+}
+
+/// Logs a failed invocation and returns what the caller is told.
+pub fn error_details(state: &ServerState, cid: &str, service: &str, e: &crate::services::ServiceError) -> String {
+    if e.status >= 500 {
+        tracing::error!(cid, service, status = e.status, "{}", e.message);
+    } else {
+        tracing::info!(cid, service, status = e.status, "{}", e.message);
+    }
+    match &e.traceback {
+        Some(tb) => {
+            tracing::error!(cid, service, "{tb}");
+            if state.cfg.misc.return_tracebacks {
+                format!("{}\n\n{tb}", e.message)
+            } else {
+                format!("{} (CID {cid})", state.cfg.misc.default_error_message)
+            }
+        }
+        None => e.message.clone(),
+    }
+}

@@ -1,0 +1,50 @@
+//! Building responses: every one carries `X-Zato-CID`; errors are upstream's JSON shape
+//! `{"result":"Error","cid":..,"details":..}` (SOAP channels answer with a Fault instead).
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use hyper::{Response, StatusCode};
+use serde_json::json;
+
+pub type Resp = Response<Full<Bytes>>;
+
+pub const JSON: &str = "application/json";
+
+pub fn build(status: u16, content_type: Option<&str>, cid: &str, body: impl Into<Bytes>) -> Resp {
+    let mut resp = Response::new(Full::new(body.into()));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let h = resp.headers_mut();
+    if let Some(ct) = content_type
+        && let Ok(v) = HeaderValue::from_str(ct)
+    {
+        h.insert(CONTENT_TYPE, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(cid) {
+        h.insert(HeaderName::from_static("x-zato-cid"), v);
+    }
+    h.insert(hyper::header::SERVER, HeaderValue::from_static("Zato"));
+    resp
+}
+
+pub fn add_header(resp: &mut Resp, name: &str, value: &str) {
+    if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+        resp.headers_mut().append(n, v);
+    }
+}
+
+pub fn error_json(status: u16, cid: &str, details: &str) -> Resp {
+    let body = json!({"result": "Error", "cid": cid, "details": details}).to_string();
+    build(status, Some(JSON), cid, body)
+}
+
+pub fn url_not_found(cid: &str) -> Resp {
+    build(404, None, cid, format!("URL not found (CID:{cid})"))
+}
+
+pub fn unauthorized(cid: &str, realm: Option<&str>) -> Resp {
+    let mut resp = error_json(401, cid, &format!("Unauthorized; cid={cid}"));
+    if let Some(realm) = realm {
+        add_header(&mut resp, "www-authenticate", &format!("Basic realm=\"{realm}\""));
+    }
+    resp
+}

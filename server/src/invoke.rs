@@ -1,0 +1,116 @@
+//! Invoking a service by name, whatever it is written in: the one path used by channels,
+//! admin invoke, `self.invoke` from Python and async invocations.
+use std::sync::{Arc, Weak};
+
+use serde_json::{Value, json};
+
+use crate::python::PyRequest;
+use crate::python::native::Bridge;
+use crate::services::{Ctx, Output, ServiceError};
+use crate::state::ServerState;
+
+/// One invocation.
+pub struct Call {
+    pub name: String,
+    pub cid: String,
+    pub payload: Value,
+    pub raw_request: String,
+    pub data_format: String,
+    /// Upstream's ChannelInfo as JSON (`id name type data_format ...`).
+    pub channel: Value,
+    /// Method, path, params, GET, POST, headers; `{}` outside HTTP.
+    pub http: Value,
+}
+
+impl Call {
+    /// An in-process call with no HTTP request behind it.
+    pub fn internal(name: &str, cid: &str, payload: Value, channel_type: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            cid: cid.to_string(),
+            payload,
+            raw_request: String::new(),
+            data_format: "dict".into(),
+            channel: json!({"id": null, "name": channel_type, "type": channel_type, "data_format": "dict", "is_internal": true}),
+            http: json!({}),
+        }
+    }
+}
+
+pub async fn invoke(state: &Arc<ServerState>, call: Call) -> Result<Output, ServiceError> {
+    if state.inactive.load().contains(&call.name) {
+        return Err(ServiceError::bad_request(format!("Service `{}` is not active", call.name)));
+    }
+    if let Some(svc) = state.builtins.get(call.name.as_str()) {
+        let ctx = Ctx {
+            state: state.clone(),
+            cid: call.cid.clone(),
+        };
+        let timeout = state.service_timeout();
+        return match tokio::time::timeout(timeout, svc.handle(&ctx, call.payload)).await {
+            Ok(r) => r.map(Output::json),
+            Err(_) => Err(ServiceError::timeout(&call.name, timeout)),
+        };
+    }
+    if state.python.has(&call.name) {
+        let req = PyRequest {
+            name: call.name,
+            cid: call.cid,
+            payload: call.payload,
+            raw_request: call.raw_request,
+            data_format: call.data_format,
+            channel: call.channel,
+            http: call.http,
+            environ: json!({}),
+        };
+        return state.python.invoke(req, state.service_timeout()).await;
+    }
+    Err(ServiceError::not_found(&call.name))
+}
+
+/// Starts `call` in the background; failures are logged with the call's CID.
+pub fn spawn(state: &Arc<ServerState>, call: Call) {
+    let st = state.clone();
+    state.rt.spawn(async move {
+        let (name, cid) = (call.name.clone(), call.cid.clone());
+        if let Err(e) = invoke(&st, call).await {
+            tracing::error!(cid, service = name, "async invocation failed: {}", e.message);
+            if let Some(tb) = e.traceback {
+                tracing::error!(cid, service = name, "{tb}");
+            }
+        }
+    });
+}
+
+/// Python's way into the server.
+pub struct ServerBridge {
+    pub state: Weak<ServerState>,
+}
+
+impl ServerBridge {
+    fn state(&self) -> Result<Arc<ServerState>, String> {
+        self.state.upgrade().ok_or_else(|| "the server is shutting down".to_string())
+    }
+}
+
+impl Bridge for ServerBridge {
+    fn invoke(&self, name: &str, payload: Value, cid: &str, channel: &str) -> Result<Value, (u16, String)> {
+        let state = self.state().map_err(|e| (503, e))?;
+        let call = Call::internal(name, cid, payload, channel);
+        state
+            .rt
+            .block_on(invoke(&state, call))
+            .map(|o| o.body.to_value())
+            .map_err(|e| (e.status, e.message))
+    }
+
+    fn invoke_async(&self, name: &str, payload: Value, _cid: &str, channel: &str) -> Result<String, String> {
+        let state = self.state()?;
+        if !state.service_exists(name) {
+            return Err(format!("Service `{name}` not found"));
+        }
+        let cid = zato_common::new_cid();
+        spawn(&state, Call::internal(name, &cid, payload, channel));
+        Ok(cid)
+    }
+}

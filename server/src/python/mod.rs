@@ -1,0 +1,350 @@
+//! The embedded CPython host: interpreter start-up (PYTHONHOME pinning, the embedded `zato`
+//! package, an optional virtualenv), the interpreter thread pool, and the calls into
+//! `zato._runtime` (deploy, invoke, remove).
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple};
+use serde_json::Value;
+
+use crate::services::{Body, Output, ServiceError};
+
+pub mod conv;
+pub mod native;
+pub mod pool;
+
+use conv::{from_py, to_py};
+use pool::{Pool, PoolError};
+
+include!(concat!(env!("OUT_DIR"), "/python_files.rs"));
+
+#[derive(Debug, thiserror::Error)]
+pub enum PyHostError {
+    #[error("cannot write the embedded Python package to `{path}`: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the embedded Python failed to start: {0}")]
+    Start(String),
+}
+
+/// A file that did not deploy: where and why.
+#[derive(Debug, Clone)]
+pub struct DeployFailure {
+    pub file_name: String,
+    pub line: Option<i64>,
+    pub message: String,
+}
+
+impl std::fmt::Display for DeployFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "{}:{}: {}", self.file_name, l, self.message),
+            None => write!(f, "{}: {}", self.file_name, self.message),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DeployedPy {
+    pub name: String,
+    pub impl_name: String,
+}
+
+/// One request for a Python service.
+pub struct PyRequest {
+    pub name: String,
+    pub cid: String,
+    pub payload: Value,
+    pub raw_request: String,
+    pub data_format: String,
+    pub channel: Value,
+    pub http: Value,
+    pub environ: Value,
+}
+
+pub struct PyHost {
+    pool: Arc<Pool>,
+    runtime: Py<PyModule>,
+    /// Names of the deployed Python services, readable without the GIL.
+    names: ArcSwap<HashSet<String>>,
+}
+
+/// Writes the embedded package under `dir` (only files whose content changed).
+fn install_package(dir: &Path) -> Result<(), PyHostError> {
+    for (rel, text) in PYTHON_FILES {
+        let path = dir.join(rel);
+        if std::fs::read_to_string(&path).is_ok_and(|old| old == *text) {
+            continue;
+        }
+        let io = |source| PyHostError::Io {
+            path: path.clone(),
+            source,
+        };
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        std::fs::write(&path, text).map_err(io)?;
+    }
+    Ok(())
+}
+
+/// Must run before any thread is started: it may set PYTHONHOME (engineering notes §3).
+pub fn pin_python_home() {
+    let home = env!("BUILD_PYTHON_HOME");
+    if std::env::var_os("PYTHONHOME").is_none() && !home.is_empty() {
+        // SAFETY: called from main before the runtime or any other thread exists.
+        unsafe { std::env::set_var("PYTHONHOME", home) };
+    }
+}
+
+fn py_err_text(py: Python<'_>, err: &PyErr) -> String {
+    let formatted = py
+        .import("traceback")
+        .and_then(|tb| tb.call_method1("format_exception", (err.value(py),)))
+        .and_then(|lines| lines.extract::<Vec<String>>());
+    match formatted {
+        Ok(lines) => lines.concat(),
+        Err(_) => err.to_string(),
+    }
+}
+
+impl PyHost {
+    /// Starts the interpreter (once per process) and `zato._runtime.init(init_config)`.
+    pub fn start(
+        lib_dir: &Path,
+        virtualenv: &str,
+        threads: usize,
+        init_config: &Value,
+    ) -> Result<Arc<Self>, PyHostError> {
+        install_package(lib_dir)?;
+        use native::_zato_native;
+        pyo3::append_to_inittab!(_zato_native);
+        Python::initialize();
+        let runtime = Python::attach(|py| -> PyResult<Py<PyModule>> {
+            let sys = py.import("sys")?;
+            let path = sys.getattr("path")?.cast_into::<PyList>()?;
+            path.insert(0, lib_dir.to_string_lossy().as_ref())?;
+            if !virtualenv.is_empty() {
+                let ver = sys.getattr("version_info")?;
+                let (major, minor): (u32, u32) =
+                    (ver.getattr("major")?.extract()?, ver.getattr("minor")?.extract()?);
+                let site_dir = Path::new(virtualenv)
+                    .join("lib")
+                    .join(format!("python{major}.{minor}"))
+                    .join("site-packages");
+                py.import("site")?
+                    .call_method1("addsitedir", (site_dir.to_string_lossy().as_ref(),))?;
+            }
+            let runtime = py.import("zato._runtime")?;
+            runtime.call_method1("init", (to_py(py, init_config)?,))?;
+            Ok(runtime.unbind())
+        })
+        .map_err(|e| PyHostError::Start(Python::attach(|py| py_err_text(py, &e))))?;
+        Ok(Arc::new(Self {
+            pool: Pool::new(threads),
+            runtime,
+            names: ArcSwap::from_pointee(HashSet::new()),
+        }))
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.names.load().contains(name)
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.names.load().iter().cloned().collect();
+        v.sort();
+        v
+    }
+
+    pub fn live_threads(&self) -> usize {
+        self.pool.live_threads()
+    }
+
+    fn refresh_names(&self, py: Python<'_>) {
+        let names = self
+            .runtime
+            .bind(py)
+            .call_method0("service_names")
+            .and_then(|n| n.extract::<Vec<String>>());
+        if let Ok(names) = names {
+            self.names.store(Arc::new(names.into_iter().collect()));
+        }
+    }
+
+    /// Compiles and imports `source`; on success its services replace the previous ones of
+    /// the same file atomically, on failure nothing changes.
+    pub async fn deploy(
+        self: &Arc<Self>,
+        file_name: &str,
+        source: &str,
+        timeout: Duration,
+    ) -> Result<Vec<DeployedPy>, DeployFailure> {
+        let me = self.clone();
+        let (file, src) = (file_name.to_string(), source.to_string());
+        let fail = |message: String| DeployFailure {
+            file_name: file_name.to_string(),
+            line: None,
+            message,
+        };
+        self.pool
+            .run(timeout, move |py| {
+                let rt = me.runtime.bind(py);
+                let result = rt.call_method1("deploy", (src, file.as_str()));
+                let out = match result {
+                    Ok(list) => {
+                        let mut out = Vec::new();
+                        for item in list.try_iter().map_err(|e| fail_py(py, &file, &e))? {
+                            let item = item.map_err(|e| fail_py(py, &file, &e))?;
+                            let get = |k: &str| -> String {
+                                item.get_item(k)
+                                    .and_then(|v| v.extract::<String>())
+                                    .unwrap_or_default()
+                            };
+                            out.push(DeployedPy {
+                                name: get("name"),
+                                impl_name: get("impl_name"),
+                            });
+                        }
+                        Ok(out)
+                    }
+                    Err(e) => Err(fail_py(py, &file, &e)),
+                };
+                me.refresh_names(py);
+                out
+            })
+            .await
+            .map_err(|e| fail(e.to_string()))?
+    }
+
+    pub async fn remove(self: &Arc<Self>, name: &str) -> bool {
+        let me = self.clone();
+        let name = name.to_string();
+        self.pool
+            .run(Duration::from_secs(30), move |py| {
+                let removed = me
+                    .runtime
+                    .bind(py)
+                    .call_method1("remove", (name,))
+                    .and_then(|r| r.extract::<bool>())
+                    .unwrap_or(false);
+                me.refresh_names(py);
+                removed
+            })
+            .await
+            .unwrap_or(false)
+    }
+
+    /// Runs one request through `zato._runtime.invoke`.
+    pub async fn invoke(self: &Arc<Self>, req: PyRequest, timeout: Duration) -> Result<Output, ServiceError> {
+        let me = self.clone();
+        let name = req.name.clone();
+        match self.pool.run(timeout, move |py| me.invoke_in(py, req)).await {
+            Ok(r) => r,
+            Err(PoolError::Timeout(t)) => Err(ServiceError::timeout(&name, t)),
+            Err(PoolError::Gone) => Err(ServiceError::internal("the interpreter thread stopped")),
+        }
+    }
+
+    /// The same, from a thread outside the async runtime (a Python service's `self.invoke`
+    /// of a built-in never gets here; this serves async invocations started from Python).
+    pub fn invoke_blocking(self: &Arc<Self>, req: PyRequest) -> Result<Output, ServiceError> {
+        let me = self.clone();
+        self.pool
+            .run_blocking(move |py| me.invoke_in(py, req))
+            .unwrap_or_else(|_| Err(ServiceError::internal("the interpreter thread stopped")))
+    }
+
+    fn invoke_in(&self, py: Python<'_>, req: PyRequest) -> Result<Output, ServiceError> {
+        let build = || -> PyResult<Bound<'_, PyDict>> {
+            let d = PyDict::new(py);
+            d.set_item("name", &req.name)?;
+            d.set_item("cid", &req.cid)?;
+            d.set_item("payload", to_py(py, &req.payload)?)?;
+            d.set_item("raw_request", &req.raw_request)?;
+            d.set_item("data_format", &req.data_format)?;
+            d.set_item("channel", to_py(py, &req.channel)?)?;
+            d.set_item("http", to_py(py, &req.http)?)?;
+            d.set_item("environ", to_py(py, &req.environ)?)?;
+            Ok(d)
+        };
+        let dict = build().map_err(|e| ServiceError::internal(&py_err_text(py, &e)))?;
+        let rt = self.runtime.bind(py);
+        match rt.call_method1("invoke", (dict,)) {
+            Ok(tuple) => output_from(&tuple).map_err(|e| ServiceError::internal(&py_err_text(py, &e))),
+            Err(e) => {
+                let value = e.value(py);
+                let is_service_error = rt
+                    .getattr("ServiceError")
+                    .is_ok_and(|cls| value.is_instance(&cls).unwrap_or(false));
+                if is_service_error {
+                    let status = value
+                        .getattr("status")
+                        .and_then(|s| s.extract::<u16>())
+                        .unwrap_or(400);
+                    let msg = value.str().map(|s| s.to_string()).unwrap_or_default();
+                    let mut err = ServiceError::new(status, msg);
+                    if let Ok(h) = value.getattr("headers").and_then(|h| h.cast_into::<PyDict>().map_err(Into::into)) {
+                        for (k, v) in h.iter() {
+                            if let (Ok(k), Ok(v)) = (k.str(), v.str()) {
+                                err.headers.push((k.to_string(), v.to_string()));
+                            }
+                        }
+                    }
+                    Err(err)
+                } else {
+                    Err(ServiceError::raised(&req.name, py_err_text(py, &e)))
+                }
+            }
+        }
+    }
+}
+
+fn fail_py(py: Python<'_>, file: &str, e: &PyErr) -> DeployFailure {
+    let value = e.value(py);
+    let line = value.getattr("line").ok().and_then(|l| l.extract::<i64>().ok());
+    let message = value
+        .getattr("message")
+        .ok()
+        .and_then(|m| m.extract::<String>().ok())
+        .unwrap_or_else(|| py_err_text(py, e));
+    DeployFailure {
+        file_name: file.to_string(),
+        line,
+        message,
+    }
+}
+
+fn output_from(tuple: &Bound<'_, PyAny>) -> PyResult<Output> {
+    let t = tuple.cast::<PyTuple>()?;
+    let status: u16 = t.get_item(0)?.extract()?;
+    let content_type: Option<String> = t.get_item(1)?.extract()?;
+    let mut headers = Vec::new();
+    if let Ok(h) = t.get_item(2)?.cast_into::<PyDict>() {
+        for (k, v) in h.iter() {
+            headers.push((k.str()?.to_string(), v.str()?.to_string()));
+        }
+    }
+    let payload = t.get_item(3)?;
+    let body = if payload.is_none() {
+        Body::Empty
+    } else if let Ok(s) = payload.extract::<String>() {
+        Body::Text(s)
+    } else if let Ok(b) = payload.cast::<pyo3::types::PyBytes>() {
+        Body::Bytes(b.as_bytes().to_vec())
+    } else {
+        Body::Json(from_py(&payload)?)
+    };
+    Ok(Output {
+        status,
+        content_type,
+        headers,
+        body,
+    })
+}
