@@ -212,6 +212,25 @@ pub struct ServerConfig {
     pub pickup_dir: PathBuf,
 }
 
+/// Removes `.` and `..` lexically, so logs show `/srv/server1/pickup` rather than
+/// `/srv/server1/config/repo/../../pickup`.
+pub fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
 pub fn repo_dir(component_dir: &Path) -> PathBuf {
     component_dir.join("config").join("repo")
 }
@@ -292,7 +311,7 @@ impl ServerConfig {
         conf.main.token = resolve_secret(&conf.main.token, &secret_key, &secrets, &conf_path)?;
         conf.odb.password = resolve_secret(&conf.odb.password, &secret_key, &secrets, &conf_path)?;
         if conf.odb.engine == OdbEngine::Sqlite && Path::new(&conf.odb.db_name).is_relative() {
-            conf.odb.db_name = repo.join(&conf.odb.db_name).to_string_lossy().into_owned();
+            conf.odb.db_name = normalize(&repo.join(&conf.odb.db_name)).to_string_lossy().into_owned();
         }
         if conf.main.workers == 0 || conf.main.python_threads == 0 {
             return Err(ConfigError::Invalid {
@@ -306,7 +325,7 @@ impl ServerConfig {
                 detail: "[main] service_timeout must be a positive number of seconds".into(),
             });
         }
-        let pickup_dir = repo.join(&conf.hot_deploy.pickup_dir);
+        let pickup_dir = normalize(&repo.join(&conf.hot_deploy.pickup_dir));
         Ok(Self {
             dir,
             main: conf.main,

@@ -252,7 +252,7 @@ pub async fn create_server(odb: &Odb, dir: &Path, spec: &ServerSpec<'_>) -> Resu
         bind => spec.bind,
         workers => spec.workers,
         service_timeout => spec.service_timeout,
-        return_tracebacks => spec.return_tracebacks,
+        return_tracebacks => if spec.return_tracebacks { "true" } else { "false" },
         odb => minijinja::context! {
             engine => spec.odb.engine.as_str(),
             db_name => spec.odb.db_name.replace('\\', "\\\\").replace('"', "\\\""),

@@ -206,7 +206,17 @@ async fn run_channel(
         http: http.to_value(&post),
     };
     match invoke(state, call).await {
-        Ok(out) => codec::encode(format, decoded.soap, ch.content_type.as_deref(), out, cid),
+        Ok(mut out) => {
+            // Internal services on internal channels answer as upstream's AdminService does:
+            // their fields plus `zato_env` (e.g. `GET /zato/ping`).
+            if ch.is_internal
+                && service.starts_with("zato.")
+                && let crate::services::Body::Json(Value::Object(m)) = &mut out.body
+            {
+                m.insert("zato_env".into(), json!({"result": "ZATO_OK", "cid": cid, "details": ""}));
+            }
+            codec::encode(format, decoded.soap, ch.content_type.as_deref(), out, cid)
+        }
         Err(e) => {
             let details = error_details(state, cid, service, &e);
             let mut resp = codec::error(decoded.soap, e.status, cid, &details);
