@@ -23,7 +23,10 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
 fn main() {
     pyo3_build_config::add_libpython_rpath_link_args();
     let cfg = pyo3_build_config::get();
-    let exe = cfg.executable().map(str::to_string).unwrap_or_else(|| "python3".to_string());
+    let exe = cfg
+        .executable()
+        .map(str::to_string)
+        .unwrap_or_else(|| "python3".to_string());
     let home = std::process::Command::new(&exe)
         .args(["-c", "import sys; print(sys.base_prefix)"])
         .output()
@@ -34,14 +37,22 @@ fn main() {
     println!("cargo:rustc-env=BUILD_PYTHON_HOME={home}");
     println!("cargo:rerun-if-env-changed=PYO3_PYTHON");
 
-    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default()).join("python");
+    let root =
+        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default()).join("python");
     let mut files = Vec::new();
     collect(&root.join("zato"), &mut files);
     files.sort();
     let mut src = String::from("pub static PYTHON_FILES: &[(&str, &str)] = &[\n");
     for f in &files {
-        let rel = f.strip_prefix(&root).unwrap_or(f).to_string_lossy().replace('\\', "/");
-        src.push_str(&format!("    ({rel:?}, include_str!({:?})),\n", f.display().to_string()));
+        let rel = f
+            .strip_prefix(&root)
+            .unwrap_or(f)
+            .to_string_lossy()
+            .replace('\\', "/");
+        src.push_str(&format!(
+            "    ({rel:?}, include_str!({:?})),\n",
+            f.display().to_string()
+        ));
     }
     src.push_str("];\n");
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default()).join("python_files.rs");

@@ -187,11 +187,20 @@ impl AdminClient {
         })?;
         let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         if !(200..300).contains(&status) {
-            let field = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+            let field = |k: &str| {
+                body.get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string()
+            };
             return Err(AdminError::Status {
                 status,
                 cid: field("cid"),
-                details: if body.is_null() { text.clone() } else { field("details") },
+                details: if body.is_null() {
+                    text.clone()
+                } else {
+                    field("details")
+                },
                 body: text,
             });
         }
@@ -212,7 +221,10 @@ mod tests {
 
     #[test]
     fn reply_round_trip_unwraps_zato_key() {
-        let body = encode_response("abc", Some(&serde_json::json!({"zato_ping_response": {"pong": "zato"}})));
+        let body = encode_response(
+            "abc",
+            Some(&serde_json::json!({"zato_ping_response": {"pong": "zato"}})),
+        );
         let (env, data) = decode_reply(&body).unwrap();
         assert_eq!(env.result, "ZATO_OK");
         assert_eq!(data, serde_json::json!({"pong": "zato"}));
@@ -223,7 +235,8 @@ mod tests {
 
     #[test]
     fn request_matches_upstream_shape() {
-        let r = serde_json::to_value(InvokeRequest::new("zato.ping", &serde_json::json!(null))).unwrap();
+        let r = serde_json::to_value(InvokeRequest::new("zato.ping", &serde_json::json!(null)))
+            .unwrap();
         assert_eq!(r["payload"], "bnVsbA==");
         assert_eq!(r["channel"], "invoke");
         assert_eq!(r["is_async"], false);

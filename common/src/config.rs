@@ -169,7 +169,10 @@ fn default_error_message() -> String {
     "An error has occurred".into()
 }
 fn default_allow_internal() -> Vec<String> {
-    vec!["pub.zato.ping".into(), "/zato/api/invoke/{service_name}".into()]
+    vec![
+        "pub.zato.ping".into(),
+        "/zato/api/invoke/{service_name}".into(),
+    ]
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -311,7 +314,9 @@ impl ServerConfig {
         conf.main.token = resolve_secret(&conf.main.token, &secret_key, &secrets, &conf_path)?;
         conf.odb.password = resolve_secret(&conf.odb.password, &secret_key, &secrets, &conf_path)?;
         if conf.odb.engine == OdbEngine::Sqlite && Path::new(&conf.odb.db_name).is_relative() {
-            conf.odb.db_name = normalize(&repo.join(&conf.odb.db_name)).to_string_lossy().into_owned();
+            conf.odb.db_name = normalize(&repo.join(&conf.odb.db_name))
+                .to_string_lossy()
+                .into_owned();
         }
         if conf.main.workers == 0 || conf.main.python_threads == 0 {
             return Err(ConfigError::Invalid {
@@ -319,7 +324,7 @@ impl ServerConfig {
                 detail: "[main] workers and python_threads must be at least 1".into(),
             });
         }
-        if !(conf.main.service_timeout > 0.0) {
+        if !conf.main.service_timeout.is_finite() || conf.main.service_timeout <= 0.0 {
             return Err(ConfigError::Invalid {
                 path: conf_path,
                 detail: "[main] service_timeout must be a positive number of seconds".into(),

@@ -9,7 +9,9 @@ pub const WELL_KNOWN_DATA: &str = "3.1415926535897932384626433832795028841971693
 
 #[derive(Debug, Error)]
 pub enum CryptoError {
-    #[error("the secret key is not a valid Fernet key (32 url-safe base64 bytes); create one with `zato crypto create-secret-key`")]
+    #[error(
+        "the secret key is not a valid Fernet key (32 url-safe base64 bytes); create one with `zato crypto create-secret-key`"
+    )]
     BadKey,
     #[error("cannot decrypt a secret: it was encrypted with a different key, or it is corrupt")]
     Decrypt,

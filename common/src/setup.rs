@@ -117,26 +117,27 @@ pub async fn create_cluster(odb: &Odb, spec: &ClusterSpec<'_>) -> Result<i64, Se
         }
         ids
     };
-    let channel = |name: &str, url_path: &str, service: &str, security_id: Option<i64>| HttpSoapInput {
-        name: name.to_string(),
-        is_active: true,
-        is_internal: true,
-        connection: "channel".into(),
-        transport: "plain_http".into(),
-        host: None,
-        url_path: url_path.to_string(),
-        method: None,
-        soap_action: None,
-        soap_version: None,
-        data_format: Some("json".into()),
-        content_type: None,
-        timeout: None,
-        merge_url_params_req: true,
-        url_params_pri: Some("qs-over-path".into()),
-        params_pri: Some("channel-params-over-msg".into()),
-        security_id,
-        service_id: ids.get(service).copied(),
-    };
+    let channel =
+        |name: &str, url_path: &str, service: &str, security_id: Option<i64>| HttpSoapInput {
+            name: name.to_string(),
+            is_active: true,
+            is_internal: true,
+            connection: "channel".into(),
+            transport: "plain_http".into(),
+            host: None,
+            url_path: url_path.to_string(),
+            method: None,
+            soap_action: None,
+            soap_version: None,
+            data_format: Some("json".into()),
+            content_type: None,
+            timeout: None,
+            merge_url_params_req: true,
+            url_params_pri: Some("qs-over-path".into()),
+            params_pri: Some("channel-params-over-msg".into()),
+            security_id,
+            service_id: ids.get(service).copied(),
+        };
     for ch in [
         channel("zato.ping", "/zato/ping", "zato.ping", None),
         channel(
@@ -223,7 +224,11 @@ pub fn ensure_empty_dir(dir: &Path) -> Result<(), SetupError> {
 }
 
 /// Creates a server directory and its `server` row (`zato create server`).
-pub async fn create_server(odb: &Odb, dir: &Path, spec: &ServerSpec<'_>) -> Result<i64, SetupError> {
+pub async fn create_server(
+    odb: &Odb,
+    dir: &Path,
+    spec: &ServerSpec<'_>,
+) -> Result<i64, SetupError> {
     let cluster = odb
         .cluster_by_name(spec.cluster_name)
         .await?
@@ -241,11 +246,19 @@ pub async fn create_server(odb: &Odb, dir: &Path, spec: &ServerSpec<'_>) -> Resu
         std::fs::create_dir_all(&sub).map_err(io_err(&sub))?;
     }
     let token = uuid::Uuid::new_v4().simple().to_string();
-    let server_id = odb.create_server_row(cluster.id, spec.server_name, &token).await?;
+    let server_id = odb
+        .create_server_row(cluster.id, spec.server_name, &token)
+        .await?;
 
     let mut env = minijinja::Environment::new();
-    env.add_template("server.conf", include_str!("../../templates/server/server.conf"))?;
-    env.add_template("secrets.conf", include_str!("../../templates/server/secrets.conf"))?;
+    env.add_template(
+        "server.conf",
+        include_str!("../../templates/server/server.conf"),
+    )?;
+    env.add_template(
+        "secrets.conf",
+        include_str!("../../templates/server/secrets.conf"),
+    )?;
     let ctx = minijinja::context! {
         server_name => spec.server_name,
         cluster_name => spec.cluster_name,
@@ -266,7 +279,10 @@ pub async fn create_server(odb: &Odb, dir: &Path, spec: &ServerSpec<'_>) -> Resu
         token => spec.secret_key.encrypt(&token),
         odb_password => spec.secret_key.encrypt(&spec.odb.password),
     };
-    write(&repo.join("server.conf"), &env.get_template("server.conf")?.render(&ctx)?)?;
+    write(
+        &repo.join("server.conf"),
+        &env.get_template("server.conf")?.render(&ctx)?,
+    )?;
     let secrets = repo.join("secrets.conf");
     write(&secrets, &env.get_template("secrets.conf")?.render(&ctx)?)?;
     #[cfg(unix)]

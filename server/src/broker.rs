@@ -22,7 +22,12 @@ const WINDOW: i64 = 100;
 pub async fn publish(state: &ServerState, event_type: &str, payload: Value) {
     if let Err(e) = state
         .odb
-        .publish_event(state.cluster_id, event_type, &payload.to_string(), &state.origin)
+        .publish_event(
+            state.cluster_id,
+            event_type,
+            &payload.to_string(),
+            &state.origin,
+        )
         .await
     {
         tracing::error!("cannot publish a `{event_type}` cluster event: {e}");
@@ -71,7 +76,11 @@ pub async fn run(state: Arc<ServerState>, start_after: i64, mut shutdown: watch:
             _ = tokio::time::sleep(POLL) => {}
             _ = shutdown.changed() => return,
         }
-        let events = match state.odb.events_after(state.cluster_id, (high - WINDOW).max(start_after)).await {
+        let events = match state
+            .odb
+            .events_after(state.cluster_id, (high - WINDOW).max(start_after))
+            .await
+        {
             Ok(e) => e,
             Err(e) => {
                 tracing::warn!("cannot read cluster events: {e}");
@@ -93,7 +102,11 @@ pub async fn run(state: Arc<ServerState>, start_after: i64, mut shutdown: watch:
         // About every ten minutes, one process per server trims old events.
         if since_prune >= 3000 && state.worker_index == 0 {
             since_prune = 0;
-            if let Err(e) = state.odb.prune_events(state.cluster_id, high - 10_000).await {
+            if let Err(e) = state
+                .odb
+                .prune_events(state.cluster_id, high - 10_000)
+                .await
+            {
                 tracing::warn!("cannot prune old cluster events: {e}");
             }
         }

@@ -20,7 +20,10 @@ use crate::state::ServerState;
 const DEPLOY_TIMEOUT: Duration = Duration::from_secs(60);
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn is_deployable(name: &str) -> bool {
@@ -53,9 +56,16 @@ async fn deploy_here(
             tracing::error!("Could not deploy `{file_name}`: {f}");
             ServiceError::bad_request(format!("Could not deploy {f}"))
         })?;
-    let current = state.cfg.dir.join("work/hot-deploy/current").join(file_name);
+    let current = state
+        .cfg
+        .dir
+        .join("work/hot-deploy/current")
+        .join(file_name);
     if let Err(e) = std::fs::write(&current, bytes) {
-        tracing::warn!("cannot keep a copy of `{file_name}` in {}: {e}", current.display());
+        tracing::warn!(
+            "cannot keep a copy of `{file_name}` in {}: {e}",
+            current.display()
+        );
     }
     let hash = sha256_hex(bytes);
     let path = current.to_string_lossy().into_owned();
@@ -71,9 +81,15 @@ async fn deploy_here(
         })
         .collect();
     if state.worker_index == 0 {
-        state.odb.record_deployments(state.cluster_id, state.server_id, &items).await?;
+        state
+            .odb
+            .record_deployments(state.cluster_id, state.server_id, &items)
+            .await?;
         if let Some(id) = package_id {
-            state.odb.set_deployment_status(id, state.server_id, "deployed").await?;
+            state
+                .odb
+                .set_deployment_status(id, state.server_id, "deployed")
+                .await?;
         }
     }
     let names: Vec<&str> = deployed.iter().map(|d| d.name.as_str()).collect();
@@ -107,21 +123,31 @@ pub async fn deploy_new(
         .odb
         .create_package(state.server_id, file_name, bytes, &details.to_string())
         .await?;
-    state.odb.set_deployment_status(id, state.server_id, "deployed").await?;
+    state
+        .odb
+        .set_deployment_status(id, state.server_id, "deployed")
+        .await?;
     if let Ok(mut applied) = state.applied.lock() {
         applied.insert(file_name.to_string(), (id, sha256_hex(bytes)));
     }
-    broker::publish(state, broker::DEPLOY, json!({"package_id": id, "file_name": file_name})).await;
+    broker::publish(
+        state,
+        broker::DEPLOY,
+        json!({"package_id": id, "file_name": file_name}),
+    )
+    .await;
     Ok(deployed.into_iter().map(|d| d.name).collect())
 }
 
 /// Deploys a stored package here unless a newer one of the same file already is (or `force`).
-pub async fn apply_package(state: &Arc<ServerState>, package_id: i64, force: bool) -> Result<Vec<String>, ServiceError> {
-    let pkg = state
-        .odb
-        .package(package_id)
-        .await?
-        .ok_or_else(|| ServiceError::new(404, format!("No deployment package with id {package_id}")))?;
+pub async fn apply_package(
+    state: &Arc<ServerState>,
+    package_id: i64,
+    force: bool,
+) -> Result<Vec<String>, ServiceError> {
+    let pkg = state.odb.package(package_id).await?.ok_or_else(|| {
+        ServiceError::new(404, format!("No deployment package with id {package_id}"))
+    })?;
     let newer_applied = state
         .applied
         .lock()
@@ -133,11 +159,17 @@ pub async fn apply_package(state: &Arc<ServerState>, package_id: i64, force: boo
     }
     let deployed = deploy_here(state, Some(package_id), &pkg.payload_name, &pkg.payload).await;
     if deployed.is_err() && state.worker_index == 0 {
-        let _ = state.odb.set_deployment_status(package_id, state.server_id, "failed").await;
+        let _ = state
+            .odb
+            .set_deployment_status(package_id, state.server_id, "failed")
+            .await;
     }
     let deployed = deployed?;
     if let Ok(mut applied) = state.applied.lock() {
-        applied.insert(pkg.payload_name.clone(), (package_id, sha256_hex(&pkg.payload)));
+        applied.insert(
+            pkg.payload_name.clone(),
+            (package_id, sha256_hex(&pkg.payload)),
+        );
     }
     Ok(deployed.into_iter().map(|d| d.name).collect())
 }
@@ -155,7 +187,12 @@ pub async fn load_packages(state: &Arc<ServerState>) -> usize {
     for pkg in packages {
         match apply_package(state, pkg.id, true).await {
             Ok(names) => count += names.len(),
-            Err(e) => tracing::error!("package {} (`{}`) did not deploy: {}", pkg.id, pkg.payload_name, e.message),
+            Err(e) => tracing::error!(
+                "package {} (`{}`) did not deploy: {}",
+                pkg.id,
+                pkg.payload_name,
+                e.message
+            ),
         }
     }
     count
@@ -183,7 +220,11 @@ async fn pick_up(state: &Arc<ServerState>, path: &Path) {
         return;
     }
     if let Err(e) = deploy_new(state, &name, &bytes, "hot-deploy").await {
-        tracing::error!("hot deployment of `{}` failed: {}", path.display(), e.message);
+        tracing::error!(
+            "hot deployment of `{}` failed: {}",
+            path.display(),
+            e.message
+        );
     }
 }
 
@@ -216,7 +257,10 @@ pub async fn watch_pickup(state: Arc<ServerState>, mut shutdown: watch::Receiver
         tracing::error!("cannot watch the pickup dir {}: {e}", dir.display());
         return;
     }
-    tracing::info!("Starting local file observer `{}` for `zato.hot-deploy.create`", dir.display());
+    tracing::info!(
+        "Starting local file observer `{}` for `zato.hot-deploy.create`",
+        dir.display()
+    );
     // Files already there at start-up.
     if let Ok(entries) = std::fs::read_dir(&dir) {
         let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();

@@ -39,7 +39,10 @@ impl Call {
 
 pub async fn invoke(state: &Arc<ServerState>, call: Call) -> Result<Output, ServiceError> {
     if state.inactive.load().contains(&call.name) {
-        return Err(ServiceError::bad_request(format!("Service `{}` is not active", call.name)));
+        return Err(ServiceError::bad_request(format!(
+            "Service `{}` is not active",
+            call.name
+        )));
     }
     if let Some(svc) = state.builtins.get(call.name.as_str()) {
         let ctx = Ctx {
@@ -74,7 +77,12 @@ pub fn spawn(state: &Arc<ServerState>, call: Call) {
     state.rt.spawn(async move {
         let (name, cid) = (call.name.clone(), call.cid.clone());
         if let Err(e) = invoke(&st, call).await {
-            tracing::error!(cid, service = name, "async invocation failed: {}", e.message);
+            tracing::error!(
+                cid,
+                service = name,
+                "async invocation failed: {}",
+                e.message
+            );
             if let Some(tb) = e.traceback {
                 tracing::error!(cid, service = name, "{tb}");
             }
@@ -89,12 +97,20 @@ pub struct ServerBridge {
 
 impl ServerBridge {
     fn state(&self) -> Result<Arc<ServerState>, String> {
-        self.state.upgrade().ok_or_else(|| "the server is shutting down".to_string())
+        self.state
+            .upgrade()
+            .ok_or_else(|| "the server is shutting down".to_string())
     }
 }
 
 impl Bridge for ServerBridge {
-    fn invoke(&self, name: &str, payload: Value, cid: &str, channel: &str) -> Result<Value, (u16, String)> {
+    fn invoke(
+        &self,
+        name: &str,
+        payload: Value,
+        cid: &str,
+        channel: &str,
+    ) -> Result<Value, (u16, String)> {
         let state = self.state().map_err(|e| (503, e))?;
         let call = Call::internal(name, cid, payload, channel);
         state
@@ -104,7 +120,13 @@ impl Bridge for ServerBridge {
             .map_err(|e| (e.status, e.message))
     }
 
-    fn invoke_async(&self, name: &str, payload: Value, _cid: &str, channel: &str) -> Result<String, String> {
+    fn invoke_async(
+        &self,
+        name: &str,
+        payload: Value,
+        _cid: &str,
+        channel: &str,
+    ) -> Result<String, String> {
         let state = self.state()?;
         if !state.service_exists(name) {
             return Err(format!("Service `{name}` not found"));

@@ -53,8 +53,13 @@ fn supervise(args: &Args, workers: u32) -> anyhow::Result<ExitCode> {
         }
         children.push(cmd.spawn()?);
     }
-    tracing::info!("Booting {workers} worker processes: {:?}", children.iter().map(|c| c.id()).collect::<Vec<_>>());
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    tracing::info!(
+        "Booting {workers} worker processes: {:?}",
+        children.iter().map(|c| c.id()).collect::<Vec<_>>()
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async {
         use tokio::signal::unix::{SignalKind, signal};
         let mut term = signal(SignalKind::terminate())?;
@@ -101,7 +106,10 @@ fn main() -> ExitCode {
     zato_server::python::pin_python_home();
     let args = Args::parse();
     if let Err(e) = init_logging(&args.path, args.fg) {
-        eprintln!("Cannot open the log file under {}: {e}", args.path.join("logs").display());
+        eprintln!(
+            "Cannot open the log file under {}: {e}",
+            args.path.join("logs").display()
+        );
         return ExitCode::from(1);
     }
     let workers = match zato_common::config::ServerConfig::load(&args.path) {
@@ -118,14 +126,20 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         });
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("Cannot start the async runtime: {e}");
             return ExitCode::from(1);
         }
     };
-    match rt.block_on(zato_server::run::run(&args.path, args.worker_index.unwrap_or(0))) {
+    match rt.block_on(zato_server::run::run(
+        &args.path,
+        args.worker_index.unwrap_or(0),
+    )) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("Cannot start the server: {e}");

@@ -23,7 +23,9 @@ pub enum StartError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Odb(#[from] OdbError),
-    #[error("this server's token is not in the ODB (was the ODB re-created?); create the server again with `zato create server`")]
+    #[error(
+        "this server's token is not in the ODB (was the ODB re-created?); create the server again with `zato create server`"
+    )]
     UnknownServer,
     #[error("the server's cluster (id {0}) is missing from the ODB")]
     NoCluster(i64),
@@ -32,16 +34,26 @@ pub enum StartError {
     #[error("[main] bind = `{0}` is not an address:port")]
     BadBind(String),
     #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: String, source: std::io::Error },
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
 }
 
 fn listen(bind: &str, reuse_port: bool) -> Result<tokio::net::TcpListener, StartError> {
-    let addr: SocketAddr = bind.parse().map_err(|_| StartError::BadBind(bind.to_string()))?;
+    let addr: SocketAddr = bind
+        .parse()
+        .map_err(|_| StartError::BadBind(bind.to_string()))?;
     let err = |source| StartError::Listen {
         addr: bind.to_string(),
         source,
     };
-    let sock = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None).map_err(err)?;
+    let sock = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        None,
+    )
+    .map_err(err)?;
     sock.set_reuse_address(true).map_err(err)?;
     if reuse_port {
         // Worker processes of one server share the port; the kernel spreads connections.
@@ -59,8 +71,14 @@ pub async fn run(dir: &Path, worker_index: u32) -> Result<(), StartError> {
     let cfg = ServerConfig::load(dir)?;
     let odb = Odb::connect(&cfg.odb).await?;
     schema::check(&odb).await?;
-    let server = odb.server_by_token(&cfg.main.token).await?.ok_or(StartError::UnknownServer)?;
-    let cluster = odb.cluster_by_id(server.cluster_id).await?.ok_or(StartError::NoCluster(server.cluster_id))?;
+    let server = odb
+        .server_by_token(&cfg.main.token)
+        .await?
+        .ok_or(StartError::UnknownServer)?;
+    let cluster = odb
+        .cluster_by_id(server.cluster_id)
+        .await?
+        .ok_or(StartError::NoCluster(server.cluster_id))?;
 
     let init = json!({
         "server_name": server.name,
@@ -112,11 +130,17 @@ pub async fn run(dir: &Path, worker_index: u32) -> Result<(), StartError> {
                 source_hash: None,
             })
             .collect();
-        state.odb.record_deployments(state.cluster_id, state.server_id, &items).await?;
+        state
+            .odb
+            .record_deployments(state.cluster_id, state.server_id, &items)
+            .await?;
     }
     state.reload_config().await?;
     let user_services = hotdeploy::load_packages(&state).await;
-    tracing::info!("Deployed {user_services} user-defined services ({})", state.server_name);
+    tracing::info!(
+        "Deployed {user_services} user-defined services ({})",
+        state.server_name
+    );
 
     let listener = listen(&bind, reuse_port)?;
     if worker_index == 0 {
@@ -124,7 +148,13 @@ pub async fn run(dir: &Path, worker_index: u32) -> Result<(), StartError> {
         let host_name = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
         state
             .odb
-            .set_server_up(state.server_id, &host_name, host, port.parse().unwrap_or(0), "running")
+            .set_server_up(
+                state.server_id,
+                &host_name,
+                host,
+                port.parse().unwrap_or(0),
+                "running",
+            )
             .await?;
     }
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -141,11 +171,18 @@ pub async fn run(dir: &Path, worker_index: u32) -> Result<(), StartError> {
     );
     let server = tokio::spawn(http::serve(state.clone(), listener, stop_rx));
     wait_for_signal().await;
-    tracing::info!("Stopping server process ({}:{})", state.server_name, std::process::id());
+    tracing::info!(
+        "Stopping server process ({}:{})",
+        state.server_name,
+        std::process::id()
+    );
     let _ = stop_tx.send(true);
     let _ = server.await;
     if worker_index == 0 {
-        let _ = state.odb.set_server_up(state.server_id, "", "", 0, "clean-down").await;
+        let _ = state
+            .odb
+            .set_server_up(state.server_id, "", "", 0, "clean-down")
+            .await;
     }
     state.odb.close().await;
     Ok(())
@@ -153,7 +190,10 @@ pub async fn run(dir: &Path, worker_index: u32) -> Result<(), StartError> {
 
 async fn wait_for_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
         (Ok(mut term), Ok(mut int)) => {
             tokio::select! {
                 _ = term.recv() => {}

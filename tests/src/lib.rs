@@ -33,7 +33,10 @@ pub struct TestDb {
 }
 
 fn unique(prefix: &str) -> String {
-    format!("{prefix}_{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+    format!(
+        "{prefix}_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
 }
 
 impl TestDb {
@@ -101,7 +104,9 @@ impl TestDb {
             && let Ok(pool) = sqlx::AnyPool::connect(url).await
         {
             let sql = match self.backend {
-                Backend::Postgresql => format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.cfg.db_name),
+                Backend::Postgresql => {
+                    format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.cfg.db_name)
+                }
                 _ => format!("DROP DATABASE IF EXISTS {}", self.cfg.db_name),
             };
             let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await;
@@ -155,7 +160,10 @@ impl Server {
     pub async fn start(&mut self) -> anyhow::Result<Duration> {
         let exe = bin_dir().join("zato-server");
         if !exe.exists() {
-            bail!("{} is missing; build it with `cargo build -p zato-server`", exe.display());
+            bail!(
+                "{} is missing; build it with `cargo build -p zato-server`",
+                exe.display()
+            );
         }
         let started = Instant::now();
         let child = Command::new(&exe)
@@ -185,7 +193,11 @@ impl Server {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        bail!("{} did not answer /zato/ping within 30 s\n{}", self.name, self.log())
+        bail!(
+            "{} did not answer /zato/ping within 30 s\n{}",
+            self.name,
+            self.log()
+        )
     }
 
     /// SIGTERM and wait.
@@ -284,8 +296,10 @@ impl TestCluster {
             let _ = std::fs::remove_file(sdir.join("pickup/incoming/services/demo.py"));
             if let Some(limit) = opts.max_request_size {
                 let conf = sdir.join("config/repo/server.conf");
-                let text = std::fs::read_to_string(&conf)?
-                    .replace("max_request_size = 10485760", &format!("max_request_size = {limit}"));
+                let text = std::fs::read_to_string(&conf)?.replace(
+                    "max_request_size = 10485760",
+                    &format!("max_request_size = {limit}"),
+                );
                 std::fs::write(&conf, text)?;
             }
             servers.push(Server {
@@ -358,5 +372,7 @@ pub async fn create_channel(
         }
     }
     let r = admin.invoke("zato.http-soap.create", &payload).await?;
-    r.data["id"].as_i64().context("no id in zato.http-soap.create's reply")
+    r.data["id"]
+        .as_i64()
+        .context("no id in zato.http-soap.create's reply")
 }

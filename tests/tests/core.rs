@@ -13,11 +13,22 @@ const CALLER: &str = include_str!("fixtures/caller.py");
 const SIO: &str = include_str!("fixtures/sio.py");
 
 async fn admin_data(server: &Server, service: &str, payload: Value) -> Option<Value> {
-    server.admin().invoke(service, &payload).await.ok().map(|r| r.data)
+    server
+        .admin()
+        .invoke(service, &payload)
+        .await
+        .ok()
+        .map(|r| r.data)
 }
 
 /// Waits until `service` answers `expected` through admin invoke on `server`.
-async fn wait_for(server: &Server, service: &str, payload: Value, expected: Value, within: Duration) -> Duration {
+async fn wait_for(
+    server: &Server,
+    service: &str,
+    payload: Value,
+    expected: Value,
+    within: Duration,
+) -> Duration {
     let start = Instant::now();
     let got = eventually(within, || {
         let p = payload.clone();
@@ -36,15 +47,25 @@ async fn wait_for(server: &Server, service: &str, payload: Value, expected: Valu
 }
 
 async fn scenario(backend: Backend) {
-    let mut cluster = TestCluster::start(backend, Options { servers: 2, ..Default::default() })
-        .await
-        .unwrap_or_else(|e| panic!("cannot start a {backend:?} cluster: {e:#}"));
+    let mut cluster = TestCluster::start(
+        backend,
+        Options {
+            servers: 2,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("cannot start a {backend:?} cluster: {e:#}"));
     let (s1, s2) = (&cluster.servers[0], &cluster.servers[1]);
     let http = reqwest::Client::new();
 
     // Ping, no auth, upstream's body.
     for s in [s1, s2] {
-        let r = http.get(format!("{}/zato/ping", s.address())).send().await.unwrap();
+        let r = http
+            .get(format!("{}/zato/ping", s.address()))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
         assert!(r.headers().get("x-zato-cid").is_some());
         let body: Value = r.json().await.unwrap();
@@ -57,26 +78,69 @@ async fn scenario(backend: Backend) {
     drop_file(&s1.pickup_dir(), "demo.py", DEMO).unwrap();
     drop_file(&s1.pickup_dir(), "hello.py", HELLO).unwrap();
     let howdy = json!({"salutation": "Howdy Zato!"});
-    wait_for(s1, "demo.my-service", json!({"name": "Zato"}), howdy.clone(), Duration::from_secs(10)).await;
-    let lag = wait_for(s2, "demo.my-service", json!({"name": "Zato"}), howdy.clone(), Duration::from_secs(1)).await;
+    wait_for(
+        s1,
+        "demo.my-service",
+        json!({"name": "Zato"}),
+        howdy.clone(),
+        Duration::from_secs(10),
+    )
+    .await;
+    let lag = wait_for(
+        s2,
+        "demo.my-service",
+        json!({"name": "Zato"}),
+        howdy.clone(),
+        Duration::from_secs(1),
+    )
+    .await;
     assert!(lag <= Duration::from_secs(1), "server2 lagged {lag:?}");
-    wait_for(s2, "hello.hello-world", json!(null), json!("How goes it?"), Duration::from_secs(2)).await;
+    wait_for(
+        s2,
+        "hello.hello-world",
+        json!(null),
+        json!("How goes it?"),
+        Duration::from_secs(2),
+    )
+    .await;
     assert!(s1.log().contains("Deployed 1 service from"), "{}", s1.log());
 
     // REST channels, answered by both servers.
     let admin = s1.admin();
-    create_channel(&admin, "demo", "/demo", "demo.my-service", json!({})).await.unwrap();
-    create_channel(&admin, "hello", "/hello/{who}", "hello.hello-world", json!({"method": "GET"}))
+    create_channel(&admin, "demo", "/demo", "demo.my-service", json!({}))
         .await
         .unwrap();
+    create_channel(
+        &admin,
+        "hello",
+        "/hello/{who}",
+        "hello.hello-world",
+        json!({"method": "GET"}),
+    )
+    .await
+    .unwrap();
     for s in [s1, s2] {
         let got = eventually(Duration::from_secs(2), || async {
-            let r = http.post(format!("{}/demo", s.address())).json(&json!({"name": "REST"})).send().await.ok()?;
+            let r = http
+                .post(format!("{}/demo", s.address()))
+                .json(&json!({"name": "REST"}))
+                .send()
+                .await
+                .ok()?;
             (r.status() == 200).then_some(r.json::<Value>().await.ok()?)
         })
         .await;
-        assert_eq!(got, Some(json!({"salutation": "Howdy REST!"})), "{}", s.name);
-        let r = http.get(format!("{}/hello/someone", s.address())).send().await.unwrap();
+        assert_eq!(
+            got,
+            Some(json!({"salutation": "Howdy REST!"})),
+            "{}",
+            s.name
+        );
+        let r = http
+            .get(format!("{}/hello/someone", s.address()))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
         assert_eq!(r.text().await.unwrap(), "How goes it?");
     }
@@ -84,27 +148,45 @@ async fn scenario(backend: Backend) {
     // A broken file changes nothing, anywhere; the error names the file and line.
     drop_file(&s1.pickup_dir(), "demo.py", DEMO_BROKEN).unwrap();
     let logged = eventually(Duration::from_secs(5), || async {
-        s1.log().contains("Could not deploy `demo.py`").then_some(())
+        s1.log()
+            .contains("Could not deploy `demo.py`")
+            .then_some(())
     })
     .await;
     assert!(logged.is_some(), "{}", s1.log());
-    assert!(s1.log().contains("demo.py:7"), "no line number in:\n{}", s1.log());
+    assert!(
+        s1.log().contains("demo.py:7"),
+        "no line number in:\n{}",
+        s1.log()
+    );
     tokio::time::sleep(Duration::from_millis(400)).await;
     for s in [s1, s2] {
-        assert_eq!(admin_data(s, "demo.my-service", json!({"name": "Zato"})).await, Some(howdy.clone()));
+        assert_eq!(
+            admin_data(s, "demo.my-service", json!({"name": "Zato"})).await,
+            Some(howdy.clone())
+        );
     }
     // The same broken file through upload-package is refused with the reason.
     let b64 = base64_encode(DEMO_BROKEN);
     let err = admin
-        .invoke("zato.service.upload-package", &json!({"payload": b64, "payload_name": "demo.py"}))
+        .invoke(
+            "zato.service.upload-package",
+            &json!({"payload": b64, "payload_name": "demo.py"}),
+        )
         .await
         .unwrap_err()
         .to_string();
-    assert!(err.contains("demo.py:7") && err.contains("SyntaxError"), "{err}");
+    assert!(
+        err.contains("demo.py:7") && err.contains("SyntaxError"),
+        "{err}"
+    );
 
     // self.invoke between two Python services (and into a built-in).
     let r = admin
-        .invoke("zato.service.upload-package", &json!({"payload": base64_encode(CALLER), "payload_name": "caller.py"}))
+        .invoke(
+            "zato.service.upload-package",
+            &json!({"payload": base64_encode(CALLER), "payload_name": "caller.py"}),
+        )
         .await
         .unwrap();
     assert_eq!(r.data["services_deployed"], json!(["test.call-demo"]));
@@ -112,8 +194,17 @@ async fn scenario(backend: Backend) {
     let out = match out {
         Some(v) => v,
         None => {
-            wait_for(s2, "zato.service.is-deployed", json!({"name": "test.call-demo"}), json!({"is_deployed": true}), Duration::from_secs(1)).await;
-            admin_data(s2, "test.call-demo", json!({"who": "Bob"})).await.unwrap()
+            wait_for(
+                s2,
+                "zato.service.is-deployed",
+                json!({"name": "test.call-demo"}),
+                json!({"is_deployed": true}),
+                Duration::from_secs(1),
+            )
+            .await;
+            admin_data(s2, "test.call-demo", json!({"who": "Bob"}))
+                .await
+                .unwrap()
         }
     };
     assert_eq!(out["inner"], json!({"salutation": "Howdy Bob!"}));
@@ -122,8 +213,17 @@ async fn scenario(backend: Backend) {
 
     // SimpleIO: implicit types and one 400 naming every missing field.
     drop_file(&s1.pickup_dir(), "sio.py", SIO).unwrap();
-    wait_for(s1, "zato.service.is-deployed", json!({"name": "test.create-user"}), json!({"is_deployed": true}), Duration::from_secs(5)).await;
-    create_channel(&admin, "users", "/users", "test.create-user", json!({})).await.unwrap();
+    wait_for(
+        s1,
+        "zato.service.is-deployed",
+        json!({"name": "test.create-user"}),
+        json!({"is_deployed": true}),
+        Duration::from_secs(5),
+    )
+    .await;
+    create_channel(&admin, "users", "/users", "test.create-user", json!({}))
+        .await
+        .unwrap();
     let got = eventually(Duration::from_secs(2), || async {
         let r = http
             .post(format!("{}/users", s1.address()))
@@ -134,13 +234,30 @@ async fn scenario(backend: Backend) {
         (r.status() == 200).then_some(r.json::<Value>().await.ok()?)
     })
     .await;
-    assert_eq!(got, Some(json!({"user_id": 12, "is_admin": true, "greeting": "Welcome ann <a@x>"})));
-    let r = http.post(format!("{}/users", s1.address())).json(&json!({"user_name": "ann"})).send().await.unwrap();
+    assert_eq!(
+        got,
+        Some(json!({"user_id": 12, "is_admin": true, "greeting": "Welcome ann <a@x>"}))
+    );
+    let r = http
+        .post(format!("{}/users", s1.address()))
+        .json(&json!({"user_name": "ann"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
-    let cid = r.headers().get("x-zato-cid").unwrap().to_str().unwrap().to_string();
+    let cid = r
+        .headers()
+        .get("x-zato-cid")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
     let body: Value = r.json().await.unwrap();
     let details = body["details"].as_str().unwrap();
-    assert!(details.contains("email") && details.contains("user_id") && !details.contains("user_name"), "{details}");
+    assert!(
+        details.contains("email") && details.contains("user_id") && !details.contains("user_name"),
+        "{details}"
+    );
     assert_eq!(body["cid"], cid);
     let r = http
         .post(format!("{}/users", s1.address()))
@@ -155,8 +272,16 @@ async fn scenario(backend: Backend) {
     cluster.servers[1].stop();
     let boot = cluster.servers[1].start().await.unwrap();
     let s2 = &cluster.servers[1];
-    assert_eq!(admin_data(s2, "demo.my-service", json!({"name": "again"})).await, Some(json!({"salutation": "Howdy again!"})));
-    assert_eq!(admin_data(s2, "test.call-demo", json!({"who": "Eve"})).await.unwrap()["inner"], json!({"salutation": "Howdy Eve!"}));
+    assert_eq!(
+        admin_data(s2, "demo.my-service", json!({"name": "again"})).await,
+        Some(json!({"salutation": "Howdy again!"}))
+    );
+    assert_eq!(
+        admin_data(s2, "test.call-demo", json!({"who": "Eve"}))
+            .await
+            .unwrap()["inner"],
+        json!({"salutation": "Howdy Eve!"})
+    );
     assert!(boot < Duration::from_secs(5), "restart took {boot:?}");
 
     cluster.finish().await;

@@ -9,20 +9,45 @@ use zato_tests::{Backend, Options, TestCluster, create_channel};
 const MISBEHAVE: &str = include_str!("fixtures/misbehave.py");
 
 async fn cluster(opts: Options) -> TestCluster {
-    let c = TestCluster::start(Backend::Sqlite, opts).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let c = TestCluster::start(Backend::Sqlite, opts)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
     let admin = c.servers[0].admin();
     let payload = base64::engine::general_purpose::STANDARD.encode(MISBEHAVE);
     admin
-        .invoke("zato.service.upload-package", &json!({"payload": payload, "payload_name": "misbehave.py"}))
+        .invoke(
+            "zato.service.upload-package",
+            &json!({"payload": payload, "payload_name": "misbehave.py"}),
+        )
         .await
         .unwrap();
-    create_channel(&admin, "raiser", "/raiser", "test.raiser", json!({})).await.unwrap();
-    create_channel(&admin, "sleeper", "/sleeper", "test.sleeper", json!({})).await.unwrap();
-    create_channel(&admin, "spinner", "/spinner", "test.spinner", json!({})).await.unwrap();
-    create_channel(&admin, "xml", "/xml", "test.envelope", json!({"data_format": "xml"})).await.unwrap();
-    create_channel(&admin, "soap", "/soap", "test.envelope", json!({"transport": "soap", "data_format": "xml"}))
+    create_channel(&admin, "raiser", "/raiser", "test.raiser", json!({}))
         .await
         .unwrap();
+    create_channel(&admin, "sleeper", "/sleeper", "test.sleeper", json!({}))
+        .await
+        .unwrap();
+    create_channel(&admin, "spinner", "/spinner", "test.spinner", json!({}))
+        .await
+        .unwrap();
+    create_channel(
+        &admin,
+        "xml",
+        "/xml",
+        "test.envelope",
+        json!({"data_format": "xml"}),
+    )
+    .await
+    .unwrap();
+    create_channel(
+        &admin,
+        "soap",
+        "/soap",
+        "test.envelope",
+        json!({"transport": "soap", "data_format": "xml"}),
+    )
+    .await
+    .unwrap();
     c
 }
 
@@ -38,13 +63,18 @@ async fn expect(resp: reqwest::Response, status: u16, needle: &str) -> String {
         .to_string();
     assert_eq!(cid.len(), 24);
     let body = resp.text().await.unwrap();
-    assert!(body.contains(&cid), "the body does not name the CID {cid}: {body}");
+    assert!(
+        body.contains(&cid),
+        "the body does not name the CID {cid}: {body}"
+    );
     assert!(body.contains(needle), "`{needle}` not in: {body}");
     body
 }
 
 async fn still_serving(c: &TestCluster) {
-    let r = reqwest::get(format!("{}/zato/ping", c.servers[0].address())).await.unwrap();
+    let r = reqwest::get(format!("{}/zato/ping", c.servers[0].address()))
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
 }
 
@@ -80,7 +110,12 @@ async fn malformed_xml() {
     let http = reqwest::Client::new();
     let r = http.post(&url).body("<a><b></a>").send().await.unwrap();
     expect(r, 400, "Invalid XML").await;
-    let r = http.post(&url).body("<a><b>1</b></a>").send().await.unwrap();
+    let r = http
+        .post(&url)
+        .body("<a><b>1</b></a>")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.text().await.unwrap(), "<ok>15</ok>");
     c.finish().await;
@@ -98,7 +133,10 @@ async fn malformed_soap() {
     ] {
         let r = http.post(&url).body(bad).send().await.unwrap();
         let body = expect(r, 400, "Invalid SOAP").await;
-        assert!(body.contains("<soapenv:Fault>") && body.contains("soapenv:Client"), "{body}");
+        assert!(
+            body.contains("<soapenv:Fault>") && body.contains("soapenv:Client"),
+            "{body}"
+        );
     }
     let good = "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\"><soapenv:Body><get/></soapenv:Body></soapenv:Envelope>";
     let r = http.post(&url).body(good).send().await.unwrap();
@@ -109,20 +147,38 @@ async fn malformed_soap() {
 
 #[tokio::test]
 async fn body_over_the_limit() {
-    let c = cluster(Options { max_request_size: Some(3000), ..Default::default() }).await;
+    let c = cluster(Options {
+        max_request_size: Some(3000),
+        ..Default::default()
+    })
+    .await;
     let http = reqwest::Client::new();
     let url = format!("{}/raiser", c.servers[0].address());
     let big = format!("{{\"x\": \"{}\"}}", "a".repeat(8192));
-    expect(http.post(&url).body(big.clone()).send().await.unwrap(), 413, "larger than the limit").await;
+    expect(
+        http.post(&url).body(big.clone()).send().await.unwrap(),
+        413,
+        "larger than the limit",
+    )
+    .await;
     // Without Content-Length (chunked), too.
     let stream = futures_body(big);
-    expect(http.post(&url).body(stream).send().await.unwrap(), 413, "larger than the limit").await;
+    expect(
+        http.post(&url).body(stream).send().await.unwrap(),
+        413,
+        "larger than the limit",
+    )
+    .await;
     still_serving(&c).await;
     c.finish().await;
 }
 
 fn futures_body(text: String) -> reqwest::Body {
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = text.into_bytes().chunks(512).map(|c| Ok(c.to_vec())).collect();
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = text
+        .into_bytes()
+        .chunks(512)
+        .map(|c| Ok(c.to_vec()))
+        .collect();
     reqwest::Body::wrap_stream(tokio_stream_iter(chunks))
 }
 
@@ -158,13 +214,21 @@ async fn wrong_or_missing_credentials() {
     let body = admin_request("zato.ping", "bnVsbA==");
     for req in [
         http.post(&url).json(&body),
-        http.post(&url).basic_auth("admin.invoke", Some("wrong")).json(&body),
-        http.post(&url).basic_auth("pubapi", Some(zato_tests::PUBAPI_PASSWORD)).json(&body),
-        http.post(&url).header("authorization", "Basic !!!").json(&body),
+        http.post(&url)
+            .basic_auth("admin.invoke", Some("wrong"))
+            .json(&body),
+        http.post(&url)
+            .basic_auth("pubapi", Some(zato_tests::PUBAPI_PASSWORD))
+            .json(&body),
+        http.post(&url)
+            .header("authorization", "Basic !!!")
+            .json(&body),
     ] {
         let r = req.send().await.unwrap();
         assert_eq!(
-            r.headers().get("www-authenticate").map(|v| v.to_str().unwrap().to_string()),
+            r.headers()
+                .get("www-authenticate")
+                .map(|v| v.to_str().unwrap().to_string()),
             Some("Basic realm=\"Zato admin invoke\"".to_string())
         );
         assert_eq!(r.headers().get("content-type").unwrap(), "application/json");
@@ -173,7 +237,13 @@ async fn wrong_or_missing_credentials() {
         assert_eq!(v["result"], "Error");
     }
     // The right ones work.
-    let r = http.post(&url).basic_auth("admin.invoke", Some(zato_tests::ADMIN_PASSWORD)).json(&body).send().await.unwrap();
+    let r = http
+        .post(&url)
+        .basic_auth("admin.invoke", Some(zato_tests::ADMIN_PASSWORD))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     c.finish().await;
 }
@@ -182,9 +252,19 @@ async fn wrong_or_missing_credentials() {
 async fn unknown_service_and_url() {
     let c = cluster(Options::default()).await;
     let s = &c.servers[0];
-    let err = s.admin().invoke("no.such.service", &json!(null)).await.unwrap_err().to_string();
-    assert!(err.contains("no.such.service") && err.contains("404"), "{err}");
-    let r = reqwest::get(format!("{}/no/such/url", s.address())).await.unwrap();
+    let err = s
+        .admin()
+        .invoke("no.such.service", &json!(null))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("no.such.service") && err.contains("404"),
+        "{err}"
+    );
+    let r = reqwest::get(format!("{}/no/such/url", s.address()))
+        .await
+        .unwrap();
     let body = expect(r, 404, "URL not found (CID:").await;
     assert!(body.starts_with("URL not found (CID:"));
     // The public invoker hides internal services and reports unknown ones the same way.
@@ -213,9 +293,16 @@ async fn unknown_service_and_url() {
 async fn service_that_raises() {
     let c = cluster(Options::default()).await;
     let s = &c.servers[0];
-    let r = reqwest::Client::new().post(format!("{}/raiser", s.address())).send().await.unwrap();
+    let r = reqwest::Client::new()
+        .post(format!("{}/raiser", s.address()))
+        .send()
+        .await
+        .unwrap();
     let body = expect(r, 500, "this service always fails").await;
-    assert!(body.contains("Traceback"), "return_tracebacks is on: {body}");
+    assert!(
+        body.contains("Traceback"),
+        "return_tracebacks is on: {body}"
+    );
     assert!(s.log().contains("ValueError: this service always fails"));
     still_serving(&c).await;
     c.finish().await;
@@ -223,19 +310,37 @@ async fn service_that_raises() {
 
 #[tokio::test]
 async fn service_that_hangs() {
-    let c = cluster(Options { service_timeout: 1.0, ..Default::default() }).await;
+    let c = cluster(Options {
+        service_timeout: 1.0,
+        ..Default::default()
+    })
+    .await;
     let s = &c.servers[0];
     let http = reqwest::Client::new();
     // A sleeping service and a busy loop both time out; the server keeps answering meanwhile.
     for path in ["/sleeper", "/spinner", "/spinner", "/sleeper", "/spinner"] {
         let start = Instant::now();
-        let r = http.post(format!("{}{path}", s.address())).json(&json!({"seconds": 30})).send().await.unwrap();
+        let r = http
+            .post(format!("{}{path}", s.address()))
+            .json(&json!({"seconds": 30}))
+            .send()
+            .await
+            .unwrap();
         expect(r, 504, "did not finish within").await;
-        assert!(start.elapsed() < Duration::from_secs(3), "{path} took {:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "{path} took {:?}",
+            start.elapsed()
+        );
         still_serving(&c).await;
     }
     // Python capacity survived: a quick Python service still answers.
-    let r = http.post(format!("{}/sleeper", s.address())).json(&json!({"seconds": 0})).send().await.unwrap();
+    let r = http
+        .post(format!("{}/sleeper", s.address()))
+        .json(&json!({"seconds": 0}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().await.unwrap(), json!({"slept": true}));
     c.finish().await;

@@ -165,7 +165,12 @@ impl Odb {
         })
     }
 
-    pub async fn http_soap_edit(&self, cluster_id: i64, id: i64, i: &HttpSoapInput) -> OdbResult<()> {
+    pub async fn http_soap_edit(
+        &self,
+        cluster_id: i64,
+        id: i64,
+        i: &HttpSoapInput,
+    ) -> OdbResult<()> {
         let res = sqlx::query(self.sql(
             "UPDATE http_soap SET name = ?, is_active = ?, is_internal = ?, connection = ?, transport = ?, host = ?, url_path = ?, method = ?, soap_action = ?, soap_version = ?, data_format = ?, content_type = ?, timeout = ?, merge_url_params_req = ?, url_params_pri = ?, params_pri = ?, security_id = ?, service_id = ? WHERE cluster_id = ? AND id = ?",
         ))
@@ -193,7 +198,9 @@ impl Odb {
         .await
         .map_err(|e| conflict_or(e, || format!("a {} named `{}` already exists", i.connection, i.name)))?;
         if res.rows_affected() == 0 {
-            return Err(OdbError::NotFound(format!("no http_soap object with id {id}")));
+            return Err(OdbError::NotFound(format!(
+                "no http_soap object with id {id}"
+            )));
         }
         Ok(())
     }

@@ -32,7 +32,11 @@ impl Odb {
     }
 
     /// Events with an id above `after_id`, oldest first.
-    pub async fn events_after(&self, cluster_id: i64, after_id: i64) -> OdbResult<Vec<ClusterEvent>> {
+    pub async fn events_after(
+        &self,
+        cluster_id: i64,
+        after_id: i64,
+    ) -> OdbResult<Vec<ClusterEvent>> {
         let rows = sqlx::query(self.sql(
             "SELECT id, event_type, payload, origin FROM cluster_event WHERE cluster_id = ? AND id > ? ORDER BY id",
         ))
@@ -62,11 +66,12 @@ impl Odb {
 
     /// Drops events older than `keep_after_id` (called now and then by servers).
     pub async fn prune_events(&self, cluster_id: i64, keep_after_id: i64) -> OdbResult<u64> {
-        let res = sqlx::query(self.sql("DELETE FROM cluster_event WHERE cluster_id = ? AND id <= ?"))
-            .bind(cluster_id)
-            .bind(keep_after_id)
-            .execute(self.pool())
-            .await?;
+        let res =
+            sqlx::query(self.sql("DELETE FROM cluster_event WHERE cluster_id = ? AND id <= ?"))
+                .bind(cluster_id)
+                .bind(keep_after_id)
+                .execute(self.pool())
+                .await?;
         Ok(res.rows_affected())
     }
 }

@@ -19,7 +19,9 @@ pub mod services;
 
 #[derive(Debug, Error)]
 pub enum OdbError {
-    #[error("cannot connect to the {engine} ODB at {target}: {source}; check [odb] in the config and that the database server is running")]
+    #[error(
+        "cannot connect to the {engine} ODB at {target}: {source}; check [odb] in the config and that the database server is running"
+    )]
     Connect {
         engine: &'static str,
         target: String,
@@ -29,13 +31,17 @@ pub enum OdbError {
     Query(#[from] sqlx::Error),
     #[error("the ODB has no Zato schema; create it with `zato create odb`")]
     NoSchema,
-    #[error("the ODB already holds a Zato schema (version {0}); use `zato delete odb` first to recreate it")]
+    #[error(
+        "the ODB already holds a Zato schema (version {0}); use `zato delete odb` first to recreate it"
+    )]
     SchemaExists(i64),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
-    #[error("the ODB schema is version {found}, newer than this build understands ({known}); upgrade the binaries")]
+    #[error(
+        "the ODB schema is version {found}, newer than this build understands ({known}); upgrade the binaries"
+    )]
     TooNew { found: i64, known: i64 },
 }
 
@@ -176,9 +182,10 @@ impl Odb {
     /// with [`Odb::insert_returning_id`].
     pub fn sql_insert(&self, sql: &'static str) -> AssertSqlSafe<Cow<'static, str>> {
         match self.engine {
-            OdbEngine::Postgresql => {
-                AssertSqlSafe(Cow::Owned(format!("{} RETURNING id", numbered_markers(sql))))
-            }
+            OdbEngine::Postgresql => AssertSqlSafe(Cow::Owned(format!(
+                "{} RETURNING id",
+                numbered_markers(sql)
+            ))),
             OdbEngine::Sqlite => AssertSqlSafe(Cow::Owned(format!("{sql} RETURNING id"))),
             OdbEngine::Mysql => AssertSqlSafe(Cow::Borrowed(sql)),
         }

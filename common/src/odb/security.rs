@@ -57,14 +57,20 @@ fn sec_from(row: &AnyRow) -> OdbResult<SecDef> {
 
 impl Odb {
     /// Every definition of the cluster, optionally of one type.
-    pub async fn security_list(&self, cluster_id: i64, sec_type: Option<&str>) -> OdbResult<Vec<SecDef>> {
+    pub async fn security_list(
+        &self,
+        cluster_id: i64,
+        sec_type: Option<&str>,
+    ) -> OdbResult<Vec<SecDef>> {
         let rows = match sec_type {
             Some(t) => {
-                sqlx::query(self.sql(sec_sql!("s.cluster_id = ? AND s.sec_type = ? ORDER BY s.name")))
-                    .bind(cluster_id)
-                    .bind(t.to_string())
-                    .fetch_all(self.pool())
-                    .await?
+                sqlx::query(self.sql(sec_sql!(
+                    "s.cluster_id = ? AND s.sec_type = ? ORDER BY s.name"
+                )))
+                .bind(cluster_id)
+                .bind(t.to_string())
+                .fetch_all(self.pool())
+                .await?
             }
             None => {
                 sqlx::query(self.sql(sec_sql!("s.cluster_id = ? ORDER BY s.name")))
@@ -138,7 +144,10 @@ impl Odb {
             ),
             _ => return Ok(()),
         };
-        sqlx::query(self.sql(del)).bind(id).execute(self.pool()).await?;
+        sqlx::query(self.sql(del))
+            .bind(id)
+            .execute(self.pool())
+            .await?;
         sqlx::query(self.sql(ins))
             .bind(id)
             .bind(value.to_string())
@@ -167,28 +176,39 @@ impl Odb {
         .await
         .map_err(|e| conflict_or(e, || format!("a security definition named `{}` already exists", input.name)))?;
         if res.rows_affected() == 0 {
-            return Err(OdbError::NotFound(format!("no {sec_type} definition with id {id}")));
+            return Err(OdbError::NotFound(format!(
+                "no {sec_type} definition with id {id}"
+            )));
         }
         self.write_subtype(id, sec_type, input).await
     }
 
-    pub async fn security_set_password(&self, cluster_id: i64, id: i64, stored: &str) -> OdbResult<u64> {
-        let res = sqlx::query(self.sql("UPDATE sec_base SET password = ? WHERE cluster_id = ? AND id = ?"))
-            .bind(stored.to_string())
-            .bind(cluster_id)
-            .bind(id)
-            .execute(self.pool())
-            .await?;
+    pub async fn security_set_password(
+        &self,
+        cluster_id: i64,
+        id: i64,
+        stored: &str,
+    ) -> OdbResult<u64> {
+        let res = sqlx::query(
+            self.sql("UPDATE sec_base SET password = ? WHERE cluster_id = ? AND id = ?"),
+        )
+        .bind(stored.to_string())
+        .bind(cluster_id)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
         Ok(res.rows_affected())
     }
 
     /// Deletes a definition; one still used by a channel is refused.
     pub async fn security_delete(&self, cluster_id: i64, id: i64) -> OdbResult<u64> {
-        let in_use = sqlx::query(self.sql("SELECT name FROM http_soap WHERE cluster_id = ? AND security_id = ?"))
-            .bind(cluster_id)
-            .bind(id)
-            .fetch_all(self.pool())
-            .await?;
+        let in_use = sqlx::query(
+            self.sql("SELECT name FROM http_soap WHERE cluster_id = ? AND security_id = ?"),
+        )
+        .bind(cluster_id)
+        .bind(id)
+        .fetch_all(self.pool())
+        .await?;
         if !in_use.is_empty() {
             let names: Vec<String> = in_use
                 .iter()
@@ -203,7 +223,10 @@ impl Odb {
             "DELETE FROM sec_basic_auth WHERE id = ?",
             "DELETE FROM sec_apikey WHERE id = ?",
         ] {
-            sqlx::query(self.sql(sql)).bind(id).execute(&mut *tx).await?;
+            sqlx::query(self.sql(sql))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
         }
         let res = sqlx::query(self.sql("DELETE FROM sec_base WHERE cluster_id = ? AND id = ?"))
             .bind(cluster_id)

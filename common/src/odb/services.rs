@@ -65,7 +65,9 @@ fn service_from(row: &AnyRow) -> OdbResult<ServiceRow> {
         is_active: row.try_get::<i64, _>("is_active")? != 0,
         impl_name: row.try_get("impl_name")?,
         is_internal: row.try_get::<i64, _>("is_internal")? != 0,
-        slow_threshold: row.try_get::<Option<i64>, _>("slow_threshold")?.unwrap_or(99999),
+        slow_threshold: row
+            .try_get::<Option<i64>, _>("slow_threshold")?
+            .unwrap_or(99999),
     })
 }
 
@@ -78,7 +80,11 @@ impl Odb {
         rows.iter().map(service_from).collect()
     }
 
-    pub async fn service_by_name(&self, cluster_id: i64, name: &str) -> OdbResult<Option<ServiceRow>> {
+    pub async fn service_by_name(
+        &self,
+        cluster_id: i64,
+        name: &str,
+    ) -> OdbResult<Option<ServiceRow>> {
         let row = sqlx::query(self.sql(service_sql!("cluster_id = ? AND name = ?")))
             .bind(cluster_id)
             .bind(name.to_string())
@@ -132,22 +138,26 @@ impl Odb {
                     }
                 }
             } else if !item.is_internal {
-                sqlx::query(self.sql("UPDATE service SET impl_name = ? WHERE cluster_id = ? AND name = ?"))
-                    .bind(item.impl_name.to_string())
-                    .bind(cluster_id)
-                    .bind(item.name.to_string())
-                    .execute(self.pool())
-                    .await?;
+                sqlx::query(
+                    self.sql("UPDATE service SET impl_name = ? WHERE cluster_id = ? AND name = ?"),
+                )
+                .bind(item.impl_name.to_string())
+                .bind(cluster_id)
+                .bind(item.name.to_string())
+                .execute(self.pool())
+                .await?;
             }
             let Some(&service_id) = ids.get(item.name) else {
                 continue;
             };
             let mut tx = self.pool().begin().await?;
-            sqlx::query(self.sql("DELETE FROM deployed_service WHERE server_id = ? AND service_id = ?"))
-                .bind(server_id)
-                .bind(service_id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                self.sql("DELETE FROM deployed_service WHERE server_id = ? AND service_id = ?"),
+            )
+            .bind(server_id)
+            .bind(service_id)
+            .execute(&mut *tx)
+            .await?;
             sqlx::query(self.sql(
                 "INSERT INTO deployed_service (deployment_time, details, source, source_path, source_hash, source_hash_method, server_id, service_id) VALUES (?, '', ?, ?, ?, 'sha256', ?, ?)",
             ))
@@ -267,11 +277,13 @@ impl Odb {
         status: &str,
     ) -> OdbResult<()> {
         let mut tx = self.pool().begin().await?;
-        sqlx::query(self.sql("DELETE FROM deployment_status WHERE package_id = ? AND server_id = ?"))
-            .bind(package_id)
-            .bind(server_id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            self.sql("DELETE FROM deployment_status WHERE package_id = ? AND server_id = ?"),
+        )
+        .bind(package_id)
+        .bind(server_id)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query(self.sql(
             "INSERT INTO deployment_status (package_id, server_id, status, status_change_time) VALUES (?, ?, ?, ?)",
         ))

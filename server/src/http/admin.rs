@@ -35,9 +35,9 @@ pub fn parse_payload(text: &str) -> Result<Value, ServiceError> {
             Ok(Value::String(inner))
         }
         Ok(v) => Ok(v),
-        Err(e) if t.contains('{') || t.contains('}') => {
-            Err(ServiceError::bad_request(format!("Invalid JSON in `payload`: {e}")))
-        }
+        Err(e) if t.contains('{') || t.contains('}') => Err(ServiceError::bad_request(format!(
+            "Invalid JSON in `payload`: {e}"
+        ))),
         Err(_) => {
             let mut map = Map::new();
             for line in t.lines().map(str::trim).filter(|l| !l.is_empty()) {
@@ -65,13 +65,17 @@ fn human_time(ms: f64) -> String {
 
 async fn resolve_name(state: &ServerState, req: &InvokeRequest) -> Result<String, ServiceError> {
     match (&req.name, &req.id) {
-        (Some(_), Some(_)) => Err(ServiceError::bad_request("Give either `name` or `id`, not both")),
+        (Some(_), Some(_)) => Err(ServiceError::bad_request(
+            "Give either `name` or `id`, not both",
+        )),
         (Some(n), None) if !n.is_empty() => Ok(n.clone()),
         (None, Some(id)) => {
             let id = id
                 .as_i64()
                 .or_else(|| id.as_str().and_then(|s| s.parse().ok()))
-                .ok_or_else(|| ServiceError::bad_request(format!("`id` must be an integer, got {id}")))?;
+                .ok_or_else(|| {
+                    ServiceError::bad_request(format!("`id` must be an integer, got {id}"))
+                })?;
             state
                 .odb
                 .service_by_id(state.cluster_id, id)
@@ -93,9 +97,9 @@ pub async fn invoke_from_request(
     let text = match req.payload.as_deref() {
         None | Some("") => String::new(),
         Some(p) => {
-            let raw = B64
-                .decode(p.trim())
-                .map_err(|e| ServiceError::bad_request(format!("Invalid base64 in `payload`: {e}")))?;
+            let raw = B64.decode(p.trim()).map_err(|e| {
+                ServiceError::bad_request(format!("Invalid base64 in `payload`: {e}"))
+            })?;
             String::from_utf8(raw)
                 .map_err(|_| ServiceError::bad_request("`payload` does not decode to UTF-8 text"))?
         }
@@ -124,18 +128,31 @@ pub async fn admin_invoke(state: &Arc<ServerState>, cid: &str, body: &[u8]) -> R
     let req: InvokeRequest = match serde_json::from_slice(body) {
         Ok(r) => r,
         Err(e) => {
-            return respond::error_json(400, cid, &format!("Invalid admin invoke request, expected a JSON object: {e}"));
+            return respond::error_json(
+                400,
+                cid,
+                &format!("Invalid admin invoke request, expected a JSON object: {e}"),
+            );
         }
     };
     let result = invoke_from_request(state, cid, &req).await;
     let mut resp = match result {
-        Ok(data) => respond::build(200, Some(JSON), cid, encode_response(cid, Some(&data)).to_string()),
+        Ok(data) => respond::build(
+            200,
+            Some(JSON),
+            cid,
+            encode_response(cid, Some(&data)).to_string(),
+        ),
         Err(e) => {
             let service = req.name.as_deref().unwrap_or("?");
             let details = super::error_details(state, cid, service, &e);
             let mut r = respond::error_json(e.status, cid, &details);
             if e.status >= 500 {
-                respond::add_header(&mut r, "x-zato-message", e.message.lines().next().unwrap_or(""));
+                respond::add_header(
+                    &mut r,
+                    "x-zato-message",
+                    e.message.lines().next().unwrap_or(""),
+                );
             }
             r
         }
@@ -150,7 +167,7 @@ pub async fn admin_invoke(state: &Arc<ServerState>, cid: &str, body: &[u8]) -> R
 
 fn internal_allowed(state: &ServerState, ch: &Channel, target: &str) -> bool {
     let allow = &state.cfg.misc.service_invoker_allow_internal;
-    allow.iter().any(|a| a == target) && allow.iter().any(|a| *a == ch.url_path)
+    allow.iter().any(|a| a == target) && allow.contains(&ch.url_path)
 }
 
 /// `/zato/api/invoke/{service_name}`: the raw output of any user service as JSON.
@@ -163,7 +180,11 @@ pub async fn service_invoker(
     query: &str,
     body: &[u8],
 ) -> Resp {
-    let Some(target) = params.iter().find(|(k, _)| k == "service_name").map(|(_, v)| v.clone()) else {
+    let Some(target) = params
+        .iter()
+        .find(|(k, _)| k == "service_name")
+        .map(|(_, v)| v.clone())
+    else {
         return respond::error_json(400, cid, "Missing input: service_name");
     };
     let is_internal = target.starts_with("zato") || target.starts_with("pub.zato");
@@ -215,7 +236,10 @@ mod tests {
         assert_eq!(parse_payload("null").unwrap(), Value::Null);
         assert_eq!(parse_payload("{\"a\": 1}").unwrap(), json!({"a": 1}));
         assert_eq!(parse_payload("\"{\\\"a\\\":1}\"").unwrap(), json!({"a": 1}));
-        assert_eq!(parse_payload("a=1\nb = x").unwrap(), json!({"a": "1", "b": "x"}));
+        assert_eq!(
+            parse_payload("a=1\nb = x").unwrap(),
+            json!({"a": "1", "b": "x"})
+        );
         assert_eq!(parse_payload("hello").unwrap(), json!("hello"));
         assert_eq!(parse_payload("{\"a\":").unwrap_err().status, 400);
     }

@@ -25,7 +25,8 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
 }
 
 /// Ok(username) when the caller may use the channel (None for channels without security).
-pub fn check(ch: &Channel, headers: &HeaderMap, cid: &str) -> Result<Option<String>, Resp> {
+/// The error is boxed: it is the rare path, and keeps the happy one small.
+pub fn check(ch: &Channel, headers: &HeaderMap, cid: &str) -> Result<Option<String>, Box<Resp>> {
     let Some(sec) = &ch.security else {
         return Ok(None);
     };
@@ -37,10 +38,14 @@ pub fn check(ch: &Channel, headers: &HeaderMap, cid: &str) -> Result<Option<Stri
             is_active,
             ..
         } => match basic_credentials(headers) {
-            Some((u, p)) if *is_active && same(u.as_bytes(), username.as_bytes()) && same(p.as_bytes(), password.as_bytes()) => {
+            Some((u, p))
+                if *is_active
+                    && same(u.as_bytes(), username.as_bytes())
+                    && same(p.as_bytes(), password.as_bytes()) =>
+            {
                 Ok(Some(u))
             }
-            _ => Err(unauthorized(cid, Some(realm))),
+            _ => Err(Box::new(unauthorized(cid, Some(realm)))),
         },
         SecCheck::ApiKey {
             header,
@@ -49,11 +54,11 @@ pub fn check(ch: &Channel, headers: &HeaderMap, cid: &str) -> Result<Option<Stri
             ..
         } => match headers.get(header.as_str()).map(|v| v.as_bytes()) {
             Some(v) if *is_active && !key.is_empty() && same(v, key.as_bytes()) => Ok(None),
-            _ => Err(unauthorized(cid, None)),
+            _ => Err(Box::new(unauthorized(cid, None))),
         },
         SecCheck::Broken(why) => {
             tracing::error!(cid, channel = ch.name, "refusing a request: {why}");
-            Err(unauthorized(cid, None))
+            Err(Box::new(unauthorized(cid, None)))
         }
     }
 }

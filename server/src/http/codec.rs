@@ -24,8 +24,9 @@ pub struct Decoded {
 }
 
 fn text(body: &[u8], what: &str) -> Result<String, ServiceError> {
-    String::from_utf8(body.to_vec())
-        .map_err(|e| ServiceError::bad_request(format!("Invalid {what}: the body is not UTF-8 ({e})")))
+    String::from_utf8(body.to_vec()).map_err(|e| {
+        ServiceError::bad_request(format!("Invalid {what}: the body is not UTF-8 ({e})"))
+    })
 }
 
 pub fn decode(data_format: &str, body: &[u8]) -> Result<Decoded, ServiceError> {
@@ -38,12 +39,17 @@ pub fn decode(data_format: &str, body: &[u8]) -> Result<Decoded, ServiceError> {
                 serde_json::from_str(&raw)
                     .map_err(|e| ServiceError::bad_request(format!("Invalid JSON: {e}")))?
             };
-            Ok(Decoded { payload, raw, soap: None })
+            Ok(Decoded {
+                payload,
+                raw,
+                soap: None,
+            })
         }
         "xml" => {
             let raw = text(body, "XML")?;
             if !raw.trim().is_empty() {
-                check_xml(&raw).map_err(|e| ServiceError::bad_request(format!("Invalid XML: {e}")))?;
+                check_xml(&raw)
+                    .map_err(|e| ServiceError::bad_request(format!("Invalid XML: {e}")))?;
             }
             Ok(Decoded {
                 payload: Value::String(raw.clone()),
@@ -53,7 +59,8 @@ pub fn decode(data_format: &str, body: &[u8]) -> Result<Decoded, ServiceError> {
         }
         "soap" => {
             let raw = text(body, "SOAP")?;
-            let (inner, version) = soap_body(&raw).map_err(|e| ServiceError::bad_request(format!("Invalid SOAP: {e}")))?;
+            let (inner, version) = soap_body(&raw)
+                .map_err(|e| ServiceError::bad_request(format!("Invalid SOAP: {e}")))?;
             Ok(Decoded {
                 payload: Value::String(inner),
                 raw,
@@ -155,7 +162,8 @@ fn soap_body(raw: &str) -> Result<(String, SoapVersion), String> {
                 }
             }
             Event::End(_) => {
-                if path.len() == 2 && path[1] == b"Body"
+                if path.len() == 2
+                    && path[1] == b"Body"
                     && let Some(s) = start
                 {
                     let (s, e) = (s as usize, prev as usize);
@@ -223,7 +231,13 @@ fn envelope(v: SoapVersion, inner: &str) -> String {
 }
 
 /// Encodes a service's output for a channel of `data_format`.
-pub fn encode(data_format: &str, soap: Option<SoapVersion>, channel_ct: Option<&str>, out: Output, cid: &str) -> Resp {
+pub fn encode(
+    data_format: &str,
+    soap: Option<SoapVersion>,
+    channel_ct: Option<&str>,
+    out: Output,
+    cid: &str,
+) -> Resp {
     let (default_ct, bytes): (&str, Vec<u8>) = match (data_format, soap) {
         (_, Some(v)) => (soap_ns(v).1, envelope(v, &xml_body(&out.body)).into_bytes()),
         ("xml", None) => ("application/xml", xml_body(&out.body).into_bytes()),
@@ -238,7 +252,11 @@ pub fn encode(data_format: &str, soap: Option<SoapVersion>, channel_ct: Option<&
             (ct, bytes)
         }
     };
-    let ct = out.content_type.as_deref().or(channel_ct).unwrap_or(default_ct);
+    let ct = out
+        .content_type
+        .as_deref()
+        .or(channel_ct)
+        .unwrap_or(default_ct);
     let mut resp = respond::build(out.status, Some(ct), cid, bytes);
     for (k, v) in &out.headers {
         respond::add_header(&mut resp, k, v);
@@ -289,7 +307,12 @@ mod tests {
         assert_eq!(inner, "<get><id>1</id></get>");
         assert_eq!(v, SoapVersion::V11);
         assert!(soap_body("<a/>").is_err());
-        assert!(soap_body(&format!("<x:Envelope xmlns:x=\"{SOAP12_NS}\"></x:Envelope>")).is_err());
+        assert!(
+            soap_body(&format!(
+                "<x:Envelope xmlns:x=\"{SOAP12_NS}\"></x:Envelope>"
+            ))
+            .is_err()
+        );
     }
 
     #[test]

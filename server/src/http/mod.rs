@@ -28,7 +28,11 @@ pub const ADMIN_INVOKE_SERVICE: &str = "zato.service.invoke";
 pub const SERVICE_INVOKER: &str = "pub.zato.service.service-invoker";
 
 /// Serves until `shutdown` turns true, then lets open connections finish their requests.
-pub async fn serve(state: Arc<ServerState>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(
+    state: Arc<ServerState>,
+    listener: TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     loop {
         tokio::select! {
@@ -57,18 +61,28 @@ pub async fn serve(state: Arc<ServerState>, listener: TcpListener, mut shutdown:
         }
     }
     drop(listener);
-    if tokio::time::timeout(std::time::Duration::from_secs(5), graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(std::time::Duration::from_secs(5), graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("some connections were still busy after 5 s and were closed");
     }
 }
 
 /// Reads the body, refusing more than `limit` bytes with 413.
-async fn read_body(body: Incoming, headers: &HeaderMap, limit: usize, cid: &str) -> Result<Bytes, Resp> {
+async fn read_body(
+    body: Incoming,
+    headers: &HeaderMap,
+    limit: usize,
+    cid: &str,
+) -> Result<Bytes, Box<Resp>> {
     let too_big = || {
         respond::error_json(
             413,
             cid,
-            &format!("The request body is larger than the limit of {limit} bytes ([main] max_request_size)"),
+            &format!(
+                "The request body is larger than the limit of {limit} bytes ([main] max_request_size)"
+            ),
         )
     };
     let declared = headers
@@ -76,12 +90,21 @@ async fn read_body(body: Incoming, headers: &HeaderMap, limit: usize, cid: &str)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
-        return Err(too_big());
+        return Err(Box::new(too_big()));
     }
     match Limited::new(body, limit).collect().await {
         Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(too_big()),
-        Err(e) => Err(respond::error_json(400, cid, &format!("Cannot read the request body: {e}"))),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(Box::new(too_big()))
+        }
+        Err(e) => Err(Box::new(respond::error_json(
+            400,
+            cid,
+            &format!("Cannot read the request body: {e}"),
+        ))),
     }
 }
 
@@ -94,22 +117,28 @@ pub async fn handle(state: Arc<ServerState>, req: Request<Incoming>) -> Resp {
     let (ch, params) = match found {
         Match::Found(ch, params) => (ch, params),
         Match::WrongMethod => {
-            return respond::error_json(405, &cid, &format!("Method `{method}` is not allowed for `{path}`"));
+            return respond::error_json(
+                405,
+                &cid,
+                &format!("Method `{method}` is not allowed for `{path}`"),
+            );
         }
         Match::None => return respond::url_not_found(&cid),
     };
     let username = match auth::check(&ch, &parts.headers, &cid) {
         Ok(u) => u,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let body = match read_body(body, &parts.headers, state.cfg.main.max_request_size, &cid).await {
         Ok(b) => b,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let query = parts.uri.query().unwrap_or("");
     match ch.service.as_deref() {
         Some(ADMIN_INVOKE_SERVICE) => admin::admin_invoke(&state, &cid, &body).await,
-        Some(SERVICE_INVOKER) => admin::service_invoker(&state, &cid, &ch, &method, &params, query, &body).await,
+        Some(SERVICE_INVOKER) => {
+            admin::service_invoker(&state, &cid, &ch, &method, &params, query, &body).await
+        }
         Some(service) => {
             let http = HttpInfo {
                 method: &method,
@@ -121,7 +150,12 @@ pub async fn handle(state: Arc<ServerState>, req: Request<Incoming>) -> Resp {
             };
             run_channel(&state, &cid, &ch, service, &http, &body).await
         }
-        None => codec::error(None, 500, &cid, &format!("Channel `{}` has no service", ch.name)),
+        None => codec::error(
+            None,
+            500,
+            &cid,
+            &format!("Channel `{}` has no service", ch.name),
+        ),
     }
 }
 
@@ -151,7 +185,12 @@ impl HttpInfo<'_> {
         let headers: Map<String, Value> = self
             .headers
             .iter()
-            .map(|(k, v)| (k.as_str().to_string(), Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned())))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()),
+                )
+            })
             .collect();
         let ua = self
             .headers
@@ -178,11 +217,23 @@ async fn run_channel(
     http: &HttpInfo<'_>,
     body: &Bytes,
 ) -> Resp {
-    let soap_guess = (ch.data_format == "soap" || ch.transport == "soap").then_some(codec::SoapVersion::V11);
-    let format = if ch.transport == "soap" { "soap" } else { ch.data_format.as_str() };
+    let soap_guess =
+        (ch.data_format == "soap" || ch.transport == "soap").then_some(codec::SoapVersion::V11);
+    let format = if ch.transport == "soap" {
+        "soap"
+    } else {
+        ch.data_format.as_str()
+    };
     let decoded = match codec::decode(format, body) {
         Ok(d) => d,
-        Err(e) => return codec::error(soap_guess, e.status, cid, &format!("{} (CID {cid})", e.message)),
+        Err(e) => {
+            return codec::error(
+                soap_guess,
+                e.status,
+                cid,
+                &format!("{} (CID {cid})", e.message),
+            );
+        }
     };
     if let (Some(expected), true) = (&ch.soap_action, decoded.soap.is_some()) {
         let given = http
@@ -192,10 +243,19 @@ async fn run_channel(
             .map(|v| v.trim_matches('"'))
             .unwrap_or("");
         if given != expected {
-            return codec::error(decoded.soap, 400, cid, &format!("Unexpected SOAPAction `{given}`, expected `{expected}`"));
+            return codec::error(
+                decoded.soap,
+                400,
+                cid,
+                &format!("Unexpected SOAPAction `{given}`, expected `{expected}`"),
+            );
         }
     }
-    let post = if format == "form" { decoded.payload.clone() } else { json!({}) };
+    let post = if format == "form" {
+        decoded.payload.clone()
+    } else {
+        json!({})
+    };
     let call = Call {
         name: service.to_string(),
         cid: cid.to_string(),
@@ -213,7 +273,10 @@ async fn run_channel(
                 && service.starts_with("zato.")
                 && let crate::services::Body::Json(Value::Object(m)) = &mut out.body
             {
-                m.insert("zato_env".into(), json!({"result": "ZATO_OK", "cid": cid, "details": ""}));
+                m.insert(
+                    "zato_env".into(),
+                    json!({"result": "ZATO_OK", "cid": cid, "details": ""}),
+                );
             }
             codec::encode(format, decoded.soap, ch.content_type.as_deref(), out, cid)
         }
@@ -229,7 +292,12 @@ async fn run_channel(
 }
 
 /// Logs a failed invocation and returns what the caller is told.
-pub fn error_details(state: &ServerState, cid: &str, service: &str, e: &crate::services::ServiceError) -> String {
+pub fn error_details(
+    state: &ServerState,
+    cid: &str,
+    service: &str,
+    e: &crate::services::ServiceError,
+) -> String {
     if e.status >= 500 {
         tracing::error!(cid, service, status = e.status, "{}", e.message);
     } else {

@@ -27,7 +27,10 @@ pub fn build(status: u16, content_type: Option<&str>, cid: &str, body: impl Into
 }
 
 pub fn add_header(resp: &mut Resp, name: &str, value: &str) {
-    if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+    if let (Ok(n), Ok(v)) = (
+        HeaderName::from_bytes(name.as_bytes()),
+        HeaderValue::from_str(value),
+    ) {
         resp.headers_mut().append(n, v);
     }
 }
@@ -44,7 +47,11 @@ pub fn url_not_found(cid: &str) -> Resp {
 pub fn unauthorized(cid: &str, realm: Option<&str>) -> Resp {
     let mut resp = error_json(401, cid, &format!("Unauthorized; cid={cid}"));
     if let Some(realm) = realm {
-        add_header(&mut resp, "www-authenticate", &format!("Basic realm=\"{realm}\""));
+        add_header(
+            &mut resp,
+            "www-authenticate",
+            &format!("Basic realm=\"{realm}\""),
+        );
     }
     resp
 }

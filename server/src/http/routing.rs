@@ -35,10 +35,14 @@ pub enum SecCheck {
 impl SecCheck {
     pub fn describe(&self) -> Value {
         match self {
-            SecCheck::Basic { id, name, username, .. } => {
+            SecCheck::Basic {
+                id, name, username, ..
+            } => {
                 json!({"id": id, "name": name, "type": BASIC_AUTH, "username": username})
             }
-            SecCheck::ApiKey { id, name, .. } => json!({"id": id, "name": name, "type": APIKEY, "username": null}),
+            SecCheck::ApiKey { id, name, .. } => {
+                json!({"id": id, "name": name, "type": APIKEY, "username": null})
+            }
             SecCheck::Broken(_) => Value::Null,
         }
     }
@@ -82,7 +86,9 @@ impl Channel {
     }
 
     fn method_ok(&self, method: &str) -> bool {
-        self.method.as_deref().is_none_or(|m| m.is_empty() || m.eq_ignore_ascii_case(method))
+        self.method
+            .as_deref()
+            .is_none_or(|m| m.is_empty() || m.eq_ignore_ascii_case(method))
     }
 
     fn match_path(&self, parts: &[&str]) -> Option<Vec<(String, String)>> {
@@ -122,10 +128,12 @@ fn split(path: &str) -> Vec<&str> {
 fn compile(path: &str) -> Vec<Seg> {
     split(path)
         .into_iter()
-        .map(|p| match p.strip_prefix('{').and_then(|x| x.strip_suffix('}')) {
-            Some(name) => Seg::Param(name.to_string()),
-            None => Seg::Lit(p.to_string()),
-        })
+        .map(
+            |p| match p.strip_prefix('{').and_then(|x| x.strip_suffix('}')) {
+                Some(name) => Seg::Param(name.to_string()),
+                None => Seg::Lit(p.to_string()),
+            },
+        )
         .collect()
 }
 
@@ -147,12 +155,19 @@ impl Routes {
     pub fn build(rows: &[HttpSoap], secdefs: &[SecDef], key: &SecretKey) -> Self {
         let secs: HashMap<i64, &SecDef> = secdefs.iter().map(|s| (s.id, s)).collect();
         let mut routes = Routes::default();
-        for row in rows.iter().filter(|r| r.connection == "channel" && r.is_active) {
+        for row in rows
+            .iter()
+            .filter(|r| r.connection == "channel" && r.is_active)
+        {
             let security = row.security_id.map(|id| match secs.get(&id) {
                 None => SecCheck::Broken(format!("security definition {id} does not exist")),
                 Some(def) => resolve_security(def, key),
             });
-            let default_format = if row.transport == "soap" { "soap" } else { "json" };
+            let default_format = if row.transport == "soap" {
+                "soap"
+            } else {
+                "json"
+            };
             let ch = Arc::new(Channel {
                 id: row.id,
                 name: row.name.clone(),
@@ -175,7 +190,11 @@ impl Routes {
             if ch.segs.iter().any(|s| matches!(s, Seg::Param(_))) {
                 routes.patterned.push(ch);
             } else {
-                routes.exact.entry(row.url_path.clone()).or_default().push(ch);
+                routes
+                    .exact
+                    .entry(row.url_path.clone())
+                    .or_default()
+                    .push(ch);
             }
         }
         routes
@@ -198,7 +217,11 @@ impl Routes {
                 wrong_method = true;
             }
         }
-        if wrong_method { Match::WrongMethod } else { Match::None }
+        if wrong_method {
+            Match::WrongMethod
+        } else {
+            Match::None
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -239,7 +262,9 @@ fn resolve_security(def: &SecDef, key: &SecretKey) -> SecCheck {
             key: password,
             is_active: def.is_active,
         },
-        other => SecCheck::Broken(format!("security type `{other}` is not supported on channels yet")),
+        other => SecCheck::Broken(format!(
+            "security type `{other}` is not supported on channels yet"
+        )),
     }
 }
 
@@ -291,7 +316,10 @@ mod tests {
         match r.find("GET", "/zato/api/invoke/pub.zato.ping") {
             Match::Found(c, p) => {
                 assert_eq!(c.id, 2);
-                assert_eq!(p, vec![("service_name".to_string(), "pub.zato.ping".to_string())]);
+                assert_eq!(
+                    p,
+                    vec![("service_name".to_string(), "pub.zato.ping".to_string())]
+                );
             }
             _ => panic!("no match"),
         }
@@ -299,7 +327,10 @@ mod tests {
             Match::Found(_, p) => assert_eq!(p[1].1, "a b"),
             _ => panic!("no match"),
         }
-        assert!(matches!(r.find("POST", "/users/7/orders/1"), Match::WrongMethod));
+        assert!(matches!(
+            r.find("POST", "/users/7/orders/1"),
+            Match::WrongMethod
+        ));
         assert!(matches!(r.find("GET", "/users/7/orders"), Match::None));
         assert!(matches!(r.find("GET", "/zato/api/invoke/a/b"), Match::None));
     }

@@ -59,7 +59,9 @@ pub fn from_py(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
         return Ok(Value::String(s.to_str()?.to_string()));
     }
     if let Ok(b) = obj.cast::<PyBytes>() {
-        return Ok(Value::String(String::from_utf8_lossy(b.as_bytes()).into_owned()));
+        return Ok(Value::String(
+            String::from_utf8_lossy(b.as_bytes()).into_owned(),
+        ));
     }
     if let Ok(d) = obj.cast::<PyDict>() {
         let mut map = Map::with_capacity(d.len());
@@ -73,10 +75,18 @@ pub fn from_py(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
         return Ok(Value::Object(map));
     }
     if let Ok(l) = obj.cast::<PyList>() {
-        return l.iter().map(|i| from_py(&i)).collect::<PyResult<Vec<_>>>().map(Value::Array);
+        return l
+            .iter()
+            .map(|i| from_py(&i))
+            .collect::<PyResult<Vec<_>>>()
+            .map(Value::Array);
     }
     if let Ok(t) = obj.cast::<PyTuple>() {
-        return t.iter().map(|i| from_py(&i)).collect::<PyResult<Vec<_>>>().map(Value::Array);
+        return t
+            .iter()
+            .map(|i| from_py(&i))
+            .collect::<PyResult<Vec<_>>>()
+            .map(Value::Array);
     }
     Ok(Value::String(obj.str()?.to_string()))
 }

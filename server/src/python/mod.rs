@@ -132,8 +132,10 @@ impl PyHost {
             path.insert(0, lib_dir.to_string_lossy().as_ref())?;
             if !virtualenv.is_empty() {
                 let ver = sys.getattr("version_info")?;
-                let (major, minor): (u32, u32) =
-                    (ver.getattr("major")?.extract()?, ver.getattr("minor")?.extract()?);
+                let (major, minor): (u32, u32) = (
+                    ver.getattr("major")?.extract()?,
+                    ver.getattr("minor")?.extract()?,
+                );
                 let site_dir = Path::new(virtualenv)
                     .join("lib")
                     .join(format!("python{major}.{minor}"))
@@ -242,10 +244,18 @@ impl PyHost {
     }
 
     /// Runs one request through `zato._runtime.invoke`.
-    pub async fn invoke(self: &Arc<Self>, req: PyRequest, timeout: Duration) -> Result<Output, ServiceError> {
+    pub async fn invoke(
+        self: &Arc<Self>,
+        req: PyRequest,
+        timeout: Duration,
+    ) -> Result<Output, ServiceError> {
         let me = self.clone();
         let name = req.name.clone();
-        match self.pool.run(timeout, move |py| me.invoke_in(py, req)).await {
+        match self
+            .pool
+            .run(timeout, move |py| me.invoke_in(py, req))
+            .await
+        {
             Ok(r) => r,
             Err(PoolError::Timeout(t)) => Err(ServiceError::timeout(&name, t)),
             Err(PoolError::Gone) => Err(ServiceError::internal("the interpreter thread stopped")),
@@ -277,7 +287,9 @@ impl PyHost {
         let dict = build().map_err(|e| ServiceError::internal(&py_err_text(py, &e)))?;
         let rt = self.runtime.bind(py);
         match rt.call_method1("invoke", (dict,)) {
-            Ok(tuple) => output_from(&tuple).map_err(|e| ServiceError::internal(&py_err_text(py, &e))),
+            Ok(tuple) => {
+                output_from(&tuple).map_err(|e| ServiceError::internal(&py_err_text(py, &e)))
+            }
             Err(e) => {
                 let value = e.value(py);
                 let is_service_error = rt
@@ -290,7 +302,10 @@ impl PyHost {
                         .unwrap_or(400);
                     let msg = value.str().map(|s| s.to_string()).unwrap_or_default();
                     let mut err = ServiceError::new(status, msg);
-                    if let Ok(h) = value.getattr("headers").and_then(|h| h.cast_into::<PyDict>().map_err(Into::into)) {
+                    if let Ok(h) = value
+                        .getattr("headers")
+                        .and_then(|h| h.cast_into::<PyDict>().map_err(Into::into))
+                    {
                         for (k, v) in h.iter() {
                             if let (Ok(k), Ok(v)) = (k.str(), v.str()) {
                                 err.headers.push((k.to_string(), v.to_string()));
@@ -308,7 +323,10 @@ impl PyHost {
 
 fn fail_py(py: Python<'_>, file: &str, e: &PyErr) -> DeployFailure {
     let value = e.value(py);
-    let line = value.getattr("line").ok().and_then(|l| l.extract::<i64>().ok());
+    let line = value
+        .getattr("line")
+        .ok()
+        .and_then(|l| l.extract::<i64>().ok());
     let message = value
         .getattr("message")
         .ok()

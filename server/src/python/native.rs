@@ -11,9 +11,21 @@ use super::conv::{from_py, to_py};
 /// What Python may ask of the server. Implemented by the server; set once at start-up.
 pub trait Bridge: Send + Sync {
     /// Synchronously runs a service that is not a Python one. `Err((status, msg))`.
-    fn invoke(&self, name: &str, payload: Value, cid: &str, channel: &str) -> Result<Value, (u16, String)>;
+    fn invoke(
+        &self,
+        name: &str,
+        payload: Value,
+        cid: &str,
+        channel: &str,
+    ) -> Result<Value, (u16, String)>;
     /// Schedules any service in the background and returns the new CID.
-    fn invoke_async(&self, name: &str, payload: Value, cid: &str, channel: &str) -> Result<String, String>;
+    fn invoke_async(
+        &self,
+        name: &str,
+        payload: Value,
+        cid: &str,
+        channel: &str,
+    ) -> Result<String, String>;
 }
 
 static BRIDGE: OnceLock<Arc<dyn Bridge>> = OnceLock::new();
@@ -31,7 +43,9 @@ fn bridge() -> PyResult<&'static Arc<dyn Bridge>> {
 #[pyfunction]
 fn log(level: i64, cid: &str, logger_name: &str, msg: &str) {
     match level {
-        l if l >= 40 => tracing::error!(target: "zato.service", cid, service = logger_name, "{msg}"),
+        l if l >= 40 => {
+            tracing::error!(target: "zato.service", cid, service = logger_name, "{msg}")
+        }
         l if l >= 30 => tracing::warn!(target: "zato.service", cid, service = logger_name, "{msg}"),
         l if l >= 20 => tracing::info!(target: "zato.service", cid, service = logger_name, "{msg}"),
         _ => tracing::debug!(target: "zato.service", cid, service = logger_name, "{msg}"),

@@ -157,11 +157,11 @@ impl Pool {
     /// A job overran its time: raise TimeoutError in its thread at the next bytecode, retire
     /// that thread once it comes back, and start a replacement so capacity stays the same.
     fn interrupt(&self, seq: u64) {
-        let slot = self
-            .slots
-            .lock()
-            .ok()
-            .and_then(|s| s.iter().find(|s| s.job.load(Ordering::SeqCst) == seq).cloned());
+        let slot = self.slots.lock().ok().and_then(|s| {
+            s.iter()
+                .find(|s| s.job.load(Ordering::SeqCst) == seq)
+                .cloned()
+        });
         let Some(slot) = slot else {
             return;
         };

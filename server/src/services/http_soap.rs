@@ -12,19 +12,32 @@ fn describe(h: &HttpSoap) -> Value {
 }
 
 /// Reads create/edit input; `existing` supplies defaults on edit.
-async fn read_input(ctx: &Ctx, input: &Value, existing: Option<&HttpSoap>) -> Result<HttpSoapInput, ServiceError> {
+async fn read_input(
+    ctx: &Ctx,
+    input: &Value,
+    existing: Option<&HttpSoap>,
+) -> Result<HttpSoapInput, ServiceError> {
     let mut i = Input::new(input);
     check_cluster(ctx, &i)?;
     let name = i.str("name");
     let url_path = i.str("url_path");
     let connection = i.str("connection");
-    let is_active = i.opt_bool("is_active")?.or(existing.map(|e| e.is_active)).unwrap_or(true);
-    let is_internal = i.opt_bool("is_internal")?.or(existing.map(|e| e.is_internal)).unwrap_or(false);
+    let is_active = i
+        .opt_bool("is_active")?
+        .or(existing.map(|e| e.is_active))
+        .unwrap_or(true);
+    let is_internal = i
+        .opt_bool("is_internal")?
+        .or(existing.map(|e| e.is_internal))
+        .unwrap_or(false);
     let merge = i
         .opt_bool("merge_url_params_req")?
         .or(existing.map(|e| e.merge_url_params_req))
         .unwrap_or(true);
-    let transport = i.opt_str("transport").filter(|t| !t.is_empty()).unwrap_or_else(|| "plain_http".into());
+    let transport = i
+        .opt_str("transport")
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| "plain_http".into());
     let data_format = i.opt_str("data_format").filter(|d| !d.is_empty());
     let timeout = i.opt_int("timeout")?;
     let mut security_id = i.opt_int("security_id")?;
@@ -52,7 +65,9 @@ async fn read_input(ctx: &Ctx, input: &Value, existing: Option<&HttpSoap>) -> Re
         )));
     }
     if connection == "channel" && !url_path.starts_with('/') {
-        return Err(ServiceError::bad_request(format!("`url_path` must start with `/`, got `{url_path}`")));
+        return Err(ServiceError::bad_request(format!(
+            "`url_path` must start with `/`, got `{url_path}`"
+        )));
     }
     if let Some(f) = &data_format
         && !DATA_FORMATS.contains(&f.as_str())
@@ -67,12 +82,20 @@ async fn read_input(ctx: &Ctx, input: &Value, existing: Option<&HttpSoap>) -> Re
             .odb
             .security_by_name(state.cluster_id, &sec_name)
             .await?
-            .ok_or_else(|| ServiceError::bad_request(format!("No security definition named `{sec_name}`")))?;
+            .ok_or_else(|| {
+                ServiceError::bad_request(format!("No security definition named `{sec_name}`"))
+            })?;
         security_id = Some(def.id);
     } else if let Some(id) = security_id
-        && state.odb.security_by_id(state.cluster_id, id).await?.is_none()
+        && state
+            .odb
+            .security_by_id(state.cluster_id, id)
+            .await?
+            .is_none()
     {
-        return Err(ServiceError::bad_request(format!("No security definition with id {id}")));
+        return Err(ServiceError::bad_request(format!(
+            "No security definition with id {id}"
+        )));
     }
     let service_id = match service.filter(|s| !s.is_empty()) {
         Some(name) => Some(
@@ -80,11 +103,15 @@ async fn read_input(ctx: &Ctx, input: &Value, existing: Option<&HttpSoap>) -> Re
                 .odb
                 .service_by_name(state.cluster_id, &name)
                 .await?
-                .ok_or_else(|| ServiceError::bad_request(format!("No service named `{name}`; deploy it first")))?
+                .ok_or_else(|| {
+                    ServiceError::bad_request(format!("No service named `{name}`; deploy it first"))
+                })?
                 .id,
         ),
         None if connection == "channel" => {
-            return Err(ServiceError::bad_request("Missing input: service (a channel needs a service)"));
+            return Err(ServiceError::bad_request(
+                "Missing input: service (a channel needs a service)",
+            ));
         }
         None => None,
     };
@@ -118,8 +145,16 @@ async fn get_list(ctx: &Ctx, input: Value) -> ServiceResult {
     let rows = ctx.state.odb.http_soap_list(ctx.state.cluster_id).await?;
     Ok(Value::Array(
         rows.iter()
-            .filter(|r| connection.as_deref().is_none_or(|c| c.is_empty() || r.connection == c))
-            .filter(|r| transport.as_deref().is_none_or(|t| t.is_empty() || r.transport == t))
+            .filter(|r| {
+                connection
+                    .as_deref()
+                    .is_none_or(|c| c.is_empty() || r.connection == c)
+            })
+            .filter(|r| {
+                transport
+                    .as_deref()
+                    .is_none_or(|t| t.is_empty() || r.transport == t)
+            })
             .map(describe)
             .collect(),
     ))
@@ -134,7 +169,12 @@ async fn find(ctx: &Ctx, input: &Value) -> Result<HttpSoap, ServiceError> {
             .odb
             .http_soap_by_id(cluster, id)
             .await?
-            .ok_or_else(|| ServiceError::new(404, format!("No channel or outgoing connection with id {id}")));
+            .ok_or_else(|| {
+                ServiceError::new(
+                    404,
+                    format!("No channel or outgoing connection with id {id}"),
+                )
+            });
     }
     let name = i
         .opt_str("name")
@@ -153,7 +193,11 @@ async fn get(ctx: &Ctx, input: Value) -> ServiceResult {
 
 async fn create(ctx: &Ctx, input: Value) -> ServiceResult {
     let data = read_input(ctx, &input, None).await?;
-    let id = ctx.state.odb.http_soap_create(ctx.state.cluster_id, &data).await?;
+    let id = ctx
+        .state
+        .odb
+        .http_soap_create(ctx.state.cluster_id, &data)
+        .await?;
     broker::config_changed(&ctx.state).await;
     Ok(json!({"id": id, "name": data.name, "url_path": data.url_path}))
 }
@@ -167,9 +211,17 @@ async fn edit(ctx: &Ctx, input: Value) -> ServiceResult {
         .odb
         .http_soap_by_id(ctx.state.cluster_id, id)
         .await?
-        .ok_or_else(|| ServiceError::new(404, format!("No channel or outgoing connection with id {id}")))?;
+        .ok_or_else(|| {
+            ServiceError::new(
+                404,
+                format!("No channel or outgoing connection with id {id}"),
+            )
+        })?;
     let data = read_input(ctx, &input, Some(&existing)).await?;
-    ctx.state.odb.http_soap_edit(ctx.state.cluster_id, id, &data).await?;
+    ctx.state
+        .odb
+        .http_soap_edit(ctx.state.cluster_id, id, &data)
+        .await?;
     broker::config_changed(&ctx.state).await;
     Ok(json!({"id": id, "name": data.name}))
 }
@@ -183,9 +235,15 @@ async fn delete(ctx: &Ctx, input: Value) -> ServiceResult {
         Err(e) => return Err(e),
     };
     if row.is_internal {
-        return Err(ServiceError::bad_request(format!("`{}` is internal and cannot be deleted", row.name)));
+        return Err(ServiceError::bad_request(format!(
+            "`{}` is internal and cannot be deleted",
+            row.name
+        )));
     }
-    ctx.state.odb.http_soap_delete(ctx.state.cluster_id, row.id).await?;
+    ctx.state
+        .odb
+        .http_soap_delete(ctx.state.cluster_id, row.id)
+        .await?;
     broker::config_changed(&ctx.state).await;
     Ok(json!({"details": format!("Deleted `{}`", row.name)}))
 }

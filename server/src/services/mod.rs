@@ -52,7 +52,11 @@ impl Output {
             status: 200,
             content_type: None,
             headers: Vec::new(),
-            body: if v.is_null() { Body::Empty } else { Body::Json(v) },
+            body: if v.is_null() {
+                Body::Empty
+            } else {
+                Body::Json(v)
+            },
         }
     }
 }
@@ -89,7 +93,10 @@ impl ServiceError {
     pub fn timeout(service: &str, after: Duration) -> Self {
         Self::new(
             504,
-            format!("Service `{service}` did not finish within {:.3}s", after.as_secs_f64()),
+            format!(
+                "Service `{service}` did not finish within {:.3}s",
+                after.as_secs_f64()
+            ),
         )
     }
     pub fn raised(service: &str, traceback: String) -> Self {
@@ -148,7 +155,10 @@ impl Service for Builtin {
 #[macro_export]
 macro_rules! builtin {
     ($name:literal, $f:path) => {{
-        fn call<'a>(c: &'a $crate::services::Ctx, i: serde_json::Value) -> $crate::services::BoxFut<'a> {
+        fn call<'a>(
+            c: &'a $crate::services::Ctx,
+            i: serde_json::Value,
+        ) -> $crate::services::BoxFut<'a> {
             Box::pin($f(c, i))
         }
         $crate::services::Builtin { name: $name, call }
@@ -218,12 +228,12 @@ impl<'a> Input<'a> {
                 .map(Some)
                 .ok_or_else(|| ServiceError::bad_request(format!("`{k}` must be an integer"))),
             Some(Value::String(s)) if s.is_empty() => Ok(None),
-            Some(Value::String(s)) => s
-                .trim()
-                .parse()
-                .map(Some)
-                .map_err(|_| ServiceError::bad_request(format!("`{k}` must be an integer, got `{s}`"))),
-            Some(other) => Err(ServiceError::bad_request(format!("`{k}` must be an integer, got {other}"))),
+            Some(Value::String(s)) => s.trim().parse().map(Some).map_err(|_| {
+                ServiceError::bad_request(format!("`{k}` must be an integer, got `{s}`"))
+            }),
+            Some(other) => Err(ServiceError::bad_request(format!(
+                "`{k}` must be an integer, got {other}"
+            ))),
         }
     }
 
@@ -244,9 +254,13 @@ impl<'a> Input<'a> {
                 "" => Ok(None),
                 "true" | "1" | "on" | "yes" => Ok(Some(true)),
                 "false" | "0" | "off" | "no" => Ok(Some(false)),
-                _ => Err(ServiceError::bad_request(format!("`{k}` must be a boolean, got `{s}`"))),
+                _ => Err(ServiceError::bad_request(format!(
+                    "`{k}` must be a boolean, got `{s}`"
+                ))),
             },
-            Some(other) => Err(ServiceError::bad_request(format!("`{k}` must be a boolean, got {other}"))),
+            Some(other) => Err(ServiceError::bad_request(format!(
+                "`{k}` must be a boolean, got {other}"
+            ))),
         }
     }
 
@@ -263,7 +277,10 @@ impl<'a> Input<'a> {
         if self.missing.is_empty() {
             Ok(())
         } else {
-            Err(ServiceError::bad_request(format!("Missing input: {}", self.missing.join(", "))))
+            Err(ServiceError::bad_request(format!(
+                "Missing input: {}",
+                self.missing.join(", ")
+            )))
         }
     }
 }

@@ -24,7 +24,11 @@ fn describe(d: &SecDef) -> Value {
 
 async fn list(ctx: &Ctx, input: &Value, sec_type: &str) -> ServiceResult {
     check_cluster(ctx, &Input::new(input))?;
-    let defs = ctx.state.odb.security_list(ctx.state.cluster_id, Some(sec_type)).await?;
+    let defs = ctx
+        .state
+        .odb
+        .security_list(ctx.state.cluster_id, Some(sec_type))
+        .await?;
     Ok(Value::Array(defs.iter().map(describe).collect()))
 }
 
@@ -37,7 +41,10 @@ async fn create(ctx: &Ctx, input: &Value, sec_type: &str) -> ServiceResult {
         let u = i.str("username");
         (u, i.opt_str("realm").unwrap_or_default(), String::new())
     } else {
-        let h = i.opt_str("header").filter(|h| !h.is_empty()).unwrap_or_else(|| "X-API-Key".into());
+        let h = i
+            .opt_str("header")
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "X-API-Key".into());
         (name.clone(), String::new(), h)
     };
     // Upstream creates definitions with a random secret that change-password then sets.
@@ -54,9 +61,15 @@ async fn create(ctx: &Ctx, input: &Value, sec_type: &str) -> ServiceResult {
         realm: &realm,
         header: &header,
     };
-    let id = ctx.state.odb.security_create(ctx.state.cluster_id, sec_type, &input, &stored).await?;
+    let id = ctx
+        .state
+        .odb
+        .security_create(ctx.state.cluster_id, sec_type, &input, &stored)
+        .await?;
     broker::config_changed(&ctx.state).await;
-    Ok(json!({"id": id, "name": name, "header": if sec_type == APIKEY { json!(header) } else { Value::Null }}))
+    Ok(
+        json!({"id": id, "name": name, "header": if sec_type == APIKEY { json!(header) } else { Value::Null }}),
+    )
 }
 
 async fn existing(ctx: &Ctx, i: &Input<'_>, sec_type: &str) -> Result<SecDef, ServiceError> {
@@ -86,7 +99,10 @@ async fn edit(ctx: &Ctx, input: &Value, sec_type: &str) -> ServiceResult {
         name.clone()
     };
     let realm = i.opt_str("realm").or(old.realm.clone()).unwrap_or_default();
-    let header = i.opt_str("header").or(old.header.clone()).unwrap_or_default();
+    let header = i
+        .opt_str("header")
+        .or(old.header.clone())
+        .unwrap_or_default();
     let data = SecInput {
         name: &name,
         username: &username,
@@ -94,7 +110,10 @@ async fn edit(ctx: &Ctx, input: &Value, sec_type: &str) -> ServiceResult {
         realm: &realm,
         header: &header,
     };
-    ctx.state.odb.security_edit(ctx.state.cluster_id, id, sec_type, &data).await?;
+    ctx.state
+        .odb
+        .security_edit(ctx.state.cluster_id, id, sec_type, &data)
+        .await?;
     broker::config_changed(&ctx.state).await;
     Ok(json!({"id": id, "name": name}))
 }
@@ -104,9 +123,14 @@ async fn delete(ctx: &Ctx, input: &Value, sec_type: &str) -> ServiceResult {
     check_cluster(ctx, &i)?;
     let def = existing(ctx, &i, sec_type).await?;
     if def.name == zato_common::setup::ADMIN_INVOKE_SEC {
-        return Err(ServiceError::bad_request("`admin.invoke` is needed by every admin client and cannot be deleted"));
+        return Err(ServiceError::bad_request(
+            "`admin.invoke` is needed by every admin client and cannot be deleted",
+        ));
     }
-    ctx.state.odb.security_delete(ctx.state.cluster_id, def.id).await?;
+    ctx.state
+        .odb
+        .security_delete(ctx.state.cluster_id, def.id)
+        .await?;
     broker::config_changed(&ctx.state).await;
     Ok(json!({"details": format!("Deleted `{}`", def.name)}))
 }
@@ -122,7 +146,10 @@ async fn change_password(ctx: &Ctx, input: &Value, sec_type: &str) -> ServiceRes
     }
     let def = existing(ctx, &i, sec_type).await?;
     let stored = ctx.state.cfg.secret_key.encrypt_for_odb(&p1);
-    ctx.state.odb.security_set_password(ctx.state.cluster_id, def.id, &stored).await?;
+    ctx.state
+        .odb
+        .security_set_password(ctx.state.cluster_id, def.id, &stored)
+        .await?;
     broker::config_changed(&ctx.state).await;
     Ok(json!({"id": def.id}))
 }
@@ -159,11 +186,17 @@ pub fn services() -> Vec<Builtin> {
         builtin!("zato.security.basic-auth.create", basic::create),
         builtin!("zato.security.basic-auth.edit", basic::edit),
         builtin!("zato.security.basic-auth.delete", basic::delete),
-        builtin!("zato.security.basic-auth.change-password", basic::change_password),
+        builtin!(
+            "zato.security.basic-auth.change-password",
+            basic::change_password
+        ),
         builtin!("zato.security.apikey.get-list", apikey::get_list),
         builtin!("zato.security.apikey.create", apikey::create),
         builtin!("zato.security.apikey.edit", apikey::edit),
         builtin!("zato.security.apikey.delete", apikey::delete),
-        builtin!("zato.security.apikey.change-password", apikey::change_password),
+        builtin!(
+            "zato.security.apikey.change-password",
+            apikey::change_password
+        ),
     ]
 }

@@ -76,7 +76,13 @@ async fn edit(ctx: &Ctx, input: Value) -> ServiceResult {
     let is_active = i.opt_bool("is_active")?;
     let slow_threshold = i.opt_int("slow_threshold")?;
     i.done()?;
-    if ctx.state.odb.service_edit(ctx.state.cluster_id, id, is_active, slow_threshold).await? == 0 {
+    if ctx
+        .state
+        .odb
+        .service_edit(ctx.state.cluster_id, id, is_active, slow_threshold)
+        .await?
+        == 0
+    {
         return Err(ServiceError::new(404, format!("No service with id {id}")));
     }
     broker::config_changed(&ctx.state).await;
@@ -91,9 +97,17 @@ async fn delete(ctx: &Ctx, input: Value) -> ServiceResult {
             row.name
         )));
     }
-    ctx.state.odb.service_delete(ctx.state.cluster_id, row.id).await?;
+    ctx.state
+        .odb
+        .service_delete(ctx.state.cluster_id, row.id)
+        .await?;
     ctx.state.python.remove(&row.name).await;
-    broker::publish(&ctx.state, broker::SERVICE_DELETE, json!({"name": row.name})).await;
+    broker::publish(
+        &ctx.state,
+        broker::SERVICE_DELETE,
+        json!({"name": row.name}),
+    )
+    .await;
     Ok(json!({"details": format!("Service `{}` deleted", row.name)}))
 }
 

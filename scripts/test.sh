@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, unit tests, the Python package's tests and the
+# end-to-end tests against the machine's PostgreSQL and MariaDB. Ends with one total line.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --workspace 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+read -r passed failed < <(awk '/^test result:/ { for (i = 1; i < NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } } END { print p + 0, f + 0 }' "$log")
+echo "Total: ${passed:-0} passed, ${failed:-0} failed"
+if [ "$status" -ne 0 ]; then exit "$status"; fi
+if [ "${passed:-0}" -eq 0 ]; then echo "no test ran" >&2; exit 1; fi
