@@ -15,7 +15,7 @@ use zato_common::odb::services::Deployment;
 use crate::broker;
 use crate::python::DeployedPy;
 use crate::services::ServiceError;
-use crate::state::ServerState;
+use crate::state::{Applied, ServerState};
 
 const DEPLOY_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -127,9 +127,13 @@ pub async fn deploy_new(
         .odb
         .set_deployment_status(id, state.server_id, "deployed")
         .await?;
-    if let Ok(mut applied) = state.applied.lock() {
-        applied.insert(file_name.to_string(), (id, sha256_hex(bytes)));
-    }
+    remember(
+        state,
+        file_name,
+        id,
+        bytes,
+        zato_common::time::utc_now_iso(),
+    );
     broker::publish(
         state,
         broker::DEPLOY,
@@ -152,7 +156,7 @@ pub async fn apply_package(
         .applied
         .lock()
         .ok()
-        .and_then(|a| a.get(&pkg.payload_name).map(|(id, _)| *id))
+        .and_then(|a| a.get(&pkg.payload_name).map(|p| p.package_id))
         .is_some_and(|id| id >= package_id);
     if newer_applied && !force {
         return Ok(Vec::new());
@@ -165,13 +169,33 @@ pub async fn apply_package(
             .await;
     }
     let deployed = deployed?;
+    remember(
+        state,
+        &pkg.payload_name,
+        package_id,
+        &pkg.payload,
+        pkg.deployment_time.clone(),
+    );
+    Ok(deployed.into_iter().map(|d| d.name).collect())
+}
+
+fn remember(
+    state: &ServerState,
+    file_name: &str,
+    package_id: i64,
+    bytes: &[u8],
+    deployment_time: String,
+) {
     if let Ok(mut applied) = state.applied.lock() {
         applied.insert(
-            pkg.payload_name.clone(),
-            (package_id, sha256_hex(&pkg.payload)),
+            file_name.to_string(),
+            Applied {
+                package_id,
+                sha256: sha256_hex(bytes),
+                deployment_time,
+            },
         );
     }
-    Ok(deployed.into_iter().map(|d| d.name).collect())
 }
 
 /// At start-up: the newest package of every file, in the order they were first deployed.
@@ -199,7 +223,9 @@ pub async fn load_packages(state: &Arc<ServerState>) -> usize {
 }
 
 /// Deploys a pickup-dir file if its content differs from what is deployed under its name.
-async fn pick_up(state: &Arc<ServerState>, path: &Path) {
+/// At start-up a file older than the stored package of the same name is left alone: the
+/// cluster has moved on since (another server deployed a newer version).
+async fn pick_up(state: &Arc<ServerState>, path: &Path, at_startup: bool) {
     let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
         return;
     };
@@ -210,14 +236,26 @@ async fn pick_up(state: &Arc<ServerState>, path: &Path) {
         return;
     };
     let hash = sha256_hex(&bytes);
-    let same = state
+    let known = state
         .applied
         .lock()
         .ok()
-        .and_then(|a| a.get(&name).map(|(_, h)| *h == hash))
-        .unwrap_or(false);
-    if same {
-        return;
+        .and_then(|a| a.get(&name).cloned());
+    if let Some(known) = known {
+        if known.sha256 == hash {
+            return;
+        }
+        let modified = std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .map(|t| zato_common::time::to_iso(t.into()));
+        if at_startup && modified.is_ok_and(|m| m <= known.deployment_time) {
+            tracing::info!(
+                "Not deploying `{}`: the cluster has a newer `{name}` (package {})",
+                path.display(),
+                known.package_id
+            );
+            return;
+        }
     }
     if let Err(e) = deploy_new(state, &name, &bytes, "hot-deploy").await {
         tracing::error!(
@@ -266,7 +304,7 @@ pub async fn watch_pickup(state: Arc<ServerState>, mut shutdown: watch::Receiver
         let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
         paths.sort();
         for p in paths {
-            pick_up(&state, &p).await;
+            pick_up(&state, &p, true).await;
         }
     }
     let debounce = Duration::from_millis(state.cfg.hot_deploy.debounce_ms);
@@ -283,7 +321,7 @@ pub async fn watch_pickup(state: Arc<ServerState>, mut shutdown: watch::Receiver
                     .collect();
                 for p in ready {
                     pending.remove(&p);
-                    pick_up(&state, &p).await;
+                    pick_up(&state, &p, false).await;
                 }
             }
             _ = shutdown.changed() => break,

@@ -12,6 +12,15 @@ use crate::http::routing::Routes;
 use crate::python::PyHost;
 use crate::services::Registry;
 
+/// A deployment package this process runs.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    pub package_id: i64,
+    pub sha256: String,
+    /// When the package was stored (ISO-8601 UTC).
+    pub deployment_time: String,
+}
+
 pub struct ServerState {
     pub cfg: ServerConfig,
     pub odb: Odb,
@@ -27,8 +36,8 @@ pub struct ServerState {
     pub routes: ArcSwap<Routes>,
     /// Services switched off with `zato.service.edit`.
     pub inactive: ArcSwap<HashSet<String>>,
-    /// Deployment packages applied in this process: file name → (package id, sha256).
-    pub applied: Mutex<HashMap<String, (i64, String)>>,
+    /// Deployment packages applied in this process, by file name.
+    pub applied: Mutex<HashMap<String, Applied>>,
     pub rt: tokio::runtime::Handle,
     pub started: Instant,
 }

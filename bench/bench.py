@@ -1,0 +1,319 @@
+#!/usr/bin/env python3
+"""Helpers for bench/run.sh (stdlib only).
+
+  bench.py port                                   print a free TCP port on 127.0.0.1
+  bench.py wait URL [TIMEOUT_S]                   poll URL until it answers 200
+  bench.py admin PORT PASSWORD SERVICE [JSON]     admin-invoke SERVICE, print its decoded response
+  bench.py wait-deployed PORT PASSWORD NAME [TIMEOUT_S]
+  bench.py check KIND METHOD URL [BODY] [USER:PASSWORD]
+                                                  one request: fail unless 200 + the expected body
+  bench.py parse WRK_OUTPUT_FILE                  wrk --latency output -> one JSON line
+  bench.py startup N PIDFILE CMD...               N fresh starts of CMD, time to first 200 on the
+                                                  URL in $BENCH_PING_URL; prints JSON
+  bench.py report RUNS_JSONL META_JSON OUT_MD     medians, ratios; writes OUT_MD, prints the table
+"""
+import base64
+import http.client
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.parse
+
+
+def die(msg):
+    print(f'bench.py: {msg}', file=sys.stderr)
+    sys.exit(1)
+
+
+def request(method, url, body=None, auth=None, timeout=5.0):
+    u = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+    headers = {}
+    if body is not None:
+        headers['Content-Type'] = 'application/json'
+    if auth:
+        headers['Authorization'] = 'Basic ' + base64.b64encode(auth.encode()).decode()
+    try:
+        conn.request(method, u.path + (f'?{u.query}' if u.query else ''),
+                     body=body.encode() if isinstance(body, str) else body, headers=headers)
+        r = conn.getresponse()
+        return r.status, r.read()
+    finally:
+        conn.close()
+
+
+def cmd_port():
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    print(s.getsockname()[1])
+    s.close()
+
+
+def cmd_wait(url, timeout='30'):
+    deadline = time.monotonic() + float(timeout)
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            status, body = request('GET', url, timeout=1.0)
+            if status == 200:
+                return
+            last = f'HTTP {status}: {body[:200]!r}'
+        except OSError as e:
+            last = repr(e)
+        time.sleep(0.01)
+    die(f'{url} not answering 200 after {timeout}s (last: {last})')
+
+
+def admin(port, password, service, payload_json='null'):
+    body = json.dumps({
+        'name': service,
+        'payload': base64.b64encode(payload_json.encode()).decode(),
+        'data_format': 'json',
+    })
+    status, raw = request('POST', f'http://127.0.0.1:{port}/zato/admin/invoke', body,
+                          f'admin.invoke:{password}')
+    if status != 200:
+        die(f'admin invoke of {service} -> HTTP {status}: {raw[:500]!r}')
+    doc = json.loads(raw)
+    resp = doc.get('response')
+    return base64.b64decode(resp).decode() if resp else ''
+
+
+def cmd_admin(port, password, service, payload_json='null'):
+    print(admin(port, password, service, payload_json))
+
+
+def cmd_wait_deployed(port, password, name, timeout='30'):
+    deadline = time.monotonic() + float(timeout)
+    while time.monotonic() < deadline:
+        out = admin(port, password, 'zato.service.is-deployed', json.dumps({'name': name}))
+        if json.loads(out).get('is_deployed') is True:
+            return
+        time.sleep(0.02)
+    die(f'service {name} not deployed after {timeout}s')
+
+
+def expect_ok(kind, doc):
+    """True when the parsed JSON body `doc` is what target `kind` must answer."""
+    if kind == 'hello':
+        return doc == {'hello': 'world'}
+    if kind == 'ping':
+        return isinstance(doc, dict) and doc.get('pong') == 'zato'
+    if kind == 'echo':
+        return doc == {'message': 'hi', 'count': 3}
+    if kind == 'admin-ping':
+        if not isinstance(doc, dict) or not doc.get('response'):
+            return False
+        inner = json.loads(base64.b64decode(doc['response']))
+        return isinstance(inner, dict) and inner.get('pong') == 'zato'
+    die(f'unknown check kind {kind}')
+
+
+def cmd_check(kind, method, url, body='', auth=''):
+    status, raw = request(method, url, body or None, auth or None)
+    try:
+        doc = json.loads(raw)
+        ok = status == 200 and expect_ok(kind, doc)
+    except ValueError:
+        ok = False
+    if not ok:
+        die(f'CHECK FAILED {method} {url} (expected 200 + {kind} body): HTTP {status}: {raw[:500]!r}')
+    print(f'  ok  {method} {url} -> {status} {raw[:120].decode(errors="replace")}')
+
+
+UNITS_MS = {'us': 0.001, 'ms': 1.0, 's': 1000.0, 'm': 60000.0, 'h': 3600000.0}
+
+
+def to_ms(text):
+    for unit in ('us', 'ms', 'm', 's', 'h'):
+        if text.endswith(unit) and text[:-len(unit)].replace('.', '', 1).isdigit():
+            return float(text[:-len(unit)]) * UNITS_MS[unit]
+    raise ValueError(f'bad latency {text!r}')
+
+
+def parse_wrk(text):
+    out = {'rps': None, 'p50_ms': None, 'p99_ms': None, 'requests': None,
+           'non2xx': 0, 'socket_errors': 0}
+    for line in text.splitlines():
+        f = line.split()
+        if not f:
+            continue
+        if f[0] == 'Requests/sec:':
+            out['rps'] = float(f[1])
+        elif f[0] == '50%':
+            out['p50_ms'] = to_ms(f[1])
+        elif f[0] == '99%':
+            out['p99_ms'] = to_ms(f[1])
+        elif len(f) > 2 and f[1] == 'requests' and f[2] == 'in':
+            out['requests'] = int(f[0])
+        elif line.strip().startswith('Non-2xx or 3xx responses:'):
+            out['non2xx'] = int(f[-1])
+        elif f[0] == 'Socket' and f[1] == 'errors:':
+            # Socket errors: connect 0, read 0, write 0, timeout 0
+            out['socket_errors'] = sum(int(x.rstrip(',')) for x in f[3::2])
+    missing = [k for k in ('rps', 'p50_ms', 'p99_ms') if out[k] is None]
+    if missing:
+        die(f'could not parse {missing} from wrk output:\n{text}')
+    return out
+
+
+def cmd_parse(path):
+    with open(path) as f:
+        print(json.dumps(parse_wrk(f.read())))
+
+
+def cmd_show(target, res):
+    r = json.loads(res)
+    print(f"  {target:<11} {r['rps']:>10,.0f} req/s  p50 {r['p50_ms']:.2f} ms  "
+          f"p99 {r['p99_ms']:.2f} ms  non-2xx {r['non2xx']}  socket errors {r['socket_errors']}")
+
+
+def cmd_startup(n, pidfile, *cmd):
+    url = os.environ['BENCH_PING_URL']
+    times = []
+    for _ in range(int(n)):
+        t0 = time.monotonic()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with open(pidfile, 'w') as f:
+            f.write(str(proc.pid))
+        try:
+            while True:
+                if proc.poll() is not None:
+                    die(f'{cmd} exited with {proc.returncode} before answering {url}')
+                if time.monotonic() - t0 > 60:
+                    die(f'{url} not answering 200 within 60s of start')
+                try:
+                    status, _ = request('GET', url, timeout=1.0)
+                    if status == 200:
+                        break
+                except OSError:
+                    pass
+                time.sleep(0.005)
+            times.append((time.monotonic() - t0) * 1000.0)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            os.unlink(pidfile)
+    print(json.dumps({'startup_ms': times, 'median_ms': statistics.median(times)}))
+
+
+def fmt_ms(v):
+    return f'{v * 1000:.0f} µs' if v < 1 else f'{v:.2f} ms'
+
+
+def cmd_report(runs_path, meta_path, out_md):
+    with open(meta_path) as f:
+        meta = json.load(f)
+    runs = {}
+    with open(runs_path) as f:
+        for line in f:
+            if line.strip():
+                r = json.loads(line)
+                runs.setdefault(r['target'], []).append(r)
+    order = [t['id'] for t in meta['targets']]
+    labels = {t['id']: t['label'] for t in meta['targets']}
+    med = {}
+    for t in order:
+        rs = runs.get(t, [])
+        if not rs:
+            die(f'no runs for {t}')
+        med[t] = {
+            'rps': statistics.median(r['rps'] for r in rs),
+            'p50_ms': statistics.median(r['p50_ms'] for r in rs),
+            'p99_ms': statistics.median(r['p99_ms'] for r in rs),
+            'errors': sum(r['non2xx'] + r['socket_errors'] for r in rs),
+            'rounds': len(rs),
+            'all_rps': [r['rps'] for r in rs],
+        }
+    base = med[order[0]]['rps']
+    rows = [('Target', 'req/s', 'p50', 'p99', 'vs baseline', 'errors')]
+    for t in order:
+        m = med[t]
+        rows.append((labels[t], f"{m['rps']:,.0f}", fmt_ms(m['p50_ms']), fmt_ms(m['p99_ms']),
+                     f"{m['rps'] / base:.3f}×", str(m['errors'])))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    right = [False, True, True, True, True, True]
+
+    def line(r):
+        return '| ' + ' | '.join(c.rjust(w) if ra else c.ljust(w)
+                                 for c, w, ra in zip(r, widths, right)) + ' |'
+    sep = '|' + '|'.join(('-' * (w + 1) + ':') if ra else (':' + '-' * (w + 1))
+                         for w, ra in zip(widths, right)) + '|'
+    table = '\n'.join([line(rows[0]), sep] + [line(r) for r in rows[1:]])
+
+    rss = meta['rss_kib']
+    st = meta['startup']
+    per_round = '\n'.join(
+        f"| {labels[t]} | " + ' | '.join(f'{x:,.0f}' for x in med[t]['all_rps']) + ' |'
+        for t in order)
+    round_hdr = '| Target | ' + ' | '.join(f'round {i + 1}' for i in range(meta['rounds'])) + ' |'
+    round_sep = '|:--|' + '--:|' * meta['rounds']
+
+    md = f"""# Load benchmark
+
+Command: `{meta['command']}` (from the repository root)
+
+- Date: {meta['date']}
+- Machine: {meta['nproc']} CPUs, {meta['cpu_model']}, {meta['kernel']}
+- wrk: `wrk -t{meta['threads']} -c{meta['connections']} -d{meta['seconds']}s --latency` per target
+  ({meta['wrk_version']}), {meta['rounds']} interleaved rounds (every target once per round);
+  every number below is the median over the rounds (each column's median on its own).
+  wrk runs on the same {meta['nproc']} CPUs as the server under test.
+- Server: `zato-server`, fresh SQLite ODB, `[main] workers = 1`, default `python_threads`,
+  built with `cargo build --release`. Baseline: `bench/hello` (raw hyper, same machine, same wrk).
+
+{table}
+
+`errors` = non-2xx responses + socket errors reported by wrk, summed over all rounds.
+Every target was checked (HTTP 200 + expected body) before each round and after the last one.
+ERROR/panic lines in the server's log during setup and load: {meta['log_errors']}.
+
+Targets:
+""" + '\n'.join(f"- **{t['label']}**: {t['desc']}" for t in meta['targets']) + f"""
+
+Server memory (VmRSS of the server process):
+
+- idle, after deploying the services and channels, before any load: {rss['idle'] / 1024:.1f} MiB
+- after all load rounds: {rss['after'] / 1024:.1f} MiB (peak VmHWM {rss['hwm'] / 1024:.1f} MiB)
+
+Startup (process start → first HTTP 200 on `GET /zato/ping`, same server dir with the bench
+services deployed, polled every 5 ms): median {st['median_ms']:.0f} ms over {len(st['startup_ms'])} fresh starts
+({', '.join(f'{x:.0f}' for x in st['startup_ms'])} ms).
+
+Requests/s per round:
+
+{round_hdr}
+{round_sep}
+{per_round}
+"""
+    with open(out_md, 'w') as f:
+        f.write(md)
+    print(table)
+    print()
+    print(f"Server RSS: idle {rss['idle'] / 1024:.1f} MiB, after load {rss['after'] / 1024:.1f} MiB"
+          f" (peak {rss['hwm'] / 1024:.1f} MiB)")
+    print(f"Startup to first 200 on /zato/ping: median {st['median_ms']:.0f} ms "
+          f"({', '.join(f'{x:.0f}' for x in st['startup_ms'])} ms)")
+
+
+def main():
+    if len(sys.argv) < 2:
+        die(__doc__)
+    name, args = sys.argv[1], sys.argv[2:]
+    fn = globals().get('cmd_' + name.replace('-', '_'))
+    if not fn:
+        die(f'unknown command {name}\n{__doc__}')
+    fn(*args)
+
+
+if __name__ == '__main__':
+    main()
