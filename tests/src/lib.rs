@@ -239,6 +239,8 @@ pub struct Options {
     pub service_timeout: f64,
     pub max_request_size: Option<usize>,
     pub workers: u32,
+    /// Runs on each server directory before the server starts (to edit config files).
+    pub prepare: Option<fn(&Path)>,
 }
 
 impl Default for Options {
@@ -248,6 +250,7 @@ impl Default for Options {
             service_timeout: 60.0,
             max_request_size: None,
             workers: 1,
+            prepare: None,
         }
     }
 }
@@ -301,6 +304,9 @@ impl TestCluster {
                     &format!("max_request_size = {limit}"),
                 );
                 std::fs::write(&conf, text)?;
+            }
+            if let Some(prepare) = opts.prepare {
+                prepare(&sdir);
             }
             servers.push(Server {
                 name: format!("server{n}"),
