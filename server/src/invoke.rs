@@ -4,7 +4,6 @@ use std::sync::{Arc, Weak};
 
 use serde_json::{Value, json};
 
-use crate::python::PyRequest;
 use crate::python::native::Bridge;
 use crate::services::{Ctx, Output, ServiceError};
 use crate::state::ServerState;
@@ -20,6 +19,8 @@ pub struct Call {
     pub channel: Value,
     /// Method, path, params, GET, POST, headers; `{}` outside HTTP.
     pub http: Value,
+    /// Upstream's per-call `self.environ`.
+    pub environ: Value,
 }
 
 impl Call {
@@ -33,6 +34,7 @@ impl Call {
             data_format: "dict".into(),
             channel: json!({"id": null, "name": channel_type, "type": channel_type, "data_format": "dict", "is_internal": true}),
             http: json!({}),
+            environ: json!({}),
         }
     }
 }
@@ -56,17 +58,7 @@ pub async fn invoke(state: &Arc<ServerState>, call: Call) -> Result<Output, Serv
         };
     }
     if state.python.has(&call.name) {
-        let req = PyRequest {
-            name: call.name,
-            cid: call.cid,
-            payload: call.payload,
-            raw_request: call.raw_request,
-            data_format: call.data_format,
-            channel: call.channel,
-            http: call.http,
-            environ: json!({}),
-        };
-        return state.python.invoke(req, state.service_timeout()).await;
+        return state.python.invoke(call, state.service_timeout()).await;
     }
     Err(ServiceError::not_found(&call.name))
 }

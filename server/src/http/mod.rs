@@ -264,6 +264,7 @@ async fn run_channel(
         data_format: format.to_string(),
         channel: ch.info(),
         http: http.to_value(&post),
+        environ: json!({}),
     };
     match invoke(state, call).await {
         Ok(mut out) => {

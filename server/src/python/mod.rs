@@ -11,6 +11,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use serde_json::Value;
 
+use crate::invoke::Call;
 use crate::services::{Body, Output, ServiceError};
 
 pub mod conv;
@@ -54,18 +55,6 @@ impl std::fmt::Display for DeployFailure {
 pub struct DeployedPy {
     pub name: String,
     pub impl_name: String,
-}
-
-/// One request for a Python service.
-pub struct PyRequest {
-    pub name: String,
-    pub cid: String,
-    pub payload: Value,
-    pub raw_request: String,
-    pub data_format: String,
-    pub channel: Value,
-    pub http: Value,
-    pub environ: Value,
 }
 
 pub struct PyHost {
@@ -246,7 +235,7 @@ impl PyHost {
     /// Runs one request through `zato._runtime.invoke`.
     pub async fn invoke(
         self: &Arc<Self>,
-        req: PyRequest,
+        req: Call,
         timeout: Duration,
     ) -> Result<Output, ServiceError> {
         let me = self.clone();
@@ -262,16 +251,7 @@ impl PyHost {
         }
     }
 
-    /// The same, from a thread outside the async runtime (a Python service's `self.invoke`
-    /// of a built-in never gets here; this serves async invocations started from Python).
-    pub fn invoke_blocking(self: &Arc<Self>, req: PyRequest) -> Result<Output, ServiceError> {
-        let me = self.clone();
-        self.pool
-            .run_blocking(move |py| me.invoke_in(py, req))
-            .unwrap_or_else(|_| Err(ServiceError::internal("the interpreter thread stopped")))
-    }
-
-    fn invoke_in(&self, py: Python<'_>, req: PyRequest) -> Result<Output, ServiceError> {
+    fn invoke_in(&self, py: Python<'_>, req: Call) -> Result<Output, ServiceError> {
         let build = || -> PyResult<Bound<'_, PyDict>> {
             let d = PyDict::new(py);
             d.set_item("name", &req.name)?;

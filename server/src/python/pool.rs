@@ -136,24 +136,6 @@ impl Pool {
         }
     }
 
-    /// Runs `f` on an interpreter thread from a thread that is not a tokio worker.
-    pub fn run_blocking<T, F>(&self, f: F) -> Result<T, PoolError>
-    where
-        T: Send + 'static,
-        F: FnOnce(Python<'_>) -> T + Send + 'static,
-    {
-        let (tx, rx) = oneshot::channel();
-        let seq = self.next_seq.fetch_add(1, Ordering::SeqCst);
-        let job = Job {
-            seq,
-            run: Box::new(move |py| {
-                let _ = tx.send(f(py));
-            }),
-        };
-        self.tx.send(job).map_err(|_| PoolError::Gone)?;
-        rx.blocking_recv().map_err(|_| PoolError::Gone)
-    }
-
     /// A job overran its time: raise TimeoutError in its thread at the next bytecode, retire
     /// that thread once it comes back, and start a replacement so capacity stays the same.
     fn interrupt(&self, seq: u64) {
