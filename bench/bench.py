@@ -265,11 +265,11 @@ Command: `{meta['command']}` (from the repository root)
 - Date: {meta['date']}
 - Machine: {meta['nproc']} CPUs, {meta['cpu_model']}, {meta['kernel']}
 - wrk: `wrk -t{meta['threads']} -c{meta['connections']} -d{meta['seconds']}s --latency` per target
-  ({meta['wrk_version']}), {meta['rounds']} interleaved rounds (every target once per round);
+  ({meta['wrk_version']}), {meta['rounds']} interleaved round(s) (every target once per round);
   every number below is the median over the rounds (each column's median on its own).
   wrk runs on the same {meta['nproc']} CPUs as the server under test.
 - Server: `zato-server`, fresh SQLite ODB, `[main] workers = 1`, default `python_threads`,
-  built with `cargo build --release`. Baseline: `bench/hello` (raw hyper, same machine, same wrk).
+  built with `cargo build --release` from git {meta['git_rev']}. Baseline: `bench/hello` (raw hyper, same machine, same wrk).
 
 {table}
 

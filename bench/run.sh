@@ -20,6 +20,8 @@ bash scripts/install-deps.sh --bench
 command -v wrk >/dev/null || { echo "wrk is missing" >&2; exit 1; }
 cargo build --release -p zato-server -p zato-cli -p bench-hello
 BIN="$ROOT/target/release"
+GIT_REV="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+[ -z "$(git status --porcelain -- . ':!bench' 2>/dev/null)" ] || GIT_REV="$GIT_REV + uncommitted changes"
 
 TMP="$(mktemp -d -t zato-bench.XXXXXX)"
 pids=()
@@ -133,8 +135,7 @@ echo "== checking every target after the load"
 check_all
 RSS_AFTER=$(rss "$SERVER_PID" VmRSS)
 RSS_HWM=$(rss "$SERVER_PID" VmHWM)
-LOG_ERRORS=$(grep -chE ' ERROR |panicked' "$TMP/server1/logs/server.log" "$TMP/server.stdout" \
-  | awk '{ n += $1 } END { print n + 0 }')
+LOG_ERRORS=$(cat "$TMP/server1/logs/server.log" "$TMP/server.stdout" | grep -cE ' ERROR |panicked' || true)
 if [ "$LOG_ERRORS" -gt 0 ]; then
   echo "!! the server logged $LOG_ERRORS error/panic lines, e.g.:" >&2
   grep -hE ' ERROR |panicked' "$TMP/server1/logs/server.log" "$TMP/server.stdout" | head -n 10 >&2
@@ -153,6 +154,7 @@ STARTUP=$(BENCH_PING_URL="http://127.0.0.1:$PORT/zato/ping" \
 export META_COMMAND="bash bench/run.sh" META_THREADS="$THREADS" META_CONNS="$CONNS" \
   META_SECONDS="$SECONDS_PER_RUN" META_ROUNDS="$ROUNDS" META_STARTUP="$STARTUP" \
   META_RSS_IDLE="$RSS_IDLE" META_RSS_AFTER="$RSS_AFTER" META_RSS_HWM="$RSS_HWM" META_LOG_ERRORS="$LOG_ERRORS" \
+  META_GIT_REV="$GIT_REV" \
   META_WRK_VERSION="$(wrk --version 2>&1 | head -n1 | cut -d' ' -f1-2)"
 [ "$SECONDS_PER_RUN" = 10 ] && [ "$ROUNDS" = 3 ] || \
   META_COMMAND="BENCH_SECONDS=$SECONDS_PER_RUN BENCH_ROUNDS=$ROUNDS bash bench/run.sh"
@@ -173,6 +175,7 @@ meta = {
                 'hwm': int(e['META_RSS_HWM'])},
     'startup': json.loads(e['META_STARTUP']),
     'log_errors': int(e['META_LOG_ERRORS']),
+    'git_rev': e['META_GIT_REV'],
     'targets': [
         {'id': 'baseline', 'label': 'baseline (raw hyper) GET /',
          'desc': '`bench/hello`, answers `{"hello":"world"}` to everything'},
