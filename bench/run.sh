@@ -61,8 +61,8 @@ KEY=$("$BIN/zato" crypto create-secret-key)
 ODB=(--odb-type sqlite --odb-db-name "$TMP/zato.db")
 {
   "$BIN/zato" create odb "${ODB[@]}"
-  "$BIN/zato" create cluster bench "${ODB[@]}" --secret-key "$KEY" --admin-invoke-password "$PW"
-  "$BIN/zato" create server "$TMP/server1" bench server1 "${ODB[@]}" --secret-key "$KEY" \
+  "$BIN/zato" create cluster bench "${ODB[@]}" --secret-key="$KEY" --admin-invoke-password="$PW"
+  "$BIN/zato" create server "$TMP/server1" bench server1 "${ODB[@]}" --secret-key="$KEY" \
     --http-host 127.0.0.1 --http-port "$PORT"
 } > "$TMP/create.log" 2>&1 || { cat "$TMP/create.log" >&2; exit 1; }
 "$BIN/zato-server" "$TMP/server1" > "$TMP/server.stdout" 2>&1 &

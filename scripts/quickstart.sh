@@ -13,9 +13,9 @@ if [ ! -f "$DIR/zato.db" ]; then
   PASSWORD="admin.invoke.$(cat /proc/sys/kernel/random/uuid | tr -d -)"
   ODB=(--odb-type sqlite --odb-db-name "$DIR/zato.db")
   "$BIN/zato" create odb "${ODB[@]}"
-  "$BIN/zato" create cluster quickstart "${ODB[@]}" --secret-key "$KEY" --admin-invoke-password "$PASSWORD"
+  "$BIN/zato" create cluster quickstart "${ODB[@]}" --secret-key="$KEY" --admin-invoke-password="$PASSWORD"
   for n in 1 2; do
-    "$BIN/zato" create server "$DIR/server$n" quickstart "server$n" "${ODB[@]}" --secret-key "$KEY" \
+    "$BIN/zato" create server "$DIR/server$n" quickstart "server$n" "${ODB[@]}" --secret-key="$KEY" \
       --http-host 127.0.0.1 --http-port $((17009 + n))
   done
   umask 077

@@ -23,7 +23,12 @@ pub struct OdbArgs {
     pub odb_port: u16,
     #[arg(long, default_value = "")]
     pub odb_user: String,
-    #[arg(long, default_value = "", env = "ZATO_ODB_PASSWORD")]
+    #[arg(
+        long,
+        default_value = "",
+        env = "ZATO_ODB_PASSWORD",
+        allow_hyphen_values = true
+    )]
     pub odb_password: String,
 }
 
@@ -97,12 +102,12 @@ pub enum Create {
         #[arg(long, default_value_t = 20151)]
         lb_agent_port: u16,
         /// The Fernet key every server of the cluster shares (`zato crypto create-secret-key`).
-        #[arg(long, env = "ZATO_SECRET_KEY")]
+        #[arg(long, env = "ZATO_SECRET_KEY", allow_hyphen_values = true)]
         secret_key: String,
-        #[arg(long, env = "ZATO_ADMIN_INVOKE_PASSWORD")]
+        #[arg(long, env = "ZATO_ADMIN_INVOKE_PASSWORD", allow_hyphen_values = true)]
         admin_invoke_password: String,
         /// Password of the `pubapi` user (random when not given).
-        #[arg(long, default_value = "")]
+        #[arg(long, default_value = "", allow_hyphen_values = true)]
         pubapi_password: String,
     },
     /// Create a server directory and register it in the cluster.
@@ -114,7 +119,7 @@ pub enum Create {
         server_name: String,
         #[command(flatten)]
         odb: OdbArgs,
-        #[arg(long, env = "ZATO_SECRET_KEY")]
+        #[arg(long, env = "ZATO_SECRET_KEY", allow_hyphen_values = true)]
         secret_key: String,
         #[arg(long, default_value = "0.0.0.0")]
         http_host: String,

@@ -50,3 +50,37 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Cli, Command};
+
+    /// Fernet keys are url-safe base64 and may start with `-`.
+    #[test]
+    fn secrets_may_start_with_a_hyphen() {
+        let cli = Cli::try_parse_from([
+            "zato",
+            "create",
+            "cluster",
+            "c1",
+            "--odb-db-name",
+            "/tmp/x.db",
+            "--secret-key",
+            "-SbTq0sHkq3Vd2vEo6oIuyUQ0VPvmQ7k-9p1Jm2x2Xk=",
+            "--admin-invoke-password",
+            "-pw",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let Command::Create(c) = cli.command else {
+            panic!("not create");
+        };
+        let text = format!("{c:?}");
+        assert!(
+            text.contains("-SbTq0sHkq3Vd2vEo6oIuyUQ0VPvmQ7k-9p1Jm2x2Xk="),
+            "{text}"
+        );
+        assert!(text.contains("admin_invoke_password: \"-pw\""), "{text}");
+    }
+}
