@@ -92,6 +92,7 @@ async fn deploy_here(
                 .await?;
         }
     }
+    state.python.refresh().await;
     let names: Vec<&str> = deployed.iter().map(|d| d.name.as_str()).collect();
     tracing::info!(
         "Deployed {} service{} from `{}` -> {:?}",
@@ -299,16 +300,25 @@ pub async fn watch_pickup(state: Arc<ServerState>, mut shutdown: watch::Receiver
         "Starting local file observer `{}` for `zato.hot-deploy.create`",
         dir.display()
     );
-    // Files already there at start-up.
+    let debounce = Duration::from_millis(state.cfg.hot_deploy.debounce_ms);
+    let mut pending: HashMap<PathBuf, Instant> = HashMap::new();
+    // Files already there at start-up; one still being written waits like any other change.
     if let Ok(entries) = std::fs::read_dir(&dir) {
         let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
         paths.sort();
         for p in paths {
-            pick_up(&state, &p, true).await;
+            let settled = std::fs::metadata(&p)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age >= debounce);
+            if settled {
+                pick_up(&state, &p, true).await;
+            } else {
+                pending.insert(p, Instant::now());
+            }
         }
     }
-    let debounce = Duration::from_millis(state.cfg.hot_deploy.debounce_ms);
-    let mut pending: HashMap<PathBuf, Instant> = HashMap::new();
     let mut tick = tokio::time::interval(Duration::from_millis(25));
     loop {
         tokio::select! {

@@ -16,7 +16,7 @@ pub struct Call {
     pub raw_request: String,
     pub data_format: String,
     /// Upstream's ChannelInfo as JSON (`id name type data_format ...`).
-    pub channel: Value,
+    pub channel: Arc<Value>,
     /// Method, path, params, GET, POST, headers; `{}` outside HTTP.
     pub http: Value,
     /// Upstream's per-call `self.environ`.
@@ -32,7 +32,9 @@ impl Call {
             payload,
             raw_request: String::new(),
             data_format: "dict".into(),
-            channel: json!({"id": null, "name": channel_type, "type": channel_type, "data_format": "dict", "is_internal": true}),
+            channel: Arc::new(
+                json!({"id": null, "name": channel_type, "type": channel_type, "data_format": "dict", "is_internal": true}),
+            ),
             http: json!({}),
             environ: json!({}),
         }

@@ -1,6 +1,6 @@
 //! Everything one server process holds: config, ODB, identity in the cluster, built-in
 //! services, the Python host and the live channel table.
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -35,7 +35,7 @@ pub struct ServerState {
     pub python: Arc<PyHost>,
     pub routes: ArcSwap<Routes>,
     /// Services switched off with `zato.service.edit`.
-    pub inactive: ArcSwap<HashSet<String>>,
+    pub inactive: ArcSwap<rustc_hash::FxHashSet<String>>,
     /// Deployment packages applied in this process, by file name.
     pub applied: Mutex<HashMap<String, Applied>>,
     pub rt: tokio::runtime::Handle,

@@ -111,9 +111,9 @@ async fn read_body(
 pub async fn handle(state: Arc<ServerState>, req: Request<Incoming>) -> Resp {
     let cid = zato_common::new_cid();
     let (parts, body) = req.into_parts();
-    let path = parts.uri.path().to_string();
-    let method = parts.method.as_str().to_string();
-    let found = state.routes.load().find(&method, &path);
+    let path = parts.uri.path();
+    let method = parts.method.as_str();
+    let found = state.routes.load().find(method, path);
     let (ch, params) = match found {
         Match::Found(ch, params) => (ch, params),
         Match::WrongMethod => {
@@ -137,12 +137,12 @@ pub async fn handle(state: Arc<ServerState>, req: Request<Incoming>) -> Resp {
     match ch.service.as_deref() {
         Some(ADMIN_INVOKE_SERVICE) => admin::admin_invoke(&state, &cid, &body).await,
         Some(SERVICE_INVOKER) => {
-            admin::service_invoker(&state, &cid, &ch, &method, &params, query, &body).await
+            admin::service_invoker(&state, &cid, &ch, method, &params, query, &body).await
         }
         Some(service) => {
             let http = HttpInfo {
-                method: &method,
-                path: &path,
+                method,
+                path,
                 params: &params,
                 query,
                 headers: &parts.headers,
@@ -251,6 +251,8 @@ async fn run_channel(
             );
         }
     }
+    // Built-ins see only the payload; the channel and HTTP details are for Python services.
+    let for_python = !state.builtins.contains_key(service);
     let post = if format == "form" {
         decoded.payload.clone()
     } else {
@@ -262,9 +264,17 @@ async fn run_channel(
         payload: decoded.payload,
         raw_request: decoded.raw,
         data_format: format.to_string(),
-        channel: ch.info(),
-        http: http.to_value(&post),
-        environ: json!({}),
+        channel: if for_python {
+            ch.info()
+        } else {
+            Default::default()
+        },
+        http: if for_python {
+            http.to_value(&post)
+        } else {
+            Value::Null
+        },
+        environ: Value::Null,
     };
     match invoke(state, call).await {
         Ok(mut out) => {
@@ -272,12 +282,9 @@ async fn run_channel(
             // their fields plus `zato_env` (e.g. `GET /zato/ping`).
             if ch.is_internal
                 && service.starts_with("zato.")
-                && let crate::services::Body::Json(Value::Object(m)) = &mut out.body
+                && let crate::services::Body::Json(v @ Value::Object(_)) = &out.body
             {
-                m.insert(
-                    "zato_env".into(),
-                    json!({"result": "ZATO_OK", "cid": cid, "details": ""}),
-                );
+                out.body = crate::services::Body::Bytes(with_zato_env(v, cid));
             }
             codec::encode(format, decoded.soap, ch.content_type.as_deref(), out, cid)
         }
@@ -290,6 +297,19 @@ async fn run_channel(
             resp
         }
     }
+}
+
+/// `{..fields, "zato_env": {...}}` serialised directly, without rebuilding the object.
+fn with_zato_env(v: &Value, cid: &str) -> Vec<u8> {
+    let mut out = serde_json::to_vec(v).unwrap_or_else(|_| b"{}".to_vec());
+    out.pop(); // the closing brace of a serialised object
+    if out.len() > 1 {
+        out.push(b',');
+    }
+    out.extend_from_slice(b"\"zato_env\":{\"result\":\"ZATO_OK\",\"cid\":\"");
+    out.extend_from_slice(cid.as_bytes());
+    out.extend_from_slice(b"\",\"details\":\"\"}}");
+    out
 }
 
 /// Logs a failed invocation and returns what the caller is told.
@@ -314,5 +334,25 @@ pub fn error_details(
             }
         }
         None => e.message.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    #[test]
+    fn zato_env_is_appended() {
+        let out: Value =
+            serde_json::from_slice(&super::with_zato_env(&json!({"pong": "zato"}), "c1")).unwrap();
+        assert_eq!(
+            out,
+            json!({"pong": "zato", "zato_env": {"result": "ZATO_OK", "cid": "c1", "details": ""}})
+        );
+        let out: Value = serde_json::from_slice(&super::with_zato_env(&json!({}), "c2")).unwrap();
+        assert_eq!(
+            out,
+            json!({"zato_env": {"result": "ZATO_OK", "cid": "c2", "details": ""}})
+        );
     }
 }

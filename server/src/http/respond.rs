@@ -14,9 +14,13 @@ pub fn build(status: u16, content_type: Option<&str>, cid: &str, body: impl Into
     let mut resp = Response::new(Full::new(body.into()));
     *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let h = resp.headers_mut();
-    if let Some(ct) = content_type
-        && let Ok(v) = HeaderValue::from_str(ct)
-    {
+    // The common content types are static: no allocation per response.
+    let ct = content_type.and_then(|ct| match ct {
+        JSON => Some(HeaderValue::from_static(JSON)),
+        "text/plain" => Some(HeaderValue::from_static("text/plain")),
+        other => HeaderValue::from_str(other).ok(),
+    });
+    if let Some(v) = ct {
         h.insert(CONTENT_TYPE, v);
     }
     if let Ok(v) = HeaderValue::from_str(cid) {

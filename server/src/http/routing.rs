@@ -69,10 +69,16 @@ pub struct Channel {
     pub is_internal: bool,
     pub content_type: Option<String>,
     segs: Vec<Seg>,
+    /// Upstream's ChannelInfo as services see it, built once per channel.
+    info: Arc<Value>,
 }
 
 impl Channel {
-    pub fn info(&self) -> Value {
+    pub fn info(&self) -> Arc<Value> {
+        self.info.clone()
+    }
+
+    fn build_info(&self) -> Value {
         json!({
             "id": self.id,
             "name": self.name,
@@ -147,7 +153,7 @@ pub enum Match {
 #[derive(Default, Debug)]
 pub struct Routes {
     /// Paths without params, for an O(1) first look.
-    exact: HashMap<String, Vec<Arc<Channel>>>,
+    exact: rustc_hash::FxHashMap<String, Vec<Arc<Channel>>>,
     patterned: Vec<Arc<Channel>>,
 }
 
@@ -168,7 +174,7 @@ impl Routes {
             } else {
                 "json"
             };
-            let ch = Arc::new(Channel {
+            let mut ch = Channel {
                 id: row.id,
                 name: row.name.clone(),
                 url_path: row.url_path.clone(),
@@ -186,7 +192,10 @@ impl Routes {
                 is_internal: row.is_internal,
                 content_type: row.content_type.clone().filter(|c| !c.is_empty()),
                 segs: compile(&row.url_path),
-            });
+                info: Arc::new(Value::Null),
+            };
+            ch.info = Arc::new(ch.build_info());
+            let ch = Arc::new(ch);
             if ch.segs.iter().any(|s| matches!(s, Seg::Param(_))) {
                 routes.patterned.push(ch);
             } else {

@@ -207,11 +207,21 @@ impl PyHost {
                     }
                     Err(e) => Err(fail_py(py, &file, &e)),
                 };
-                me.refresh_names(py);
+                // Names are published by `refresh` once the deployment is recorded.
                 out
             })
             .await
             .map_err(|e| fail(e.to_string()))?
+    }
+
+    /// Makes the registry's current services visible to `has` (after a deploy is recorded,
+    /// so a service is never reported deployed before its ODB rows exist).
+    pub async fn refresh(self: &Arc<Self>) {
+        let me = self.clone();
+        let _ = self
+            .pool
+            .run(Duration::from_secs(30), move |py| me.refresh_names(py))
+            .await;
     }
 
     pub async fn remove(self: &Arc<Self>, name: &str) -> bool {
@@ -261,7 +271,11 @@ impl PyHost {
             d.set_item("data_format", &req.data_format)?;
             d.set_item("channel", to_py(py, &req.channel)?)?;
             d.set_item("http", to_py(py, &req.http)?)?;
-            d.set_item("environ", to_py(py, &req.environ)?)?;
+            if req.environ.is_null() {
+                d.set_item("environ", PyDict::new(py))?;
+            } else {
+                d.set_item("environ", to_py(py, &req.environ)?)?;
+            }
             Ok(d)
         };
         let dict = build().map_err(|e| ServiceError::internal(&py_err_text(py, &e)))?;

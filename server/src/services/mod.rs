@@ -1,6 +1,5 @@
 //! Built-in services written in Rust (`zato.*`, `pub.zato.*`) and the types every service
 //! invocation shares: [`Output`], [`Body`], [`ServiceError`].
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -165,7 +164,8 @@ macro_rules! builtin {
     }};
 }
 
-pub type Registry = HashMap<&'static str, Arc<dyn Service>>;
+/// Looked up on every request: FxHash, not SipHash (the keys are our own names).
+pub type Registry = rustc_hash::FxHashMap<&'static str, Arc<dyn Service>>;
 
 /// Every built-in service of this server.
 pub fn registry() -> Registry {
