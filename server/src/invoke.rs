@@ -8,6 +8,38 @@ use crate::python::native::Bridge;
 use crate::services::{Ctx, Output, ServiceError};
 use crate::state::ServerState;
 
+/// Upstream's ChannelInfo for a call: the JSON form plus, once a Python service has seen it,
+/// the Python dict made from it (reused, as channels are long-lived).
+#[derive(Debug, Default)]
+pub struct ChannelInfo {
+    pub value: Value,
+    pub py: std::sync::OnceLock<pyo3::Py<pyo3::PyAny>>,
+}
+
+impl ChannelInfo {
+    pub fn new(value: Value) -> Arc<Self> {
+        Arc::new(Self {
+            value,
+            py: std::sync::OnceLock::new(),
+        })
+    }
+}
+
+/// What a Python service sees as `self.request.http`.
+#[derive(Debug, Default)]
+pub struct HttpReq {
+    pub method: String,
+    pub path: String,
+    /// URL path params.
+    pub params: Vec<(String, String)>,
+    /// The raw query string (parsed when handed to Python).
+    pub query: String,
+    /// Form fields of `form` channels.
+    pub post: Vec<(String, String)>,
+    /// Lower-cased names.
+    pub headers: Vec<(String, String)>,
+}
+
 /// One invocation.
 pub struct Call {
     pub name: String,
@@ -15,10 +47,10 @@ pub struct Call {
     pub payload: Value,
     pub raw_request: String,
     pub data_format: String,
-    /// Upstream's ChannelInfo as JSON (`id name type data_format ...`).
-    pub channel: Arc<Value>,
-    /// Method, path, params, GET, POST, headers; `{}` outside HTTP.
-    pub http: Value,
+    /// Upstream's ChannelInfo (`id name type data_format ...`).
+    pub channel: Arc<ChannelInfo>,
+    /// None outside HTTP.
+    pub http: Option<HttpReq>,
     /// Upstream's per-call `self.environ`.
     pub environ: Value,
 }
@@ -32,10 +64,10 @@ impl Call {
             payload,
             raw_request: String::new(),
             data_format: "dict".into(),
-            channel: Arc::new(
+            channel: ChannelInfo::new(
                 json!({"id": null, "name": channel_type, "type": channel_type, "data_format": "dict", "is_internal": true}),
             ),
-            http: json!({}),
+            http: None,
             environ: json!({}),
         }
     }
@@ -107,9 +139,14 @@ impl Bridge for ServerBridge {
     ) -> Result<Value, (u16, String)> {
         let state = self.state().map_err(|e| (503, e))?;
         let call = Call::internal(name, cid, payload, channel);
-        state
-            .rt
-            .block_on(invoke(&state, call))
+        let fut = invoke(&state, call);
+        // Inline services run on runtime threads, where blocking needs block_in_place.
+        let result = if tokio::runtime::Handle::try_current().is_ok() {
+            tokio::task::block_in_place(|| state.rt.block_on(fut))
+        } else {
+            state.rt.block_on(fut)
+        };
+        result
             .map(|o| o.body.to_value())
             .map_err(|e| (e.status, e.message))
     }

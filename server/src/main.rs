@@ -132,8 +132,12 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         });
     }
+    // Runtime threads run Python services inline, each with its own pinned thread state.
+    zato_server::python::init_interpreter();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .on_thread_start(zato_server::python::pin_thread_state)
+        .on_thread_stop(zato_server::python::unpin_thread_state)
         .build()
     {
         Ok(rt) => rt,

@@ -32,6 +32,15 @@ async fn cluster(opts: Options) -> TestCluster {
         .unwrap();
     create_channel(
         &admin,
+        "maybe-spin",
+        "/maybe-spin",
+        "test.maybe-spin",
+        json!({}),
+    )
+    .await
+    .unwrap();
+    create_channel(
+        &admin,
         "xml",
         "/xml",
         "test.envelope",
@@ -343,5 +352,65 @@ async fn service_that_hangs() {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().await.unwrap(), json!({"slept": true}));
+    c.finish().await;
+}
+
+/// Services that proved fast run inline on the runtime threads; one that then hangs must still
+/// time out on time, others must keep being served, and it must go back to the pool.
+#[tokio::test]
+async fn promoted_service_that_hangs() {
+    let c = cluster(Options {
+        service_timeout: 1.0,
+        ..Default::default()
+    })
+    .await;
+    let s = &c.servers[0];
+    let http = reqwest::Client::new();
+    let post = |path: &str, body: Value| {
+        http.post(format!("{}{path}", s.address()))
+            .json(&body)
+            .send()
+    };
+    // Earn the inline lane.
+    for _ in 0..20 {
+        for path in ["/sleeper", "/maybe-spin"] {
+            let r = post(path, json!({"seconds": 0})).await.unwrap();
+            let status = r.status();
+            assert_eq!(status, 200, "{path}: {}", r.text().await.unwrap());
+        }
+    }
+    // A promoted service blocks in a sleep: 504 on time, the rest is served meanwhile.
+    let hang = tokio::spawn(post("/sleeper", json!({"seconds": 4})));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for _ in 0..5 {
+        let start = Instant::now();
+        assert_eq!(post("/maybe-spin", json!({})).await.unwrap().status(), 200);
+        still_serving(&c).await;
+        assert!(
+            start.elapsed() < Duration::from_millis(800),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+    let start = Instant::now();
+    expect(hang.await.unwrap().unwrap(), 504, "did not finish within").await;
+    assert!(start.elapsed() < Duration::from_secs(2));
+    // A promoted service spins: interrupted, 504, and the server carries on.
+    let start = Instant::now();
+    expect(
+        post("/maybe-spin", json!({"spin": true})).await.unwrap(),
+        504,
+        "did not finish within",
+    )
+    .await;
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
+    for _ in 0..3 {
+        assert_eq!(post("/maybe-spin", json!({})).await.unwrap().status(), 200);
+        still_serving(&c).await;
+    }
     c.finish().await;
 }

@@ -49,7 +49,7 @@ class _State:
 class ServiceEntry:
     """One deployed service."""
 
-    __slots__ = ('name', 'impl_name', 'class_name', 'file_name', 'cls', 'sio')
+    __slots__ = ('name', 'impl_name', 'class_name', 'file_name', 'cls', 'sio', 'plan')
 
     def __init__(self, name, cls, file_name, sio):
         self.name = name
@@ -58,6 +58,7 @@ class ServiceEntry:
         self.file_name = file_name
         self.cls = cls
         self.sio = sio
+        self.plan = None  # pipeline.CallPlan, built once the class is final (after after_add_to_store)
 
     def to_dict(self):
         return {'name': self.name, 'impl_name': self.impl_name, 'class_name': self.class_name,
@@ -170,6 +171,8 @@ def deploy(source, file_name):
             entries = _collect(module, module_name, source, file_name, logger)
             for entry in entries.values():
                 entry.cls.after_add_to_store(logger)
+            for entry in entries.values():
+                entry.plan = pipeline.build_plan(entry)
         except BaseException as e:
             _restore(module_name, previous_module, file_name, previous_lines)
             # SystemExit from a module calling sys.exit() is a deployment error; Ctrl+C and the like are not.
@@ -246,13 +249,16 @@ def _run(entry, req):
     return pipeline.run(entry, req, _state)
 
 
+_run_pipeline = pipeline.run
+
+
 def invoke(req):
     """Runs one request; see pipeline.run for the returned (status, content_type, headers, payload)."""
     entry = _registry.get(req['name'])
     if entry is None:
         raise LookupError(req['name'])
     try:
-        return _run(entry, req)
+        return _run_pipeline(entry, req, _state)
     except Reportable as e:
         # BadRequest, NotFound, ... raised anywhere in the call tree become client errors here, only here,
         # so that a service can still catch them from self.invoke.

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use zato_common::admin::{InvokeRequest, encode_response};
 
 use super::codec;
@@ -204,7 +204,12 @@ pub async fn service_invoker(
     call.channel = ch.info();
     call.data_format = "json".into();
     call.raw_request = decoded.raw;
-    call.http = json!({"method": method, "path": ch.url_path, "params": {}, "GET": super::query_map(query), "POST": {}, "headers": {}});
+    call.http = Some(crate::invoke::HttpReq {
+        method: method.to_string(),
+        path: ch.url_path.clone(),
+        query: query.to_string(),
+        ..Default::default()
+    });
     match invoke(state, call).await {
         Ok(mut out) => {
             // Internal services answer flat, without their top element (upstream).
@@ -229,6 +234,7 @@ pub async fn service_invoker(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn payload_forms() {

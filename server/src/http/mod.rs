@@ -9,7 +9,7 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{HeaderMap, Request};
 use hyper_util::rt::TokioIo;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -176,35 +176,24 @@ pub fn query_map(query: &str) -> Map<String, Value> {
 }
 
 impl HttpInfo<'_> {
-    fn to_value(&self, post: &Value) -> Value {
-        let params: Map<String, Value> = self
-            .params
-            .iter()
-            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-            .collect();
-        let headers: Map<String, Value> = self
-            .headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()),
-                )
-            })
-            .collect();
-        let ua = self
-            .headers
-            .get(hyper::header::USER_AGENT)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-        json!({
-            "method": self.method,
-            "path": self.path,
-            "params": params,
-            "GET": query_map(self.query),
-            "POST": post,
-            "headers": headers,
-            "user_agent": ua,
-        })
+    fn to_req(&self, post: Vec<(String, String)>) -> crate::invoke::HttpReq {
+        crate::invoke::HttpReq {
+            method: self.method.to_string(),
+            path: self.path.to_string(),
+            params: self.params.to_vec(),
+            query: self.query.to_string(),
+            post,
+            headers: self
+                .headers
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+        }
     }
 }
 
@@ -253,10 +242,12 @@ async fn run_channel(
     }
     // Built-ins see only the payload; the channel and HTTP details are for Python services.
     let for_python = !state.builtins.contains_key(service);
-    let post = if format == "form" {
-        decoded.payload.clone()
-    } else {
-        json!({})
+    let post = match (&decoded.payload, format) {
+        (Value::Object(m), "form") => m
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+            .collect(),
+        _ => Vec::new(),
     };
     let call = Call {
         name: service.to_string(),
@@ -269,11 +260,7 @@ async fn run_channel(
         } else {
             Default::default()
         },
-        http: if for_python {
-            http.to_value(&post)
-        } else {
-            Value::Null
-        },
+        http: for_python.then(|| http.to_req(post)),
         environ: Value::Null,
     };
     match invoke(state, call).await {

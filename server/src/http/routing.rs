@@ -70,11 +70,11 @@ pub struct Channel {
     pub content_type: Option<String>,
     segs: Vec<Seg>,
     /// Upstream's ChannelInfo as services see it, built once per channel.
-    info: Arc<Value>,
+    info: Arc<crate::invoke::ChannelInfo>,
 }
 
 impl Channel {
-    pub fn info(&self) -> Arc<Value> {
+    pub fn info(&self) -> Arc<crate::invoke::ChannelInfo> {
         self.info.clone()
     }
 
@@ -192,9 +192,9 @@ impl Routes {
                 is_internal: row.is_internal,
                 content_type: row.content_type.clone().filter(|c| !c.is_empty()),
                 segs: compile(&row.url_path),
-                info: Arc::new(Value::Null),
+                info: Default::default(),
             };
-            ch.info = Arc::new(ch.build_info());
+            ch.info = crate::invoke::ChannelInfo::new(ch.build_info());
             let ch = Arc::new(ch);
             if ch.segs.iter().any(|s| matches!(s, Seg::Param(_))) {
                 routes.patterned.push(ch);

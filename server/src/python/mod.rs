@@ -15,6 +15,7 @@ use crate::invoke::Call;
 use crate::services::{Body, Output, ServiceError};
 
 pub mod conv;
+pub mod inline;
 pub mod native;
 pub mod pool;
 
@@ -59,6 +60,8 @@ pub struct DeployedPy {
 
 pub struct PyHost {
     pool: Arc<Pool>,
+    lanes: inline::Lanes,
+    combiner: inline::Combiner,
     runtime: Py<PyModule>,
     /// Names of the deployed Python services, readable without the GIL.
     names: ArcSwap<HashSet<String>>,
@@ -81,6 +84,47 @@ fn install_package(dir: &Path) -> Result<(), PyHostError> {
         std::fs::write(&path, text).map_err(io)?;
     }
     Ok(())
+}
+
+/// Starts the interpreter with `_zato_native` built in. Idempotent; call it before the async
+/// runtime starts so its worker threads can pin thread states (see [`pin_thread_state`]).
+pub fn init_interpreter() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        use native::_zato_native;
+        pyo3::append_to_inittab!(_zato_native);
+        Python::initialize();
+    });
+}
+
+thread_local! {
+    static PINNED: std::cell::Cell<*mut pyo3::ffi::PyThreadState> = const { std::cell::Cell::new(std::ptr::null_mut()) };
+}
+
+/// Gives the calling thread a Python thread state for its whole life (engineering notes G1),
+/// so entering Python costs a GIL acquisition, not a thread-state allocation. For the async
+/// runtime's `on_thread_start`; requires [`init_interpreter`] first.
+pub fn pin_thread_state() {
+    // SAFETY: the interpreter is initialised; the GIL is taken and released at once, leaving
+    // this thread's state in place for `Python::attach` to reuse.
+    unsafe {
+        pyo3::ffi::PyGILState_Ensure();
+        let ts = pyo3::ffi::PyEval_SaveThread();
+        PINNED.with(|p| p.set(ts));
+    }
+}
+
+/// Frees the pinned thread state (runtime threads come and go: blocking-pool threads).
+pub fn unpin_thread_state() {
+    let ts = PINNED.with(|p| p.replace(std::ptr::null_mut()));
+    if !ts.is_null() {
+        // SAFETY: `ts` is this thread's state saved by `pin_thread_state`; restoring it takes
+        // the GIL, and releasing the outermost GILState deletes the state and frees the GIL.
+        unsafe {
+            pyo3::ffi::PyEval_RestoreThread(ts);
+            pyo3::ffi::PyGILState_Release(pyo3::ffi::PyGILState_STATE::PyGILState_UNLOCKED);
+        }
+    }
 }
 
 /// Must run before any thread is started: it may set PYTHONHOME (engineering notes §3).
@@ -109,12 +153,11 @@ impl PyHost {
         lib_dir: &Path,
         virtualenv: &str,
         threads: usize,
+        service_timeout: Duration,
         init_config: &Value,
     ) -> Result<Arc<Self>, PyHostError> {
         install_package(lib_dir)?;
-        use native::_zato_native;
-        pyo3::append_to_inittab!(_zato_native);
-        Python::initialize();
+        init_interpreter();
         let runtime = Python::attach(|py| -> PyResult<Py<PyModule>> {
             let sys = py.import("sys")?;
             let path = sys.getattr("path")?.cast_into::<PyList>()?;
@@ -137,11 +180,15 @@ impl PyHost {
             Ok(runtime.unbind())
         })
         .map_err(|e| PyHostError::Start(Python::attach(|py| py_err_text(py, &e))))?;
-        Ok(Arc::new(Self {
+        let host = Arc::new(Self {
             pool: Pool::new(threads),
+            lanes: Default::default(),
+            combiner: Default::default(),
             runtime,
             names: ArcSwap::from_pointee(HashSet::new()),
-        }))
+        });
+        inline::start_watchdog(Arc::downgrade(&host), service_timeout);
+        Ok(host)
     }
 
     pub fn has(&self, name: &str) -> bool {
@@ -159,6 +206,8 @@ impl PyHost {
     }
 
     fn refresh_names(&self, py: Python<'_>) {
+        // New code: every service earns its inline lane again.
+        self.lanes.reset();
         let names = self
             .runtime
             .bind(py)
@@ -243,22 +292,49 @@ impl PyHost {
     }
 
     /// Runs one request through `zato._runtime.invoke`.
+    /// Runs one request through `zato._runtime.invoke`: inline when the service has proved
+    /// fast (see `inline.rs`), on an interpreter thread otherwise.
     pub async fn invoke(
         self: &Arc<Self>,
         req: Call,
         timeout: Duration,
     ) -> Result<Output, ServiceError> {
-        let me = self.clone();
+        let lane = self.lanes.get(&req.name);
         let name = req.name.clone();
-        match self
-            .pool
-            .run(timeout, move |py| me.invoke_in(py, req))
-            .await
-        {
-            Ok(r) => r,
-            Err(PoolError::Timeout(t)) => Err(ServiceError::timeout(&name, t)),
-            Err(PoolError::Gone) => Err(ServiceError::internal("the interpreter thread stopped")),
-        }
+        let started = std::time::Instant::now();
+        let result = if lane.inline() && !self.combiner.diverted() {
+            let (mut rx, started) = inline::submit(self, req, lane.clone());
+            // A combiner just started runs next on this thread; looking after it saves arming
+            // a timer for the timeout in the common case.
+            if started {
+                tokio::task::yield_now().await;
+            }
+            if let Ok(r) = rx.try_recv() {
+                r
+            } else {
+                match tokio::time::timeout(timeout, rx).await {
+                    Ok(Ok(r)) => r,
+                    Ok(Err(_)) => Err(ServiceError::internal("the interpreter stopped")),
+                    Err(_) => Err(ServiceError::timeout(&name, timeout)),
+                }
+            }
+        } else {
+            let me = self.clone();
+            match self
+                .pool
+                .run(timeout, move |py| me.invoke_in(py, req))
+                .await
+            {
+                Ok(r) => r,
+                Err(PoolError::Timeout(t)) => Err(ServiceError::timeout(&name, t)),
+                Err(PoolError::Gone) => {
+                    Err(ServiceError::internal("the interpreter thread stopped"))
+                }
+            }
+        };
+        let timed_out = matches!(&result, Err(e) if e.status == 504);
+        lane.record(started.elapsed(), timed_out);
+        result
     }
 
     fn invoke_in(&self, py: Python<'_>, req: Call) -> Result<Output, ServiceError> {
@@ -269,8 +345,8 @@ impl PyHost {
             d.set_item("payload", to_py(py, &req.payload)?)?;
             d.set_item("raw_request", &req.raw_request)?;
             d.set_item("data_format", &req.data_format)?;
-            d.set_item("channel", to_py(py, &req.channel)?)?;
-            d.set_item("http", to_py(py, &req.http)?)?;
+            d.set_item("channel", channel_dict(py, &req.channel)?)?;
+            d.set_item("http", http_dict(py, req.http.as_ref())?)?;
             if req.environ.is_null() {
                 d.set_item("environ", PyDict::new(py))?;
             } else {
@@ -313,6 +389,62 @@ impl PyHost {
             }
         }
     }
+}
+
+/// A channel's Python dict is made once and copied per call (services may change theirs).
+fn channel_dict<'py>(
+    py: Python<'py>,
+    ch: &crate::invoke::ChannelInfo,
+) -> PyResult<Bound<'py, PyAny>> {
+    let cached = match ch.py.get() {
+        Some(d) => d.bind(py).clone(),
+        None => {
+            let d = to_py(py, &ch.value)?;
+            let _ = ch.py.set(d.clone().unbind());
+            d
+        }
+    };
+    cached.call_method0("copy")
+}
+
+fn pairs<'py>(
+    py: Python<'py>,
+    items: impl Iterator<Item = (&'py str, &'py str)>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for (k, v) in items {
+        d.set_item(k, v)?;
+    }
+    Ok(d)
+}
+
+/// `self.request.http` as the Python package expects it.
+fn http_dict<'py>(
+    py: Python<'py>,
+    http: Option<&'py crate::invoke::HttpReq>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    let Some(h) = http else {
+        return Ok(d);
+    };
+    let kv = |v: &'py [(String, String)]| v.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    d.set_item("method", &h.method)?;
+    d.set_item("path", &h.path)?;
+    d.set_item("params", pairs(py, kv(&h.params))?)?;
+    let get = PyDict::new(py);
+    for (k, v) in form_urlencoded::parse(h.query.as_bytes()) {
+        get.set_item(k.as_ref(), v.as_ref())?;
+    }
+    d.set_item("GET", get)?;
+    d.set_item("POST", pairs(py, kv(&h.post))?)?;
+    d.set_item("headers", pairs(py, kv(&h.headers))?)?;
+    let ua = h
+        .headers
+        .iter()
+        .find(|(k, _)| k == "user-agent")
+        .map(|(_, v)| v.as_str());
+    d.set_item("user_agent", ua)?;
+    Ok(d)
 }
 
 fn fail_py(py: Python<'_>, file: &str, e: &PyErr) -> DeployFailure {
@@ -359,4 +491,21 @@ fn output_from(tuple: &Bound<'_, PyAny>) -> PyResult<Output> {
         headers,
         body,
     })
+}
+
+impl inline::Runner for PyHost {
+    fn run(&self, py: Python<'_>, req: Call) -> inline::JobResult {
+        self.invoke_in(py, req)
+    }
+
+    fn to_pool(self: &Arc<Self>, req: Call, tx: tokio::sync::oneshot::Sender<inline::JobResult>) {
+        let me = self.clone();
+        self.pool.submit(move |py| {
+            let _ = tx.send(me.invoke_in(py, req));
+        });
+    }
+
+    fn combiner(&self) -> &inline::Combiner {
+        &self.combiner
+    }
 }

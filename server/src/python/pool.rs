@@ -109,6 +109,21 @@ impl Pool {
         self.live.load(Ordering::SeqCst)
     }
 
+    /// Queues `f` for an interpreter thread without waiting (its result goes wherever `f`
+    /// sends it). False when the pool is gone.
+    pub fn submit<F>(&self, f: F) -> bool
+    where
+        F: FnOnce(Python<'_>) + Send + 'static,
+    {
+        let seq = self.next_seq.fetch_add(1, Ordering::SeqCst);
+        self.tx
+            .send(Job {
+                seq,
+                run: Box::new(f),
+            })
+            .is_ok()
+    }
+
     /// Runs `f` on an interpreter thread and waits at most `timeout` for its result.
     pub async fn run<T, F>(&self, timeout: Duration, f: F) -> Result<T, PoolError>
     where

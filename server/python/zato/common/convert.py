@@ -127,8 +127,39 @@ def parse_text(value):
 
 # ################################################################################################################################
 
+# Exact types to_plain returns unchanged (subclasses such as IntEnum or str-based classes take the full path).
+_plain_scalars = frozenset((str, int, float, bool, type(None)))
+
+
 def to_plain(value):
-    """Turns a response value into dict/list/str/int/float/bool/None so that the host can serialize it."""
+    """Turns a response value into dict/list/str/int/float/bool/None so that the host can serialize it.
+
+    Containers are always copied, even when everything in them is plain already.
+    """
+    cls = type(value)
+    if cls is dict:
+        scalars = _plain_scalars
+        for key, item in value.items():
+            if type(key) is not str or type(item) not in scalars:
+                return {key if type(key) is str else _plain_key(key): item if type(item) in scalars else to_plain(item)
+                    for key, item in value.items()}
+        return value.copy()
+    if cls in _plain_scalars:
+        return value
+    if cls is list:
+        scalars = _plain_scalars
+        for item in value:
+            if type(item) not in scalars:
+                return [item if type(item) in scalars else to_plain(item) for item in value]
+        return value.copy()
+    return _to_plain_other(value)
+
+
+def _plain_key(key):
+    return key if isinstance(key, str) else str(key)
+
+
+def _to_plain_other(value):
     if value is None or isinstance(value, (str, bool)):
         return value
     if isinstance(value, enum.Enum):

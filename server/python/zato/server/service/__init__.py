@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 """`Service`, the base class of every user service, plus SimpleIO types and Model re-exported as upstream does."""
 
+import datetime as dt
 import json
 import time
 
@@ -10,9 +11,10 @@ from zato.common.exception import ServiceMissingException
 from zato.common.ext.bunch import Bunch, bunchify
 from zato.common.marshal_.api import Model
 from zato.common.util.api import get_impl_name, get_service_name
+from zato.common.util.lazy import lazy_attr
 from zato.simpleio import AsIs, Bool, CSV, Date, DateTime, Decimal, Dict, DictList, Float, Int, \
      List, Opaque, Text, UTC, UUID
-from zato.server.service.support import native
+from zato.server.service.support import ChannelInfo, ServiceLogger, native, wsgi_environ
 
 __all__ = ['Service', 'Model', 'Bunch', 'AsIs', 'Bool', 'CSV', 'Date', 'DateTime', 'Decimal', 'Dict', 'DictList',
     'Float', 'Int', 'List', 'Opaque', 'Text', 'UTC', 'UUID', 'DATA_FORMAT']
@@ -40,15 +42,64 @@ def _maybe_json(payload):
     return payload
 
 
+def _call_data(service, attr_name, key):
+    """What the runtime stored for this call (see pipeline.run); AttributeError outside of a call, e.g. in __init__."""
+    try:
+        return service.__dict__[key]
+    except KeyError:
+        raise AttributeError("'{}' object has no attribute '{}'".format(type(service).__name__, attr_name)) from None
+
+
+def _channel_info(service, attr_name):
+    # self.channel and self.chan are one object, as if both had been assigned when the call started.
+    data = service.__dict__
+    info = data.get('_zato_channel')
+    if info is None:
+        info = data['_zato_channel'] = ChannelInfo(_call_data(service, attr_name, '_zato_req').get('channel') or {})
+    return info
+
+
 class Service:
     """Subclass this and implement handle() (or handle_GET, handle_POST, ...).
 
     A new instance is created for each call; the runtime sets the per-call attributes
-    (cid, request, response, logger, channel, ...) before any hook runs.
+    (cid, request, response, logger, channel, ...) before any hook runs. Those that most
+    calls never use (logger, channel/chan, environ, wsgi_environ, invocation_time) are built
+    on first access from what the call started with, then stored on the instance like the others.
     """
 
     def __init__(self, *ignored_args, **ignored_kwargs):
         pass
+
+    # ############################################################################################################################
+    # Per-call attributes built on first access (see zato.server.service.pipeline)
+
+    @lazy_attr
+    def logger(self):
+        return ServiceLogger(_call_data(self, 'logger', '_zato_cid'), _call_data(self, 'logger', '_zato_entry').name)
+
+    @lazy_attr
+    def channel(self):
+        return _channel_info(self, 'channel')
+
+    @lazy_attr
+    def chan(self):
+        return _channel_info(self, 'chan')
+
+    @lazy_attr
+    def environ(self):
+        return Bunch(_call_data(self, 'environ', '_zato_req').get('environ') or {})
+
+    @lazy_attr
+    def wsgi_environ(self):
+        req = _call_data(self, 'wsgi_environ', '_zato_req')
+        return wsgi_environ(req.get('http') or {}, req.get('channel') or {})
+
+    @lazy_attr
+    def invocation_time(self):
+        # The wall clock was read when the call started; only the datetime is made here (naive, in UTC).
+        started = _call_data(self, 'invocation_time', '_zato_started')
+        return dt.datetime.fromtimestamp(started, dt.timezone.utc).replace(tzinfo=None)
 
     # ############################################################################################################################
     # Naming

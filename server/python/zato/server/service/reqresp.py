@@ -3,9 +3,13 @@
 
 import json
 from copy import deepcopy
+from functools import partial
+from operator import attrgetter
+from types import MethodType
 
 from zato.common.api import ZATO_OK
 from zato.common.ext.bunch import Bunch, bunchify
+from zato.common.util.lazy import lazy_attr
 
 
 class HTTPRequestData:
@@ -33,17 +37,37 @@ class HTTPRequestData:
 
 
 class Request:
+    """self.request. `http`, `input` (for services without SimpleIO input) and `channel_params`
+    are built on first access from what the host sent."""
+
+    transport = None
+    merge_channel_params = True
 
     def __init__(self, cid, payload, raw_request, data_format, http):
         self.cid = cid
         self.payload = payload
         self.text = raw_request
         self.data_format = data_format
-        self.transport = None
-        self.http = HTTPRequestData(http)
+        self._zato_http = http
         self.input = Bunch()
-        self.channel_params = {}
-        self.merge_channel_params = True
+
+    @lazy_attr
+    def http(self):
+        return HTTPRequestData(self.__dict__.get('_zato_http'))
+
+    @lazy_attr
+    def input(self):
+        # Upstream merges URL path and query parameters into input even without SimpleIO.
+        http = self.__dict__.get('_zato_http') or {}
+        out = Bunch(http.get('GET') or {})
+        params = http.get('params')
+        if params:
+            out.update(params)
+        return out
+
+    @lazy_attr
+    def channel_params(self):
+        return {}
 
     @property
     def raw_request(self):
@@ -64,61 +88,69 @@ class Request:
     bunchified = to_bunch
 
 
+def new_request(cid, payload, raw_request, data_format, http, _new=object.__new__):
+    """What the pipeline uses instead of Request(...): the same object, without the eager input Bunch."""
+    request = _new(Request)
+    request.cid = cid
+    request.payload = payload
+    request.text = raw_request
+    request.data_format = data_format
+    request._zato_http = http
+    return request
+
+
 class SimpleIOPayload:
     """self.response.payload of a SimpleIO service: set elements as attributes or keys,
     or assign a list (payload[:] = rows, append) for repeated output.
 
     A dict or list assigned to response.payload is kept by reference, so later changes to it still count.
+
+    Elements live in the instance's own __dict__, so `payload.name = value` is a plain attribute store.
+    The public methods below are data descriptors (see the end of the class): reading `payload.get`
+    is always the method, while assigning `payload.get = value` sets an element called `get`.
     """
 
+    __slots__ = ('_zato_items', '_zato_touched', '__dict__')
+
     def __init__(self, attrs=None, items=None):
-        object.__setattr__(self, '_zato_attrs', {} if attrs is None else attrs)
-        object.__setattr__(self, '_zato_items', items)
-        object.__setattr__(self, '_zato_touched', attrs is not None or items is not None)
+        if attrs is not None:
+            self.__dict__ = attrs
+        self._zato_items = items
+        # Elements set later show in __dict__; this covers what does not (a given empty dict, update(), del).
+        self._zato_touched = attrs is not None or items is not None
 
     def _touch(self):
-        object.__setattr__(self, '_zato_touched', True)
+        self._zato_touched = True
 
     def _ensure_items(self):
         if self._zato_items is None:
-            object.__setattr__(self, '_zato_items', [])
-        self._touch()
+            self._zato_items = []
+        self._zato_touched = True
         return self._zato_items
-
-    def __setattr__(self, name, value):
-        self._zato_attrs[name] = value
-        self._touch()
-
-    def __getattr__(self, name):
-        # Only called when normal lookup fails, i.e. for element names.
-        try:
-            return object.__getattribute__(self, '_zato_attrs')[name]
-        except (KeyError, AttributeError):
-            raise AttributeError(name) from None
 
     def __delattr__(self, name):
         try:
-            del self._zato_attrs[name]
+            del self.__dict__[name]
         except KeyError:
             raise AttributeError(name) from None
+        self._zato_touched = True
 
     def __setitem__(self, key, value):
         if isinstance(key, (slice, int)):
             self._ensure_items()[key] = value
         else:
-            self._zato_attrs[key] = value
-            self._touch()
+            self.__dict__[key] = value
 
     def __getitem__(self, key):
         if isinstance(key, (slice, int)):
             return (self._zato_items or [])[key]
-        return self._zato_attrs[key]
+        return self.__dict__[key]
 
     def __contains__(self, key):
-        return key in self._zato_attrs
+        return key in self.__dict__
 
     def __len__(self):
-        return len(self._zato_items) if self._zato_items is not None else len(self._zato_attrs)
+        return len(self._zato_items) if self._zato_items is not None else len(self.__dict__)
 
     def append(self, item):
         self._ensure_items().append(item)
@@ -127,53 +159,92 @@ class SimpleIOPayload:
         self._ensure_items().extend(items)
 
     def get(self, key, default=None):
-        return self._zato_attrs.get(key, default)
+        return self.__dict__.get(key, default)
 
     def update(self, *args, **kwargs):
-        self._zato_attrs.update(*args, **kwargs)
-        self._touch()
+        self.__dict__.update(*args, **kwargs)
+        self._zato_touched = True
 
     def set_payload_attrs(self, value):
-        self.update(value if isinstance(value, dict) else vars(value))
-
-    @property
-    def is_set(self):
-        return self._zato_touched
+        SimpleIOPayload.update(self, value if isinstance(value, dict) else vars(value))
 
     def getvalue(self):
         """A list for repeated output, else the dict of elements set."""
-        if self._zato_items is not None:
-            return self._zato_items
-        return self._zato_attrs
+        return payload_value(self)
 
-    __zato_plain__ = getvalue
+    def __zato_plain__(self):
+        return payload_value(self)
 
     def __repr__(self):
-        return '<SimpleIOPayload {!r}>'.format(self.getvalue())
+        return '<SimpleIOPayload {!r}>'.format(payload_value(self))
+
+
+def payload_value(payload):
+    """SimpleIOPayload.getvalue."""
+    items = payload._zato_items
+    return items if items is not None else payload.__dict__
+
+
+def payload_is_set(payload):
+    """Whether anything was assigned to a SimpleIOPayload (an element, rows, or the payload as a whole)."""
+    return payload._zato_touched or payload._zato_items is not None or bool(payload.__dict__)
+
+
+def _element_setter(name):
+    def set_element(payload, value):
+        payload.__dict__[name] = value
+    return set_element
+
+
+def _as_data_descriptors():
+    for name in ('append', 'extend', 'get', 'update', 'set_payload_attrs', 'getvalue'):
+        method = vars(SimpleIOPayload)[name]
+        # partial(MethodType, f)(obj) is the bound method, made without any Python-level call.
+        setattr(SimpleIOPayload, name, property(partial(MethodType, method), _element_setter(name), doc=method.__doc__))
+    SimpleIOPayload.is_set = property(payload_is_set, _element_setter('is_set'))
+
+
+_as_data_descriptors()
+
+
+def new_sio_payload(_new=object.__new__):
+    payload = _new(SimpleIOPayload)
+    payload._zato_items = None
+    payload._zato_touched = False
+    return payload
 
 
 class Response:
+    """self.response; `payload` is a plain attribute (see SimpleIOResponse for SimpleIO services)."""
+
+    payload = ''
+    status_code = 200
+    content_type = None
+    result = ZATO_OK
+    result_details = ''
 
     def __init__(self, payload=''):
-        self._payload = payload
-        self.status_code = 200
-        self.content_type = None
+        if isinstance(payload, SimpleIOPayload):
+            self.__class__ = SimpleIOResponse
+            self._payload = payload
+        else:
+            self.payload = payload
         self.headers = {}
-        self.result = ZATO_OK
-        self.result_details = ''
 
-    @property
-    def payload(self):
-        return self._payload
 
-    @payload.setter
-    def payload(self, value):
-        # Keep SimpleIO services' payload attribute-settable after `payload = {...}` or `payload = [...]`.
-        if isinstance(self._payload, SimpleIOPayload) and not isinstance(value, SimpleIOPayload):
-            if type(value) is dict or isinstance(value, Bunch):
-                value = SimpleIOPayload(attrs=value)
-            elif type(value) is list:
-                value = SimpleIOPayload(items=value)
-            elif isinstance(value, tuple):
-                value = SimpleIOPayload(items=list(value))
-        self._payload = value
+def _set_sio_payload(self, value):
+    # Keep SimpleIO services' payload attribute-settable after `payload = {...}` or `payload = [...]`.
+    if not isinstance(value, SimpleIOPayload) and isinstance(self._payload, SimpleIOPayload):
+        if type(value) is dict or isinstance(value, Bunch):
+            value = SimpleIOPayload(attrs=value)
+        elif type(value) is list:
+            value = SimpleIOPayload(items=value)
+        elif isinstance(value, tuple):
+            value = SimpleIOPayload(items=list(value))
+    self._payload = value
+
+
+class SimpleIOResponse(Response):
+    """self.response of a SimpleIO service: a dict or list assigned to payload is wrapped in SimpleIOPayload."""
+
+    payload = property(attrgetter('_payload'), _set_sio_payload)

@@ -11,7 +11,7 @@ import copy
 import dataclasses
 from xml.etree import ElementTree
 
-from zato.common import convert
+from zato.common.convert import _plain_scalars, to_plain
 from zato.common.api import SIMPLE_IO_DEFAULTS
 from zato.common.ext.bunch import Bunch
 from zato.common.marshal_.api import ModelError, build_model, is_model_class
@@ -37,10 +37,97 @@ class SIODef:
         self.default_output_value = NotGiven
         self.skip_empty_keys = False
         self.force_empty_keys = ()
+        self._plans = None
 
     def names(self, elems, required):
         return [elem.name for elem in elems if elem.is_required == required]
 
+    def plans(self):
+        """(_InputPlan, _OutputPlan), built from the definition on first use (get_sio_def builds them at deploy time)."""
+        plans = self._plans
+        if plans is None:
+            plans = self._plans = (_InputPlan(self), _OutputPlan(self))
+        return plans
+
+
+def _converter(elem, method_name):
+    """elem.<method_name>, or None when it is the identity of Elem (values pass through unchanged)."""
+    if method_name not in vars(elem) and getattr(type(elem), method_name) is getattr(Elem, method_name):
+        return None
+    return getattr(elem, method_name)
+
+
+def _bunch_item(name):
+    def get(self):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+    get.__name__ = name
+    return get
+
+
+def _reduce_to_bunch(self):
+    # Pickles and copies as a plain Bunch: the per-definition class is not importable.
+    return Bunch, (dict(self),)
+
+
+def _input_class(names):
+    """Bunch, or a subclass of it in which each declared input element is a property.
+
+    Reading `input.name` from a Bunch goes through a failed normal lookup and then Bunch.__getattr__;
+    a property is found at once. Values, errors (AttributeError for a deleted element), setting,
+    deleting, methods and repr are all as in Bunch.
+    """
+    attrs = {name: property(_bunch_item(name)) for name in names
+        if name.isidentifier() and not name.startswith('__') and not hasattr(Bunch, name)}
+    if not attrs:
+        return Bunch
+    attrs.update({'__slots__': (), '__module__': Bunch.__module__, '__qualname__': Bunch.__qualname__,
+        '__reduce__': _reduce_to_bunch})
+    return type('Bunch', (Bunch,), attrs)
+
+
+class _InputPlan:
+    """What parsing input needs, computed once per definition:
+    elems is ((name, is_required, converter or None, empty_is_missing, default, type_name), ...)."""
+
+    __slots__ = ('elems', 'bunch_class', 'plain_elems')
+
+    def __init__(self, sio_def):
+        self.elems = tuple((elem.name, elem.is_required, _converter(elem, 'from_input'), elem.empty_is_missing,
+            _default(elem, sio_def.default_input_value), elem.type_name) for elem in sio_def.input_elems)
+        self.bunch_class = _input_class([elem.name for elem in sio_def.input_elems])
+        # ((name, is_required, default), ...) when no element converts values or treats '' as missing.
+        self.plain_elems = None if any(conv is not None or empty_is_missing
+            for _, _, conv, empty_is_missing, _, _ in self.elems) else tuple(
+            (name, is_required, default) for name, is_required, _, _, default, _ in self.elems)
+
+
+class _OutputPlan:
+    """What serializing output needs, computed once per definition:
+    elems is ((name, converter or None, default, type_name), ...)."""
+
+    __slots__ = ('elems', 'required', 'skip_empty_keys', 'force_empty_keys', 'unwrap', 'passes_through', 'plain_elems')
+
+    def __init__(self, sio_def):
+        elems = sio_def.output_elems
+        self.elems = tuple((elem.name, _converter(elem, 'to_output'), _default(elem, sio_def.default_output_value),
+            elem.type_name) for elem in elems)
+        self.required = tuple(elem.name for elem in elems if elem.is_required)
+        self.skip_empty_keys = sio_def.skip_empty_keys
+        self.force_empty_keys = sio_def.force_empty_keys
+        # Classic services may still wrap their output in response_elem themselves; upstream REST strips it.
+        names = {elem.name for elem in elems}
+        response_elem = sio_def.response_elem
+        self.unwrap = response_elem if sio_def.is_classic and response_elem and response_elem not in names else None
+        # No elements to shape the output with: it is only made plain.
+        self.passes_through = sio_def.output_model is not None or not elems
+        # ((name, default), ...) when no element converts values and empty keys are kept.
+        self.plain_elems = None if self.skip_empty_keys or any(conv is not None for _, conv, _, _ in self.elems) \
+            else tuple((name, default) for name, _, default, _ in self.elems)
+
+# ################################################################################################################################
 
 def _implicit_elem(name, config):
     """Implicit typing by name, e.g. is_active -> Bool, user_id -> Int."""
@@ -158,6 +245,8 @@ def get_sio_def(cls, config=None):
     else:
         sio_def.response_elem = None
 
+    # Compiled at deploy time rather than by the first call.
+    sio_def.plans()
     return sio_def
 
 
@@ -232,27 +321,50 @@ def parse_input(sio_def, sources):
         except ModelError as e:
             raise ServiceError(400, str(e)) from None
 
-    out = Bunch()
-    missing, invalid = [], []
-    for elem in sio_def.input_elems:
-        value = _lookup(sources, elem.name)
-        if value is not NotGiven and elem.empty_is_missing and isinstance(value, str) and not value.strip() \
-                and not elem.is_required:
-            value = NotGiven
-        if value is NotGiven:
-            if elem.is_required:
-                missing.append(elem.name)
-                continue
-            value = _default(elem, sio_def.default_input_value)
-            out[elem.name] = value
+    sources = [source for source in sources if source]
+    if len(sources) == 1 and type(sources[0]) is dict:
+        return read_input(sio_def.plans()[0], sources[0].get, None)
+    return read_input(sio_def.plans()[0], None, sources)
+
+
+def read_input(plan, get, sources):
+    """Input elements from `get` (the .get of the only dict to read from) or else from `sources`
+    (non-empty dicts, highest priority first). Raises ServiceError(400) listing every problem."""
+    out = plan.bunch_class()
+    plain_elems = plan.plain_elems
+    if plain_elems is not None and get is not None:
+        # Values are taken as they are; anything missing and required is reported by the full loop below.
+        for name, is_required, default in plain_elems:
+            value = get(name, NotGiven)
+            if value is NotGiven:
+                if is_required:
+                    break
+                value = default
+            out[name] = value
+        else:
+            return out
+        out = plan.bunch_class()
+
+    missing = invalid = None
+    for name, is_required, conv, empty_is_missing, default, type_name in plan.elems:
+        value = get(name, NotGiven) if get is not None else _lookup(sources, name)
+        if value is NotGiven or (empty_is_missing and not is_required and isinstance(value, str) and not value.strip()):
+            if is_required:
+                if missing is None:
+                    missing = []
+                missing.append(name)
+            else:
+                out[name] = default
             continue
-        if value is None:
-            out[elem.name] = None
+        if value is None or conv is None:
+            out[name] = value
             continue
         try:
-            out[elem.name] = elem.from_input(value)
+            out[name] = conv(value)
         except _conversion_errors:
-            invalid.append('Invalid value for {} ({}): {!r}'.format(elem.name, elem.type_name, value))
+            if invalid is None:
+                invalid = []
+            invalid.append('Invalid value for {} ({}): {!r}'.format(name, type_name, value))
 
     if missing:
         raise ServiceError(400, 'Missing input: ' + ', '.join(missing))
@@ -280,28 +392,27 @@ def _as_mapping(item, sio_def):
     return {elem.name: getattr(item, elem.name) for elem in sio_def.output_elems if hasattr(item, elem.name)}
 
 
-def _serialize_item(item, sio_def):
-    mapping = _as_mapping(item, sio_def)
-    missing = [elem.name for elem in sio_def.output_elems if elem.is_required and elem.name not in mapping]
-    if missing:
-        # A plain Exception on purpose: this is a bug in the service, the host answers 500.
-        raise Exception('Missing output: ' + ', '.join(missing))
+def _serialize_item(item, sio_def, plan):
+    mapping = item if isinstance(item, dict) else _as_mapping(item, sio_def)
+    for name in plan.required:
+        if name not in mapping:
+            # A plain Exception on purpose: this is a bug in the service, the host answers 500.
+            raise Exception('Missing output: ' + ', '.join(name for name in plan.required if name not in mapping))
 
-    force = sio_def.force_empty_keys
+    skip_empty_keys = plan.skip_empty_keys
+    force = plan.force_empty_keys
+    scalars = _plain_scalars
     out = {}
-    for elem in sio_def.output_elems:
-        if elem.name in mapping:
-            value = mapping[elem.name]
-        else:
-            value = _default(elem, sio_def.default_output_value)
-        if sio_def.skip_empty_keys and (value is None or value == '') and not (force is True or elem.name in force):
+    for name, conv, default, type_name in plan.elems:
+        value = mapping[name] if name in mapping else default
+        if skip_empty_keys and (value is None or value == '') and not (force is True or name in force):
             continue
-        if value is not None:
+        if value is not None and conv is not None:
             try:
-                value = elem.to_output(value)
+                value = conv(value)
             except _conversion_errors:
-                raise Exception('Invalid output value for {} ({}): {!r}'.format(elem.name, elem.type_name, value)) from None
-        out[elem.name] = convert.to_plain(value)
+                raise Exception('Invalid output value for {} ({}): {!r}'.format(name, type_name, value)) from None
+        out[name] = value if type(value) in scalars else to_plain(value)
     return out
 
 
@@ -309,16 +420,32 @@ def serialize_output(sio_def, payload):
     """Turns a SimpleIO service's response payload (already unpacked to dict/list/other) into plain values."""
     if payload is None or isinstance(payload, (str, bytes)):
         return payload
+    return write_output(sio_def, sio_def.plans()[1], payload)
 
-    # Classic services may still wrap their output in response_elem themselves; upstream REST strips it.
-    if sio_def.is_classic and sio_def.response_elem and isinstance(payload, dict) and len(payload) == 1 \
-            and sio_def.response_elem in payload \
-            and sio_def.response_elem not in {elem.name for elem in sio_def.output_elems}:
-        payload = payload[sio_def.response_elem]
 
-    if sio_def.output_model is not None or not sio_def.output_elems:
-        return convert.to_plain(payload)
+def write_output(sio_def, plan, payload):
+    """serialize_output for a payload that is not None, str or bytes; the result is always plain."""
+    unwrap = plan.unwrap
+    if unwrap is not None and isinstance(payload, dict) and len(payload) == 1 and unwrap in payload:
+        payload = payload[unwrap]
+
+    if plan.passes_through:
+        return to_plain(payload)
+
+    plain_elems = plan.plain_elems
+    if plain_elems is not None and type(payload) is dict:
+        # _serialize_item for the usual case, inlined.
+        for name in plan.required:
+            if name not in payload:
+                raise Exception('Missing output: ' + ', '.join(name for name in plan.required if name not in payload))
+        scalars = _plain_scalars
+        get = payload.get
+        out = {}
+        for name, default in plain_elems:
+            value = get(name, default)
+            out[name] = value if type(value) in scalars else to_plain(value)
+        return out
 
     if isinstance(payload, (list, tuple)):
-        return [_serialize_item(item, sio_def) for item in payload]
-    return _serialize_item(payload, sio_def)
+        return [_serialize_item(item, sio_def, plan) for item in payload]
+    return _serialize_item(payload, sio_def, plan)

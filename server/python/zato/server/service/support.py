@@ -10,6 +10,7 @@ import datetime as dt
 import logging
 import sys
 import traceback
+import urllib.parse
 from collections.abc import Mapping
 
 from zato.common.ext.bunch import Bunch
@@ -128,6 +129,23 @@ class TimeUtil:
     def today(self, format='%Y-%m-%d', tz=None, needs_format=True, *ignored_args, **ignored_kwargs):
         today = dt.datetime.now(tz).date() if tz else utcnow().date()
         return today.strftime(format) if needs_format and format else today
+
+
+def wsgi_environ(http, channel):
+    """self.wsgi_environ: a WSGI-like view of the HTTP request (built only when a service reads it)."""
+    environ = {
+        'REQUEST_METHOD': http.get('method') or '',
+        'PATH_INFO': http.get('path') or '',
+        'QUERY_STRING': urllib.parse.urlencode(http.get('GET') or {}, doseq=True),
+        'HTTP_USER_AGENT': http.get('user_agent') or '',
+        'zato.http.GET': dict(http.get('GET') or {}),
+        'zato.http.POST': dict(http.get('POST') or {}),
+        'zato.http.path_params': dict(http.get('params') or {}),
+        'zato.channel_item': dict(channel),
+    }
+    for name, value in (http.get('headers') or {}).items():
+        environ['HTTP_' + name.upper().replace('-', '_')] = value
+    return environ
 
 
 class ChannelInfo:

@@ -1,0 +1,273 @@
+//! Running fast Python services inline on the async runtime's threads, by flat combining.
+//!
+//! Handing each request to an interpreter thread costs two thread wake-ups, and letting every
+//! runtime thread enter Python makes them fight over the GIL; both cost more than a fast
+//! service itself. Instead, a request queues its job and whichever runtime thread finds the
+//! interpreter free runs the queue inline in a combiner task (its thread state is pinned); the
+//! others just await their results, which wake them on that thread without a system call.
+//!
+//! Only services that have proved fast run here ([`Lanes`]): new ones, and any that ever ran
+//! long, use the interpreter-thread pool, where a hang costs one replaceable thread. If an
+//! inline job stalls anyway, a watchdog diverts the queue to the pool, marks the service slow
+//! and, past the timeout, raises `TimeoutError` in it.
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use pyo3::prelude::*;
+use rustc_hash::FxHashMap;
+use tokio::sync::oneshot;
+
+use crate::invoke::Call;
+use crate::services::{Output, ServiceError};
+
+/// Runs shorter than this count towards promotion to the inline lane.
+const FAST: Duration = Duration::from_millis(2);
+/// A run this long (or an error raised as a timeout) sends a service to the pool for good.
+const SLOW: Duration = Duration::from_millis(20);
+/// Fast runs needed before a service runs inline.
+const PROMOTE_AFTER: u32 = 8;
+/// Jobs run back to back before the combiner yields to the requesters it woke.
+const BATCH: usize = 16;
+const WATCHDOG_TICK: Duration = Duration::from_millis(5);
+
+/// What is known of one service's run times.
+#[derive(Default)]
+pub struct Lane {
+    fast_runs: AtomicU32,
+    slow: AtomicBool,
+}
+
+impl Lane {
+    pub fn inline(&self) -> bool {
+        !self.slow.load(Ordering::Relaxed)
+            && self.fast_runs.load(Ordering::Relaxed) >= PROMOTE_AFTER
+    }
+
+    pub fn record(&self, took: Duration, timed_out: bool) {
+        if timed_out || took >= SLOW {
+            self.slow.store(true, Ordering::Relaxed);
+        } else if took < FAST && self.fast_runs.load(Ordering::Relaxed) < PROMOTE_AFTER {
+            self.fast_runs.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn mark_slow(&self) {
+        self.slow.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Service name → lane; read lock-free per request, replaced when names are added or reset.
+#[derive(Default)]
+pub struct Lanes {
+    map: ArcSwap<FxHashMap<String, Arc<Lane>>>,
+}
+
+impl Lanes {
+    pub fn get(&self, name: &str) -> Arc<Lane> {
+        if let Some(l) = self.map.load().get(name) {
+            return l.clone();
+        }
+        let lane = Arc::new(Lane::default());
+        self.map.rcu(|m| {
+            let mut m = FxHashMap::clone(m);
+            m.entry(name.to_string()).or_insert_with(|| lane.clone());
+            m
+        });
+        self.map.load().get(name).cloned().unwrap_or(lane)
+    }
+
+    /// A redeployed service starts over in the pool.
+    pub fn reset(&self) {
+        self.map.store(Arc::default());
+    }
+}
+
+pub type JobResult = Result<Output, ServiceError>;
+
+struct Job {
+    req: Call,
+    lane: Arc<Lane>,
+    tx: oneshot::Sender<JobResult>,
+}
+
+/// The inline job being run now, for the watchdog.
+struct Current {
+    seq: u64,
+    started: Instant,
+    lane: Arc<Lane>,
+    ident: u64,
+    interrupted: bool,
+}
+
+#[derive(Default)]
+pub struct Combiner {
+    queue: Mutex<VecDeque<Job>>,
+    busy: AtomicBool,
+    /// Set by the watchdog while an inline job stalls: new jobs go to the pool meanwhile.
+    diverted: AtomicBool,
+    next_seq: AtomicU64,
+    current: Mutex<Option<Current>>,
+}
+
+impl Combiner {
+    pub fn diverted(&self) -> bool {
+        self.diverted.load(Ordering::Relaxed)
+    }
+
+    fn push(&self, job: Job) {
+        if let Ok(mut q) = self.queue.lock() {
+            q.push_back(job);
+        }
+    }
+
+    fn pop(&self) -> Option<Job> {
+        self.queue.lock().ok().and_then(|mut q| q.pop_front())
+    }
+
+    fn is_empty(&self) -> bool {
+        self.queue.lock().map(|q| q.is_empty()).unwrap_or(true)
+    }
+
+    fn set_current(&self, c: Option<Current>) {
+        if let Ok(mut cur) = self.current.lock() {
+            *cur = c;
+        }
+    }
+}
+
+/// What the combiner needs from the host: running one request under the GIL, and the pool.
+pub trait Runner: Send + Sync + 'static {
+    fn run(&self, py: Python<'_>, req: Call) -> JobResult;
+    fn to_pool(self: &Arc<Self>, req: Call, tx: oneshot::Sender<JobResult>);
+    fn combiner(&self) -> &Combiner;
+}
+
+/// Queues `req`; if no combiner is running, starts one (then true: it runs next on this
+/// thread). Returns the receiver of the result.
+pub fn submit<R: Runner>(
+    runner: &Arc<R>,
+    req: Call,
+    lane: Arc<Lane>,
+) -> (oneshot::Receiver<JobResult>, bool) {
+    let (tx, rx) = oneshot::channel();
+    let c = runner.combiner();
+    c.push(Job { req, lane, tx });
+    let started = c
+        .busy
+        .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok();
+    if started {
+        // A task of its own, so a requester awaiting its result can still time out while a
+        // job runs long.
+        let r = runner.clone();
+        tokio::spawn(async move { combine(r).await });
+    }
+    (rx, started)
+}
+
+/// Runs queued jobs one by one on this runtime thread, yielding now and then so the
+/// requesters it woke (queued on this thread) answer. If a job stalls, at most the last woken
+/// requester waits for it (tokio's LIFO slot is not stolen); everyone else is served by the
+/// other threads, and new jobs are diverted to the interpreter-thread pool.
+async fn combine<R: Runner>(runner: Arc<R>) {
+    let mut done = 0usize;
+    loop {
+        let c = runner.combiner();
+        let Some(job) = c.pop() else {
+            c.busy.store(false, Ordering::Release);
+            // A job pushed between the empty pop and the store would be left waiting.
+            if c.is_empty()
+                || c.busy
+                    .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                    .is_err()
+            {
+                return;
+            }
+            continue;
+        };
+        if c.diverted() {
+            runner.to_pool(job.req, job.tx);
+            continue;
+        }
+        Python::attach(|py| {
+            let seq = c.next_seq.fetch_add(1, Ordering::Relaxed) + 1;
+            c.set_current(Some(Current {
+                seq,
+                started: Instant::now(),
+                lane: job.lane.clone(),
+                ident: thread_ident(),
+                interrupted: false,
+            }));
+            let out = runner.run(py, job.req);
+            // Cleared while still holding the GIL, so the watchdog (which checks under the
+            // GIL) never interrupts a job that has already finished.
+            c.set_current(None);
+            let _ = job.tx.send(out);
+        });
+        done += 1;
+        if done.is_multiple_of(BATCH) {
+            // Let the requesters just woken on this thread answer.
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+fn thread_ident() -> u64 {
+    // SAFETY: reads the calling thread's id; no preconditions.
+    unsafe { pyo3::ffi::PyThread_get_thread_ident() as u64 }
+}
+
+/// Watches inline jobs: a stall diverts the queue to the pool; a timeout interrupts the job.
+pub fn start_watchdog<R: Runner>(runner: std::sync::Weak<R>, timeout: Duration) {
+    let spawned = std::thread::Builder::new()
+        .name("zato-watchdog".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(WATCHDOG_TICK);
+                let Some(runner) = runner.upgrade() else { return };
+                let c = runner.combiner();
+                let stalled = c.current.lock().ok().and_then(|cur| {
+                    cur.as_ref().map(|j| (j.seq, j.started.elapsed(), j.lane.clone(), j.ident, j.interrupted))
+                });
+                match stalled {
+                    Some((seq, age, lane, ident, interrupted)) if age >= SLOW => {
+                        lane.mark_slow();
+                        if !c.diverted.swap(true, Ordering::Relaxed) {
+                            tracing::warn!("an inline Python service has run {age:?}; sending queued requests to the interpreter threads");
+                            while let Some(job) = c.pop() {
+                                runner.to_pool(job.req, job.tx);
+                            }
+                        }
+                        if age >= timeout && !interrupted {
+                            interrupt(c, seq, ident);
+                        }
+                    }
+                    Some(_) => {}
+                    None => {
+                        c.diverted.store(false, Ordering::Relaxed);
+                    }
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!("cannot start the inline watchdog: {e}");
+    }
+}
+
+fn interrupt(c: &Combiner, seq: u64, ident: u64) {
+    Python::attach(|_py| {
+        if let Ok(mut cur) = c.current.lock()
+            && let Some(job) = cur.as_mut()
+            && job.seq == seq
+        {
+            job.interrupted = true;
+            // SAFETY: the GIL is held; TimeoutError is a static built-in type.
+            unsafe {
+                pyo3::ffi::PyThreadState_SetAsyncExc(ident as _, pyo3::ffi::PyExc_TimeoutError);
+            }
+        }
+    });
+}
