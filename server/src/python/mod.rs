@@ -337,7 +337,8 @@ impl PyHost {
         result
     }
 
-    fn invoke_in(&self, py: Python<'_>, req: Call) -> Result<Output, ServiceError> {
+    fn invoke_in(&self, py: Python<'_>, mut req: Call) -> Result<Output, ServiceError> {
+        let http = req.http.take();
         let build = || -> PyResult<Bound<'_, PyDict>> {
             let d = PyDict::new(py);
             d.set_item("name", &req.name)?;
@@ -346,7 +347,7 @@ impl PyHost {
             d.set_item("raw_request", &req.raw_request)?;
             d.set_item("data_format", &req.data_format)?;
             d.set_item("channel", channel_dict(py, &req.channel)?)?;
-            d.set_item("http", http_dict(py, req.http.as_ref())?)?;
+            d.set_item("http", http_object(py, http)?)?;
             if req.environ.is_null() {
                 d.set_item("environ", PyDict::new(py))?;
             } else {
@@ -407,10 +408,7 @@ fn channel_dict<'py>(
     cached.call_method0("copy")
 }
 
-fn pairs<'py>(
-    py: Python<'py>,
-    items: impl Iterator<Item = (&'py str, &'py str)>,
-) -> PyResult<Bound<'py, PyDict>> {
+fn pairs<'py>(py: Python<'py>, items: &[(String, String)]) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     for (k, v) in items {
         d.set_item(k, v)?;
@@ -418,33 +416,99 @@ fn pairs<'py>(
     Ok(d)
 }
 
-/// `self.request.http` as the Python package expects it.
-fn http_dict<'py>(
-    py: Python<'py>,
-    http: Option<&'py crate::invoke::HttpReq>,
-) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    let Some(h) = http else {
-        return Ok(d);
-    };
-    let kv = |v: &'py [(String, String)]| v.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-    d.set_item("method", &h.method)?;
-    d.set_item("path", &h.path)?;
-    d.set_item("params", pairs(py, kv(&h.params))?)?;
-    let get = PyDict::new(py);
-    for (k, v) in form_urlencoded::parse(h.query.as_bytes()) {
-        get.set_item(k.as_ref(), v.as_ref())?;
+const HTTP_KEYS: [&str; 7] = [
+    "method",
+    "path",
+    "params",
+    "GET",
+    "POST",
+    "headers",
+    "user_agent",
+];
+
+/// `req['http']` for Python: a read-only mapping whose entries are built on first use — most
+/// services never look at the headers or the query string, so they are not converted.
+#[pyclass(frozen, name = "HttpData", module = "_zato_native")]
+pub struct HttpData {
+    req: crate::invoke::HttpReq,
+}
+
+impl HttpData {
+    fn entry<'py>(&self, py: Python<'py>, key: &str) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let h = &self.req;
+        Ok(Some(match key {
+            "method" => h.method.as_str().into_pyobject(py)?.into_any(),
+            "path" => h.path.as_str().into_pyobject(py)?.into_any(),
+            "params" => pairs(py, &h.params)?.into_any(),
+            "POST" => pairs(py, &h.post)?.into_any(),
+            "headers" => pairs(py, &h.headers)?.into_any(),
+            "GET" => {
+                let get = PyDict::new(py);
+                for (k, v) in form_urlencoded::parse(h.query.as_bytes()) {
+                    get.set_item(k.as_ref(), v.as_ref())?;
+                }
+                get.into_any()
+            }
+            "user_agent" => match h.headers.iter().find(|(k, _)| k == "user-agent") {
+                Some((_, v)) => v.as_str().into_pyobject(py)?.into_any(),
+                None => py.None().into_bound(py),
+            },
+            _ => return Ok(None),
+        }))
     }
-    d.set_item("GET", get)?;
-    d.set_item("POST", pairs(py, kv(&h.post))?)?;
-    d.set_item("headers", pairs(py, kv(&h.headers))?)?;
-    let ua = h
-        .headers
-        .iter()
-        .find(|(k, _)| k == "user-agent")
-        .map(|(_, v)| v.as_str());
-    d.set_item("user_agent", ua)?;
-    Ok(d)
+}
+
+#[pymethods]
+impl HttpData {
+    #[pyo3(signature = (key, default=None))]
+    fn get<'py>(
+        &self,
+        py: Python<'py>,
+        key: &str,
+        default: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        match self.entry(py, key)? {
+            Some(v) => Ok(v),
+            None => Ok(default.unwrap_or_else(|| py.None().into_bound(py))),
+        }
+    }
+
+    fn __getitem__<'py>(&self, py: Python<'py>, key: &str) -> PyResult<Bound<'py, PyAny>> {
+        self.entry(py, key)?
+            .ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(key.to_string()))
+    }
+
+    fn __contains__(&self, key: &str) -> bool {
+        HTTP_KEYS.contains(&key)
+    }
+
+    fn __len__(&self) -> usize {
+        HTTP_KEYS.len()
+    }
+
+    fn __bool__(&self) -> bool {
+        true
+    }
+
+    fn keys(&self) -> Vec<&'static str> {
+        HTTP_KEYS.to_vec()
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyResult<Bound<'_, PyAny>> {
+        let keys = pyo3::types::PyList::new(slf.py(), HTTP_KEYS)?;
+        keys.try_iter().map(|i| i.into_any())
+    }
+}
+
+/// `self.request.http` as the Python package expects it.
+fn http_object<'py>(
+    py: Python<'py>,
+    http: Option<crate::invoke::HttpReq>,
+) -> PyResult<Bound<'py, PyAny>> {
+    match http {
+        Some(req) => Ok(Bound::new(py, HttpData { req })?.into_any()),
+        None => Ok(PyDict::new(py).into_any()),
+    }
 }
 
 fn fail_py(py: Python<'_>, file: &str, e: &PyErr) -> DeployFailure {
