@@ -104,6 +104,8 @@ struct Current {
 
 #[derive(Default)]
 pub struct Combiner {
+    /// Wakes the combiner task when the first job arrives while it is idle.
+    pub wake: Arc<tokio::sync::Notify>,
     queue: Mutex<VecDeque<Job>>,
     busy: AtomicBool,
     /// Set by the watchdog while an inline job stalls: new jobs go to the pool meanwhile.
@@ -145,8 +147,8 @@ pub trait Runner: Send + Sync + 'static {
     fn combiner(&self) -> &Combiner;
 }
 
-/// Queues `req`; if no combiner is running, starts one (then true: it runs next on this
-/// thread). Returns the receiver of the result.
+/// Queues `req`; if the combiner is idle, wakes it (then true: it runs next on this thread).
+/// Returns the receiver of the result.
 pub fn submit<R: Runner>(
     runner: &Arc<R>,
     req: Call,
@@ -155,62 +157,77 @@ pub fn submit<R: Runner>(
     let (tx, rx) = oneshot::channel();
     let c = runner.combiner();
     c.push(Job { req, lane, tx });
-    let started = c
+    let woke = c
         .busy
         .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
         .is_ok();
-    if started {
-        // A task of its own, so a requester awaiting its result can still time out while a
-        // job runs long.
-        let r = runner.clone();
-        tokio::spawn(async move { combine(r).await });
+    if woke {
+        c.wake.notify_one();
     }
-    (rx, started)
+    (rx, woke)
 }
 
-/// Runs queued jobs one by one on this runtime thread, yielding now and then so the
-/// requesters it woke (queued on this thread) answer. If a job stalls, at most the last woken
-/// requester waits for it (tokio's LIFO slot is not stolen); everyone else is served by the
-/// other threads, and new jobs are diverted to the interpreter-thread pool.
-async fn combine<R: Runner>(runner: Arc<R>) {
-    let mut done = 0usize;
+/// Jobs run under one GIL acquisition.
+const PER_ATTACH: usize = 8;
+
+/// The combiner: one long-lived task (so a requester awaiting its result can still time out
+/// while a job runs long) that runs queued jobs on whichever runtime thread it is woken on,
+/// yielding now and then so the requesters it woke there answer. If a job stalls, at most the
+/// last requester woken on that thread waits for it (tokio's LIFO slot is not stolen);
+/// everyone else is served by the other threads, and new jobs go to the interpreter threads.
+pub async fn combiner<R: Runner>(runner: std::sync::Weak<R>, wake: Arc<tokio::sync::Notify>) {
     loop {
-        let c = runner.combiner();
-        let Some(job) = c.pop() else {
-            c.busy.store(false, Ordering::Release);
-            // A job pushed between the empty pop and the store would be left waiting.
-            if c.is_empty()
-                || c.busy
-                    .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-                    .is_err()
-            {
-                return;
-            }
-            continue;
+        wake.notified().await;
+        let Some(runner) = runner.upgrade() else {
+            return;
         };
-        if c.diverted() {
-            runner.to_pool(job.req, job.tx);
-            continue;
-        }
-        Python::attach(|py| {
-            let seq = c.next_seq.fetch_add(1, Ordering::Relaxed) + 1;
-            c.set_current(Some(Current {
-                seq,
-                started: Instant::now(),
-                lane: job.lane.clone(),
-                ident: thread_ident(),
-                interrupted: false,
-            }));
-            let out = runner.run(py, job.req);
-            // Cleared while still holding the GIL, so the watchdog (which checks under the
-            // GIL) never interrupts a job that has already finished.
-            c.set_current(None);
-            let _ = job.tx.send(out);
-        });
-        done += 1;
-        if done.is_multiple_of(BATCH) {
-            // Let the requesters just woken on this thread answer.
-            tokio::task::yield_now().await;
+        let c = runner.combiner();
+        let mut since_yield = 0usize;
+        loop {
+            let ran = Python::attach(|py| {
+                let ident = thread_ident();
+                let mut ran = 0;
+                while ran < PER_ATTACH {
+                    let Some(job) = c.pop() else { break };
+                    ran += 1;
+                    if c.diverted() {
+                        runner.to_pool(job.req, job.tx);
+                        continue;
+                    }
+                    let seq = c.next_seq.fetch_add(1, Ordering::Relaxed) + 1;
+                    c.set_current(Some(Current {
+                        seq,
+                        started: Instant::now(),
+                        lane: job.lane.clone(),
+                        ident,
+                        interrupted: false,
+                    }));
+                    let out = runner.run(py, job.req);
+                    // Cleared while still holding the GIL, so the watchdog (which checks under
+                    // the GIL) never interrupts a job that has already finished.
+                    c.set_current(None);
+                    let _ = job.tx.send(out);
+                }
+                ran
+            });
+            if ran == 0 {
+                c.busy.store(false, Ordering::Release);
+                // A job pushed between the empty pop and the store would be left waiting.
+                if c.is_empty()
+                    || c.busy
+                        .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                        .is_err()
+                {
+                    break;
+                }
+                continue;
+            }
+            since_yield += ran;
+            if since_yield >= BATCH {
+                since_yield = 0;
+                // Let the requesters just woken on this thread answer.
+                tokio::task::yield_now().await;
+            }
         }
     }
 }

@@ -60,6 +60,8 @@ pub struct DeployedPy {
 
 pub struct PyHost {
     pool: Arc<Pool>,
+    /// `zato._runtime.invoke`, looked up once.
+    invoke_fn: Py<PyAny>,
     lanes: inline::Lanes,
     combiner: inline::Combiner,
     runtime: Py<PyModule>,
@@ -180,14 +182,21 @@ impl PyHost {
             Ok(runtime.unbind())
         })
         .map_err(|e| PyHostError::Start(Python::attach(|py| py_err_text(py, &e))))?;
+        let invoke_fn = Python::attach(|py| runtime.bind(py).getattr("invoke").map(Bound::unbind))
+            .map_err(|e| PyHostError::Start(e.to_string()))?;
         let host = Arc::new(Self {
             pool: Pool::new(threads),
+            invoke_fn,
             lanes: Default::default(),
             combiner: Default::default(),
             runtime,
             names: ArcSwap::from_pointee(HashSet::new()),
         });
         inline::start_watchdog(Arc::downgrade(&host), service_timeout);
+        tokio::spawn(inline::combiner(
+            Arc::downgrade(&host),
+            host.combiner.wake.clone(),
+        ));
         Ok(host)
     }
 
@@ -304,8 +313,8 @@ impl PyHost {
         let started = std::time::Instant::now();
         let result = if lane.inline() && !self.combiner.diverted() {
             let (mut rx, started) = inline::submit(self, req, lane.clone());
-            // A combiner just started runs next on this thread; looking after it saves arming
-            // a timer for the timeout in the common case.
+            // A combiner just woken runs next on this thread; looking after it saves arming a
+            // timer for the timeout in the common case.
             if started {
                 tokio::task::yield_now().await;
             }
@@ -340,24 +349,26 @@ impl PyHost {
     fn invoke_in(&self, py: Python<'_>, mut req: Call) -> Result<Output, ServiceError> {
         let http = req.http.take();
         let build = || -> PyResult<Bound<'_, PyDict>> {
+            // Interned keys: no new key strings per request.
+            use pyo3::intern;
             let d = PyDict::new(py);
-            d.set_item("name", &req.name)?;
-            d.set_item("cid", &req.cid)?;
-            d.set_item("payload", to_py(py, &req.payload)?)?;
-            d.set_item("raw_request", &req.raw_request)?;
-            d.set_item("data_format", &req.data_format)?;
-            d.set_item("channel", channel_dict(py, &req.channel)?)?;
-            d.set_item("http", http_object(py, http)?)?;
+            d.set_item(intern!(py, "name"), &req.name)?;
+            d.set_item(intern!(py, "cid"), &req.cid)?;
+            d.set_item(intern!(py, "payload"), to_py(py, &req.payload)?)?;
+            d.set_item(intern!(py, "raw_request"), &req.raw_request)?;
+            d.set_item(intern!(py, "data_format"), &req.data_format)?;
+            d.set_item(intern!(py, "channel"), channel_dict(py, &req.channel)?)?;
+            d.set_item(intern!(py, "http"), http_object(py, http)?)?;
             if req.environ.is_null() {
-                d.set_item("environ", PyDict::new(py))?;
+                d.set_item(intern!(py, "environ"), PyDict::new(py))?;
             } else {
-                d.set_item("environ", to_py(py, &req.environ)?)?;
+                d.set_item(intern!(py, "environ"), to_py(py, &req.environ)?)?;
             }
             Ok(d)
         };
         let dict = build().map_err(|e| ServiceError::internal(&py_err_text(py, &e)))?;
         let rt = self.runtime.bind(py);
-        match rt.call_method1("invoke", (dict,)) {
+        match self.invoke_fn.bind(py).call1((dict,)) {
             Ok(tuple) => {
                 output_from(&tuple).map_err(|e| ServiceError::internal(&py_err_text(py, &e)))
             }
@@ -405,7 +416,7 @@ fn channel_dict<'py>(
             d
         }
     };
-    cached.call_method0("copy")
+    Ok(cached.cast_into::<PyDict>()?.copy()?.into_any())
 }
 
 fn pairs<'py>(py: Python<'py>, items: &[(String, String)]) -> PyResult<Bound<'py, PyDict>> {
@@ -532,18 +543,26 @@ fn fail_py(py: Python<'_>, file: &str, e: &PyErr) -> DeployFailure {
 fn output_from(tuple: &Bound<'_, PyAny>) -> PyResult<Output> {
     let t = tuple.cast::<PyTuple>()?;
     let status: u16 = t.get_item(0)?.extract()?;
-    let content_type: Option<String> = t.get_item(1)?.extract()?;
+    let ct = t.get_item(1)?;
+    let content_type: Option<String> = if ct.is_none() {
+        None
+    } else {
+        Some(ct.extract()?)
+    };
     let mut headers = Vec::new();
-    if let Ok(h) = t.get_item(2)?.cast_into::<PyDict>() {
+    if let Ok(h) = t.get_item(2)?.cast_into::<PyDict>()
+        && !h.is_empty()
+    {
         for (k, v) in h.iter() {
             headers.push((k.str()?.to_string(), v.str()?.to_string()));
         }
     }
     let payload = t.get_item(3)?;
+    // Type checks first: a failed `extract` would build a Python exception just to discard it.
     let body = if payload.is_none() {
         Body::Empty
-    } else if let Ok(s) = payload.extract::<String>() {
-        Body::Text(s)
+    } else if let Ok(s) = payload.cast::<pyo3::types::PyString>() {
+        Body::Text(s.to_str()?.to_string())
     } else if let Ok(b) = payload.cast::<pyo3::types::PyBytes>() {
         Body::Bytes(b.as_bytes().to_vec())
     } else {
