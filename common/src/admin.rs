@@ -164,17 +164,27 @@ impl AdminClient {
     }
 
     pub async fn send(&self, req: &InvokeRequest) -> Result<AdminResponse, AdminError> {
-        let resp = self
+        self.send_with_headers(req, &[]).await
+    }
+
+    /// As [`AdminClient::send`], with extra HTTP headers (the CLI's `--headers`).
+    pub async fn send_with_headers(
+        &self,
+        req: &InvokeRequest,
+        headers: &[(String, String)],
+    ) -> Result<AdminResponse, AdminError> {
+        let mut builder = self
             .http
             .post(&self.url)
             .basic_auth(&self.username, Some(&self.password))
-            .json(req)
-            .send()
-            .await
-            .map_err(|source| AdminError::Connect {
-                url: self.url.clone(),
-                source,
-            })?;
+            .json(req);
+        for (k, v) in headers {
+            builder = builder.header(k.as_str(), v.as_str());
+        }
+        let resp = builder.send().await.map_err(|source| AdminError::Connect {
+            url: self.url.clone(),
+            source,
+        })?;
         let status = resp.status().as_u16();
         let response_time_ms = resp
             .headers()

@@ -267,6 +267,29 @@ async fn pick_up(state: &Arc<ServerState>, path: &Path, at_startup: bool) {
     }
 }
 
+/// At start-up, before the server listens: deploys what the pickup dir holds, so a service
+/// dropped there before a start answers as soon as the server does. A file written moments
+/// ago is given the debounce time to settle first.
+pub async fn initial_scan(state: &Arc<ServerState>) {
+    let debounce = Duration::from_millis(state.cfg.hot_deploy.debounce_ms);
+    let Ok(entries) = std::fs::read_dir(&state.cfg.pickup_dir) else {
+        return;
+    };
+    let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    paths.sort();
+    for p in paths {
+        let age = std::fs::metadata(&p)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .unwrap_or(debounce);
+        if age < debounce {
+            tokio::time::sleep(debounce - age).await;
+        }
+        pick_up(state, &p, true).await;
+    }
+}
+
 /// Watches the pickup dir (one process per server runs this). A file is deployed once no
 /// change to it has been seen for `debounce_ms`, so half-written files are never compiled.
 pub async fn watch_pickup(state: Arc<ServerState>, mut shutdown: watch::Receiver<bool>) {

@@ -137,7 +137,11 @@ pub async fn run(dir: &Path, worker_index: u32) -> Result<(), StartError> {
             .await?;
     }
     state.reload_config().await?;
-    let user_services = hotdeploy::load_packages(&state).await;
+    let mut user_services = hotdeploy::load_packages(&state).await;
+    if worker_index == 0 {
+        hotdeploy::initial_scan(&state).await;
+        user_services = state.python.names().len();
+    }
     tracing::info!(
         "Deployed {user_services} user-defined services ({})",
         state.server_name

@@ -1,0 +1,66 @@
+//! Component directories: the `.zato-info` marker, pidfiles and process checks.
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::exit::{CliError, CliResult, NOT_A_ZATO_COMPONENT};
+
+pub const SERVER: &str = "SERVER";
+
+/// The `component` of `dir/.zato-info` (e.g. `SERVER`), or exit 3 as upstream.
+pub fn kind(dir: &Path) -> CliResult<String> {
+    let marker = dir.join(".zato-info");
+    let text = std::fs::read_to_string(&marker).map_err(|_| {
+        CliError::new(
+            NOT_A_ZATO_COMPONENT,
+            format!(
+                "Directory {} doesn't seem to belong to a Zato component. Expected one of the following to exist ['.zato-info']",
+                dir.display()
+            ),
+        )
+    })?;
+    let info: Value = serde_json::from_str(&text).map_err(|e| {
+        CliError::new(
+            NOT_A_ZATO_COMPONENT,
+            format!("{} is not valid JSON: {e}", marker.display()),
+        )
+    })?;
+    info.get("component")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| {
+            CliError::new(
+                NOT_A_ZATO_COMPONENT,
+                format!("{} names no component", marker.display()),
+            )
+        })
+}
+
+pub fn pidfile(dir: &Path) -> PathBuf {
+    dir.join("pidfile")
+}
+
+/// The pid in the pidfile: Ok(None) when there is no pidfile; Err for an empty or garbled one.
+pub fn read_pid(dir: &Path) -> CliResult<Option<i32>> {
+    let path = pidfile(dir);
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(None);
+    };
+    text.trim().parse::<i32>().map(Some).map_err(|_| {
+        CliError::new(
+            crate::exit::NO_PID_FOUND,
+            format!("No PID found in {}", path.display()),
+        )
+    })
+}
+
+/// True when a process with this pid exists.
+pub fn alive(pid: i32) -> bool {
+    // SAFETY: kill with signal 0 only checks that the process exists.
+    pid > 0 && unsafe { libc::kill(pid, 0) } == 0
+}
+
+pub fn signal(pid: i32, sig: i32) -> bool {
+    // SAFETY: plain kill(2) on a pid we read from our own pidfile.
+    pid > 0 && unsafe { libc::kill(pid, sig) } == 0
+}

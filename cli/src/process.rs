@@ -1,0 +1,226 @@
+//! `zato start`, `zato stop` and `zato wait`.
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::component::{self, SERVER};
+use crate::exit::{
+    COMPONENT_ALREADY_RUNNING, CliError, CliResult, FAILED_TO_START, FILE_MISSING, SERVER_TIMEOUT,
+};
+
+/// The binary that runs a component of `kind`, from the directory of the `zato` executable.
+fn binary_for(kind: &str) -> CliResult<PathBuf> {
+    let name = match kind {
+        SERVER => "zato-server",
+        other => {
+            return Err(CliError::new(
+                FAILED_TO_START,
+                format!(
+                    "components of type {other} cannot be started yet: their binary is not built in this version"
+                ),
+            ));
+        }
+    };
+    let exe = std::env::current_exe()
+        .map_err(|e| CliError::failed(format!("cannot find the zato executable: {e}")))?;
+    let path = exe.with_file_name(name);
+    if path.exists() {
+        Ok(path)
+    } else {
+        Err(CliError::new(
+            FAILED_TO_START,
+            format!(
+                "{} is missing; build it with `cargo build --release -p zato-server`",
+                path.display()
+            ),
+        ))
+    }
+}
+
+/// The first lines of a file, for error messages.
+fn head(path: &Path, lines: usize) -> String {
+    let mut text = String::new();
+    if let Ok(mut f) = std::fs::File::open(path) {
+        let _ = f.read_to_string(&mut text);
+    }
+    text.lines().take(lines).collect::<Vec<_>>().join("\n")
+}
+
+pub async fn start(dir: &Path, fg: bool, no_wait: bool, timeout: Duration) -> CliResult<()> {
+    let dir = std::path::absolute(dir).map_err(|e| CliError::failed(e.to_string()))?;
+    let kind = component::kind(&dir)?;
+    let exe = binary_for(&kind)?;
+    if let Some(pid) = component::read_pid(&dir).ok().flatten() {
+        if component::alive(pid) {
+            return Err(CliError::new(
+                COMPONENT_ALREADY_RUNNING,
+                format!(
+                    "Error - found pidfile `{}`: the component is already running (pid {pid}); stop it with `zato stop {}`",
+                    component::pidfile(&dir).display(),
+                    dir.display()
+                ),
+            ));
+        }
+        // A pidfile left behind by a process that is gone.
+        let _ = std::fs::remove_file(component::pidfile(&dir));
+    }
+    if fg {
+        let status = Command::new(&exe)
+            .arg(&dir)
+            .arg("--fg")
+            .status()
+            .map_err(|e| {
+                CliError::new(
+                    FAILED_TO_START,
+                    format!("cannot run {}: {e}", exe.display()),
+                )
+            })?;
+        return if status.success() {
+            Ok(())
+        } else {
+            Err(CliError::new(
+                FAILED_TO_START,
+                format!("{} exited with {status}", exe.display()),
+            ))
+        };
+    }
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs)
+        .map_err(|e| CliError::failed(format!("cannot create {}: {e}", logs.display())))?;
+    let stderr_path = logs.join("stderr.log");
+    let stderr = std::fs::File::create(&stderr_path)
+        .map_err(|e| CliError::failed(format!("cannot create {}: {e}", stderr_path.display())))?;
+    let mut child = {
+        use std::os::unix::process::CommandExt;
+        Command::new(&exe)
+            .arg(&dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            // Its own process group: a Ctrl-C meant for the shell does not stop it.
+            .process_group(0)
+            .spawn()
+            .map_err(|e| {
+                CliError::new(
+                    FAILED_TO_START,
+                    format!("cannot run {}: {e}", exe.display()),
+                )
+            })?
+    };
+    let pid = child.id();
+    std::fs::write(component::pidfile(&dir), pid.to_string())
+        .map_err(|e| CliError::failed(format!("cannot write the pidfile: {e}")))?;
+    if no_wait {
+        println!("OK");
+        return Ok(());
+    }
+    let address = match zato_common::config::ServerConfig::load(&dir) {
+        Ok(cfg) => zato_common::locate::server_address(&cfg),
+        Err(e) => return Err(CliError::new(FAILED_TO_START, e.to_string())),
+    };
+    // Each probe is bounded: something else may hold the port without ever answering.
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_millis(500))
+        .build()
+        .map_err(|e| CliError::failed(e.to_string()))?;
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            let _ = std::fs::remove_file(component::pidfile(&dir));
+            return Err(CliError::new(
+                FAILED_TO_START,
+                format!(
+                    "The component exited with {status}:\n{}",
+                    head(&stderr_path, 20)
+                ),
+            ));
+        }
+        if http
+            .get(format!("{address}/zato/ping"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            println!("OK");
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Err(CliError::new(
+        SERVER_TIMEOUT,
+        format!(
+            "The component did not answer {address}/zato/ping within {timeout:?}; see {}",
+            logs.display()
+        ),
+    ))
+}
+
+pub fn stop(dir: &Path) -> CliResult<()> {
+    let dir = std::path::absolute(dir).map_err(|e| CliError::failed(e.to_string()))?;
+    let kind = component::kind(&dir)?;
+    let Some(pid) = component::read_pid(&dir)? else {
+        return Err(CliError::new(
+            FILE_MISSING,
+            format!(
+                "No pidfile found in {}: the component is not running (or was not started with `zato start`)",
+                dir.display()
+            ),
+        ));
+    };
+    let label = if kind == SERVER {
+        "Server"
+    } else {
+        "Component"
+    };
+    println!("{label} `{}` shutting down", dir.display());
+    if component::alive(pid) {
+        component::signal(pid, libc::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while component::alive(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if component::alive(pid) {
+            eprintln!("The component did not stop within 20 s of SIGTERM; sending SIGKILL");
+            component::signal(pid, libc::SIGKILL);
+            while component::alive(pid) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+    let _ = std::fs::remove_file(component::pidfile(&dir));
+    Ok(())
+}
+
+/// Polls `address + url_path` until any HTTP reply comes back (upstream `zato wait`).
+pub async fn wait(
+    address: &str,
+    url_path: &str,
+    timeout: Duration,
+    interval: Duration,
+    silent: bool,
+) -> CliResult<()> {
+    let url = format!("{}{url_path}", address.trim_end_matches('/'));
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .map_err(|e| CliError::failed(e.to_string()))?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        match http.get(&url).send().await {
+            Ok(_) => return Ok(()),
+            Err(e) => {
+                if !silent {
+                    eprintln!("Waiting for `{url}` ({e})");
+                }
+            }
+        }
+        if Instant::now() >= deadline {
+            return Err(CliError::new(
+                SERVER_TIMEOUT,
+                format!("`{url}` did not answer within {timeout:?}"),
+            ));
+        }
+        tokio::time::sleep(interval).await;
+    }
+}

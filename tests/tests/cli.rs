@@ -1,0 +1,179 @@
+//! The `zato` CLI driving real servers: create, start (twice), service invoke (JSON and the
+//! article's SOAP form), stop, and the error exits (not a component, server down, unknown
+//! service, no pidfile, wait timeout).
+use std::path::Path;
+use std::process::{Command, Output};
+
+use zato_tests::{bin_dir, free_port};
+
+fn zato(args: &[&str]) -> Output {
+    Command::new(bin_dir().join("zato"))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run zato (build it with `cargo build -p zato-cli`): {e}")
+        })
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = zato(args);
+    assert!(
+        out.status.success(),
+        "zato {args:?} failed with {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn fails(args: &[&str], code: i32, needle: &str) {
+    let out = zato(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "zato {args:?}: {stderr}");
+    assert!(stderr.contains(needle), "`{needle}` not in: {stderr}");
+}
+
+fn create_server(dir: &Path, port: u16) -> String {
+    let db = dir.join("zato.db");
+    let db = db.to_str().unwrap();
+    let key = ok(&["crypto", "create-secret-key"]);
+    ok(&["create", "odb", "--odb-db-name", db]);
+    ok(&[
+        "create",
+        "cluster",
+        "c1",
+        "--odb-db-name",
+        db,
+        &format!("--secret-key={key}"),
+        "--admin-invoke-password=-pw-1",
+    ]);
+    let server = dir.join("server1");
+    ok(&[
+        "create",
+        "server",
+        server.to_str().unwrap(),
+        "c1",
+        "server1",
+        "--odb-db-name",
+        db,
+        &format!("--secret-key={key}"),
+        "--http-host",
+        "127.0.0.1",
+        "--http-port",
+        &port.to_string(),
+    ]);
+    server.to_str().unwrap().to_string()
+}
+
+#[test]
+fn start_invoke_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let server = create_server(dir.path(), port);
+    let s = server.as_str();
+
+    assert_eq!(ok(&["start", s]), "OK");
+    let pid: i32 = std::fs::read_to_string(Path::new(s).join("pidfile"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    fails(&["start", s], 9, "already running");
+
+    // JSON in a pipe is compact.
+    assert_eq!(
+        ok(&["service", "invoke", s, "zato.ping"]),
+        r#"{"pong":"zato"}"#
+    );
+    // upstream's demo.py was deployed from the pickup dir at start.
+    let out = ok(&[
+        "service",
+        "invoke",
+        s,
+        "demo.my-service",
+        "--payload",
+        r#"{"name":"CLI"}"#,
+    ]);
+    assert_eq!(out, r#"{"salutation":"Howdy CLI!"}"#);
+    // The article's SOAP form.
+    let soap = r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><ping/></soapenv:Body></soapenv:Envelope>"#;
+    let out = ok(&[
+        "service",
+        "invoke",
+        s,
+        "zato.ping",
+        "--data-format",
+        "xml",
+        "--transport",
+        "soap",
+        "--payload",
+        soap,
+    ]);
+    assert_eq!(out, r#"{"pong":"zato"}"#);
+    // Async: a CID at once.
+    let cid = ok(&["service", "invoke", s, "zato.ping", "--is-async"]);
+    assert_eq!(cid.trim_matches('"').len(), 24, "{cid}");
+    fails(
+        &["service", "invoke", s, "no.such.service"],
+        1,
+        "no.such.service",
+    );
+    fails(
+        &["service", "invoke", s, "zato.ping", "--headers", "novalue"],
+        15,
+        "not key=value",
+    );
+
+    let out = ok(&["stop", s]);
+    assert!(out.contains("shutting down"), "{out}");
+    assert!(!Path::new(s).join("pidfile").exists());
+    // SAFETY: only checks whether the pid exists.
+    assert_ne!(
+        unsafe { libc_kill(pid, 0) },
+        0,
+        "the server process is still there"
+    );
+    fails(&["stop", s], 2, "No pidfile");
+    fails(
+        &["service", "invoke", s, "zato.ping"],
+        1,
+        "Cannot reach the server",
+    );
+}
+
+unsafe extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+#[test]
+fn error_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    for args in [
+        vec!["start", d],
+        vec!["stop", d],
+        vec!["service", "invoke", d, "zato.ping"],
+    ] {
+        fails(&args, 3, "doesn't seem to belong to a Zato component");
+    }
+    let port = free_port();
+    fails(
+        &[
+            "wait",
+            "--address",
+            &format!("http://127.0.0.1:{port}"),
+            "--timeout",
+            "0.3",
+            "--silent",
+        ],
+        28,
+        "did not answer",
+    );
+    // A server that cannot start (its port is taken) reports why.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let server = create_server(dir.path(), port);
+    fails(&["start", &server, "--timeout", "20"], 18, "cannot listen");
+    assert!(!Path::new(&server).join("pidfile").exists());
+}
