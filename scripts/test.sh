@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+# The end-to-end tests run the real binaries; `cargo test` alone builds a package's binaries
+# only when that package has integration tests of its own.
+cargo build --workspace --bins
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
