@@ -5,3 +5,4 @@ pub mod create;
 pub mod exit;
 pub mod invoke;
 pub mod process;
+pub mod secrets;

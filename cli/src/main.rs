@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use zato_cli::create::{self, Create};
 use zato_cli::exit::{CliError, CliResult};
 use zato_cli::invoke::{self, InvokeArgs};
-use zato_cli::process;
+use zato_cli::{process, secrets};
 
 #[derive(Parser)]
 #[command(name = "zato", version, about = "Manage Zato clusters", long_about = None)]
@@ -65,6 +65,32 @@ enum Command {
     /// Services.
     #[command(subcommand)]
     Service(Service),
+    /// Encrypt text with a component's key (or --secret-key), as stored in secrets.conf.
+    ///
+    /// Example: zato encrypt --data s3cret --path /opt/zato/server1
+    Encrypt {
+        #[arg(long, allow_hyphen_values = true)]
+        data: String,
+        #[arg(long)]
+        path: Option<PathBuf>,
+        #[arg(long, allow_hyphen_values = true)]
+        secret_key: Option<String>,
+    },
+    /// Decrypt a token (also `zato.secf.` ODB values) with a component's key (or --secret-key).
+    ///
+    /// Example: zato decrypt --data gAAAAAB... --path /opt/zato/server1
+    Decrypt {
+        #[arg(long, allow_hyphen_values = true)]
+        data: String,
+        #[arg(long)]
+        path: Option<PathBuf>,
+        #[arg(long, allow_hyphen_values = true)]
+        secret_key: Option<String>,
+    },
+    /// Print the version a component was created with.
+    ///
+    /// Example: zato component-version /opt/zato/server1
+    ComponentVersion { path: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -121,6 +147,17 @@ async fn run(command: Command) -> CliResult<()> {
             process::wait(&address, &url_path, secs(timeout), secs(interval), silent).await
         }
         Command::Service(Service::Invoke(args)) => invoke::run(args).await,
+        Command::Encrypt {
+            data,
+            path,
+            secret_key,
+        } => secrets::encrypt(&data, secret_key.as_deref(), path.as_deref()),
+        Command::Decrypt {
+            data,
+            path,
+            secret_key,
+        } => secrets::decrypt(&data, secret_key.as_deref(), path.as_deref()),
+        Command::ComponentVersion { path } => secrets::component_version(&path),
     }
 }
 

@@ -177,3 +177,43 @@ fn error_exits() {
     fails(&["start", &server, "--timeout", "20"], 18, "cannot listen");
     assert!(!Path::new(&server).join("pidfile").exists());
 }
+
+#[test]
+fn secrets_and_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = create_server(dir.path(), free_port());
+    let s = server.as_str();
+    let token = ok(&["encrypt", "--data", "-s3cret-", "--path", s]);
+    assert!(token.starts_with("gAAAA"), "{token}");
+    assert_eq!(ok(&["decrypt", "--data", &token, "--path", s]), "-s3cret-");
+    assert_eq!(
+        ok(&[
+            "decrypt",
+            "--data",
+            &format!("zato.secf.{token}"),
+            "--path",
+            s
+        ]),
+        "-s3cret-"
+    );
+    let other = ok(&["crypto", "create-secret-key"]);
+    fails(
+        &[
+            "decrypt",
+            "--data",
+            &token,
+            &format!("--secret-key={other}"),
+        ],
+        15,
+        "different key",
+    );
+    fails(&["encrypt", "--data", "x"], 14, "--path");
+    assert_eq!(ok(&["component-version", s]), env!("CARGO_PKG_VERSION"));
+    let d = dir.path().to_str().unwrap();
+    fails(&["component-version", d], 3, "doesn't seem to belong");
+    fails(
+        &["encrypt", "--data", "x", "--path", d],
+        3,
+        "doesn't seem to belong",
+    );
+}
