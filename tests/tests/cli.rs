@@ -65,12 +65,24 @@ fn create_server(dir: &Path, port: u16) -> String {
     server.to_str().unwrap().to_string()
 }
 
+/// Stops a server started with `zato start` even when the test fails half-way.
+struct StopOnDrop(String);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        if Path::new(&self.0).join("pidfile").exists() {
+            let _ = zato(&["stop", &self.0]);
+        }
+    }
+}
+
 #[test]
 fn start_invoke_stop() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let server = create_server(dir.path(), port);
     let s = server.as_str();
+    let _guard = StopOnDrop(server.clone());
 
     assert_eq!(ok(&["start", s]), "OK");
     let pid: i32 = std::fs::read_to_string(Path::new(s).join("pidfile"))
