@@ -68,29 +68,27 @@ enum Command {
     /// Encrypt text with a component's key (or --secret-key), as stored in secrets.conf.
     ///
     /// Example: zato encrypt --data s3cret --path /opt/zato/server1
-    Encrypt {
-        #[arg(long, allow_hyphen_values = true)]
-        data: String,
-        #[arg(long)]
-        path: Option<PathBuf>,
-        #[arg(long, allow_hyphen_values = true)]
-        secret_key: Option<String>,
-    },
+    Encrypt(SecretArgs),
     /// Decrypt a token (also `zato.secf.` ODB values) with a component's key (or --secret-key).
     ///
     /// Example: zato decrypt --data gAAAAAB... --path /opt/zato/server1
-    Decrypt {
-        #[arg(long, allow_hyphen_values = true)]
-        data: String,
-        #[arg(long)]
-        path: Option<PathBuf>,
-        #[arg(long, allow_hyphen_values = true)]
-        secret_key: Option<String>,
-    },
+    Decrypt(SecretArgs),
     /// Print the version a component was created with.
     ///
     /// Example: zato component-version /opt/zato/server1
     ComponentVersion { path: PathBuf },
+}
+
+/// Input of `zato encrypt` and `zato decrypt`.
+#[derive(clap::Args)]
+struct SecretArgs {
+    #[arg(long, allow_hyphen_values = true)]
+    data: String,
+    /// A component directory whose key to use.
+    #[arg(long)]
+    path: Option<PathBuf>,
+    #[arg(long, allow_hyphen_values = true)]
+    secret_key: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -147,16 +145,12 @@ async fn run(command: Command) -> CliResult<()> {
             process::wait(&address, &url_path, secs(timeout), secs(interval), silent).await
         }
         Command::Service(Service::Invoke(args)) => invoke::run(args).await,
-        Command::Encrypt {
-            data,
-            path,
-            secret_key,
-        } => secrets::encrypt(&data, secret_key.as_deref(), path.as_deref()),
-        Command::Decrypt {
-            data,
-            path,
-            secret_key,
-        } => secrets::decrypt(&data, secret_key.as_deref(), path.as_deref()),
+        Command::Encrypt(a) => {
+            secrets::encrypt(&a.data, a.secret_key.as_deref(), a.path.as_deref())
+        }
+        Command::Decrypt(a) => {
+            secrets::decrypt(&a.data, a.secret_key.as_deref(), a.path.as_deref())
+        }
         Command::ComponentVersion { path } => secrets::component_version(&path),
     }
 }

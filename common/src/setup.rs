@@ -104,19 +104,16 @@ pub async fn create_cluster(odb: &Odb, spec: &ClusterSpec<'_>) -> Result<i64, Se
         source_path: None,
         source_hash: None,
     };
-    let ids = {
-        // No server exists yet, so rows go in without deployed_service entries.
-        let mut ids = std::collections::HashMap::new();
-        for d in [
-            internal("zato.ping"),
-            internal("zato.service.invoke"),
-            internal("pub.zato.service.service-invoker"),
-        ] {
-            let map = odb.record_deployments(cluster_id, 0, &[d]).await?;
-            ids.extend(map);
-        }
-        ids
-    };
+    let ids = odb
+        .ensure_services(
+            cluster_id,
+            &[
+                internal("zato.ping"),
+                internal("zato.service.invoke"),
+                internal("pub.zato.service.service-invoker"),
+            ],
+        )
+        .await?;
     let channel =
         |name: &str, url_path: &str, service: &str, security_id: Option<i64>| HttpSoapInput {
             name: name.to_string(),
@@ -155,11 +152,6 @@ pub async fn create_cluster(odb: &Odb, spec: &ClusterSpec<'_>) -> Result<i64, Se
     ] {
         odb.http_soap_create(cluster_id, &ch).await?;
     }
-    // record_deployments wrote deployed_service rows for server 0, which does not exist.
-    sqlx::query("DELETE FROM deployed_service WHERE server_id = 0")
-        .execute(odb.pool())
-        .await
-        .map_err(OdbError::from)?;
     Ok(cluster_id)
 }
 

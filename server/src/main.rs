@@ -88,24 +88,12 @@ fn supervise(args: &Args, workers: u32) -> anyhow::Result<ExitCode> {
     })?;
     for c in &children {
         // SAFETY: plain kill(2) on our own children's pids.
-        unsafe { libc_kill(c.id() as i32) };
+        unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
     }
     for mut c in children {
         let _ = c.wait();
     }
     Ok(ExitCode::SUCCESS)
-}
-
-unsafe extern "C" {
-    fn kill(pid: i32, sig: i32) -> i32;
-}
-
-unsafe fn libc_kill(pid: i32) {
-    const SIGTERM: i32 = 15;
-    // SAFETY: see the caller.
-    unsafe {
-        kill(pid, SIGTERM);
-    }
 }
 
 fn main() -> ExitCode {

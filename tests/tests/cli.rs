@@ -141,7 +141,7 @@ fn start_invoke_stop() {
     assert!(!Path::new(s).join("pidfile").exists());
     // SAFETY: only checks whether the pid exists.
     assert_ne!(
-        unsafe { libc_kill(pid, 0) },
+        unsafe { libc::kill(pid, 0) },
         0,
         "the server process is still there"
     );
@@ -151,11 +151,6 @@ fn start_invoke_stop() {
         1,
         "Cannot reach the server",
     );
-}
-
-unsafe extern "C" {
-    #[link_name = "kill"]
-    fn libc_kill(pid: i32, sig: i32) -> i32;
 }
 
 #[test]

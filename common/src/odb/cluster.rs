@@ -118,13 +118,6 @@ impl Odb {
         row.as_ref().map(cluster_from).transpose()
     }
 
-    pub async fn cluster_count(&self) -> OdbResult<i64> {
-        let row = sqlx::query("SELECT COUNT(*) FROM cluster")
-            .fetch_one(self.pool())
-            .await?;
-        Ok(row.try_get(0)?)
-    }
-
     pub async fn create_server_row(
         &self,
         cluster_id: i64,

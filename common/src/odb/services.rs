@@ -102,12 +102,11 @@ impl Odb {
         row.as_ref().map(service_from).transpose()
     }
 
-    /// Makes sure a `service` row exists for each deployment and records it in
-    /// `deployed_service` for this server. Returns name → service id.
-    pub async fn record_deployments(
+    /// Makes sure a `service` row exists for each deployment (a concurrent insert by another
+    /// server is not an error) and returns name → service id.
+    pub async fn ensure_services(
         &self,
         cluster_id: i64,
-        server_id: i64,
         items: &[Deployment<'_>],
     ) -> OdbResult<HashMap<String, i64>> {
         let mut ids: HashMap<String, i64> = self
@@ -116,7 +115,6 @@ impl Odb {
             .into_iter()
             .map(|s| (s.name, s.id))
             .collect();
-        let now = utc_now_iso();
         for item in items {
             if !ids.contains_key(item.name) {
                 let q = sqlx::query(self.sql_insert(
@@ -147,6 +145,21 @@ impl Odb {
                 .execute(self.pool())
                 .await?;
             }
+        }
+        Ok(ids)
+    }
+
+    /// [`Odb::ensure_services`], then records each deployment in `deployed_service` for this
+    /// server. Returns name → service id.
+    pub async fn record_deployments(
+        &self,
+        cluster_id: i64,
+        server_id: i64,
+        items: &[Deployment<'_>],
+    ) -> OdbResult<HashMap<String, i64>> {
+        let ids = self.ensure_services(cluster_id, items).await?;
+        let now = utc_now_iso();
+        for item in items {
             let Some(&service_id) = ids.get(item.name) else {
                 continue;
             };

@@ -24,11 +24,11 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     Some((u.to_string(), p.to_string()))
 }
 
-/// Ok(username) when the caller may use the channel (None for channels without security).
+/// Ok when the caller may use the channel.
 /// The error is boxed: it is the rare path, and keeps the happy one small.
-pub fn check(ch: &Channel, headers: &HeaderMap, cid: &str) -> Result<Option<String>, Box<Resp>> {
+pub fn check(ch: &Channel, headers: &HeaderMap, cid: &str) -> Result<(), Box<Resp>> {
     let Some(sec) = &ch.security else {
-        return Ok(None);
+        return Ok(());
     };
     match sec {
         SecCheck::Basic {
@@ -43,7 +43,7 @@ pub fn check(ch: &Channel, headers: &HeaderMap, cid: &str) -> Result<Option<Stri
                     && same(u.as_bytes(), username.as_bytes())
                     && same(p.as_bytes(), password.as_bytes()) =>
             {
-                Ok(Some(u))
+                Ok(())
             }
             _ => Err(Box::new(unauthorized(cid, Some(realm)))),
         },
@@ -53,7 +53,7 @@ pub fn check(ch: &Channel, headers: &HeaderMap, cid: &str) -> Result<Option<Stri
             is_active,
             ..
         } => match headers.get(header.as_str()).map(|v| v.as_bytes()) {
-            Some(v) if *is_active && !key.is_empty() && same(v, key.as_bytes()) => Ok(None),
+            Some(v) if *is_active && !key.is_empty() && same(v, key.as_bytes()) => Ok(()),
             _ => Err(Box::new(unauthorized(cid, None))),
         },
         SecCheck::Broken(why) => {

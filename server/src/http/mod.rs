@@ -125,10 +125,9 @@ pub async fn handle(state: Arc<ServerState>, req: Request<Incoming>) -> Resp {
         }
         Match::None => return respond::url_not_found(&cid),
     };
-    let username = match auth::check(&ch, &parts.headers, &cid) {
-        Ok(u) => u,
-        Err(resp) => return *resp,
-    };
+    if let Err(resp) = auth::check(&ch, &parts.headers, &cid) {
+        return *resp;
+    }
     let body = match read_body(body, &parts.headers, state.cfg.main.max_request_size, &cid).await {
         Ok(b) => b,
         Err(resp) => return *resp,
@@ -146,7 +145,6 @@ pub async fn handle(state: Arc<ServerState>, req: Request<Incoming>) -> Resp {
                 params: &params,
                 query,
                 headers: &parts.headers,
-                username,
             };
             run_channel(&state, &cid, &ch, service, &http, &body).await
         }
@@ -166,7 +164,6 @@ pub struct HttpInfo<'a> {
     pub params: &'a [(String, String)],
     pub query: &'a str,
     pub headers: &'a HeaderMap,
-    pub username: Option<String>,
 }
 
 pub fn query_map(query: &str) -> Map<String, Value> {

@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::state::ServerState;
 
@@ -294,8 +294,4 @@ pub fn check_cluster(ctx: &Ctx, input: &Input<'_>) -> Result<(), ServiceError> {
         ))),
         _ => Ok(()),
     }
-}
-
-pub fn ok_details(details: &str) -> Value {
-    json!({ "details": details })
 }
