@@ -3,10 +3,13 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use zato_common::config::{OdbConfig, OdbEngine};
+use zato_common::config::{KvdbConfig, OdbConfig, OdbEngine};
 use zato_common::crypto::SecretKey;
 use zato_common::odb::Odb;
 use zato_common::setup::{self, ClusterSpec, ServerSpec};
+
+use crate::exit::CliResult;
+use crate::prompt;
 
 /// How to reach the ODB (upstream's `--odb-*` options).
 #[derive(Args, Clone, Debug)]
@@ -23,16 +26,61 @@ pub struct OdbArgs {
     pub odb_port: u16,
     #[arg(long, default_value = "")]
     pub odb_user: String,
-    #[arg(
-        long,
-        default_value = "",
-        env = "ZATO_ODB_PASSWORD",
-        allow_hyphen_values = true
-    )]
-    pub odb_password: String,
+    /// Prompted for on a terminal when the ODB is not SQLite and this is not given.
+    #[arg(long, env = "ZATO_ODB_PASSWORD", allow_hyphen_values = true)]
+    pub odb_password: Option<String>,
+}
+
+/// The optional Redis connection (upstream's `--kvdb-*` options).
+#[derive(Args, Clone, Debug, Default)]
+pub struct KvdbArgs {
+    /// Redis host; leave out to run without Redis.
+    #[arg(long)]
+    pub kvdb_host: Option<String>,
+    #[arg(long, default_value_t = 6379)]
+    pub kvdb_port: u16,
+    /// Prompted for on a terminal when --kvdb-host is given and this is not.
+    #[arg(long, env = "ZATO_KVDB_PASSWORD", allow_hyphen_values = true)]
+    pub kvdb_password: Option<String>,
+}
+
+impl KvdbArgs {
+    /// The connection, asking for the password on a terminal when it was not given.
+    pub fn config(&self) -> CliResult<Option<KvdbConfig>> {
+        let Some(host) = self.kvdb_host.clone().filter(|h| !h.is_empty()) else {
+            return Ok(None);
+        };
+        let password = prompt::password(
+            self.kvdb_password.clone(),
+            "--kvdb-password",
+            "Redis password",
+        )?;
+        Ok(Some(KvdbConfig {
+            host,
+            port: self.kvdb_port,
+            password,
+            db: 0,
+        }))
+    }
 }
 
 impl OdbArgs {
+    pub fn is_sqlite(&self) -> bool {
+        OdbEngine::parse(&self.odb_type) == Some(OdbEngine::Sqlite)
+    }
+
+    /// Asks for the ODB password on a terminal (non-SQLite only) when it was not given.
+    pub fn resolve_password(&mut self) -> CliResult<()> {
+        if !self.is_sqlite() {
+            self.odb_password = Some(prompt::password(
+                self.odb_password.take(),
+                "--odb-password",
+                "ODB database password",
+            )?);
+        }
+        Ok(())
+    }
+
     pub fn config(&self) -> anyhow::Result<OdbConfig> {
         let engine = OdbEngine::parse(&self.odb_type).with_context(|| {
             format!(
@@ -73,7 +121,7 @@ impl OdbArgs {
             host: self.odb_host.clone(),
             port: self.odb_port,
             username: self.odb_user.clone(),
-            password: self.odb_password.clone(),
+            password: self.odb_password.clone().unwrap_or_default(),
             pool_size: 10,
         })
     }
@@ -81,6 +129,14 @@ impl OdbArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum Create {
+    /// Create a certificate authority (same as `zato ca create ca`).
+    ///
+    /// Example: zato create ca /opt/zato/ca
+    Ca {
+        path: PathBuf,
+        #[command(flatten)]
+        subject: crate::ca::SubjectArgs,
+    },
     /// Create the ODB schema.
     ///
     /// Example: zato create odb --odb-type sqlite --odb-db-name /opt/zato/zato.db
@@ -104,8 +160,9 @@ pub enum Create {
         /// The Fernet key every server of the cluster shares (`zato crypto create-secret-key`).
         #[arg(long, env = "ZATO_SECRET_KEY", allow_hyphen_values = true)]
         secret_key: String,
+        /// Prompted for on a terminal when not given.
         #[arg(long, env = "ZATO_ADMIN_INVOKE_PASSWORD", allow_hyphen_values = true)]
-        admin_invoke_password: String,
+        admin_invoke_password: Option<String>,
         /// Password of the `pubapi` user (random when not given).
         #[arg(long, default_value = "", allow_hyphen_values = true)]
         pubapi_password: String,
@@ -119,6 +176,8 @@ pub enum Create {
         server_name: String,
         #[command(flatten)]
         odb: OdbArgs,
+        #[command(flatten)]
+        kvdb: KvdbArgs,
         #[arg(long, env = "ZATO_SECRET_KEY", allow_hyphen_values = true)]
         secret_key: String,
         #[arg(long, default_value = "0.0.0.0")]
@@ -131,8 +190,30 @@ pub enum Create {
     },
 }
 
+#[derive(Subcommand, Debug)]
+pub enum Delete {
+    /// Drop every Zato table of the ODB (the database itself stays).
+    ///
+    /// Example: zato delete odb --odb-type postgresql --odb-host localhost --odb-user zato --odb-db-name zato
+    Odb {
+        #[command(flatten)]
+        odb: OdbArgs,
+    },
+}
+
+pub async fn delete(cmd: Delete) -> anyhow::Result<()> {
+    let Delete::Odb { odb } = cmd;
+    let db = Odb::connect(&odb.config()?).await?;
+    let result = zato_common::odb::schema::drop_all(&db).await;
+    db.close().await;
+    result?;
+    println!("ODB deleted");
+    Ok(())
+}
+
 pub async fn run(cmd: Create) -> anyhow::Result<()> {
     match cmd {
+        Create::Ca { path, subject } => crate::ca::run(crate::ca::CaCreate::Ca { path, subject })?,
         Create::Odb { odb } => {
             let db = Odb::connect(&odb.config()?).await?;
             setup::create_odb(&db).await?;
@@ -149,6 +230,13 @@ pub async fn run(cmd: Create) -> anyhow::Result<()> {
             pubapi_password,
         } => {
             let key = SecretKey::from_text(&secret_key)?;
+            let mut odb = odb;
+            odb.resolve_password()?;
+            let admin_invoke_password = prompt::password(
+                admin_invoke_password,
+                "--admin-invoke-password",
+                "Password of the admin.invoke user",
+            )?;
             if admin_invoke_password.is_empty() {
                 bail!("--admin-invoke-password must not be empty");
             }
@@ -178,6 +266,7 @@ pub async fn run(cmd: Create) -> anyhow::Result<()> {
             cluster_name,
             server_name,
             odb,
+            kvdb,
             secret_key,
             http_host,
             http_port,
@@ -185,6 +274,7 @@ pub async fn run(cmd: Create) -> anyhow::Result<()> {
         } => {
             let key = SecretKey::from_text(&secret_key)?;
             let cfg = odb.config()?;
+            let kvdb = kvdb.config()?;
             let db = Odb::connect(&cfg).await?;
             setup::create_server(
                 &db,
@@ -193,6 +283,7 @@ pub async fn run(cmd: Create) -> anyhow::Result<()> {
                     cluster_name: &cluster_name,
                     server_name: &server_name,
                     odb: &cfg,
+                    kvdb: kvdb.as_ref(),
                     bind: &format!("{http_host}:{http_port}"),
                     workers,
                     service_timeout: 60.0,

@@ -43,7 +43,12 @@ fn parse_headers(text: &str) -> CliResult<Vec<(String, String)>> {
         .map(|p| {
             p.split_once('=')
                 .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-                .ok_or_else(|| CliError::new(15, format!("--headers: `{p}` is not key=value")))
+                .ok_or_else(|| {
+                    CliError::new(
+                        crate::exit::INVALID_INPUT,
+                        format!("--headers: `{p}` is not key=value"),
+                    )
+                })
         })
         .collect()
 }
@@ -91,6 +96,10 @@ pub async fn run(args: InvokeArgs) -> CliResult<()> {
         ))),
         Err(AdminError::Connect { url, source }) => Err(CliError::failed(format!(
             "Cannot reach the server at {url} ({source}); is it running? Start it with `zato start {}`",
+            args.path.display()
+        ))),
+        Err(e @ AdminError::Status { status: 401, .. }) => Err(CliError::failed(format!(
+            "{e}; the server rejected the admin.invoke credentials stored in the ODB. Set a new password with `zato set-admin-invoke-password {}`",
             args.path.display()
         ))),
         Err(e) => Err(CliError::failed(e.to_string())),

@@ -1,8 +1,17 @@
-//! The `zato` command line: building a cluster piece by piece (`create odb|cluster|server`),
-//! starting and stopping components, waiting for them, invoking services, crypto helpers.
+//! The `zato` command line: quickstart, building a cluster piece by piece (`create ...`, `ca
+//! create ...`), starting, stopping, inspecting and checking components, invoking services,
+//! crypto helpers.
+pub mod ca;
+pub mod check;
 pub mod component;
 pub mod create;
 pub mod exit;
+pub mod info;
 pub mod invoke;
+pub mod password;
 pub mod process;
+pub mod procinfo;
+pub mod prompt;
+pub mod quickstart;
 pub mod secrets;
+pub mod version;

@@ -4,24 +4,65 @@ use std::process::ExitCode;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
-use zato_cli::create::{self, Create};
+use clap::{CommandFactory, Parser, Subcommand};
+use zato_cli::ca::CaCreate;
+use zato_cli::create::{self, Create, Delete};
 use zato_cli::exit::{CliError, CliResult};
+use zato_cli::info::Format;
 use zato_cli::invoke::{self, InvokeArgs};
-use zato_cli::{process, secrets};
+use zato_cli::quickstart::QuickstartArgs;
+use zato_cli::{ca, check, info, password, process, quickstart, secrets};
 
 #[derive(Parser)]
-#[command(name = "zato", version, about = "Manage Zato clusters", long_about = None)]
+#[command(name = "zato", about = "Manage Zato clusters", long_about = None, disable_version_flag = true)]
 struct Cli {
+    /// Print the version (upstream's format) and exit.
+    #[arg(long, short = 'V')]
+    version: bool,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Create an ODB, a cluster or a server.
+    /// Create a whole cluster in one directory.
+    #[command(subcommand)]
+    Quickstart(Quickstart),
+    /// Create a CA, an ODB, a cluster or a server, piece by piece.
     #[command(subcommand)]
     Create(Box<Create>),
+    /// Delete the ODB's Zato tables.
+    #[command(subcommand)]
+    Delete(Delete),
+    /// The cluster's certificate authority.
+    #[command(subcommand)]
+    Ca(Ca),
+    /// Show a component's details: process, uptime, sockets, workers; running or not.
+    ///
+    /// Example: zato info /opt/zato/server1 --format json
+    Info {
+        path: PathBuf,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Check a server's config, its ODB, Redis (when configured) and its TCP port.
+    ///
+    /// Example: zato check-config /opt/zato/server1
+    CheckConfig { path: PathBuf },
+    /// Set the password of the admin API's user (admin.invoke); prompted for when not given.
+    ///
+    /// Example: zato set-admin-invoke-password /opt/zato/server1 --password 'n3w'
+    SetAdminInvokePassword {
+        path: PathBuf,
+        #[arg(long, default_value = "admin.invoke")]
+        username: String,
+        #[arg(long, env = "ZATO_ADMIN_INVOKE_PASSWORD", allow_hyphen_values = true)]
+        password: Option<String>,
+    },
+    /// Print a shell completion script.
+    ///
+    /// Example: zato completions bash > /etc/bash_completion.d/zato
+    Completions { shell: clap_complete::Shell },
     /// Cryptography helpers.
     #[command(subcommand)]
     Crypto(Crypto),
@@ -100,6 +141,24 @@ enum Service {
 }
 
 #[derive(Subcommand)]
+enum Quickstart {
+    /// Create a cluster in PATH: CA, ODB, servers and start/stop scripts.
+    ///
+    /// Examples:
+    ///   zato quickstart create ~/qs --start
+    ///   zato quickstart create ~/qs --odb-type postgresql --odb-host localhost --odb-port 5432 --odb-user zato --odb-db-name zato --odb-password '' --kvdb-host localhost
+    ///   zato quickstart create /opt/qs-1 sqlite localhost 6379
+    Create(Box<QuickstartArgs>),
+}
+
+#[derive(Subcommand)]
+enum Ca {
+    /// Create a CA or a certificate signed by it.
+    #[command(subcommand)]
+    Create(CaCreate),
+}
+
+#[derive(Subcommand)]
 enum Crypto {
     /// Print a new Fernet key, e.g. for --secret-key.
     CreateSecretKey,
@@ -109,15 +168,35 @@ fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(if s.is_finite() && s > 0.0 { s } else { 0.0 })
 }
 
+/// Create and delete commands keep their exit code; other failures exit 1.
+fn from_anyhow(e: anyhow::Error) -> CliError {
+    match e.downcast::<CliError>() {
+        Ok(c) => c,
+        Err(e) => CliError::failed(format!("{e:#}")),
+    }
+}
+
 async fn run(command: Command) -> CliResult<()> {
     match command {
+        Command::Quickstart(Quickstart::Create(args)) => quickstart::run(*args).await,
+        Command::Delete(d) => create::delete(d).await.map_err(from_anyhow),
+        Command::Ca(Ca::Create(c)) => ca::run(c),
+        Command::Info { path, format } => info::run(&path, format),
+        Command::CheckConfig { path } => check::run(&path).await,
+        Command::SetAdminInvokePassword {
+            path,
+            username,
+            password: pw,
+        } => password::run(&path, &username, pw).await,
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "zato", &mut std::io::stdout());
+            Ok(())
+        }
         Command::Crypto(Crypto::CreateSecretKey) => {
             println!("{}", zato_common::crypto::SecretKey::generate().as_text());
             Ok(())
         }
-        Command::Create(c) => create::run(*c)
-            .await
-            .map_err(|e| CliError::failed(format!("{e:#}"))),
+        Command::Create(c) => create::run(*c).await.map_err(from_anyhow),
         Command::Start {
             path,
             fg,
@@ -140,7 +219,12 @@ async fn run(command: Command) -> CliResult<()> {
                         .map_err(|e| CliError::failed(e.to_string()))?;
                     zato_common::locate::server_address(&cfg)
                 }
-                (None, None) => return Err(CliError::new(14, "Give --path or --address")),
+                (None, None) => {
+                    return Err(CliError::new(
+                        zato_cli::exit::NO_OPTIONS,
+                        "Give --path or --address",
+                    ));
+                }
             };
             process::wait(&address, &url_path, secs(timeout), secs(interval), silent).await
         }
@@ -155,13 +239,33 @@ async fn run(command: Command) -> CliResult<()> {
     }
 }
 
+/// Upstream's shorthand `zato quickstart PATH` means `zato quickstart create PATH`.
+fn legacy_argv(mut args: Vec<String>) -> Vec<String> {
+    if args.get(1).is_some_and(|a| a == "quickstart")
+        && args
+            .get(2)
+            .is_some_and(|a| a != "create" && !a.starts_with('-') && a != "help")
+    {
+        args.insert(2, "create".into());
+    }
+    args
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(legacy_argv(std::env::args().collect()));
+    if cli.version {
+        println!("{}", zato_cli::version::long());
+        return ExitCode::SUCCESS;
+    }
+    let Some(command) = cli.command else {
+        let _ = Cli::command().print_help();
+        return ExitCode::from(zato_cli::exit::NO_OPTIONS);
+    };
     let result = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
-        Ok(rt) => rt.block_on(run(cli.command)),
+        Ok(rt) => rt.block_on(run(command)),
         Err(e) => Err(CliError::failed(e.to_string())),
     };
     match result {
@@ -195,7 +299,7 @@ mod tests {
             "-pw",
         ])
         .unwrap_or_else(|e| panic!("{e}"));
-        let Command::Create(c) = cli.command else {
+        let Some(Command::Create(c)) = cli.command else {
             panic!("not create");
         };
         let text = format!("{c:?}");

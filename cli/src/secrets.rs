@@ -4,16 +4,16 @@ use std::path::Path;
 use zato_common::crypto::SecretKey;
 
 use crate::component;
-use crate::exit::{CliError, CliResult};
+use crate::exit::{CliError, CliResult, INVALID_INPUT, NO_OPTIONS};
 
 /// The key given on the command line, else the component's own (`secrets.conf`).
 fn key(secret_key: Option<&str>, path: Option<&Path>) -> CliResult<SecretKey> {
     if let Some(text) = secret_key {
-        return SecretKey::from_text(text).map_err(|e| CliError::new(15, e.to_string()));
+        return SecretKey::from_text(text).map_err(|e| CliError::new(INVALID_INPUT, e.to_string()));
     }
     let Some(dir) = path else {
         return Err(CliError::new(
-            14,
+            NO_OPTIONS,
             "Give --path (a component directory) or --secret-key",
         ));
     };
@@ -34,7 +34,7 @@ pub fn decrypt(data: &str, secret_key: Option<&str>, path: Option<&Path>) -> Cli
         .unwrap_or(data);
     let plain = key(secret_key, path)?
         .decrypt(token)
-        .map_err(|e| CliError::new(15, e.to_string()))?;
+        .map_err(|e| CliError::new(INVALID_INPUT, e.to_string()))?;
     println!("{plain}");
     Ok(())
 }

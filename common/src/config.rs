@@ -182,10 +182,35 @@ pub struct PythonConfig {
     pub virtualenv: String,
 }
 
+/// The optional Redis connection (`[kvdb]`); an empty host means none is configured.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct KvdbConfig {
+    #[serde(default)]
+    pub host: String,
+    #[serde(default = "default_redis_port")]
+    pub port: u16,
+    #[serde(default)]
+    pub password: String,
+    #[serde(default)]
+    pub db: u32,
+}
+
+fn default_redis_port() -> u16 {
+    6379
+}
+
+impl KvdbConfig {
+    pub fn is_configured(&self) -> bool {
+        !self.host.is_empty()
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 struct ServerConfFile {
     main: ServerMain,
     odb: OdbConfig,
+    #[serde(default)]
+    kvdb: KvdbConfig,
     #[serde(default)]
     hot_deploy: HotDeploy,
     #[serde(default)]
@@ -208,6 +233,7 @@ pub struct ServerConfig {
     pub dir: PathBuf,
     pub main: ServerMain,
     pub odb: OdbConfig,
+    pub kvdb: KvdbConfig,
     pub hot_deploy: HotDeploy,
     pub misc: Misc,
     pub python: PythonConfig,
@@ -313,6 +339,8 @@ impl ServerConfig {
         let (secret_key, secrets) = load_secrets(&repo.join("secrets.conf"))?;
         conf.main.token = resolve_secret(&conf.main.token, &secret_key, &secrets, &conf_path)?;
         conf.odb.password = resolve_secret(&conf.odb.password, &secret_key, &secrets, &conf_path)?;
+        conf.kvdb.password =
+            resolve_secret(&conf.kvdb.password, &secret_key, &secrets, &conf_path)?;
         if conf.odb.engine == OdbEngine::Sqlite && Path::new(&conf.odb.db_name).is_relative() {
             conf.odb.db_name = normalize(&repo.join(&conf.odb.db_name))
                 .to_string_lossy()
@@ -335,6 +363,7 @@ impl ServerConfig {
             dir,
             main: conf.main,
             odb: conf.odb,
+            kvdb: conf.kvdb,
             hot_deploy: conf.hot_deploy,
             misc: conf.misc,
             python: conf.python,

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::config::{OdbConfig, repo_dir};
+use crate::config::{KvdbConfig, OdbConfig, repo_dir};
 use crate::crypto::{SecretKey, WELL_KNOWN_DATA};
 use crate::odb::channels::HttpSoapInput;
 use crate::odb::security::{BASIC_AUTH, SecInput};
@@ -45,11 +45,25 @@ pub const ADMIN_INVOKE_SEC: &str = "admin.invoke";
 pub const ADMIN_INVOKE_REALM: &str = "Zato admin invoke";
 pub const PUBAPI_SEC: &str = "pubapi";
 
+/// This machine's name, as the kernel has it (`$HOSTNAME` is a shell variable, often not exported).
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+fn user_name() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "zato".into())
+}
+
 /// Creates the schema (`zato create odb`).
 pub async fn create_odb(odb: &Odb) -> Result<(), SetupError> {
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
-    let user = std::env::var("USER").unwrap_or_else(|_| "zato".into());
-    schema::create(odb, &host, &user).await?;
+    schema::create(odb, &host_name(), &user_name()).await?;
     Ok(())
 }
 
@@ -160,6 +174,8 @@ pub struct ServerSpec<'a> {
     pub cluster_name: &'a str,
     pub server_name: &'a str,
     pub odb: &'a OdbConfig,
+    /// Redis, when the cluster uses one.
+    pub kvdb: Option<&'a KvdbConfig>,
     pub bind: &'a str,
     pub workers: u32,
     pub service_timeout: f64,
@@ -182,17 +198,20 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> SetupError + '_ {
     }
 }
 
+/// Text safe inside a TOML basic string ("...") in a template.
+fn toml_escape(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
 fn write(path: &Path, text: &str) -> Result<(), SetupError> {
     std::fs::write(path, text).map_err(io_err(path))
 }
 
 /// Writes `.zato-info` into a component directory.
 pub fn write_component_info(dir: &Path, component: &str) -> Result<(), SetupError> {
-    let user = std::env::var("USER").unwrap_or_else(|_| "zato".into());
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
     let info = ComponentInfo {
         version: env!("CARGO_PKG_VERSION"),
-        created_user_host: format!("{user}@{host}"),
+        created_user_host: format!("{}@{}", user_name(), host_name()),
         created_ts: crate::time::utc_now_iso(),
         component,
     };
@@ -260,12 +279,18 @@ pub async fn create_server(
         return_tracebacks => if spec.return_tracebacks { "true" } else { "false" },
         odb => minijinja::context! {
             engine => spec.odb.engine.as_str(),
-            db_name => spec.odb.db_name.replace('\\', "\\\\").replace('"', "\\\""),
+            db_name => toml_escape(&spec.odb.db_name),
             host => spec.odb.host.as_str(),
             port => spec.odb.port,
             username => spec.odb.username.as_str(),
             pool_size => spec.odb.pool_size,
         },
+        kvdb => spec.kvdb.filter(|k| k.is_configured()).map(|k| minijinja::context! {
+            host => toml_escape(&k.host),
+            port => k.port,
+            db => k.db,
+        }),
+        kvdb_password => spec.secret_key.encrypt(spec.kvdb.map(|k| k.password.as_str()).unwrap_or("")),
         secret_key => spec.secret_key.as_text(),
         well_known_data => spec.secret_key.encrypt(WELL_KNOWN_DATA),
         token => spec.secret_key.encrypt(&token),

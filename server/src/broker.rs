@@ -11,7 +11,7 @@ use crate::hotdeploy;
 use crate::state::ServerState;
 
 pub const DEPLOY: &str = "deploy";
-pub const CONFIG: &str = "config";
+pub const CONFIG: &str = zato_common::odb::events::EVENT_CONFIG;
 pub const SERVICE_DELETE: &str = "service_delete";
 
 const POLL: Duration = Duration::from_millis(200);

@@ -122,6 +122,20 @@ pub fn free_port() -> u16 {
         .unwrap_or(0)
 }
 
+/// The first of `n` consecutive free ports (quickstart numbers its servers' ports in a row).
+pub fn free_port_range(n: u16) -> u16 {
+    for _ in 0..100 {
+        let base = free_port();
+        if base != 0
+            && base.checked_add(n).is_some()
+            && (0..n).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok())
+        {
+            return base;
+        }
+    }
+    panic!("no {n} consecutive free ports found on 127.0.0.1");
+}
+
 /// The directory holding the workspace's built binaries (target/debug next to this test).
 pub fn bin_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_default();
@@ -130,6 +144,52 @@ pub fn bin_dir() -> PathBuf {
         .and_then(Path::parent)
         .map(Path::to_path_buf)
         .unwrap_or_default()
+}
+
+/// Running the `zato` binary.
+pub mod cli {
+    use std::process::{Command, Output};
+
+    pub fn command() -> Command {
+        let mut cmd = Command::new(super::bin_dir().join("zato"));
+        // Passwords come from options in tests, never from the caller's environment.
+        for var in [
+            "ZATO_ODB_PASSWORD",
+            "ZATO_KVDB_PASSWORD",
+            "ZATO_ADMIN_INVOKE_PASSWORD",
+            "ZATO_SECRET_KEY",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd
+    }
+
+    pub fn zato(args: &[&str]) -> Output {
+        command().args(args).output().unwrap_or_else(|e| {
+            panic!("cannot run zato (build it with `cargo build -p zato-cli`): {e}")
+        })
+    }
+
+    /// Runs zato, expecting success; its stdout, trimmed.
+    pub fn ok(args: &[&str]) -> String {
+        let out = zato(args);
+        assert!(
+            out.status.success(),
+            "zato {args:?} failed with {:?}: {}{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Runs zato, expecting exit `code` and `needle` in stderr.
+    pub fn fails(args: &[&str], code: i32, needle: &str) {
+        let out = zato(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "zato {args:?}: {stderr}");
+        assert!(stderr.contains(needle), "`{needle}` not in: {stderr}");
+    }
 }
 
 pub struct Server {
@@ -287,6 +347,7 @@ impl TestCluster {
                     cluster_name: &name,
                     server_name: &format!("server{n}"),
                     odb: &db.cfg,
+                    kvdb: None,
                     bind: &format!("127.0.0.1:{port}"),
                     workers: opts.workers,
                     service_timeout: opts.service_timeout,

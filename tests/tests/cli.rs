@@ -2,36 +2,8 @@
 //! article's SOAP form), stop, and the error exits (not a component, server down, unknown
 //! service, no pidfile, wait timeout).
 use std::path::Path;
-use std::process::{Command, Output};
-
-use zato_tests::{bin_dir, free_port};
-
-fn zato(args: &[&str]) -> Output {
-    Command::new(bin_dir().join("zato"))
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run zato (build it with `cargo build -p zato-cli`): {e}")
-        })
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = zato(args);
-    assert!(
-        out.status.success(),
-        "zato {args:?} failed with {:?}: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn fails(args: &[&str], code: i32, needle: &str) {
-    let out = zato(args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(code), "zato {args:?}: {stderr}");
-    assert!(stderr.contains(needle), "`{needle}` not in: {stderr}");
-}
+use zato_tests::cli::{fails, ok, zato};
+use zato_tests::free_port;
 
 fn create_server(dir: &Path, port: u16) -> String {
     let db = dir.join("zato.db");

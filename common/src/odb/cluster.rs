@@ -108,6 +108,16 @@ impl Odb {
         row.as_ref().map(cluster_from).transpose()
     }
 
+    /// Names of every cluster in the ODB.
+    pub async fn cluster_names(&self) -> OdbResult<Vec<String>> {
+        let rows = sqlx::query("SELECT name FROM cluster ORDER BY id")
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>(0).map_err(Into::into))
+            .collect()
+    }
+
     pub async fn cluster_by_id(&self, id: i64) -> OdbResult<Option<Cluster>> {
         let row = sqlx::query(self.sql(
             "SELECT id, name, description, odb_type, lb_host, lb_port, lb_agent_port FROM cluster WHERE id = ?",

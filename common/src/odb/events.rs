@@ -4,6 +4,9 @@ use sqlx::Row;
 use super::{Odb, OdbResult};
 use crate::time::utc_now_iso;
 
+/// "The cluster's configuration changed; reload it from the ODB."
+pub const EVENT_CONFIG: &str = "config";
+
 #[derive(Debug, Clone)]
 pub struct ClusterEvent {
     pub id: i64,

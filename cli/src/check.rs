@@ -1,0 +1,97 @@
+//! `zato check-config PATH`: the config parses, the ODB answers and knows this server, Redis
+//! answers when configured, and the server's port is free or held by the server itself.
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::path::Path;
+use std::time::Duration;
+
+use zato_common::config::ServerConfig;
+use zato_common::odb::{Odb, schema};
+
+use crate::component::{self, SERVER};
+use crate::exit::{CliError, CliResult};
+use crate::procinfo;
+
+fn failed(what: &str, e: impl std::fmt::Display) -> CliError {
+    CliError::failed(format!("{what}: {e}"))
+}
+
+pub async fn run(dir: &Path) -> CliResult<()> {
+    let dir = std::path::absolute(dir).map_err(|e| failed("path", e))?;
+    let kind = component::kind(&dir)?;
+    if kind != SERVER {
+        return Err(CliError::failed(format!(
+            "check-config knows server directories only; {} holds a {kind}",
+            dir.display()
+        )));
+    }
+    let cfg = ServerConfig::load(&dir).map_err(|e| failed("Config", e))?;
+    println!("Config OK: {}", dir.display());
+
+    let odb = Odb::connect(&cfg.odb)
+        .await
+        .map_err(|e| failed("SQL ODB", e))?;
+    let known = async {
+        schema::check(&odb).await?;
+        odb.server_by_token(&cfg.main.token).await
+    }
+    .await;
+    odb.close().await;
+    match known.map_err(|e| failed("SQL ODB", e))? {
+        Some(_) => println!("SQL ODB connection OK"),
+        None => {
+            return Err(CliError::failed(
+                "SQL ODB: this server's token is not in the ODB; the server directory does not belong to this ODB",
+            ));
+        }
+    }
+
+    if cfg.kvdb.is_configured() {
+        zato_common::kvdb::ping(&cfg.kvdb, Duration::from_secs(5))
+            .await
+            .map_err(|e| failed("Redis", e))?;
+        println!("Redis connection OK");
+    }
+
+    let addr: SocketAddr = cfg
+        .main
+        .bind
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| {
+            CliError::failed(format!(
+                "Config: [main] bind `{}` is not a host:port address",
+                cfg.main.bind
+            ))
+        })?;
+    port_available(&dir, addr)?;
+    Ok(())
+}
+
+/// Free, or held by this component's own process (then it is simply running).
+fn port_available(dir: &Path, addr: SocketAddr) -> CliResult<()> {
+    if TcpListener::bind(addr).is_ok() {
+        println!("TCP port {addr} free");
+        return Ok(());
+    }
+    let pid = component::read_pid(dir).ok().flatten();
+    if let Some(pid) = pid.filter(|p| component::alive(*p)) {
+        let mut holders = vec![pid];
+        holders.extend(component::children(pid));
+        let owned = holders.iter().any(|p| {
+            procinfo::tcp_sockets(*p)
+                .iter()
+                .any(|s| s.state == "LISTEN" && s.local.port() == addr.port())
+        });
+        if owned {
+            println!("TCP port {addr} held by this component (pid {pid}): it is running");
+            return Ok(());
+        }
+    }
+    Err(CliError::failed(format!(
+        "TCP port {addr} is in use by another program; stop it or change [main] bind in {}",
+        zato_common::config::repo_dir(dir)
+            .join("server.conf")
+            .display()
+    )))
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Starts the quickstart cluster {{ cluster_name }}. Rendered by `zato quickstart create`.
+set -e
+export ZATO_CLI_DONT_SHOW_OUTPUT=1
+ZATO={{ zato_bin }}
+BASE_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+STEPS={{ start_steps }}
+CLUSTER={{ cluster_name }}
+
+echo "Starting Zato cluster $CLUSTER"
+echo "Checking configuration"
+{% for server in servers %}"$ZATO" check-config "$BASE_DIR/{{ server }}" > /dev/null
+{% endfor %}{% set step = namespace(n=0) %}{% if kvdb %}{% set step.n = step.n + 1 %}echo "[{{ step.n }}/$STEPS] Redis connection OK"
+{% endif %}{% set step.n = step.n + 1 %}echo "[{{ step.n }}/$STEPS] SQL ODB connection OK"
+{% set step.n = step.n + 1 %}echo "[{{ step.n }}/$STEPS] TCP ports checked"
+{% for server in servers %}{% set step.n = step.n + 1 %}"$ZATO" start "$BASE_DIR/{{ server }}" > /dev/null
+echo "[{{ step.n }}/$STEPS] {{ server }} started"
+{% endfor %}{% for skipped in not_built %}echo "{{ skipped }} not started: not built in this version"
+{% endfor %}echo "Zato cluster $CLUSTER started"

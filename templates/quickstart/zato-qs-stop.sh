@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Stops the quickstart cluster {{ cluster_name }}. Rendered by `zato quickstart create`.
+ZATO={{ zato_bin }}
+BASE_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+STEPS={{ stop_steps }}
+CLUSTER={{ cluster_name }}
+rc=0
+
+# Stops one component; one that is not running (exit 2: no pidfile) is not an error.
+stop_component() {
+    local out code
+    if out=$("$ZATO" stop "$BASE_DIR/$1" 2>&1); then
+        [ -n "$out" ] && echo "$out"
+        echo "[$2/$STEPS] $1 stopped"
+    else
+        code=$?
+        if [ "$code" -eq 2 ]; then
+            echo "[$2/$STEPS] $1 was not running"
+        else
+            echo "$out" >&2
+            echo "[$2/$STEPS] $1 could not be stopped (exit $code)" >&2
+            rc=1
+        fi
+    fi
+}
+
+echo "Stopping Zato cluster $CLUSTER"
+{% for server in servers %}stop_component {{ server }} {{ loop.index }}
+{% endfor %}echo "Zato cluster $CLUSTER stopped"
+exit $rc

@@ -1,0 +1,494 @@
+//! `zato quickstart create` end to end: a SQLite cluster started with `--start`, used through
+//! `zato service invoke`, `zato info` and `zato check-config`, stopped by `zato-qs-stop.sh`
+//! with no process left; the same on PostgreSQL and MariaDB with Redis as the KVDB (the
+//! MariaDB one in the article's positional form); and every error exit.
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::Value;
+use zato_common::config::{KvdbConfig, ServerConfig};
+use zato_common::odb::Odb;
+use zato_tests::cli::{fails, ok, zato};
+use zato_tests::{Backend, TestDb, eventually, free_port_range};
+
+/// Runs the cluster's stop script when a test ends, even half-way.
+struct Cluster {
+    dir: PathBuf,
+    _tmp: tempfile::TempDir,
+}
+
+impl Cluster {
+    fn new() -> Self {
+        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        Self {
+            dir: tmp.path().join("qs"),
+            _tmp: tmp,
+        }
+    }
+
+    fn path(&self, rel: &str) -> String {
+        self.dir.join(rel).to_string_lossy().into_owned()
+    }
+
+    fn stop(&self) -> std::process::Output {
+        std::process::Command::new("bash")
+            .arg(self.dir.join("zato-qs-stop.sh"))
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if self.dir.join("zato-qs-stop.sh").exists() {
+            let _ = self.stop();
+        }
+    }
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path)
+        .map(|m| m.permissions().mode() & 0o777)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Alive and not a zombie.
+fn running(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, r)| r.trim_start().starts_with('Z'))
+        })
+        .is_some_and(|zombie| !zombie)
+}
+
+fn pid_of(server: &str) -> i32 {
+    std::fs::read_to_string(Path::new(server).join("pidfile"))
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no pidfile in {server}"))
+}
+
+fn info(server: &str) -> Value {
+    serde_json::from_str(&ok(&["info", server, "--format", "json"]))
+        .unwrap_or_else(|e| panic!("info is not JSON: {e}"))
+}
+
+/// Invokes zato.ping through the CLI on every server, checks info, stops the cluster with its
+/// script and proves no server process is left.
+fn use_and_stop(qs: &Cluster, servers: &[&str]) {
+    let mut pids = Vec::new();
+    for s in servers {
+        let server = qs.path(s);
+        assert_eq!(
+            ok(&["service", "invoke", &server, "zato.ping"]),
+            r#"{"pong":"zato"}"#
+        );
+        let i = info(&server);
+        assert_eq!(i["component_running"], true, "{i}");
+        assert_eq!(i["component_details"]["component"], "SERVER");
+        let pid = pid_of(&server);
+        assert_eq!(i["master_proc_pid"], pid);
+        assert!(i["master_proc_uptime_seconds"].is_u64(), "{i}");
+        assert!(
+            i["master_proc_connections"]["LISTEN"]
+                .as_array()
+                .is_some_and(|l| !l.is_empty()),
+            "{i}"
+        );
+        pids.push(pid);
+    }
+    let out = qs.stop();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (n, s) in servers.iter().enumerate() {
+        let line = format!("[{}/{}] {s} stopped", n + 1, servers.len());
+        assert!(stdout.contains(&line), "`{line}` not in {stdout}");
+    }
+    for pid in pids {
+        assert!(
+            !running(pid),
+            "server pid {pid} still runs after zato-qs-stop.sh"
+        );
+    }
+    for s in servers {
+        assert_eq!(info(&qs.path(s))["component_running"], false);
+    }
+}
+
+#[tokio::test]
+async fn sqlite_quickstart_starts_serves_and_stops() {
+    let qs = Cluster::new();
+    let port = free_port_range(2);
+    let out = ok(&[
+        "quickstart",
+        "create",
+        &qs.path(""),
+        "--cluster-name",
+        "qs-test",
+        "--http-port",
+        &port.to_string(),
+        "--start",
+    ]);
+    for line in [
+        "[1/6] Certificate authority created",
+        "[2/6] ODB schema created",
+        "[3/6] ODB initial data created",
+        "[4/6] server1 created",
+        "[5/6] server2 created",
+        "[6/6] Management scripts created",
+        "Quickstart cluster qs-test created",
+        "[1/4] SQL ODB connection OK",
+        "[3/4] server1 started",
+        "[4/4] server2 started",
+        "Zato cluster qs-test started",
+    ] {
+        assert!(out.contains(line), "`{line}` not in:\n{out}");
+    }
+    assert!(!out.contains("Redis"), "no Redis was configured:\n{out}");
+    // Upstream's layout, private keys readable by the owner only.
+    assert!(qs.dir.join("ca/.zato-ca-dir").exists());
+    assert!(qs.dir.join("zato.db").exists());
+    assert_eq!(mode(&qs.dir.join("ca/ca-material/ca-key.pem")), 0o600);
+    for s in ["server1", "server2"] {
+        assert!(qs.dir.join(s).join(".zato-info").exists());
+        assert_eq!(
+            mode(&qs.dir.join(s).join("config/repo/zato-server-priv-key.pem")),
+            0o600
+        );
+    }
+    for script in ["zato-qs-start.sh", "zato-qs-stop.sh", "zato-qs-restart.sh"] {
+        assert_eq!(mode(&qs.dir.join(script)), 0o740);
+    }
+    let check = ok(&["check-config", &qs.path("server1")]);
+    assert!(check.contains("held by this component"), "{check}");
+    // The text table and YAML carry the same keys.
+    let text = ok(&["info", &qs.path("server1")]);
+    assert!(
+        text.contains("master_proc_uptime") && text.contains("component_running"),
+        "{text}"
+    );
+    let yaml = ok(&["info", &qs.path("server2"), "--format", "yaml"]);
+    assert!(yaml.contains("component_running: true"), "{yaml}");
+
+    wrong_admin_password_and_its_fix(&qs).await;
+    // Starting a running cluster again: exit 9 from `zato start`.
+    let again = std::process::Command::new("bash")
+        .arg(qs.dir.join("zato-qs-start.sh"))
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(again.status.code(), Some(9), "{again:?}");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already running"));
+
+    use_and_stop(&qs, &["server1", "server2"]);
+    // A stopped cluster: the stop script says so and succeeds.
+    let out = qs.stop();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("[1/2] server1 was not running"));
+}
+
+/// The ODB's admin.invoke password no longer matches the servers' → a clear error naming the
+/// fix; `zato set-admin-invoke-password` then sets it everywhere.
+async fn wrong_admin_password_and_its_fix(qs: &Cluster) {
+    let server1 = qs.path("server1");
+    let cfg = ServerConfig::load(Path::new(&server1)).unwrap_or_else(|e| panic!("{e}"));
+    let odb = Odb::connect(&cfg.odb)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let cluster = odb
+        .cluster_by_name("qs-test")
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("no cluster"));
+    let def = odb
+        .security_by_name(cluster.id, "admin.invoke")
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("no admin.invoke"));
+    // Written behind the servers' backs: they keep the old password.
+    odb.security_set_password(
+        cluster.id,
+        def.id,
+        &cfg.secret_key.encrypt_for_odb("not-it"),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    odb.close().await;
+    fails(
+        &["service", "invoke", &server1, "zato.ping"],
+        1,
+        "zato set-admin-invoke-password",
+    );
+    fails(&["set-admin-invoke-password", &server1], 14, "--password");
+    ok(&[
+        "set-admin-invoke-password",
+        &server1,
+        "--password",
+        "n3w-Pass",
+    ]);
+    for s in ["server1", "server2"] {
+        let path = qs.path(s);
+        let answered = eventually(Duration::from_secs(3), || {
+            let path = path.clone();
+            async move {
+                zato(&["service", "invoke", &path, "zato.ping"])
+                    .status
+                    .success()
+                    .then_some(())
+            }
+        })
+        .await;
+        assert!(
+            answered.is_some(),
+            "{s} did not take the new admin.invoke password"
+        );
+    }
+}
+
+async fn require_redis() -> KvdbConfig {
+    let cfg = KvdbConfig {
+        host: "127.0.0.1".into(),
+        port: 6379,
+        password: String::new(),
+        db: 0,
+    };
+    if let Err(e) = zato_common::kvdb::ping(&cfg, Duration::from_secs(3)).await {
+        panic!("{e}; start Redis with `redis-server --daemonize yes`");
+    }
+    cfg
+}
+
+/// Creates, starts, uses and stops a one-server cluster on `backend` with Redis as the KVDB.
+async fn quickstart_on(backend: Backend, article_form: bool) {
+    require_redis().await;
+    let qs = Cluster::new();
+    let db = TestDb::create(backend, qs._tmp.path())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let port = free_port_range(1).to_string();
+    let db_port = db.cfg.port.to_string();
+    let base = qs.path("");
+    let mut args = vec!["quickstart", "create", base.as_str()];
+    if article_form {
+        args.extend([
+            db.cfg.engine.as_str(),
+            db.cfg.host.as_str(),
+            db_port.as_str(),
+            db.cfg.username.as_str(),
+            db.cfg.db_name.as_str(),
+            "127.0.0.1",
+            "6379",
+        ]);
+    } else {
+        args.extend([
+            "--odb-type",
+            db.cfg.engine.as_str(),
+            "--odb-host",
+            db.cfg.host.as_str(),
+            "--odb-port",
+            db_port.as_str(),
+            "--odb-user",
+            db.cfg.username.as_str(),
+            "--odb-db-name",
+            db.cfg.db_name.as_str(),
+            "--kvdb-host",
+            "127.0.0.1",
+        ]);
+    }
+    args.extend([
+        "--odb-password",
+        "",
+        "--kvdb-password",
+        "",
+        "--servers",
+        "1",
+        "--http-port",
+        port.as_str(),
+        "--start",
+    ]);
+    let out = zato(&args);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let result = std::panic::catch_unwind(|| {
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for line in [
+            "[1/4] Redis connection OK",
+            "[2/4] SQL ODB connection OK",
+            "[4/4] server1 started",
+        ] {
+            assert!(stdout.contains(line), "`{line}` not in:\n{stdout}");
+        }
+        let conf = std::fs::read_to_string(qs.dir.join("server1/config/repo/server.conf"))
+            .unwrap_or_default();
+        assert!(
+            conf.contains("[kvdb]") && conf.contains("port = 6379"),
+            "{conf}"
+        );
+        assert!(
+            !qs.dir.join("zato.db").exists(),
+            "no SQLite file with {backend:?}"
+        );
+        use_and_stop(&qs, &["server1"]);
+    });
+    db.drop_db().await;
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgresql_quickstart_with_redis() {
+    quickstart_on(Backend::Postgresql, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mysql_quickstart_with_redis_in_the_article_form() {
+    quickstart_on(Backend::Mysql, true).await;
+}
+
+#[test]
+fn quickstart_error_exits() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = |name: &str| tmp.path().join(name).to_string_lossy().into_owned();
+
+    // Non-empty directory: exit 5, as upstream.
+    std::fs::create_dir_all(tmp.path().join("full")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(tmp.path().join("full/notes.txt"), "mine").unwrap_or_else(|e| panic!("{e}"));
+    fails(&["quickstart", "create", &dir("full")], 5, "is not empty");
+    assert!(
+        tmp.path().join("full/notes.txt").exists(),
+        "the user's file is kept"
+    );
+
+    // A non-interactive run without the ODB password names the option.
+    let pg = [
+        "--odb-type",
+        "postgresql",
+        "--odb-host",
+        "127.0.0.1",
+        "--odb-user",
+        "postgres",
+        "--odb-db-name",
+        "postgres",
+    ];
+    let mut args = vec!["quickstart", "create"];
+    let p = dir("nopass");
+    args.push(&p);
+    args.extend(pg);
+    fails(&args, 14, "--odb-password");
+
+    // An unreachable ODB: exit 1 with the cause, and no directory left behind.
+    let p = dir("unreachable");
+    fails(
+        &[
+            "quickstart",
+            "create",
+            &p,
+            "--odb-type",
+            "postgresql",
+            "--odb-host",
+            "127.0.0.1",
+            "--odb-port",
+            "1",
+            "--odb-user",
+            "postgres",
+            "--odb-db-name",
+            "x",
+            "--odb-password",
+            "",
+        ],
+        1,
+        "check the --odb-* options",
+    );
+    assert!(!Path::new(&p).exists());
+
+    // An ODB that already holds a cluster.
+    let first = dir("first");
+    ok(&[
+        "quickstart",
+        "create",
+        &first,
+        "--servers",
+        "1",
+        "--cluster-name",
+        "one",
+    ]);
+    let db = format!("{first}/zato.db");
+    fails(
+        &["quickstart", "create", &dir("second"), "--odb-db-name", &db],
+        1,
+        "already holds cluster(s) one",
+    );
+    // Wrong article forms.
+    fails(
+        &["quickstart", "create", &dir("bad"), "sqlite", "localhost"],
+        15,
+        "KVDB_HOST",
+    );
+    fails(
+        &[
+            "quickstart",
+            "create",
+            &dir("bad"),
+            "sqlite",
+            "localhost",
+            "6379",
+            "--kvdb-host",
+            "h",
+        ],
+        13,
+        "not both",
+    );
+    // Not a component directory.
+    fails(
+        &["info", &first],
+        3,
+        "doesn't seem to belong to a Zato component",
+    );
+    fails(
+        &["check-config", &first],
+        3,
+        "doesn't seem to belong to a Zato component",
+    );
+}
+
+#[test]
+fn ca_commands_issue_certificates() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let ca = tmp.path().join("ca").to_string_lossy().into_owned();
+    ok(&["ca", "create", "ca", &ca]);
+    fails(&["ca", "create", "ca", &ca], 5, "not empty");
+    let out = ok(&["ca", "create", "server", &ca, "c1", "server1"]);
+    let key = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Private key: "))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(mode(Path::new(key)), 0o600);
+    for kind in ["lb_agent", "web_admin"] {
+        ok(&["ca", "create", kind, &ca]);
+    }
+    ok(&["ca", "create", "scheduler", &ca, "c1", "scheduler1"]);
+    fails(
+        &[
+            "ca",
+            "create",
+            "server",
+            &tmp.path().to_string_lossy(),
+            "c1",
+            "s1",
+        ],
+        2,
+        "not a certificate authority",
+    );
+}
