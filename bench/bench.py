@@ -10,6 +10,10 @@
   bench.py parse WRK_OUTPUT_FILE                  wrk --latency output -> one JSON line
   bench.py startup N PIDFILE CMD...               N fresh starts of CMD, time to first 200 on the
                                                   URL in $BENCH_PING_URL; prints JSON
+  bench.py cli BIN_DIR WORK_DIR N                 N rounds of: zato quickstart create, the qs start
+                                                  script (until every server answers), zato service
+                                                  invoke zato.ping (x5), the same call with curl, the
+                                                  qs stop script; prints JSON medians
   bench.py report RUNS_JSONL META_JSON OUT_MD     medians, ratios; writes OUT_MD, prints the table
 """
 import base64
@@ -206,6 +210,84 @@ def cmd_startup(n, pidfile, *cmd):
     print(json.dumps({'startup_ms': times, 'median_ms': statistics.median(times)}))
 
 
+def free_ports(n):
+    """The first of n consecutive free ports."""
+    for _ in range(100):
+        s = socket.socket()
+        s.bind(('127.0.0.1', 0))
+        base = s.getsockname()[1]
+        s.close()
+        ok = True
+        for i in range(n):
+            t = socket.socket()
+            try:
+                t.bind(('127.0.0.1', base + i))
+            except OSError:
+                ok = False
+            finally:
+                t.close()
+        if ok:
+            return base
+    die(f'no {n} consecutive free ports')
+
+
+def timed(cmd, **kw):
+    t0 = time.monotonic()
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    ms = (time.monotonic() - t0) * 1000.0
+    if r.returncode != 0:
+        die(f'{cmd} exited with {r.returncode}:\n{r.stdout}{r.stderr}')
+    return ms, r.stdout
+
+
+def cmd_cli(bin_dir, work_dir, n):
+    zato = os.path.join(bin_dir, 'zato')
+    res = {'quickstart_ms': [], 'start_ms': [], 'invoke_ms': [], 'curl_ms': [], 'stop_ms': []}
+    for i in range(int(n)):
+        qs = os.path.join(work_dir, f'qs{i}')
+        port = free_ports(2)
+        ms, _ = timed([zato, 'quickstart', 'create', qs, '--cluster-name', f'bench{i}',
+                       '--http-port', str(port)])
+        res['quickstart_ms'].append(ms)
+        try:
+            ms, _ = timed(['bash', os.path.join(qs, 'zato-qs-start.sh')])
+            res['start_ms'].append(ms)
+            for url in (f'http://127.0.0.1:{port}/zato/ping', f'http://127.0.0.1:{port + 1}/zato/ping'):
+                status, _ = request('GET', url)
+                if status != 200:
+                    die(f'{url} answered {status} after the start script returned')
+            for _ in range(5):
+                ms, out = timed([zato, 'service', 'invoke', os.path.join(qs, 'server1'), 'zato.ping'])
+                if out.strip() != '{"pong":"zato"}':
+                    die(f'zato service invoke printed {out!r}')
+                res['invoke_ms'].append(ms)
+            # The same admin call without the CLI: curl with the password already known.
+            secret = admin_password(zato, qs)
+            body = '{"name": "zato.ping", "payload": "bnVsbA==", "data_format": "json"}'
+            for _ in range(5):
+                ms, out = timed(['curl', '-sf', '-u', f'admin.invoke:{secret}', '-d', body,
+                                 f'http://127.0.0.1:{port}/zato/admin/invoke'])
+                if 'ZATO_OK' not in out:
+                    die(f'curl admin invoke printed {out!r}')
+                res['curl_ms'].append(ms)
+        finally:
+            ms, _ = timed(['bash', os.path.join(qs, 'zato-qs-stop.sh')])
+            res['stop_ms'].append(ms)
+    print(json.dumps({k: {'all': v, 'median': statistics.median(v)} for k, v in res.items()}))
+
+
+def admin_password(zato, qs):
+    """The admin.invoke password, read back from the quickstart's SQLite ODB."""
+    import sqlite3
+    db = sqlite3.connect(os.path.join(qs, 'zato.db'))
+    (stored,) = db.execute("SELECT password FROM sec_base WHERE name = 'admin.invoke'").fetchone()
+    db.close()
+    key_path = os.path.join(qs, 'server1')
+    out = subprocess.run([zato, 'decrypt', '--path', key_path, '--data', stored],
+                         capture_output=True, text=True, check=True)
+    return out.stdout.strip()
+
+
 def fmt_ms(v):
     return f'{v * 1000:.0f} µs' if v < 1 else f'{v:.2f} ms'
 
@@ -252,6 +334,21 @@ def cmd_report(runs_path, meta_path, out_md):
 
     rss = meta['rss_kib']
     st = meta['startup']
+    cli = meta['cli']
+
+    def cli_row(label, key, limit):
+        c = cli[key]
+        runs = ', '.join(f'{x:.0f}' for x in c['all'])
+        return f"| {label} | {c['median']:.0f} ms | {limit} | {runs} |"
+    cli_table = '\n'.join([
+        '| Step | median wall time | target | every run (ms) |',
+        '|:--|--:|--:|:--|',
+        cli_row('`zato quickstart create` (SQLite, 2 servers)', 'quickstart_ms', '≤ 2000 ms'),
+        cli_row('`zato-qs-start.sh` until both servers answer', 'start_ms', '≤ 3000 ms'),
+        cli_row('`zato service invoke server1 zato.ping`', 'invoke_ms', '≤ 100 ms'),
+        cli_row('baseline: `curl` POST /zato/admin/invoke, password known', 'curl_ms', '–'),
+        cli_row('`zato-qs-stop.sh`', 'stop_ms', '–'),
+    ])
     per_round = '\n'.join(
         f"| {labels[t]} | " + ' | '.join(f'{x:,.0f}' for x in med[t]['all_rps']) + ' |'
         for t in order)
@@ -289,6 +386,15 @@ Startup (process start → first HTTP 200 on `GET /zato/ping`, same server dir w
 services deployed, polled every 5 ms): median {st['median_ms']:.0f} ms over {len(st['startup_ms'])} fresh starts
 ({', '.join(f'{x:.0f}' for x in st['startup_ms'])} ms).
 
+CLI (release build, {len(cli['quickstart_ms']['all'])} fresh quickstart clusters, each started, invoked 5 times and stopped;
+upstream 3.2 took 6.5 s to create, 30.5 s to start and about 3 s per `service invoke` on the
+machine of the spec's Part 2):
+
+{cli_table}
+
+`zato service invoke` reads the server's config, decrypts its secrets, looks the admin.invoke
+credentials up in the ODB and then makes the same HTTP call as the curl baseline.
+
 Requests/s per round:
 
 {round_hdr}
@@ -303,6 +409,8 @@ Requests/s per round:
           f" (peak {rss['hwm'] / 1024:.1f} MiB)")
     print(f"Startup to first 200 on /zato/ping: median {st['median_ms']:.0f} ms "
           f"({', '.join(f'{x:.0f}' for x in st['startup_ms'])} ms)")
+    print()
+    print(cli_table)
 
 
 def main():

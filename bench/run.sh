@@ -150,9 +150,13 @@ echo "== startup time ($STARTS fresh starts)"
 STARTUP=$(BENCH_PING_URL="http://127.0.0.1:$PORT/zato/ping" \
   "${PY[@]}" startup "$STARTS" "$TMP/startup.pid" "$BIN/zato-server" "$TMP/server1")
 
+# --- CLI: quickstart create, cluster start, service invoke -------------------------------------
+echo "== CLI timings ($STARTS quickstart clusters)"
+CLI_TIMES=$("${PY[@]}" cli "$BIN" "$TMP/cli" "$STARTS")
+
 # --- report ---------------------------------------------------------------------------------
 export META_COMMAND="bash bench/run.sh" META_THREADS="$THREADS" META_CONNS="$CONNS" \
-  META_SECONDS="$SECONDS_PER_RUN" META_ROUNDS="$ROUNDS" META_STARTUP="$STARTUP" \
+  META_SECONDS="$SECONDS_PER_RUN" META_ROUNDS="$ROUNDS" META_STARTUP="$STARTUP" META_CLI="$CLI_TIMES" \
   META_RSS_IDLE="$RSS_IDLE" META_RSS_AFTER="$RSS_AFTER" META_RSS_HWM="$RSS_HWM" META_LOG_ERRORS="$LOG_ERRORS" \
   META_GIT_REV="$GIT_REV" \
   META_WRK_VERSION="$(wrk --version 2>&1 | head -n1 | cut -d' ' -f1-2)"
@@ -174,6 +178,7 @@ meta = {
     'rss_kib': {'idle': int(e['META_RSS_IDLE']), 'after': int(e['META_RSS_AFTER']),
                 'hwm': int(e['META_RSS_HWM'])},
     'startup': json.loads(e['META_STARTUP']),
+    'cli': json.loads(e['META_CLI']),
     'log_errors': int(e['META_LOG_ERRORS']),
     'git_rev': e['META_GIT_REV'],
     'targets': [

@@ -54,10 +54,22 @@ pub fn read_pid(dir: &Path) -> CliResult<Option<i32>> {
     })
 }
 
-/// True when a process with this pid exists.
+/// True when a process with this pid exists and has not exited. A component started by an
+/// earlier `zato start` is an orphan: once it exits it stays a zombie until init reaps it,
+/// which can take a second, and kill(pid, 0) still succeeds on a zombie.
 pub fn alive(pid: i32) -> bool {
     // SAFETY: kill with signal 0 only checks that the process exists.
-    pid > 0 && unsafe { libc::kill(pid, 0) } == 0
+    if pid <= 0 || unsafe { libc::kill(pid, 0) } != 0 {
+        return false;
+    }
+    let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with(['Z', 'X']))
+        })
+        .unwrap_or(false);
+    !zombie
 }
 
 pub fn signal(pid: i32, sig: i32) -> bool {

@@ -307,6 +307,9 @@ mod tests {
             text.contains("-SbTq0sHkq3Vd2vEo6oIuyUQ0VPvmQ7k-9p1Jm2x2Xk="),
             "{text}"
         );
-        assert!(text.contains("admin_invoke_password: Some(\"-pw\")"), "{text}");
+        assert!(
+            text.contains("admin_invoke_password: Some(\"-pw\")"),
+            "{text}"
+        );
     }
 }
