@@ -161,6 +161,8 @@ enum Ca {
 #[derive(Subcommand)]
 enum Crypto {
     /// Print a new Fernet key, e.g. for --secret-key.
+    ///
+    /// Example: zato crypto create-secret-key
     CreateSecretKey,
 }
 

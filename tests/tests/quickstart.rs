@@ -492,3 +492,74 @@ fn ca_commands_issue_certificates() {
         "not a certificate authority",
     );
 }
+
+/// On a terminal a missing password is asked for twice, without echo, and asked again after a
+/// mismatch. `script` gives the CLI a pseudo-terminal and types the answers.
+#[tokio::test]
+async fn passwords_are_prompted_on_a_terminal() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let db = tmp.path().join("zato.db").to_string_lossy().into_owned();
+    ok(&["create", "odb", "--odb-db-name", &db]);
+    let key = ok(&["crypto", "create-secret-key"]);
+    let zato_bin = zato_tests::bin_dir().join("zato");
+    let command = format!(
+        "{} create cluster c1 --odb-db-name {db} --secret-key={key}",
+        zato_bin.display()
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_remove("ZATO_ADMIN_INVOKE_PASSWORD")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("`script` (util-linux) is needed for this test: {e}"));
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap_or_else(|| panic!("no stdin"));
+        // First a mismatch, then the real password twice.
+        for line in ["first\n", "second\n", "s3cret-pw\n", "s3cret-pw\n"] {
+            std::thread::sleep(Duration::from_millis(150));
+            stdin
+                .write_all(line.as_bytes())
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    assert!(screen.contains("do not match"), "{screen}");
+    assert!(
+        !screen.contains("s3cret-pw"),
+        "the password was echoed: {screen}"
+    );
+    assert!(screen.contains("Cluster `c1` created"), "{screen}");
+
+    let odb = Odb::connect(&zato_common::config::OdbConfig {
+        engine: zato_common::config::OdbEngine::Sqlite,
+        db_name: db.clone(),
+        host: String::new(),
+        port: 0,
+        username: String::new(),
+        password: String::new(),
+        pool_size: 1,
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let cluster = odb
+        .cluster_by_name("c1")
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("no cluster"));
+    let def = odb
+        .security_by_name(cluster.id, "admin.invoke")
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("no admin.invoke"));
+    odb.close().await;
+    let token = def.password.unwrap_or_default();
+    let stored = ok(&["decrypt", "--secret-key", &key, "--data", &token]);
+    assert_eq!(stored, "s3cret-pw");
+}
