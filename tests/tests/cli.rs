@@ -3,7 +3,7 @@
 //! service, no pidfile, wait timeout).
 use std::path::Path;
 use zato_tests::cli::{fails, ok, zato};
-use zato_tests::free_port;
+use zato_tests::{free_port, running};
 
 fn create_server(dir: &Path, port: u16) -> String {
     let db = dir.join("zato.db");
@@ -111,12 +111,7 @@ fn start_invoke_stop() {
     let out = ok(&["stop", s]);
     assert!(out.contains("shutting down"), "{out}");
     assert!(!Path::new(s).join("pidfile").exists());
-    // SAFETY: only checks whether the pid exists.
-    assert_ne!(
-        unsafe { libc::kill(pid, 0) },
-        0,
-        "the server process is still there"
-    );
+    assert!(!running(pid), "the server process is still there");
     fails(&["stop", s], 2, "No pidfile");
     fails(
         &["service", "invoke", s, "zato.ping"],

@@ -10,7 +10,7 @@ use serde_json::Value;
 use zato_common::config::{KvdbConfig, ServerConfig};
 use zato_common::odb::Odb;
 use zato_tests::cli::{fails, ok, zato};
-use zato_tests::{Backend, TestDb, eventually, free_port_range};
+use zato_tests::{Backend, TestDb, eventually, free_port_range, running};
 
 /// Runs the cluster's stop script when a test ends, even half-way.
 struct Cluster {
@@ -51,17 +51,6 @@ fn mode(path: &Path) -> u32 {
     std::fs::metadata(path)
         .map(|m| m.permissions().mode() & 0o777)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// Alive and not a zombie.
-fn running(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            s.rsplit_once(')')
-                .map(|(_, r)| r.trim_start().starts_with('Z'))
-        })
-        .is_some_and(|zombie| !zombie)
 }
 
 fn pid_of(server: &str) -> i32 {
