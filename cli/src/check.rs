@@ -7,7 +7,7 @@ use std::time::Duration;
 use zato_common::config::ServerConfig;
 use zato_common::odb::{Odb, schema};
 
-use crate::component::{self, SERVER};
+use crate::component::{self, LOAD_BALANCER, SERVER};
 use crate::exit::{CliError, CliResult};
 use crate::procinfo;
 
@@ -18,9 +18,12 @@ fn failed(what: &str, e: impl std::fmt::Display) -> CliError {
 pub async fn run(dir: &Path) -> CliResult<()> {
     let dir = std::path::absolute(dir).map_err(|e| failed("path", e))?;
     let kind = component::kind(&dir)?;
+    if kind == LOAD_BALANCER {
+        return load_balancer(&dir);
+    }
     if kind != SERVER {
         return Err(CliError::failed(format!(
-            "check-config knows server directories only; {} holds a {kind}",
+            "check-config knows servers and load balancers; {} holds a {kind}",
             dir.display()
         )));
     }
@@ -68,6 +71,26 @@ pub async fn run(dir: &Path) -> CliResult<()> {
     Ok(())
 }
 
+/// lb.conf valid, the agent's TLS material loads, both ports free or its own.
+fn load_balancer(dir: &Path) -> CliResult<()> {
+    let cfg = zato_lb::config::LbConfig::load(dir).map_err(|e| failed("Config", e))?;
+    let repo = zato_lb::config::config_dir(dir);
+    zato_lb::tls::server_config(
+        &repo.join(&cfg.agent.cert),
+        &repo.join(&cfg.agent.key),
+        &repo.join(&cfg.agent.ca_certs),
+    )
+    .map_err(|e| failed("Agent TLS", e))?;
+    println!("Config OK: {}", dir.display());
+    for bind in [&cfg.frontend.bind, &cfg.agent.bind] {
+        let addr: SocketAddr = bind
+            .parse()
+            .map_err(|_| CliError::failed(format!("Config: `{bind}` is not ip:port")))?;
+        port_available(dir, addr)?;
+    }
+    Ok(())
+}
+
 /// Free, or held by this component's own process (then it is simply running).
 fn port_available(dir: &Path, addr: SocketAddr) -> CliResult<()> {
     if TcpListener::bind(addr).is_ok() {
@@ -89,9 +112,7 @@ fn port_available(dir: &Path, addr: SocketAddr) -> CliResult<()> {
         }
     }
     Err(CliError::failed(format!(
-        "TCP port {addr} is in use by another program; stop it or change [main] bind in {}",
-        zato_common::config::repo_dir(dir)
-            .join("server.conf")
-            .display()
+        "TCP port {addr} is in use by another program; stop it or change the address in {}",
+        zato_common::config::repo_dir(dir).display()
     )))
 }

@@ -6,6 +6,7 @@ use serde_json::Value;
 use crate::exit::{CliError, CliResult, NOT_A_ZATO_COMPONENT};
 
 pub const SERVER: &str = "SERVER";
+pub const LOAD_BALANCER: &str = "LOAD_BALANCER";
 
 /// The `component` of `dir/.zato-info` (e.g. `SERVER`), or exit 3 as upstream.
 pub fn kind(dir: &Path) -> CliResult<String> {

@@ -8,6 +8,7 @@ pub mod create;
 pub mod exit;
 pub mod info;
 pub mod invoke;
+pub mod lb;
 pub mod password;
 pub mod process;
 pub mod procinfo;

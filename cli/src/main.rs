@@ -59,6 +59,9 @@ enum Command {
         #[arg(long, env = "ZATO_ADMIN_INVOKE_PASSWORD", allow_hyphen_values = true)]
         password: Option<String>,
     },
+    /// The load balancer, through its agent API.
+    #[command(subcommand)]
+    Lb(zato_cli::lb::Lb),
     /// Print a shell completion script.
     ///
     /// Example: zato completions bash > /etc/bash_completion.d/zato
@@ -183,6 +186,7 @@ async fn run(command: Command) -> CliResult<()> {
         Command::Quickstart(Quickstart::Create(args)) => quickstart::run(*args).await,
         Command::Delete(d) => create::delete(d).await.map_err(from_anyhow),
         Command::Ca(Ca::Create(c)) => ca::run(c),
+        Command::Lb(c) => zato_cli::lb::run(c).await,
         Command::Info { path, format } => info::run(&path, format),
         Command::CheckConfig { path } => check::run(&path).await,
         Command::SetAdminInvokePassword {

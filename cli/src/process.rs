@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::component::{self, SERVER};
+use crate::component::{self, LOAD_BALANCER, SERVER};
 use crate::exit::{
     COMPONENT_ALREADY_RUNNING, CliError, CliResult, FAILED_TO_START, FILE_MISSING, SERVER_TIMEOUT,
 };
@@ -13,6 +13,7 @@ use crate::exit::{
 fn binary_for(kind: &str) -> CliResult<PathBuf> {
     let name = match kind {
         SERVER => "zato-server",
+        LOAD_BALANCER => "zato-load-balancer",
         other => {
             return Err(CliError::new(
                 FAILED_TO_START,
@@ -31,10 +32,47 @@ fn binary_for(kind: &str) -> CliResult<PathBuf> {
         Err(CliError::new(
             FAILED_TO_START,
             format!(
-                "{} is missing; build it with `cargo build --release -p zato-server`",
+                "{} is missing; build it with `cargo build --release --workspace --bins`",
                 path.display()
             ),
         ))
+    }
+}
+
+/// The URL that answers 200 once the component in `dir` serves.
+fn readiness_url(kind: &str, dir: &Path) -> CliResult<String> {
+    let fail = |e: String| CliError::new(FAILED_TO_START, e);
+    match kind {
+        LOAD_BALANCER => {
+            let cfg = zato_lb::config::LbConfig::load(dir).map_err(|e| fail(e.to_string()))?;
+            let mut addr: std::net::SocketAddr = cfg.frontend.bind.parse().map_err(|_| {
+                fail(format!(
+                    "frontend.bind `{}` is not ip:port",
+                    cfg.frontend.bind
+                ))
+            })?;
+            if addr.ip().is_unspecified() {
+                addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            Ok(format!("http://{addr}{}", zato_lb::proxy::MONITOR_URI))
+        }
+        _ => {
+            let cfg =
+                zato_common::config::ServerConfig::load(dir).map_err(|e| fail(e.to_string()))?;
+            Ok(format!(
+                "{}/zato/ping",
+                zato_common::locate::server_address(&cfg)
+            ))
+        }
+    }
+}
+
+/// How `zato stop` names a component, as upstream's messages.
+fn label(kind: &str) -> &'static str {
+    match kind {
+        SERVER => "Server",
+        LOAD_BALANCER => "Load-balancer",
+        _ => "Component",
     }
 }
 
@@ -115,10 +153,7 @@ pub async fn start(dir: &Path, fg: bool, no_wait: bool, timeout: Duration) -> Cl
         println!("OK");
         return Ok(());
     }
-    let address = match zato_common::config::ServerConfig::load(&dir) {
-        Ok(cfg) => zato_common::locate::server_address(&cfg),
-        Err(e) => return Err(CliError::new(FAILED_TO_START, e.to_string())),
-    };
+    let url = readiness_url(&kind, &dir)?;
     // Each probe is bounded: something else may hold the port without ever answering.
     let http = reqwest::Client::builder()
         .timeout(Duration::from_millis(500))
@@ -137,7 +172,7 @@ pub async fn start(dir: &Path, fg: bool, no_wait: bool, timeout: Duration) -> Cl
             ));
         }
         if http
-            .get(format!("{address}/zato/ping"))
+            .get(&url)
             .send()
             .await
             .is_ok_and(|r| r.status().is_success())
@@ -150,7 +185,7 @@ pub async fn start(dir: &Path, fg: bool, no_wait: bool, timeout: Duration) -> Cl
     Err(CliError::new(
         SERVER_TIMEOUT,
         format!(
-            "The component did not answer {address}/zato/ping within {timeout:?}; see {}",
+            "The component did not answer {url} within {timeout:?}; see {}",
             logs.display()
         ),
     ))
@@ -168,12 +203,7 @@ pub fn stop(dir: &Path) -> CliResult<()> {
             ),
         ));
     };
-    let label = if kind == SERVER {
-        "Server"
-    } else {
-        "Component"
-    };
-    println!("{label} `{}` shutting down", dir.display());
+    println!("{} `{}` shutting down", label(&kind), dir.display());
     if component::alive(pid) {
         component::signal(pid, libc::SIGTERM);
         let deadline = Instant::now() + Duration::from_secs(20);

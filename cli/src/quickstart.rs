@@ -16,7 +16,7 @@ use crate::exit::{CONFLICTING_OPTIONS, CliError, CliResult, DIR_NOT_EMPTY, INVAL
 pub const FIRST_PORT: u16 = 17010;
 
 /// Components quickstart cannot create yet: their binaries are not part of this version.
-const NOT_BUILT: [&str; 3] = ["Load-balancer", "Web admin", "Scheduler"];
+const NOT_BUILT: [&str; 2] = ["Web admin", "Scheduler"];
 
 #[derive(Args, Debug)]
 pub struct QuickstartArgs {
@@ -39,6 +39,12 @@ pub struct QuickstartArgs {
     /// Default: quickstart-<random number>.
     #[arg(long)]
     pub cluster_name: Option<String>,
+    /// The load balancer's frontend port.
+    #[arg(long, default_value_t = 11223)]
+    pub lb_port: u16,
+    /// The load balancer agent's port (HTTPS with client certificates).
+    #[arg(long, default_value_t = 20151)]
+    pub lb_agent_port: u16,
     /// Do not create a scheduler.
     #[arg(long)]
     pub no_scheduler: bool,
@@ -261,7 +267,7 @@ async fn build(
         .collect();
     let mut steps = Steps {
         done: 0,
-        total: 4 + usize::from(args.servers),
+        total: 5 + usize::from(args.servers),
     };
 
     let ca_dir = base.join("ca");
@@ -282,8 +288,8 @@ async fn build(
         &ClusterSpec {
             name: cluster_name,
             lb_host: "127.0.0.1",
-            lb_port: 11223,
-            lb_agent_port: 20151,
+            lb_port: args.lb_port,
+            lb_agent_port: args.lb_agent_port,
             admin_invoke_password: &admin_invoke_password,
             pubapi_password: &uuid::Uuid::new_v4().simple().to_string(),
             secret_key,
@@ -327,6 +333,9 @@ async fn build(
         steps.done(&format!("{name} created"));
     }
 
+    create_load_balancer(base, &ca_dir, args, &servers)?;
+    steps.done("Load-balancer created");
+
     write_scripts(base, cluster_name, &servers, kvdb.is_some(), &not_built)?;
     steps.done("Management scripts created");
     if !not_built.is_empty() {
@@ -336,6 +345,45 @@ async fn build(
         );
     }
     Ok(())
+}
+
+/// `load-balancer/` with every server behind it (weight 1) and its agent's certificate.
+fn create_load_balancer(
+    base: &Path,
+    ca_dir: &Path,
+    args: &QuickstartArgs,
+    servers: &[String],
+) -> CliResult<()> {
+    let dir = base.join("load-balancer");
+    setup::ensure_empty_dir(&dir).map_err(failed)?;
+    let repo = zato_lb::config::config_dir(&dir);
+    for sub in [&repo, &dir.join("logs")] {
+        std::fs::create_dir_all(sub)
+            .map_err(|e| failed(format!("cannot create {}: {e}", sub.display())))?;
+    }
+    let members = servers
+        .iter()
+        .enumerate()
+        .map(|(i, name)| zato_lb::config::Server {
+            name: name.clone(),
+            address: format!("127.0.0.1:{}", u32::from(args.http_port) + i as u32),
+            weight: 1,
+            maintenance: false,
+        })
+        .collect();
+    let cfg = zato_lb::config::LbConfig::new(
+        &format!("0.0.0.0:{}", args.lb_port),
+        &format!("127.0.0.1:{}", args.lb_agent_port),
+        members,
+    );
+    cfg.save(&dir).map_err(failed)?;
+    let subject = Subject {
+        organizational_unit: "zato-lb-agent".into(),
+        ..Subject::default()
+    };
+    let issued = zato_ca::issue(ca_dir, Purpose::LbAgent, &subject).map_err(failed)?;
+    zato_ca::install(&issued, &repo, "zato-lba").map_err(failed)?;
+    setup::write_component_info(&dir, "LOAD_BALANCER").map_err(failed)
 }
 
 fn write_scripts(
@@ -369,8 +417,9 @@ fn write_scripts(
         cluster_name => shell_quote(cluster_name),
         servers => servers.to_vec(),
         kvdb => has_kvdb,
-        start_steps => 2 + usize::from(has_kvdb) + servers.len(),
-        stop_steps => servers.len(),
+        lb => true,
+        start_steps => 3 + usize::from(has_kvdb) + servers.len(),
+        stop_steps => 1 + servers.len(),
         not_built => not_built.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
     };
     for name in ["zato-qs-start.sh", "zato-qs-stop.sh", "zato-qs-restart.sh"] {

@@ -6,6 +6,7 @@ pub mod config;
 pub mod crypto;
 pub mod kvdb;
 pub mod locate;
+pub mod logging;
 pub mod odb;
 pub mod setup;
 pub mod time;

@@ -1,1 +1,14 @@
-//! Placeholder-free empty library: this component is built in a later issue.
+//! The load balancer (`zato-load-balancer PATH`): an HTTP/1.1 reverse proxy in front of the
+//! cluster's servers with weights, health checks and retries, and its remote-control agent
+//! API over mutual TLS.
+pub mod agent;
+pub mod balancer;
+pub mod client;
+pub mod config;
+pub mod haproxy;
+pub mod health;
+pub mod proxy;
+pub mod run;
+pub mod state;
+pub mod stats;
+pub mod tls;

@@ -24,29 +24,6 @@ struct Args {
     worker_index: Option<u32>,
 }
 
-fn init_logging(dir: &std::path::Path, fg: bool) -> anyhow::Result<()> {
-    use tracing_subscriber::prelude::*;
-    let logs = dir.join("logs");
-    std::fs::create_dir_all(&logs)?;
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(logs.join("server.log"))?;
-    let filter = tracing_subscriber::EnvFilter::try_from_env("ZATO_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let file_layer = tracing_subscriber::fmt::layer()
-        .with_writer(std::sync::Mutex::new(file))
-        .with_ansi(false)
-        .with_thread_names(true);
-    let stderr_layer = fg.then(|| tracing_subscriber::fmt::layer().with_writer(std::io::stderr));
-    tracing_subscriber::registry()
-        .with(filter)
-        .with(file_layer)
-        .with(stderr_layer)
-        .try_init()?;
-    Ok(())
-}
-
 /// Starts the workers and relays SIGTERM/SIGINT to them.
 fn supervise(args: &Args, workers: u32) -> anyhow::Result<ExitCode> {
     let exe = std::env::current_exe()?;
@@ -99,7 +76,7 @@ fn supervise(args: &Args, workers: u32) -> anyhow::Result<ExitCode> {
 fn main() -> ExitCode {
     zato_server::python::pin_python_home();
     let args = Args::parse();
-    if let Err(e) = init_logging(&args.path, args.fg) {
+    if let Err(e) = zato_common::logging::init(&args.path, "server.log", args.fg) {
         eprintln!(
             "Cannot open the log file under {}: {e}",
             args.path.join("logs").display()

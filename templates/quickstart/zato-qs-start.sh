@@ -10,10 +10,13 @@ CLUSTER={{ cluster_name }}
 echo "Starting Zato cluster $CLUSTER"
 echo "Checking configuration"
 {% for server in servers %}"$ZATO" check-config "$BASE_DIR/{{ server }}" > /dev/null
-{% endfor %}{% set step = namespace(n=0) %}{% if kvdb %}{% set step.n = step.n + 1 %}echo "[{{ step.n }}/$STEPS] Redis connection OK"
+{% endfor %}{% if lb %}"$ZATO" check-config "$BASE_DIR/load-balancer" > /dev/null
+{% endif %}{% set step = namespace(n=0) %}{% if kvdb %}{% set step.n = step.n + 1 %}echo "[{{ step.n }}/$STEPS] Redis connection OK"
 {% endif %}{% set step.n = step.n + 1 %}echo "[{{ step.n }}/$STEPS] SQL ODB connection OK"
 {% set step.n = step.n + 1 %}echo "[{{ step.n }}/$STEPS] TCP ports checked"
 {% for server in servers %}{% set step.n = step.n + 1 %}"$ZATO" start "$BASE_DIR/{{ server }}" > /dev/null
 echo "[{{ step.n }}/$STEPS] {{ server }} started"
-{% endfor %}{% for skipped in not_built %}echo "{{ skipped }} not started: not built in this version"
+{% endfor %}{% if lb %}{% set step.n = step.n + 1 %}"$ZATO" start "$BASE_DIR/load-balancer" > /dev/null
+echo "[{{ step.n }}/$STEPS] Load-balancer started"
+{% endif %}{% for skipped in not_built %}echo "{{ skipped }} not started: not built in this version"
 {% endfor %}echo "Zato cluster $CLUSTER started"

@@ -25,6 +25,7 @@ stop_component() {
 }
 
 echo "Stopping Zato cluster $CLUSTER"
-{% for server in servers %}stop_component {{ server }} {{ loop.index }}
+{% if lb %}stop_component load-balancer 1
+{% endif %}{% for server in servers %}stop_component {{ server }} {{ loop.index + (1 if lb else 0) }}
 {% endfor %}echo "Zato cluster $CLUSTER stopped"
 exit $rc

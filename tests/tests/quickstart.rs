@@ -10,7 +10,7 @@ use serde_json::Value;
 use zato_common::config::{KvdbConfig, ServerConfig};
 use zato_common::odb::Odb;
 use zato_tests::cli::{fails, ok, zato};
-use zato_tests::{Backend, TestDb, eventually, free_port_range, running};
+use zato_tests::{Backend, TestDb, eventually, free_port, free_port_range, running};
 
 /// Runs the cluster's stop script when a test ends, even half-way.
 struct Cluster {
@@ -53,6 +53,20 @@ fn mode(path: &Path) -> u32 {
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// One plain HTTP/1.0 GET (these helpers run inside async tests, where a blocking client
+/// cannot be used).
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))
+        .unwrap_or_else(|e| panic!("cannot connect to 127.0.0.1:{port}: {e}"));
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
 fn pid_of(server: &str) -> i32 {
     std::fs::read_to_string(Path::new(server).join("pidfile"))
         .ok()
@@ -65,10 +79,29 @@ fn info(server: &str) -> Value {
         .unwrap_or_else(|e| panic!("info is not JSON: {e}"))
 }
 
-/// Invokes zato.ping through the CLI on every server, checks info, stops the cluster with its
-/// script and proves no server process is left.
-fn use_and_stop(qs: &Cluster, servers: &[&str]) {
-    let mut pids = Vec::new();
+/// Invokes zato.ping through the CLI on every server and through the load balancer, checks
+/// info, stops the cluster with its script and proves no component process is left.
+fn use_and_stop(qs: &Cluster, servers: &[&str], lb_port: u16) {
+    let lb = qs.path("load-balancer");
+    for _ in 0..4 {
+        let answer = http_get(lb_port, "/zato/ping");
+        assert!(
+            answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200"),
+            "{answer}"
+        );
+        assert!(answer.contains(r#""pong":"zato""#), "{answer}");
+    }
+    let i = info(&lb);
+    assert_eq!(i["component_details"]["component"], "LOAD_BALANCER", "{i}");
+    assert_eq!(i["component_running"], true, "{i}");
+    let lb_servers: Value = serde_json::from_str(&ok(&["lb", "servers", &lb, "--format", "json"]))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        lb_servers.as_array().map(Vec::len),
+        Some(servers.len()),
+        "{lb_servers}"
+    );
+    let mut pids = vec![pid_of(&lb)];
     for s in servers {
         let server = qs.path(s);
         assert_eq!(
@@ -96,17 +129,17 @@ fn use_and_stop(qs: &Cluster, servers: &[&str]) {
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let total = servers.len() + 1;
+    let line = format!("[1/{total}] load-balancer stopped");
+    assert!(stdout.contains(&line), "`{line}` not in {stdout}");
     for (n, s) in servers.iter().enumerate() {
-        let line = format!("[{}/{}] {s} stopped", n + 1, servers.len());
+        let line = format!("[{}/{total}] {s} stopped", n + 2);
         assert!(stdout.contains(&line), "`{line}` not in {stdout}");
     }
     for pid in pids {
-        assert!(
-            !running(pid),
-            "server pid {pid} still runs after zato-qs-stop.sh"
-        );
+        assert!(!running(pid), "pid {pid} still runs after zato-qs-stop.sh");
     }
-    for s in servers {
+    for s in servers.iter().copied().chain(["load-balancer"]) {
         assert_eq!(info(&qs.path(s))["component_running"], false);
     }
 }
@@ -115,6 +148,7 @@ fn use_and_stop(qs: &Cluster, servers: &[&str]) {
 async fn sqlite_quickstart_starts_serves_and_stops() {
     let qs = Cluster::new();
     let port = free_port_range(2);
+    let (lb_port, agent_port) = (free_port(), free_port());
     let out = ok(&[
         "quickstart",
         "create",
@@ -123,19 +157,25 @@ async fn sqlite_quickstart_starts_serves_and_stops() {
         "qs-test",
         "--http-port",
         &port.to_string(),
+        "--lb-port",
+        &lb_port.to_string(),
+        "--lb-agent-port",
+        &agent_port.to_string(),
         "--start",
     ]);
     for line in [
-        "[1/6] Certificate authority created",
-        "[2/6] ODB schema created",
-        "[3/6] ODB initial data created",
-        "[4/6] server1 created",
-        "[5/6] server2 created",
-        "[6/6] Management scripts created",
+        "[1/7] Certificate authority created",
+        "[2/7] ODB schema created",
+        "[3/7] ODB initial data created",
+        "[4/7] server1 created",
+        "[5/7] server2 created",
+        "[6/7] Load-balancer created",
+        "[7/7] Management scripts created",
         "Quickstart cluster qs-test created",
-        "[1/4] SQL ODB connection OK",
-        "[3/4] server1 started",
-        "[4/4] server2 started",
+        "[1/5] SQL ODB connection OK",
+        "[3/5] server1 started",
+        "[4/5] server2 started",
+        "[5/5] Load-balancer started",
         "Zato cluster qs-test started",
     ] {
         assert!(out.contains(line), "`{line}` not in:\n{out}");
@@ -175,11 +215,11 @@ async fn sqlite_quickstart_starts_serves_and_stops() {
     assert_eq!(again.status.code(), Some(9), "{again:?}");
     assert!(String::from_utf8_lossy(&again.stderr).contains("already running"));
 
-    use_and_stop(&qs, &["server1", "server2"]);
+    use_and_stop(&qs, &["server1", "server2"], lb_port);
     // A stopped cluster: the stop script says so and succeeds.
     let out = qs.stop();
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("[1/2] server1 was not running"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("[2/3] server1 was not running"));
 }
 
 /// The ODB's admin.invoke password no longer matches the servers' → a clear error naming the
@@ -263,6 +303,8 @@ async fn quickstart_on(backend: Backend, article_form: bool) {
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
     let port = free_port_range(1).to_string();
+    let lb_port = free_port();
+    let (lb, agent) = (lb_port.to_string(), free_port().to_string());
     let db_port = db.cfg.port.to_string();
     let base = qs.path("");
     let mut args = vec!["quickstart", "create", base.as_str()];
@@ -301,6 +343,10 @@ async fn quickstart_on(backend: Backend, article_form: bool) {
         "1",
         "--http-port",
         port.as_str(),
+        "--lb-port",
+        lb.as_str(),
+        "--lb-agent-port",
+        agent.as_str(),
         "--start",
     ]);
     let out = zato(&args);
@@ -312,9 +358,10 @@ async fn quickstart_on(backend: Backend, article_form: bool) {
             String::from_utf8_lossy(&out.stderr)
         );
         for line in [
-            "[1/4] Redis connection OK",
-            "[2/4] SQL ODB connection OK",
-            "[4/4] server1 started",
+            "[1/5] Redis connection OK",
+            "[2/5] SQL ODB connection OK",
+            "[4/5] server1 started",
+            "[5/5] Load-balancer started",
         ] {
             assert!(stdout.contains(line), "`{line}` not in:\n{stdout}");
         }
@@ -328,7 +375,7 @@ async fn quickstart_on(backend: Backend, article_form: bool) {
             !qs.dir.join("zato.db").exists(),
             "no SQLite file with {backend:?}"
         );
-        use_and_stop(&qs, &["server1"]);
+        use_and_stop(&qs, &["server1"], lb_port);
     });
     db.drop_db().await;
     if let Err(e) = result {

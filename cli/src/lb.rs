@@ -1,0 +1,287 @@
+//! `zato lb ...`: the load balancer driven through its agent API (mutual TLS), and
+//! `zato lb export-haproxy`.
+use std::path::{Path, PathBuf};
+
+use clap::Subcommand;
+use hyper::Method;
+use serde_json::{Value, json};
+use zato_lb::client::{AgentClient, AgentError};
+use zato_lb::config::LbConfig;
+
+use crate::component::{self, LOAD_BALANCER};
+use crate::exit::{CliError, CliResult, NOT_A_ZATO_COMPONENT};
+use crate::info::Format;
+
+#[derive(Subcommand, Debug)]
+pub enum Lb {
+    /// The servers with their state (UP, DOWN, MAINT), weight and statistics.
+    ///
+    /// Example: zato lb servers ~/qs/load-balancer
+    Servers {
+        path: PathBuf,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Add a server (live, and saved in lb.conf).
+    ///
+    /// Example: zato lb add-server ~/qs/load-balancer server3 127.0.0.1:17012 --weight 2
+    AddServer {
+        path: PathBuf,
+        name: String,
+        address: String,
+        #[arg(long, default_value_t = 1)]
+        weight: u32,
+    },
+    /// Remove a server; requests already sent to it finish.
+    ///
+    /// Example: zato lb remove-server ~/qs/load-balancer server3
+    RemoveServer { path: PathBuf, name: String },
+    /// Rename a server.
+    ///
+    /// Example: zato lb rename-server ~/qs/load-balancer server3 server-c
+    RenameServer {
+        path: PathBuf,
+        name: String,
+        new_name: String,
+    },
+    /// Set a server's weight; 0 drains it (no new requests, in-flight ones finish).
+    ///
+    /// Example: zato lb set-weight ~/qs/load-balancer server1 3
+    SetWeight {
+        path: PathBuf,
+        name: String,
+        weight: u32,
+    },
+    /// Put a server into maintenance (MAINT) or back (READY).
+    ///
+    /// Example: zato lb set-state ~/qs/load-balancer server1 maint
+    SetState {
+        path: PathBuf,
+        name: String,
+        state: String,
+    },
+    /// Statistics per server: requests, errors, connections, p50/p99 latency.
+    ///
+    /// Example: zato lb stats ~/qs/load-balancer
+    Stats { path: PathBuf },
+    /// Print the running configuration, or validate / apply a TOML file.
+    ///
+    /// Example: zato lb config ~/qs/load-balancer --apply new-lb.conf
+    Config {
+        path: PathBuf,
+        #[arg(long, conflicts_with = "apply")]
+        validate: Option<PathBuf>,
+        #[arg(long)]
+        apply: Option<PathBuf>,
+    },
+    /// Write an equivalent HAProxy configuration (stdout, or --output FILE).
+    ///
+    /// Example: zato lb export-haproxy ~/qs/load-balancer --output haproxy.cfg
+    ExportHaproxy {
+        path: PathBuf,
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// HAProxy's nbthread.
+        #[arg(long)]
+        nbthread: Option<usize>,
+    },
+}
+
+fn agent_error(e: AgentError) -> CliError {
+    CliError::failed(e.to_string())
+}
+
+fn client(dir: &Path) -> CliResult<AgentClient> {
+    let kind = component::kind(dir)?;
+    if kind != LOAD_BALANCER {
+        return Err(CliError::new(
+            NOT_A_ZATO_COMPONENT,
+            format!("{} is a {kind}, not a load balancer", dir.display()),
+        ));
+    }
+    AgentClient::for_dir(dir).map_err(agent_error)
+}
+
+fn read_config_file(path: &Path) -> CliResult<Value> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::failed(format!("cannot read {}: {e}", path.display())))?;
+    let cfg: LbConfig = toml::from_str(&text).map_err(|e| {
+        CliError::new(
+            crate::exit::INVALID_INPUT,
+            format!("{} is not a valid lb.conf: {e}", path.display()),
+        )
+    })?;
+    serde_json::to_value(cfg).map_err(|e| CliError::failed(e.to_string()))
+}
+
+fn print_servers(list: &Value) {
+    let mut table = comfy_table::Table::new();
+    table.set_header([
+        "Name", "Address", "State", "Weight", "Requests", "Errors", "Conns", "p50 ms", "p99 ms",
+    ]);
+    for s in list.as_array().into_iter().flatten() {
+        let cell = |k: &str| match &s[k] {
+            Value::String(t) => t.clone(),
+            Value::Null => "-".into(),
+            Value::Number(n) => n
+                .as_f64()
+                .filter(|_| n.is_f64())
+                .map_or_else(|| n.to_string(), |f| format!("{f:.2}")),
+            other => other.to_string(),
+        };
+        table.add_row([
+            cell("name"),
+            cell("address"),
+            cell("state"),
+            cell("weight"),
+            cell("requests"),
+            cell("errors"),
+            cell("active_connections"),
+            cell("p50_ms"),
+            cell("p99_ms"),
+        ]);
+    }
+    println!("{table}");
+}
+
+pub async fn run(cmd: Lb) -> CliResult<()> {
+    match cmd {
+        Lb::Servers { path, format } => {
+            let list = client(&path)?
+                .call(Method::GET, "/servers", None)
+                .await
+                .map_err(agent_error)?;
+            match format {
+                Format::Text => print_servers(&list),
+                Format::Json => println!("{list}"),
+                Format::Yaml => print!(
+                    "{}",
+                    serde_yaml_ng::to_string(&list).map_err(|e| CliError::failed(e.to_string()))?
+                ),
+            }
+        }
+        Lb::AddServer {
+            path,
+            name,
+            address,
+            weight,
+        } => {
+            let list = client(&path)?
+                .call(
+                    Method::POST,
+                    "/servers",
+                    Some(json!({"name": name, "address": address, "weight": weight})),
+                )
+                .await
+                .map_err(agent_error)?;
+            print_servers(&list);
+        }
+        Lb::RemoveServer { path, name } => {
+            let list = client(&path)?
+                .call(Method::DELETE, &format!("/servers/{name}"), None)
+                .await
+                .map_err(agent_error)?;
+            print_servers(&list);
+        }
+        Lb::RenameServer {
+            path,
+            name,
+            new_name,
+        } => {
+            let list = client(&path)?
+                .call(
+                    Method::POST,
+                    &format!("/servers/{name}/rename"),
+                    Some(json!({"new_name": new_name})),
+                )
+                .await
+                .map_err(agent_error)?;
+            print_servers(&list);
+        }
+        Lb::SetWeight { path, name, weight } => {
+            let list = client(&path)?
+                .call(
+                    Method::PUT,
+                    &format!("/servers/{name}/weight"),
+                    Some(json!({"weight": weight})),
+                )
+                .await
+                .map_err(agent_error)?;
+            print_servers(&list);
+        }
+        Lb::SetState { path, name, state } => {
+            let list = client(&path)?
+                .call(
+                    Method::PUT,
+                    &format!("/servers/{name}/state"),
+                    Some(json!({"state": state})),
+                )
+                .await
+                .map_err(agent_error)?;
+            print_servers(&list);
+        }
+        Lb::Stats { path } => {
+            let stats = client(&path)?
+                .call(Method::GET, "/stats", None)
+                .await
+                .map_err(agent_error)?;
+            println!(
+                "uptime {:.0} s, requests answered 503 (no server): {}",
+                stats["uptime_seconds"].as_f64().unwrap_or(0.0),
+                stats["no_server_available"]
+            );
+            print_servers(&stats["servers"]);
+        }
+        Lb::Config {
+            path,
+            validate,
+            apply,
+        } => {
+            let c = client(&path)?;
+            if let Some(file) = validate {
+                c.call(
+                    Method::POST,
+                    "/config/validate",
+                    Some(read_config_file(&file)?),
+                )
+                .await
+                .map_err(agent_error)?;
+                println!("{} is valid", file.display());
+            } else if let Some(file) = apply {
+                let list = c
+                    .call(Method::PUT, "/config", Some(read_config_file(&file)?))
+                    .await
+                    .map_err(agent_error)?;
+                println!("{} applied", file.display());
+                print_servers(&list);
+            } else {
+                let cfg = c
+                    .call(Method::GET, "/config", None)
+                    .await
+                    .map_err(agent_error)?;
+                let cfg: LbConfig =
+                    serde_json::from_value(cfg).map_err(|e| CliError::failed(e.to_string()))?;
+                print!(
+                    "{}",
+                    toml::to_string_pretty(&cfg).map_err(|e| CliError::failed(e.to_string()))?
+                );
+            }
+        }
+        Lb::ExportHaproxy {
+            path,
+            output,
+            nbthread,
+        } => {
+            component::kind(&path)?;
+            let cfg = LbConfig::load(&path).map_err(|e| CliError::failed(e.to_string()))?;
+            let text = zato_lb::haproxy::export(&cfg, nbthread);
+            match output {
+                Some(file) => std::fs::write(&file, text).map_err(|e| {
+                    CliError::failed(format!("cannot write {}: {e}", file.display()))
+                })?,
+                None => print!("{text}"),
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,331 @@
+//! The frontend: an HTTP/1.1 reverse proxy. Each client connection keeps its own keep-alive
+//! connections to the servers it has used (no shared pool to lock), requests go to the next
+//! server in the weighted schedule, and a request is retried on another server after a failed
+//! connect (any method) or a failure once sent (idempotent methods only).
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
+
+use crate::balancer::Backend;
+use crate::health;
+use crate::state::Lb;
+
+pub type Body = UnsyncBoxBody<Bytes, hyper::Error>;
+type Sender = SendRequest<Full<Bytes>>;
+/// A client connection's open connections to servers, by server address.
+type Conns = Arc<Mutex<HashMap<SocketAddr, Sender>>>;
+
+pub const MONITOR_URI: &str = "/zato-lb-alive";
+
+fn full(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response<Body> {
+    let mut r = Response::new(
+        Full::new(body.into())
+            .map_err(|never: Infallible| match never {})
+            .boxed_unsync(),
+    );
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+/// Upstream's body for "no server" (its 503.http), also used for 502 and 504 with their text.
+fn zato_error(status: StatusCode, details: &str) -> Response<Body> {
+    let body = serde_json::json!({"zato_env": {
+        "details": details,
+        "result": "ZATO_ERROR",
+        "cid": zato_common::new_cid(),
+    }});
+    full(status, "application/json", body.to_string())
+}
+
+const HOP_BY_HOP: [HeaderName; 6] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::TE,
+    header::TRAILER,
+    header::UPGRADE,
+];
+
+fn strip_hop_by_hop(h: &mut HeaderMap) {
+    // Headers named in Connection are hop-by-hop too.
+    let named: Vec<HeaderName> = h
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for n in HOP_BY_HOP.iter().chain(&named) {
+        h.remove(n);
+    }
+    h.remove(header::TRANSFER_ENCODING);
+}
+
+fn idempotent(m: &Method) -> bool {
+    matches!(
+        *m,
+        Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS | Method::TRACE
+    )
+}
+
+async fn connect(b: &Arc<Backend>, timeout: Duration) -> Option<Sender> {
+    let work = async {
+        let stream = TcpStream::connect(b.addr).await.ok()?;
+        let _ = stream.set_nodelay(true);
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .ok()?;
+        b.stats.connections.fetch_add(1, Relaxed);
+        let b = b.clone();
+        tokio::spawn(async move {
+            let _ = conn.await;
+            b.stats.connections.fetch_sub(1, Relaxed);
+        });
+        Some(sender)
+    };
+    tokio::time::timeout(timeout, work).await.ok().flatten()
+}
+
+/// Everything of the client's request but the body, to rebuild it for each attempt.
+struct Head {
+    method: Method,
+    uri: hyper::Uri,
+    headers: HeaderMap,
+}
+
+impl Head {
+    fn request(&self, body: &Bytes) -> Request<Full<Bytes>> {
+        let mut r = Request::new(Full::new(body.clone()));
+        *r.method_mut() = self.method.clone();
+        *r.uri_mut() = self.uri.clone();
+        *r.headers_mut() = self.headers.clone();
+        r
+    }
+}
+
+enum Attempt {
+    Answered(Response<Incoming>),
+    /// Nothing reached the server: safe to try another one.
+    NotSent,
+    /// Sent, then failed: only idempotent requests may be retried.
+    Failed,
+    TimedOut,
+}
+
+/// One try on server `b`: its cached connection, or a new one when there is none or the
+/// cached one turns out closed (the request was then not sent, so any method may go again).
+async fn attempt(lb: &Lb, conns: &Conns, b: &Arc<Backend>, head: &Head, body: &Bytes) -> Attempt {
+    let (connect_timeout, server_timeout) = {
+        let pool = lb.pool.load();
+        (
+            Duration::from_secs_f64(pool.cfg.backend.connect_timeout),
+            Duration::from_secs_f64(pool.cfg.backend.server_timeout),
+        )
+    };
+    let mut cached = conns.lock().ok().and_then(|mut m| m.remove(&b.addr));
+    let mut req = head.request(body);
+    loop {
+        let fresh = cached.is_none();
+        let mut sender = match cached.take() {
+            Some(s) => s,
+            None => match connect(b, connect_timeout).await {
+                Some(s) => s,
+                None => {
+                    health::connect_failed(b);
+                    b.stats.errors.fetch_add(1, Relaxed);
+                    return Attempt::NotSent;
+                }
+            },
+        };
+        if sender.ready().await.is_err() {
+            if fresh {
+                b.stats.errors.fetch_add(1, Relaxed);
+                return Attempt::NotSent;
+            }
+            continue;
+        }
+        b.stats.in_flight.fetch_add(1, Relaxed);
+        let t0 = Instant::now();
+        let result = tokio::time::timeout(server_timeout, sender.try_send_request(req)).await;
+        b.stats.in_flight.fetch_sub(1, Relaxed);
+        match result {
+            Err(_) => {
+                b.stats.errors.fetch_add(1, Relaxed);
+                return Attempt::TimedOut;
+            }
+            Ok(Ok(resp)) => {
+                b.stats.requests.fetch_add(1, Relaxed);
+                b.stats.record(t0.elapsed());
+                if let Ok(mut m) = conns.lock() {
+                    m.insert(b.addr, sender);
+                }
+                return Attempt::Answered(resp);
+            }
+            Ok(Err(mut e)) => match e.take_message() {
+                Some(unsent) if !fresh => req = unsent,
+                Some(_) => {
+                    b.stats.errors.fetch_add(1, Relaxed);
+                    return Attempt::NotSent;
+                }
+                None => {
+                    b.stats.errors.fetch_add(1, Relaxed);
+                    return Attempt::Failed;
+                }
+            },
+        }
+    }
+}
+
+async fn handle(
+    lb: Arc<Lb>,
+    conns: Conns,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
+    if req.uri().path() == MONITOR_URI {
+        return Ok(full(StatusCode::OK, "text/plain", "Service ready.\n"));
+    }
+    let (max_body, retries) = {
+        let pool = lb.pool.load();
+        (pool.cfg.frontend.max_body_size, pool.cfg.backend.retries)
+    };
+    let (parts, body) = req.into_parts();
+    // Buffered, so that the request can be sent again to another server.
+    let body = match Limited::new(body, max_body).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            return Ok(zato_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!(
+                    "The request body is larger than the load balancer's frontend.max_body_size ({max_body} bytes)"
+                ),
+            ));
+        }
+        Err(_) => {
+            return Ok(zato_error(
+                StatusCode::BAD_REQUEST,
+                "The request body could not be read",
+            ));
+        }
+    };
+    let mut headers = parts.headers;
+    strip_hop_by_hop(&mut headers);
+    let ip = peer.ip().to_string();
+    let xff = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        Some(prev) => format!("{prev}, {ip}"),
+        None => ip,
+    };
+    if let Ok(v) = HeaderValue::from_str(&xff) {
+        headers.insert(HeaderName::from_static("x-forwarded-for"), v);
+    }
+    let retry_after_send = idempotent(&parts.method);
+    let head = Head {
+        method: parts.method,
+        uri: parts.uri,
+        headers,
+    };
+    let pool = lb.pool.load_full();
+    let mut tried = Vec::new();
+    let mut sent_and_failed = false;
+    // Connect failures move on to the next server as long as there is one; `retries` bounds
+    // only the tries after a request was sent and failed.
+    let mut retries_left = retries;
+    while let Some((i, b)) = pool.pick(&tried) {
+        tried.push(i);
+        match attempt(&lb, &conns, &b, &head, &body).await {
+            Attempt::Answered(resp) => {
+                let (mut parts, body) = resp.into_parts();
+                strip_hop_by_hop(&mut parts.headers);
+                return Ok(Response::from_parts(parts, body.boxed_unsync()));
+            }
+            Attempt::NotSent => {}
+            Attempt::TimedOut => {
+                return Ok(zato_error(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    &format!("Server {} did not answer in time", b.name),
+                ));
+            }
+            Attempt::Failed => {
+                sent_and_failed = true;
+                if !retry_after_send || retries_left == 0 {
+                    break;
+                }
+                retries_left -= 1;
+            }
+        }
+    }
+    if sent_and_failed {
+        return Ok(zato_error(
+            StatusCode::BAD_GATEWAY,
+            "The server closed the connection before answering",
+        ));
+    }
+    lb.no_server.fetch_add(1, Relaxed);
+    Ok(zato_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "No server is available to handle the request",
+    ))
+}
+
+/// Serves clients until `shutdown` turns true, then lets open requests finish (up to 10 s).
+pub async fn serve(lb: Arc<Lb>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+    let (max_conns, client_timeout) = {
+        let pool = lb.pool.load();
+        (
+            pool.cfg.frontend.max_connections,
+            Duration::from_secs_f64(pool.cfg.frontend.client_timeout),
+        )
+    };
+    let limit = Arc::new(Semaphore::new(max_conns));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let permit = tokio::select! {
+            p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = shutdown.changed() => break,
+        };
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let lb = lb.clone();
+        let conns: Conns = Arc::new(Mutex::new(HashMap::new()));
+        let svc =
+            hyper::service::service_fn(move |req| handle(lb.clone(), conns.clone(), peer, req));
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(client_timeout)
+            .serve_connection(TokioIo::new(stream), svc);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(permit);
+        });
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
+}
