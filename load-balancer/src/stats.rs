@@ -31,14 +31,7 @@ fn bucket(us: u64) -> usize {
     if us <= 1 {
         return 0;
     }
-    let log2 = 63 - u64::leading_zeros(us) as usize;
-    // Quarter steps within the doubling, from the two bits below the top one.
-    let frac = if log2 >= 2 {
-        ((us >> (log2 - 2)) & 0b11) as usize
-    } else {
-        ((us << (2 - log2)) & 0b11) as usize
-    };
-    (log2 * 4 + frac + 1).min(BUCKETS - 1)
+    ((us as f64).log2() * 4.0).ceil().min((BUCKETS - 1) as f64) as usize
 }
 
 fn bucket_upper_us(i: usize) -> f64 {

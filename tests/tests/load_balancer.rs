@@ -1,0 +1,378 @@
+//! The load balancer in front of two real servers: weights split traffic 3:1, weight 0 drains,
+//! a server stopped under load costs no failed idempotent request and gets no requests once
+//! DOWN, comes back when started again; with every server down clients get upstream's 503
+//! body. The agent refuses clients without a certificate and with one from another CA.
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use hyper::Method;
+use serde_json::{Value, json};
+use zato_ca::{Purpose, Subject};
+use zato_lb::client::AgentClient;
+use zato_lb::config::{LbConfig, Server};
+use zato_tests::{Backend, Options, TestCluster, bin_dir, eventually, free_port};
+
+struct Lb {
+    dir: PathBuf,
+    port: u16,
+    child: Child,
+    _tmp: tempfile::TempDir,
+}
+
+impl Drop for Lb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Lb {
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn agent(&self) -> AgentClient {
+        AgentClient::for_dir(&self.dir).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    async fn servers(&self) -> Value {
+        self.agent()
+            .call(Method::GET, "/servers", None)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// (requests, state) of a server, from the agent.
+    async fn server(&self, name: &str) -> (u64, String) {
+        let all = self.servers().await;
+        let s = all
+            .as_array()
+            .and_then(|a| a.iter().find(|s| s["name"] == name))
+            .unwrap_or_else(|| panic!("no {name} in {all}"));
+        (
+            s["requests"].as_u64().unwrap_or(0),
+            s["state"].as_str().unwrap_or("").to_string(),
+        )
+    }
+
+    async fn set_weight(&self, name: &str, weight: u32) {
+        self.agent()
+            .call(
+                Method::PUT,
+                &format!("/servers/{name}/weight"),
+                Some(json!({"weight": weight})),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+/// A CA in `dir/ca` and a load balancer in `dir/lb` with fast health checks.
+async fn start_lb(servers: &[(&str, u16)]) -> Lb {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let ca = tmp.path().join("ca");
+    zato_ca::create_ca(&ca, &Subject::default()).unwrap_or_else(|e| panic!("{e}"));
+    let dir = tmp.path().join("lb");
+    let repo = zato_lb::config::config_dir(&dir);
+    std::fs::create_dir_all(&repo).unwrap_or_else(|e| panic!("{e}"));
+    let issued = zato_ca::issue(&ca, Purpose::LbAgent, &Subject::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    zato_ca::install(&issued, &repo, "zato-lba").unwrap_or_else(|e| panic!("{e}"));
+    let port = free_port();
+    let mut cfg = LbConfig::new(
+        &format!("127.0.0.1:{port}"),
+        &format!("127.0.0.1:{}", free_port()),
+        servers
+            .iter()
+            .map(|(name, p)| Server {
+                name: (*name).into(),
+                address: format!("127.0.0.1:{p}"),
+                weight: 1,
+                maintenance: false,
+            })
+            .collect(),
+    );
+    cfg.health.interval = 0.1;
+    cfg.health.timeout = 0.5;
+    cfg.save(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let child = Command::new(bin_dir().join("zato-load-balancer"))
+        .arg(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot run zato-load-balancer (cargo build --workspace --bins): {e}")
+        });
+    let lb = Lb {
+        dir,
+        port,
+        child,
+        _tmp: tmp,
+    };
+    let url = lb.url("/zato-lb-alive");
+    let up = eventually(Duration::from_secs(10), || {
+        let url = url.clone();
+        async move { reqwest::get(&url).await.ok().filter(|r| r.status() == 200) }
+    })
+    .await;
+    assert!(
+        up.is_some(),
+        "the load balancer did not start; see {}",
+        lb.dir.join("logs/lb.log").display()
+    );
+    lb
+}
+
+async fn get(http: &reqwest::Client, url: &str) -> (u16, String) {
+    match http.get(url).send().await {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            (status, r.text().await.unwrap_or_default())
+        }
+        Err(e) => (0, e.to_string()),
+    }
+}
+
+async fn requests(lb: &Lb, http: &reqwest::Client, n: usize) {
+    for _ in 0..n {
+        let (status, body) = get(http, &lb.url("/zato/ping")).await;
+        assert_eq!(status, 200, "{body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn weights_drain_failover_and_no_server() {
+    let mut cluster = TestCluster::start(
+        Backend::Sqlite,
+        Options {
+            servers: 2,
+            ..Options::default()
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    let ports: Vec<(&str, u16)> = vec![
+        ("server1", cluster.servers[0].port),
+        ("server2", cluster.servers[1].port),
+    ];
+    let lb = start_lb(&ports).await;
+    let http = reqwest::Client::new();
+
+    // Weights 3:1 → a 3:1 split within ±10%.
+    lb.set_weight("server1", 3).await;
+    let (a0, _) = lb.server("server1").await;
+    let (b0, _) = lb.server("server2").await;
+    requests(&lb, &http, 400).await;
+    let (a1, _) = lb.server("server1").await;
+    let (b1, _) = lb.server("server2").await;
+    let ratio = (a1 - a0) as f64 / (b1 - b0).max(1) as f64;
+    assert!(
+        (2.7..=3.3).contains(&ratio),
+        "3:1 weights gave {ratio} ({} vs {})",
+        a1 - a0,
+        b1 - b0
+    );
+
+    // Weight 0 drains: no new requests.
+    lb.set_weight("server2", 0).await;
+    let (b2, _) = lb.server("server2").await;
+    requests(&lb, &http, 50).await;
+    assert_eq!(
+        lb.server("server2").await.0,
+        b2,
+        "a drained server got requests"
+    );
+    lb.set_weight("server1", 1).await;
+    lb.set_weight("server2", 1).await;
+
+    // server2 stops under load: every GET still succeeds.
+    let failures = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicU64::new(0));
+    let stop_load = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut load = Vec::new();
+    for _ in 0..4 {
+        let (http, url) = (http.clone(), lb.url("/zato/ping"));
+        let (failures, done, stop_load) = (failures.clone(), done.clone(), stop_load.clone());
+        load.push(tokio::spawn(async move {
+            while !stop_load.load(Ordering::Relaxed) {
+                let (status, body) = get(&http, &url).await;
+                if status != 200 {
+                    eprintln!("failed under failover: {status} {body}");
+                    failures.fetch_add(1, Ordering::Relaxed);
+                }
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    cluster.servers[1].stop();
+    let down = eventually(Duration::from_secs(5), || async {
+        (lb.server("server2").await.1 == "DOWN").then_some(())
+    })
+    .await;
+    assert!(
+        down.is_some(),
+        "server2 not marked DOWN: {}",
+        lb.servers().await
+    );
+    let (b_down, _) = lb.server("server2").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop_load.store(true, Ordering::Relaxed);
+    for t in load {
+        let _ = t.await;
+    }
+    assert_eq!(
+        failures.load(Ordering::Relaxed),
+        0,
+        "requests failed while server2 stopped"
+    );
+    assert!(
+        done.load(Ordering::Relaxed) > 50,
+        "too little load to mean anything"
+    );
+    assert_eq!(
+        lb.server("server2").await.0,
+        b_down,
+        "requests went to a DOWN server"
+    );
+
+    // Started again: traffic returns to it.
+    cluster.servers[1]
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let back = eventually(Duration::from_secs(5), || async {
+        (lb.server("server2").await.1 == "UP").then_some(())
+    })
+    .await;
+    assert!(
+        back.is_some(),
+        "server2 not UP again: {}",
+        lb.servers().await
+    );
+    requests(&lb, &http, 20).await;
+    assert!(
+        lb.server("server2").await.0 > b_down,
+        "no traffic to server2 after its return"
+    );
+
+    // Every server down: upstream's 503 JSON body.
+    cluster.servers[0].stop();
+    cluster.servers[1].stop();
+    let (status, body) = get(&http, &lb.url("/zato/ping")).await;
+    assert_eq!(status, 503, "{body}");
+    let doc: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    assert_eq!(
+        doc["zato_env"]["details"],
+        "No server is available to handle the request"
+    );
+    assert_eq!(doc["zato_env"]["result"], "ZATO_ERROR");
+    assert_eq!(
+        doc["zato_env"]["cid"].as_str().map(str::len),
+        Some(24),
+        "{doc}"
+    );
+    cluster.finish().await;
+}
+
+fn client_config(ca: &Path, repo_stem: Option<(&Path, &str)>) -> rustls::ClientConfig {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    use rustls_pki_types::pem::PemObject;
+    for c in rustls_pki_types::CertificateDer::pem_file_iter(ca).unwrap_or_else(|e| panic!("{e}")) {
+        roots
+            .add(c.unwrap_or_else(|e| panic!("{e}")))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .with_root_certificates(roots);
+    match repo_stem {
+        None => builder.with_no_client_auth(),
+        Some((dir, stem)) => {
+            let certs = rustls_pki_types::CertificateDer::pem_file_iter(
+                dir.join(format!("{stem}-cert.pem")),
+            )
+            .unwrap_or_else(|e| panic!("{e}"))
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap_or_else(|e| panic!("{e}"));
+            let key = rustls_pki_types::PrivateKeyDer::from_pem_file(
+                dir.join(format!("{stem}-priv-key.pem")),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+            builder
+                .with_client_auth_cert(certs, key)
+                .unwrap_or_else(|e| panic!("{e}"))
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn agent_requires_a_certificate_from_the_cluster_ca() {
+    let lb = start_lb(&[]).await;
+    let cfg = LbConfig::load(&lb.dir).unwrap_or_else(|e| panic!("{e}"));
+    let repo = zato_lb::config::config_dir(&lb.dir);
+    let ca_pem = repo.join(&cfg.agent.ca_certs);
+
+    // The right certificate: calls work.
+    let version = lb
+        .agent()
+        .call(Method::GET, "/version", None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(version["version"].is_string(), "{version}");
+
+    // No client certificate: refused in the handshake.
+    let anonymous = AgentClient::new(&cfg.agent.bind, client_config(&ca_pem, None))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let err = anonymous.call(Method::GET, "/version", None).await;
+    assert!(err.is_err(), "a client without a certificate got {err:?}");
+
+    // A certificate from another CA: refused too.
+    let other = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let other_ca = other.path().join("ca");
+    zato_ca::create_ca(&other_ca, &Subject::default()).unwrap_or_else(|e| panic!("{e}"));
+    let foreign = zato_ca::issue(&other_ca, Purpose::LbAgent, &Subject::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    zato_ca::install(&foreign, other.path(), "foreign").unwrap_or_else(|e| panic!("{e}"));
+    let stranger = AgentClient::new(
+        &cfg.agent.bind,
+        client_config(&ca_pem, Some((other.path(), "foreign"))),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let err = stranger.call(Method::GET, "/version", None).await;
+    assert!(err.is_err(), "a certificate from another CA got {err:?}");
+
+    // With no servers at all: the 503 body, and the agent rejects a bad config whole.
+    let http = reqwest::Client::new();
+    let (status, body) = get(&http, &lb.url("/anything")).await;
+    assert_eq!(status, 503, "{body}");
+    let mut bad = cfg.clone();
+    bad.servers.push(Server {
+        name: "x".into(),
+        address: "not-an-address".into(),
+        weight: 1,
+        maintenance: false,
+    });
+    let refused = lb
+        .agent()
+        .call(
+            Method::PUT,
+            "/config",
+            Some(serde_json::to_value(&bad).unwrap_or_default()),
+        )
+        .await;
+    assert!(
+        matches!(&refused, Err(e) if e.to_string().contains("not-an-address")),
+        "{refused:?}"
+    );
+    assert_eq!(
+        LbConfig::load(&lb.dir).ok(),
+        Some(cfg),
+        "a refused config changed lb.conf"
+    );
+}
