@@ -335,6 +335,17 @@ def cmd_report(runs_path, meta_path, out_md):
     rss = meta['rss_kib']
     st = meta['startup']
     cli = meta['cli']
+    lb_table = ''
+    if 'lb-ping' in med and 'haproxy-ping' in med:
+        ours, ha, direct = med['lb-ping'], med['haproxy-ping'], med['ping']
+        lb_table = '\n'.join([
+            '| Path to `server1 /zato/ping` | req/s | p99 | req/s vs HAProxy | p99 vs HAProxy |',
+            '|:--|--:|--:|--:|--:|',
+            f"| wrk → server directly | {direct['rps']:,.0f} | {fmt_ms(direct['p99_ms'])} | – | – |",
+            f"| wrk → HAProxy → server | {ha['rps']:,.0f} | {fmt_ms(ha['p99_ms'])} | 1.000× | 1.000× |",
+            f"| wrk → zato-load-balancer → server | {ours['rps']:,.0f} | {fmt_ms(ours['p99_ms'])} | "
+            f"{ours['rps'] / ha['rps']:.3f}× | {ours['p99_ms'] / ha['p99_ms']:.3f}× |",
+        ])
 
     def cli_row(label, key, limit):
         c = cli[key]
@@ -386,6 +397,11 @@ Startup (process start → first HTTP 200 on `GET /zato/ping`, same server dir w
 services deployed, polled every 5 ms): median {st['median_ms']:.0f} ms over {len(st['startup_ms'])} fresh starts
 ({', '.join(f'{x:.0f}' for x in st['startup_ms'])} ms).
 
+Load balancers (same run, same server, same wrk settings; req/s above 1.0× and p99 below
+1.0× are better for us):
+
+{lb_table}
+
 CLI (release build, {len(cli['quickstart_ms']['all'])} fresh quickstart clusters, each started, invoked 5 times and stopped;
 upstream 3.2 took 6.5 s to create, 30.5 s to start and about 3 s per `service invoke` on the
 machine of the spec's Part 2):
@@ -409,6 +425,8 @@ Requests/s per round:
           f" (peak {rss['hwm'] / 1024:.1f} MiB)")
     print(f"Startup to first 200 on /zato/ping: median {st['median_ms']:.0f} ms "
           f"({', '.join(f'{x:.0f}' for x in st['startup_ms'])} ms)")
+    print()
+    print(lb_table)
     print()
     print(cli_table)
 

@@ -18,7 +18,8 @@ PY=(python3 "$ROOT/bench/bench.py")
 
 bash scripts/install-deps.sh --bench
 command -v wrk >/dev/null || { echo "wrk is missing" >&2; exit 1; }
-cargo build --release -p zato-server -p zato-cli -p bench-hello
+command -v haproxy >/dev/null || { echo "haproxy is missing" >&2; exit 1; }
+cargo build --release -p zato-server -p zato-cli -p zato-lb -p bench-hello
 BIN="$ROOT/target/release"
 GIT_REV="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 [ -z "$(git status --porcelain -- . ':!bench' 2>/dev/null)" ] || GIT_REV="$GIT_REV + uncommitted changes"
@@ -80,6 +81,24 @@ cp "$ROOT/bench/services/bench_hello.py" "$ROOT/bench/services/bench_echo.py" \
   '{"name": "bench-echo", "url_path": "/bench/echo", "service": "bench.echo", "connection": "channel", "transport": "plain_http", "data_format": "json", "method": "POST"}' >/dev/null
 "${PY[@]}" wait "http://127.0.0.1:$PORT/bench/hello" 10
 
+# --- load balancers in front of server1: ours and HAProxy with the equivalent config ----------
+LB_PORT=$("${PY[@]}" port)
+AGENT_PORT=$("${PY[@]}" port)
+HA_PORT=$("${PY[@]}" port)
+{
+  "$BIN/zato" ca create ca "$TMP/ca"
+  "$BIN/zato" create load-balancer "$TMP/lb" --ca-path "$TMP/ca" --frontend-bind "127.0.0.1:$LB_PORT" \
+    --agent-bind "127.0.0.1:$AGENT_PORT" --server "server1=127.0.0.1:$PORT"
+  "$BIN/zato" lb export-haproxy "$TMP/lb" --nbthread "$(nproc)" --output "$TMP/haproxy.cfg"
+} >> "$TMP/create.log" 2>&1 || { cat "$TMP/create.log" >&2; exit 1; }
+sed -i "s/bind 127.0.0.1:$LB_PORT/bind 127.0.0.1:$HA_PORT/" "$TMP/haproxy.cfg"
+"$BIN/zato-load-balancer" "$TMP/lb" > "$TMP/lb.stdout" 2>&1 &
+pids+=($!)
+haproxy -db -f "$TMP/haproxy.cfg" > "$TMP/haproxy.stdout" 2>&1 &
+pids+=($!)
+"${PY[@]}" wait "http://127.0.0.1:$LB_PORT/zato/ping" 10
+"${PY[@]}" wait "http://127.0.0.1:$HA_PORT/zato/ping" 10
+
 # --- targets --------------------------------------------------------------------------------
 ECHO_BODY='{"message":"hi","count":3}'
 ADMIN_BODY='{"name": "zato.ping", "payload": "bnVsbA==", "data_format": "json"}'
@@ -102,6 +121,8 @@ TARGETS=(
   "py-hello|http://127.0.0.1:$PORT/bench/hello|-|hello|GET||"
   "py-echo|http://127.0.0.1:$PORT/bench/echo|$TMP/echo.lua|echo|POST|$ECHO_BODY|"
   "admin-ping|http://127.0.0.1:$PORT/zato/admin/invoke|$TMP/admin.lua|admin-ping|POST|$ADMIN_BODY|admin.invoke:$PW"
+  "haproxy-ping|http://127.0.0.1:$HA_PORT/zato/ping|-|ping|GET||"
+  "lb-ping|http://127.0.0.1:$LB_PORT/zato/ping|-|ping|GET||"
 )
 check_all() {
   local t id url lua kind method body auth
@@ -195,6 +216,12 @@ meta = {
         {'id': 'admin-ping', 'label': 'admin invoke zato.ping',
          'desc': '`POST /zato/admin/invoke` (HTTP Basic `admin.invoke`), '
                  '`{"name": "zato.ping", "payload": "bnVsbA==", "data_format": "json"}`'},
+        {'id': 'haproxy-ping', 'label': 'GET /zato/ping via HAProxy',
+         'desc': 'HAProxy (Debian package) with the config `zato lb export-haproxy --nbthread $(nproc)` '
+                 'writes for the same lb.conf (keep-alive, `http-reuse always`, health checks), '
+                 'in front of the same server'},
+        {'id': 'lb-ping', 'label': 'GET /zato/ping via zato-load-balancer',
+         'desc': 'our load balancer (default runtime: one thread per CPU), same server behind it'},
     ],
 }
 json.dump(meta, open(sys.argv[1], 'w'), indent=1)

@@ -167,6 +167,22 @@ pub enum Create {
         #[arg(long, default_value = "", allow_hyphen_values = true)]
         pubapi_password: String,
     },
+    /// Create a load balancer directory whose agent trusts the CA in --ca-path.
+    ///
+    /// Example: zato create load-balancer /opt/zato/lb --ca-path /opt/zato/ca --server server1=127.0.0.1:17010 --server server2=127.0.0.1:17011
+    LoadBalancer {
+        path: PathBuf,
+        /// The cluster's CA directory (`zato ca create ca`).
+        #[arg(long)]
+        ca_path: PathBuf,
+        #[arg(long, default_value = "0.0.0.0:11223")]
+        frontend_bind: String,
+        #[arg(long, default_value = "127.0.0.1:20151")]
+        agent_bind: String,
+        /// A server behind it, as name=host:port; repeat for each.
+        #[arg(long = "server", value_parser = parse_member)]
+        servers: Vec<(String, String)>,
+    },
     /// Create a server directory and register it in the cluster.
     ///
     /// Example: zato create server /opt/zato/server1 prod1 server1 --odb-db-name /opt/zato/zato.db --secret-key KEY --http-port 17010
@@ -188,6 +204,58 @@ pub enum Create {
         #[arg(long, default_value_t = 1)]
         workers: u32,
     },
+}
+
+/// Creates a load balancer directory: `lb.conf` with `servers` (name, host:port) at weight 1,
+/// the agent's certificate from the CA in `ca_dir`, `.zato-info`.
+pub fn load_balancer(
+    dir: &std::path::Path,
+    ca_dir: &std::path::Path,
+    frontend_bind: &str,
+    agent_bind: &str,
+    servers: &[(String, String)],
+) -> CliResult<()> {
+    use crate::exit::{CliError, DIR_NOT_EMPTY};
+    let failed = |e: String| CliError::failed(e);
+    setup::ensure_empty_dir(dir).map_err(|e| match e {
+        setup::SetupError::NotEmpty(_) => CliError::new(DIR_NOT_EMPTY, e.to_string()),
+        other => failed(other.to_string()),
+    })?;
+    let repo = zato_lb::config::config_dir(dir);
+    for sub in [&repo, &dir.join("logs")] {
+        std::fs::create_dir_all(sub)
+            .map_err(|e| failed(format!("cannot create {}: {e}", sub.display())))?;
+    }
+    let members = servers
+        .iter()
+        .map(|(name, address)| zato_lb::config::Server {
+            name: name.clone(),
+            address: address.clone(),
+            weight: 1,
+            maintenance: false,
+        })
+        .collect();
+    let cfg = zato_lb::config::LbConfig::new(frontend_bind, agent_bind, members);
+    // Refuse a bad address before anything else is written.
+    cfg.validate()
+        .map_err(|e| CliError::new(crate::exit::INVALID_INPUT, e.to_string()))?;
+    cfg.save(dir).map_err(|e| failed(e.to_string()))?;
+    let subject = zato_ca::Subject {
+        organizational_unit: "zato-lb-agent".into(),
+        ..zato_ca::Subject::default()
+    };
+    let issued = zato_ca::issue(ca_dir, zato_ca::Purpose::LbAgent, &subject)
+        .map_err(|e| failed(e.to_string()))?;
+    zato_ca::install(&issued, &repo, "zato-lba").map_err(|e| failed(e.to_string()))?;
+    setup::write_component_info(dir, "LOAD_BALANCER").map_err(|e| failed(e.to_string()))
+}
+
+/// `name=host:port`, as `--server` takes it.
+fn parse_member(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .filter(|(n, a)| !n.is_empty() && !a.is_empty())
+        .map(|(n, a)| (n.to_string(), a.to_string()))
+        .ok_or_else(|| format!("`{text}` is not name=host:port"))
 }
 
 #[derive(Subcommand, Debug)]
@@ -214,6 +282,16 @@ pub async fn delete(cmd: Delete) -> anyhow::Result<()> {
 pub async fn run(cmd: Create) -> anyhow::Result<()> {
     match cmd {
         Create::Ca { path, subject } => crate::ca::run(crate::ca::CaCreate::Ca { path, subject })?,
+        Create::LoadBalancer {
+            path,
+            ca_path,
+            frontend_bind,
+            agent_bind,
+            servers,
+        } => {
+            load_balancer(&path, &ca_path, &frontend_bind, &agent_bind, &servers)?;
+            println!("Load-balancer created in {}", path.display());
+        }
         Create::Odb { odb } => {
             let db = Odb::connect(&odb.config()?).await?;
             setup::create_odb(&db).await?;

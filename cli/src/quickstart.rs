@@ -333,7 +333,18 @@ async fn build(
         steps.done(&format!("{name} created"));
     }
 
-    create_load_balancer(base, &ca_dir, args, &servers)?;
+    let members: Vec<(String, String)> = servers
+        .iter()
+        .zip(args.http_port..)
+        .map(|(name, port)| (name.clone(), format!("127.0.0.1:{port}")))
+        .collect();
+    crate::create::load_balancer(
+        &base.join("load-balancer"),
+        &ca_dir,
+        &format!("0.0.0.0:{}", args.lb_port),
+        &format!("127.0.0.1:{}", args.lb_agent_port),
+        &members,
+    )?;
     steps.done("Load-balancer created");
 
     write_scripts(base, cluster_name, &servers, kvdb.is_some(), &not_built)?;
@@ -345,45 +356,6 @@ async fn build(
         );
     }
     Ok(())
-}
-
-/// `load-balancer/` with every server behind it (weight 1) and its agent's certificate.
-fn create_load_balancer(
-    base: &Path,
-    ca_dir: &Path,
-    args: &QuickstartArgs,
-    servers: &[String],
-) -> CliResult<()> {
-    let dir = base.join("load-balancer");
-    setup::ensure_empty_dir(&dir).map_err(failed)?;
-    let repo = zato_lb::config::config_dir(&dir);
-    for sub in [&repo, &dir.join("logs")] {
-        std::fs::create_dir_all(sub)
-            .map_err(|e| failed(format!("cannot create {}: {e}", sub.display())))?;
-    }
-    let members = servers
-        .iter()
-        .enumerate()
-        .map(|(i, name)| zato_lb::config::Server {
-            name: name.clone(),
-            address: format!("127.0.0.1:{}", u32::from(args.http_port) + i as u32),
-            weight: 1,
-            maintenance: false,
-        })
-        .collect();
-    let cfg = zato_lb::config::LbConfig::new(
-        &format!("0.0.0.0:{}", args.lb_port),
-        &format!("127.0.0.1:{}", args.lb_agent_port),
-        members,
-    );
-    cfg.save(&dir).map_err(failed)?;
-    let subject = Subject {
-        organizational_unit: "zato-lb-agent".into(),
-        ..Subject::default()
-    };
-    let issued = zato_ca::issue(ca_dir, Purpose::LbAgent, &subject).map_err(failed)?;
-    zato_ca::install(&issued, &repo, "zato-lba").map_err(failed)?;
-    setup::write_component_info(&dir, "LOAD_BALANCER").map_err(failed)
 }
 
 fn write_scripts(

@@ -7,6 +7,7 @@ pub mod crypto;
 pub mod kvdb;
 pub mod locate;
 pub mod logging;
+pub mod net;
 pub mod odb;
 pub mod setup;
 pub mod time;

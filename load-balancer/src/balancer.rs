@@ -66,8 +66,13 @@ pub struct Pool {
     pub cfg: LbConfig,
     pub backends: Vec<Arc<Backend>>,
     schedule: Vec<usize>,
-    next: AtomicU64,
+    /// Each proxy thread walks the schedule with its own counter (see stats::shard).
+    next: Box<[Counter]>,
 }
+
+#[repr(align(128))]
+#[derive(Default)]
+struct Counter(AtomicU64);
 
 /// Smooth weighted round robin (as nginx): for weights 3:1 → a a b a, spread evenly.
 fn schedule(weights: &[u32]) -> Vec<usize> {
@@ -138,22 +143,25 @@ impl Pool {
             cfg,
             schedule: schedule(&weights),
             backends,
-            next: AtomicU64::new(0),
+            next: (0..crate::stats::SHARDS)
+                .map(|_| Counter::default())
+                .collect(),
         }
     }
 
     /// The next eligible server, skipping `tried` ones; None when no server can take it.
-    pub fn pick(&self, tried: &[usize]) -> Option<(usize, Arc<Backend>)> {
+    /// The index in `backends` of the next eligible server, skipping `tried` ones; None when
+    /// no server can take the request.
+    pub fn pick(&self, tried: &[usize]) -> Option<usize> {
         let n = self.schedule.len();
         if n == 0 {
             return None;
         }
-        let start = self.next.fetch_add(1, Relaxed) as usize;
+        let start = self.next[crate::stats::shard()].0.fetch_add(1, Relaxed) as usize;
         for k in 0..n {
             let i = self.schedule[(start + k) % n];
-            let b = &self.backends[i];
-            if b.eligible() && !tried.contains(&i) {
-                return Some((i, b.clone()));
+            if self.backends[i].eligible() && !tried.contains(&i) {
+                return Some(i);
             }
         }
         None

@@ -40,6 +40,9 @@ pub struct Frontend {
     /// Largest request body, in bytes (bodies are buffered so that requests can be retried).
     #[serde(default = "d_max_body")]
     pub max_body_size: usize,
+    /// Proxy threads, each with its own listening socket on the port; 0 = one per CPU.
+    #[serde(default)]
+    pub threads: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -297,6 +300,7 @@ impl LbConfig {
                 max_connections: d_max_connections(),
                 client_timeout: d_client_timeout(),
                 max_body_size: d_max_body(),
+                threads: 0,
             },
             backend: Backend::default(),
             health: Health::default(),

@@ -30,7 +30,9 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(1);
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread()
+    // The proxy runs on threads of its own (run.rs); this runtime has the agent API, health
+    // checks and signals.
+    let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

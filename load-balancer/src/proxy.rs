@@ -148,30 +148,29 @@ async fn attempt(lb: &Lb, conns: &Conns, b: &Arc<Backend>, head: &Head, body: &B
                 Some(s) => s,
                 None => {
                     health::connect_failed(b);
-                    b.stats.errors.fetch_add(1, Relaxed);
+                    b.stats.error();
                     return Attempt::NotSent;
                 }
             },
         };
         if sender.ready().await.is_err() {
             if fresh {
-                b.stats.errors.fetch_add(1, Relaxed);
+                b.stats.error();
                 return Attempt::NotSent;
             }
             continue;
         }
-        b.stats.in_flight.fetch_add(1, Relaxed);
+        b.stats.sent();
         let t0 = Instant::now();
         let result = tokio::time::timeout(server_timeout, sender.try_send_request(req)).await;
-        b.stats.in_flight.fetch_sub(1, Relaxed);
+        b.stats.done();
         match result {
             Err(_) => {
-                b.stats.errors.fetch_add(1, Relaxed);
+                b.stats.error();
                 return Attempt::TimedOut;
             }
             Ok(Ok(resp)) => {
-                b.stats.requests.fetch_add(1, Relaxed);
-                b.stats.record(t0.elapsed());
+                b.stats.answered(t0.elapsed());
                 if let Ok(mut m) = conns.lock() {
                     m.insert(b.addr, sender);
                 }
@@ -180,11 +179,11 @@ async fn attempt(lb: &Lb, conns: &Conns, b: &Arc<Backend>, head: &Head, body: &B
             Ok(Err(mut e)) => match e.take_message() {
                 Some(unsent) if !fresh => req = unsent,
                 Some(_) => {
-                    b.stats.errors.fetch_add(1, Relaxed);
+                    b.stats.error();
                     return Attempt::NotSent;
                 }
                 None => {
-                    b.stats.errors.fetch_add(1, Relaxed);
+                    b.stats.error();
                     return Attempt::Failed;
                 }
             },
@@ -243,15 +242,17 @@ async fn handle(
         uri: parts.uri,
         headers,
     };
-    let pool = lb.pool.load_full();
+    // A guard, not a clone: no shared reference count is touched per request.
+    let pool = lb.pool.load();
     let mut tried = Vec::new();
     let mut sent_and_failed = false;
     // Connect failures move on to the next server as long as there is one; `retries` bounds
     // only the tries after a request was sent and failed.
     let mut retries_left = retries;
-    while let Some((i, b)) = pool.pick(&tried) {
+    while let Some(i) = pool.pick(&tried) {
+        let b = &pool.backends[i];
         tried.push(i);
-        match attempt(&lb, &conns, &b, &head, &body).await {
+        match attempt(&lb, &conns, b, &head, &body).await {
             Attempt::Answered(resp) => {
                 let (mut parts, body) = resp.into_parts();
                 strip_hop_by_hop(&mut parts.headers);

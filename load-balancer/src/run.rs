@@ -15,6 +15,8 @@ pub enum RunError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Tls(#[from] TlsError),
+    #[error("cannot start a proxy thread: {0}")]
+    Thread(std::io::Error),
     #[error("cannot listen on {addr} ({what}): {source}")]
     Listen {
         addr: String,
@@ -23,14 +25,55 @@ pub enum RunError {
     },
 }
 
-async fn listen(addr: &str, what: &'static str) -> Result<TcpListener, RunError> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| RunError::Listen {
-            addr: addr.into(),
-            what,
-            source,
+fn listen(
+    addr: &str,
+    what: &'static str,
+    reuse_port: bool,
+) -> Result<std::net::TcpListener, RunError> {
+    let err = |source| RunError::Listen {
+        addr: addr.into(),
+        what,
+        source,
+    };
+    let parsed = addr.parse().map_err(|_| {
+        err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not an ip:port address",
+        ))
+    })?;
+    zato_common::net::bind(parsed, reuse_port).map_err(err)
+}
+
+/// One proxy thread: its own single-threaded runtime and listening socket, so a client's
+/// connection, its server connections and their tasks never wake another thread.
+fn proxy_thread(
+    n: usize,
+    lb: std::sync::Arc<Lb>,
+    listener: std::net::TcpListener,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<std::thread::JoinHandle<()>, RunError> {
+    std::thread::Builder::new()
+        .name(format!("lb-proxy-{n}"))
+        .spawn(move || {
+            crate::stats::set_shard(n + 1);
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    tracing::error!("proxy thread {n}: cannot start its runtime: {e}");
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                match TcpListener::from_std(listener) {
+                    Ok(l) => crate::proxy::serve(lb, l, stop).await,
+                    Err(e) => tracing::error!("proxy thread {n}: {e}"),
+                }
+            });
         })
+        .map_err(RunError::Thread)
 }
 
 pub async fn run(dir: &Path) -> Result<(), RunError> {
@@ -46,8 +89,22 @@ pub async fn run(dir: &Path) -> Result<(), RunError> {
         &repo.join(&cfg.agent.key),
         &repo.join(&cfg.agent.ca_certs),
     )?;
-    let frontend = listen(&cfg.frontend.bind, "frontend").await?;
-    let agent = listen(&cfg.agent.bind, "agent").await?;
+    let threads = match cfg.frontend.threads {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        n => n,
+    };
+    let mut frontends = Vec::new();
+    for _ in 0..threads {
+        frontends.push(listen(&cfg.frontend.bind, "frontend", true)?);
+    }
+    let agent =
+        TcpListener::from_std(listen(&cfg.agent.bind, "agent", false)?).map_err(|source| {
+            RunError::Listen {
+                addr: cfg.agent.bind.clone(),
+                what: "agent",
+                source,
+            }
+        })?;
     let (frontend_bind, agent_bind, n) = (
         cfg.frontend.bind.clone(),
         cfg.agent.bind.clone(),
@@ -55,17 +112,27 @@ pub async fn run(dir: &Path) -> Result<(), RunError> {
     );
     let lb = Lb::new(dir, cfg);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let proxy = tokio::spawn(crate::proxy::serve(lb.clone(), frontend, stop_rx.clone()));
+    let mut proxies = Vec::new();
+    for (i, l) in frontends.into_iter().enumerate() {
+        proxies.push(proxy_thread(i, lb.clone(), l, stop_rx.clone())?);
+    }
     let agent = tokio::spawn(crate::agent::serve(lb.clone(), agent, agent_tls, stop_rx));
     tracing::info!(
-        "Load balancer started at http://{frontend_bind} ({n} servers), agent at https://{agent_bind}, in {} ms",
+        "Load balancer started at http://{frontend_bind} ({n} servers, {threads} proxy threads), agent at https://{agent_bind}, in {} ms",
         started.elapsed().as_millis()
     );
     wait_for_signal().await;
     tracing::info!("Load balancer stopping (pid {})", std::process::id());
     let _ = stop_tx.send(true);
-    let _ = proxy.await;
     let _ = agent.await;
+    // Each thread returns once its open requests are answered (at most 10 s).
+    tokio::task::spawn_blocking(move || {
+        for p in proxies {
+            let _ = p.join();
+        }
+    })
+    .await
+    .ok();
     Ok(())
 }
 

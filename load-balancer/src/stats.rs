@@ -1,28 +1,61 @@
 //! Per-server counters and a lock-free latency histogram (log buckets, 4 per doubling, so a
 //! percentile is within about 19% of the true value), read by the agent's statistics.
+//!
+//! Every proxy thread counts into its own cache-line-aligned shard: counters shared by threads
+//! would bounce between CPU caches on every request. Readers sum the shards.
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use serde::Serialize;
 
 const BUCKETS: usize = 128;
+pub const SHARDS: usize = 16;
 
-#[derive(Default)]
-pub struct Stats {
-    pub requests: AtomicU64,
-    pub errors: AtomicU64,
-    /// Open connections to the server.
-    pub connections: AtomicU64,
-    /// Requests sent and not yet answered.
-    pub in_flight: AtomicU64,
-    latency: Latency,
+thread_local! {
+    static SHARD: Cell<usize> = const { Cell::new(0) };
 }
 
-struct Latency([AtomicU64; BUCKETS]);
+/// Makes the calling thread count into shard `n` (modulo SHARDS); proxy thread n calls it.
+pub fn set_shard(n: usize) {
+    SHARD.with(|s| s.set(n % SHARDS));
+}
 
-impl Default for Latency {
+pub fn shard() -> usize {
+    SHARD.with(Cell::get)
+}
+
+#[repr(align(128))]
+struct Shard {
+    requests: AtomicU64,
+    errors: AtomicU64,
+    in_flight: AtomicU64,
+    latency: [AtomicU64; BUCKETS],
+}
+
+impl Default for Shard {
     fn default() -> Self {
-        Self(std::array::from_fn(|_| AtomicU64::new(0)))
+        Self {
+            requests: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
+            latency: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+}
+
+pub struct Stats {
+    shards: Box<[Shard]>,
+    /// Open connections to the server (changes rarely, so one counter).
+    pub connections: AtomicU64,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
+            connections: AtomicU64::new(0),
+        }
     }
 }
 
@@ -49,9 +82,28 @@ pub struct Snapshot {
 }
 
 impl Stats {
-    pub fn record(&self, took: Duration) {
+    fn mine(&self) -> &Shard {
+        &self.shards[shard()]
+    }
+
+    /// A request answered after `took`.
+    pub fn answered(&self, took: Duration) {
+        let s = self.mine();
         let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
-        self.latency.0[bucket(us)].fetch_add(1, Relaxed);
+        s.requests.fetch_add(1, Relaxed);
+        s.latency[bucket(us)].fetch_add(1, Relaxed);
+    }
+
+    pub fn error(&self) {
+        self.mine().errors.fetch_add(1, Relaxed);
+    }
+
+    pub fn sent(&self) {
+        self.mine().in_flight.fetch_add(1, Relaxed);
+    }
+
+    pub fn done(&self) {
+        self.mine().in_flight.fetch_sub(1, Relaxed);
     }
 
     fn percentile(&self, counts: &[u64], total: u64, p: f64) -> Option<f64> {
@@ -70,13 +122,23 @@ impl Stats {
     }
 
     pub fn snapshot(&self) -> Snapshot {
-        let counts: Vec<u64> = self.latency.0.iter().map(|b| b.load(Relaxed)).collect();
+        let counts: Vec<u64> = (0..BUCKETS)
+            .map(|i| self.shards.iter().map(|s| s.latency[i].load(Relaxed)).sum())
+            .collect();
         let total = counts.iter().sum();
+        let sum = |f: fn(&Shard) -> &AtomicU64| -> u64 {
+            self.shards
+                .iter()
+                .map(|s| f(s).load(Relaxed))
+                .fold(0u64, u64::wrapping_add)
+        };
         Snapshot {
-            requests: self.requests.load(Relaxed),
-            errors: self.errors.load(Relaxed),
+            requests: sum(|s| &s.requests),
+            errors: sum(|s| &s.errors),
             active_connections: self.connections.load(Relaxed),
-            in_flight: self.in_flight.load(Relaxed),
+            // A request may start on one thread's shard and end on the same one, so the sum
+            // is exact; single shards may wrap.
+            in_flight: sum(|s| &s.in_flight),
             p50_ms: self.percentile(&counts, total, 0.50),
             p99_ms: self.percentile(&counts, total, 0.99),
         }
@@ -98,9 +160,9 @@ mod tests {
         }
         let s = Stats::default();
         for _ in 0..99 {
-            s.record(Duration::from_micros(1000));
+            s.answered(Duration::from_micros(1000));
         }
-        s.record(Duration::from_millis(100));
+        s.answered(Duration::from_millis(100));
         let snap = s.snapshot();
         let p50 = snap.p50_ms.unwrap_or(0.0);
         assert!((1.0..1.25).contains(&p50), "{p50}");

@@ -48,21 +48,9 @@ fn listen(bind: &str, reuse_port: bool) -> Result<tokio::net::TcpListener, Start
         addr: bind.to_string(),
         source,
     };
-    let sock = socket2::Socket::new(
-        socket2::Domain::for_address(addr),
-        socket2::Type::STREAM,
-        None,
-    )
-    .map_err(err)?;
-    sock.set_reuse_address(true).map_err(err)?;
-    if reuse_port {
-        // Worker processes of one server share the port; the kernel spreads connections.
-        sock.set_reuse_port(true).map_err(err)?;
-    }
-    sock.set_nonblocking(true).map_err(err)?;
-    sock.bind(&addr.into()).map_err(err)?;
-    sock.listen(1024).map_err(err)?;
-    tokio::net::TcpListener::from_std(sock.into()).map_err(err)
+    // Worker processes of one server share the port.
+    let std = zato_common::net::bind(addr, reuse_port).map_err(err)?;
+    tokio::net::TcpListener::from_std(std).map_err(err)
 }
 
 /// Runs a server process until SIGTERM or SIGINT.
