@@ -222,7 +222,7 @@ async fn route(lb: &Lb, method: &Method, path: &str, body: Value) -> Result<Repl
     }
 }
 
-async fn handle(lb: Arc<Lb>, req: Request<Incoming>) -> Result<Reply, Infallible> {
+async fn handle(lb: &'static Lb, req: Request<Incoming>) -> Result<Reply, Infallible> {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let result = async {
@@ -237,7 +237,7 @@ async fn handle(lb: Arc<Lb>, req: Request<Incoming>) -> Result<Reply, Infallible
             serde_json::from_slice(&bytes)
                 .map_err(|e| bad(StatusCode::BAD_REQUEST, format!("body is not JSON: {e}")))?
         };
-        route(&lb, &method, &path, body).await
+        route(lb, &method, &path, body).await
     }
     .await;
     Ok(result.unwrap_or_else(|e| reply(e.status, e.body)))
@@ -245,7 +245,7 @@ async fn handle(lb: Arc<Lb>, req: Request<Incoming>) -> Result<Reply, Infallible
 
 /// Serves the agent API until `shutdown` turns true.
 pub async fn serve(
-    lb: Arc<Lb>,
+    lb: &'static Lb,
     listener: TcpListener,
     tls: rustls::ServerConfig,
     mut shutdown: watch::Receiver<bool>,
@@ -263,7 +263,6 @@ pub async fn serve(
             _ = shutdown.changed() => break,
         };
         let acceptor = acceptor.clone();
-        let lb = lb.clone();
         tokio::spawn(async move {
             // Clients without a certificate from the cluster's CA fail here, in the handshake.
             let tls = match acceptor.accept(stream).await {
@@ -273,7 +272,7 @@ pub async fn serve(
                     return;
                 }
             };
-            let svc = hyper::service::service_fn(move |req| handle(lb.clone(), req));
+            let svc = hyper::service::service_fn(move |req| handle(lb, req));
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(tls), svc)
                 .await;

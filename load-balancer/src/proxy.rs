@@ -1,12 +1,15 @@
-//! The frontend: an HTTP/1.1 reverse proxy. Each client connection keeps its own keep-alive
-//! connections to the servers it has used (no shared pool to lock), requests go to the next
-//! server in the weighted schedule, and a request is retried on another server after a failed
-//! connect (any method) or a failure once sent (idempotent methods only).
+//! The frontend: an HTTP/1.1 reverse proxy. Requests go to the next server in the weighted
+//! schedule over keep-alive connections from the proxy thread's own idle pool (as HAProxy's
+//! `http-reuse always`: a server connection serves whichever client comes next, so servers see
+//! about as many connections as there are requests in flight), and a request is retried on
+//! another server after a failed connect (any method) or a failure once sent (idempotent
+//! methods only).
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -26,8 +29,79 @@ use crate::state::Lb;
 
 pub type Body = UnsyncBoxBody<Bytes, hyper::Error>;
 type Sender = SendRequest<Full<Bytes>>;
-/// A client connection's open connections to servers, by server address.
-type Conns = Arc<Mutex<HashMap<SocketAddr, Sender>>>;
+
+/// Idle connections kept per server and proxy thread; more are closed.
+const MAX_IDLE: usize = 256;
+
+thread_local! {
+    /// This proxy thread's idle server connections, by server address. Each proxy thread
+    /// runs a single-threaded runtime, so its tasks never see another thread's pool.
+    static IDLE: RefCell<HashMap<SocketAddr, Vec<Sender>>> = RefCell::new(HashMap::new());
+}
+
+fn take_idle(addr: SocketAddr) -> Option<Sender> {
+    IDLE.with(|idle| {
+        let mut idle = idle.borrow_mut();
+        let list = idle.get_mut(&addr)?;
+        while let Some(s) = list.pop() {
+            if !s.is_closed() {
+                return Some(s);
+            }
+        }
+        None
+    })
+}
+
+fn give_back(addr: SocketAddr, sender: Sender) {
+    if sender.is_closed() {
+        return;
+    }
+    IDLE.with(|idle| {
+        let mut idle = idle.borrow_mut();
+        let list = idle.entry(addr).or_default();
+        if list.len() < MAX_IDLE {
+            list.push(sender);
+        }
+    });
+}
+
+/// A server's response body on its way to the client; its connection goes back to the idle
+/// pool once the body has been read to the end (a body dropped half-way closes it).
+struct Returning {
+    inner: Incoming,
+    sender: Option<Sender>,
+    addr: SocketAddr,
+}
+
+impl hyper::body::Body for Returning {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, hyper::Error>>> {
+        std::pin::Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for Returning {
+    fn drop(&mut self) {
+        if let Some(s) = self.sender.take()
+            && hyper::body::Body::is_end_stream(&self.inner)
+        {
+            give_back(self.addr, s);
+        }
+    }
+}
 
 pub const MONITOR_URI: &str = "/zato-lb-alive";
 
@@ -92,6 +166,7 @@ async fn connect(b: &Arc<Backend>, timeout: Duration) -> Option<Sender> {
             .await
             .ok()?;
         b.stats.connections.fetch_add(1, Relaxed);
+        b.stats.opened.fetch_add(1, Relaxed);
         let b = b.clone();
         tokio::spawn(async move {
             let _ = conn.await;
@@ -102,27 +177,21 @@ async fn connect(b: &Arc<Backend>, timeout: Duration) -> Option<Sender> {
     tokio::time::timeout(timeout, work).await.ok().flatten()
 }
 
-/// Everything of the client's request but the body, to rebuild it for each attempt.
-struct Head {
-    method: Method,
-    uri: hyper::Uri,
-    headers: HeaderMap,
-}
+type Req = Request<Full<Bytes>>;
 
-impl Head {
-    fn request(&self, body: &Bytes) -> Request<Full<Bytes>> {
-        let mut r = Request::new(Full::new(body.clone()));
-        *r.method_mut() = self.method.clone();
-        *r.uri_mut() = self.uri.clone();
-        *r.headers_mut() = self.headers.clone();
-        r
-    }
+/// A copy of a request, kept only when it may have to be sent again after a failure.
+fn copy(r: &Req) -> Req {
+    let mut c = Request::new(r.body().clone());
+    *c.method_mut() = r.method().clone();
+    *c.uri_mut() = r.uri().clone();
+    *c.headers_mut() = r.headers().clone();
+    c
 }
 
 enum Attempt {
-    Answered(Response<Incoming>),
-    /// Nothing reached the server: safe to try another one.
-    NotSent,
+    Answered(Response<Returning>),
+    /// Nothing reached the server: safe to try another one, with the request given back.
+    NotSent(Req),
     /// Sent, then failed: only idempotent requests may be retried.
     Failed,
     TimedOut,
@@ -130,7 +199,7 @@ enum Attempt {
 
 /// One try on server `b`: its cached connection, or a new one when there is none or the
 /// cached one turns out closed (the request was then not sent, so any method may go again).
-async fn attempt(lb: &Lb, conns: &Conns, b: &Arc<Backend>, head: &Head, body: &Bytes) -> Attempt {
+async fn attempt(lb: &Lb, b: &Arc<Backend>, mut req: Req) -> Attempt {
     let (connect_timeout, server_timeout) = {
         let pool = lb.pool.load();
         (
@@ -138,8 +207,7 @@ async fn attempt(lb: &Lb, conns: &Conns, b: &Arc<Backend>, head: &Head, body: &B
             Duration::from_secs_f64(pool.cfg.backend.server_timeout),
         )
     };
-    let mut cached = conns.lock().ok().and_then(|mut m| m.remove(&b.addr));
-    let mut req = head.request(body);
+    let mut cached = take_idle(b.addr);
     loop {
         let fresh = cached.is_none();
         let mut sender = match cached.take() {
@@ -149,14 +217,14 @@ async fn attempt(lb: &Lb, conns: &Conns, b: &Arc<Backend>, head: &Head, body: &B
                 None => {
                     health::connect_failed(b);
                     b.stats.error();
-                    return Attempt::NotSent;
+                    return Attempt::NotSent(req);
                 }
             },
         };
         if sender.ready().await.is_err() {
             if fresh {
                 b.stats.error();
-                return Attempt::NotSent;
+                return Attempt::NotSent(req);
             }
             continue;
         }
@@ -171,16 +239,19 @@ async fn attempt(lb: &Lb, conns: &Conns, b: &Arc<Backend>, head: &Head, body: &B
             }
             Ok(Ok(resp)) => {
                 b.stats.answered(t0.elapsed());
-                if let Ok(mut m) = conns.lock() {
-                    m.insert(b.addr, sender);
-                }
-                return Attempt::Answered(resp);
+                let (parts, inner) = resp.into_parts();
+                let body = Returning {
+                    inner,
+                    sender: Some(sender),
+                    addr: b.addr,
+                };
+                return Attempt::Answered(Response::from_parts(parts, body));
             }
             Ok(Err(mut e)) => match e.take_message() {
                 Some(unsent) if !fresh => req = unsent,
-                Some(_) => {
+                Some(unsent) => {
                     b.stats.error();
-                    return Attempt::NotSent;
+                    return Attempt::NotSent(unsent);
                 }
                 None => {
                     b.stats.error();
@@ -192,8 +263,7 @@ async fn attempt(lb: &Lb, conns: &Conns, b: &Arc<Backend>, head: &Head, body: &B
 }
 
 async fn handle(
-    lb: Arc<Lb>,
-    conns: Conns,
+    lb: &'static Lb,
     peer: SocketAddr,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
@@ -206,8 +276,16 @@ async fn handle(
     };
     let (parts, body) = req.into_parts();
     // Buffered, so that the request can be sent again to another server.
-    let body = match Limited::new(body, max_body).collect().await {
-        Ok(b) => b.to_bytes(),
+    let body = match if hyper::body::Body::is_end_stream(&body) {
+        // No body (most GETs): nothing to read.
+        Ok(Bytes::new())
+    } else {
+        Limited::new(body, max_body)
+            .collect()
+            .await
+            .map(|c| c.to_bytes())
+    } {
+        Ok(b) => b,
         Err(e)
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some() =>
@@ -237,28 +315,34 @@ async fn handle(
         headers.insert(HeaderName::from_static("x-forwarded-for"), v);
     }
     let retry_after_send = idempotent(&parts.method);
-    let head = Head {
-        method: parts.method,
-        uri: parts.uri,
-        headers,
-    };
+    let mut req = Request::new(Full::new(body));
+    *req.method_mut() = parts.method;
+    *req.uri_mut() = parts.uri;
+    *req.headers_mut() = headers;
     // A guard, not a clone: no shared reference count is touched per request.
     let pool = lb.pool.load();
+    let may_resend = retry_after_send && retries > 0 && pool.backends.len() > 1;
     let mut tried = Vec::new();
     let mut sent_and_failed = false;
     // Connect failures move on to the next server as long as there is one; `retries` bounds
     // only the tries after a request was sent and failed.
     let mut retries_left = retries;
+    let mut next = Some(req);
     while let Some(i) = pool.pick(&tried) {
         let b = &pool.backends[i];
         tried.push(i);
-        match attempt(&lb, &conns, b, &head, &body).await {
+        let Some(req) = next.take() else {
+            break;
+        };
+        // Once sent, a request is gone; a copy is kept only when it may go again.
+        let spare = may_resend.then(|| copy(&req));
+        match attempt(lb, b, req).await {
             Attempt::Answered(resp) => {
                 let (mut parts, body) = resp.into_parts();
                 strip_hop_by_hop(&mut parts.headers);
                 return Ok(Response::from_parts(parts, body.boxed_unsync()));
             }
-            Attempt::NotSent => {}
+            Attempt::NotSent(unsent) => next = Some(unsent),
             Attempt::TimedOut => {
                 return Ok(zato_error(
                     StatusCode::GATEWAY_TIMEOUT,
@@ -271,6 +355,7 @@ async fn handle(
                     break;
                 }
                 retries_left -= 1;
+                next = spare;
             }
         }
     }
@@ -288,7 +373,7 @@ async fn handle(
 }
 
 /// Serves clients until `shutdown` turns true, then lets open requests finish (up to 10 s).
-pub async fn serve(lb: Arc<Lb>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(lb: &'static Lb, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
     let (max_conns, client_timeout) = {
         let pool = lb.pool.load();
         (
@@ -314,10 +399,7 @@ pub async fn serve(lb: Arc<Lb>, listener: TcpListener, mut shutdown: watch::Rece
             _ = shutdown.changed() => break,
         };
         let _ = stream.set_nodelay(true);
-        let lb = lb.clone();
-        let conns: Conns = Arc::new(Mutex::new(HashMap::new()));
-        let svc =
-            hyper::service::service_fn(move |req| handle(lb.clone(), conns.clone(), peer, req));
+        let svc = hyper::service::service_fn(move |req| handle(lb, peer, req));
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(client_timeout)

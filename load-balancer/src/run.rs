@@ -48,7 +48,7 @@ fn listen(
 /// connection, its server connections and their tasks never wake another thread.
 fn proxy_thread(
     n: usize,
-    lb: std::sync::Arc<Lb>,
+    lb: &'static Lb,
     listener: std::net::TcpListener,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<std::thread::JoinHandle<()>, RunError> {
@@ -114,9 +114,9 @@ pub async fn run(dir: &Path) -> Result<(), RunError> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut proxies = Vec::new();
     for (i, l) in frontends.into_iter().enumerate() {
-        proxies.push(proxy_thread(i, lb.clone(), l, stop_rx.clone())?);
+        proxies.push(proxy_thread(i, lb, l, stop_rx.clone())?);
     }
-    let agent = tokio::spawn(crate::agent::serve(lb.clone(), agent, agent_tls, stop_rx));
+    let agent = tokio::spawn(crate::agent::serve(lb, agent, agent_tls, stop_rx));
     tracing::info!(
         "Load balancer started at http://{frontend_bind} ({n} servers, {threads} proxy threads), agent at https://{agent_bind}, in {} ms",
         started.elapsed().as_millis()

@@ -23,15 +23,18 @@ pub struct Lb {
 }
 
 impl Lb {
-    pub fn new(dir: PathBuf, cfg: LbConfig) -> Arc<Self> {
+    /// The process's one load balancer. It lives as long as the process, so it is leaked into
+    /// a `&'static`: requests then share it without touching a reference count (a counter
+    /// every proxy thread bumped per request would bounce between CPU caches).
+    pub fn new(dir: PathBuf, cfg: LbConfig) -> &'static Self {
         let pool = Pool::build(cfg, None);
-        let lb = Arc::new(Self {
+        let lb: &'static Self = Box::leak(Box::new(Self {
             dir,
             pool: ArcSwap::from_pointee(pool),
             started: Instant::now(),
             no_server: AtomicU64::new(0),
             changes: Mutex::new(()),
-        });
+        }));
         lb.spawn_checks(None);
         lb
     }

@@ -48,6 +48,8 @@ pub struct Stats {
     shards: Box<[Shard]>,
     /// Open connections to the server (changes rarely, so one counter).
     pub connections: AtomicU64,
+    /// Connections ever opened to the server.
+    pub opened: AtomicU64,
 }
 
 impl Default for Stats {
@@ -55,6 +57,7 @@ impl Default for Stats {
         Self {
             shards: (0..SHARDS).map(|_| Shard::default()).collect(),
             connections: AtomicU64::new(0),
+            opened: AtomicU64::new(0),
         }
     }
 }
@@ -76,6 +79,7 @@ pub struct Snapshot {
     pub requests: u64,
     pub errors: u64,
     pub active_connections: u64,
+    pub connections_opened: u64,
     pub in_flight: u64,
     pub p50_ms: Option<f64>,
     pub p99_ms: Option<f64>,
@@ -136,6 +140,7 @@ impl Stats {
             requests: sum(|s| &s.requests),
             errors: sum(|s| &s.errors),
             active_connections: self.connections.load(Relaxed),
+            connections_opened: self.opened.load(Relaxed),
             // A request may start on one thread's shard and end on the same one, so the sum
             // is exact; single shards may wrap.
             in_flight: sum(|s| &s.in_flight),

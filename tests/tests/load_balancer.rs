@@ -176,6 +176,28 @@ async fn weights_drain_failover_and_no_server() {
         b1 - b0
     );
 
+    // Clients that do not keep their connection alive still reuse server connections: the
+    // proxy threads' idle pools hold at most one per thread for sequential requests.
+    let one_shot = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let opened = |all: &Value| -> u64 {
+        all.as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| s["connections_opened"].as_u64().unwrap_or(0))
+            .sum()
+    };
+    let before = opened(&lb.servers().await);
+    requests(&lb, &one_shot, 40).await;
+    let threads = std::thread::available_parallelism().map_or(1, usize::from) as u64;
+    let new = opened(&lb.servers().await) - before;
+    assert!(
+        new <= 2 * threads,
+        "{new} server connections opened for 40 sequential one-shot requests"
+    );
+
     // Weight 0 drains: no new requests.
     lb.set_weight("server2", 0).await;
     let (b2, _) = lb.server("server2").await;
