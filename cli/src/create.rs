@@ -183,6 +183,14 @@ pub enum Create {
         #[arg(long = "server", value_parser = parse_member)]
         servers: Vec<(String, String)>,
     },
+    /// Create a Basic Auth definition (through a running server's admin API).
+    ///
+    /// Example: zato create basic-auth --path /opt/zato/server1 --name crm --username crm --password s3cret
+    BasicAuth(crate::shortcuts::BasicAuthArgs),
+    /// Create an API key definition (through a running server's admin API).
+    ///
+    /// Example: zato create api-key --path /opt/zato/server1 --name partner --password key-1
+    ApiKey(crate::shortcuts::ApiKeyArgs),
     /// Create a server directory and register it in the cluster.
     ///
     /// Example: zato create server /opt/zato/server1 prod1 server1 --odb-db-name /opt/zato/zato.db --secret-key KEY --http-port 17010
@@ -260,6 +268,14 @@ fn parse_member(text: &str) -> Result<(String, String), String> {
 
 #[derive(Subcommand, Debug)]
 pub enum Delete {
+    /// Delete a Basic Auth definition.
+    ///
+    /// Example: zato delete basic-auth --path /opt/zato/server1 --name crm
+    BasicAuth(crate::shortcuts::Target),
+    /// Delete an API key definition.
+    ///
+    /// Example: zato delete api-key --path /opt/zato/server1 --name partner
+    ApiKey(crate::shortcuts::Target),
     /// Drop every Zato table of the ODB (the database itself stays).
     ///
     /// Example: zato delete odb --odb-type postgresql --odb-host localhost --odb-user zato --odb-db-name zato
@@ -270,7 +286,12 @@ pub enum Delete {
 }
 
 pub async fn delete(cmd: Delete) -> anyhow::Result<()> {
-    let Delete::Odb { odb } = cmd;
+    use crate::shortcuts::{self, SecType};
+    let odb = match cmd {
+        Delete::Odb { odb } => odb,
+        Delete::BasicAuth(t) => return Ok(shortcuts::delete(t, SecType::BasicAuth).await?),
+        Delete::ApiKey(t) => return Ok(shortcuts::delete(t, SecType::ApiKey).await?),
+    };
     let db = Odb::connect(&odb.config()?).await?;
     let result = zato_common::odb::schema::drop_all(&db).await;
     db.close().await;
@@ -282,6 +303,8 @@ pub async fn delete(cmd: Delete) -> anyhow::Result<()> {
 pub async fn run(cmd: Create) -> anyhow::Result<()> {
     match cmd {
         Create::Ca { path, subject } => crate::ca::run(crate::ca::CaCreate::Ca { path, subject })?,
+        Create::BasicAuth(a) => crate::shortcuts::create_basic_auth(a).await?,
+        Create::ApiKey(a) => crate::shortcuts::create_api_key(a).await?,
         Create::LoadBalancer {
             path,
             ca_path,

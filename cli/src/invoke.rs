@@ -53,25 +53,65 @@ fn parse_headers(text: &str) -> CliResult<Vec<(String, String)>> {
         .collect()
 }
 
-pub async fn run(args: InvokeArgs) -> CliResult<()> {
-    let kind = component::kind(&args.path)?;
+/// Sends `req` to the server in `path` through its admin API; the service's response, or a
+/// CliError saying what went wrong and what to do. Every admin call of the CLI goes here.
+pub async fn send(
+    path: &std::path::Path,
+    req: &InvokeRequest,
+    headers: &[(String, String)],
+) -> CliResult<Value> {
+    let kind = component::kind(path)?;
     if kind != SERVER {
         return Err(CliError::new(
             NOT_A_ZATO_COMPONENT,
-            format!("{} is a {kind}, not a server", args.path.display()),
+            format!("{} is a {kind}, not a server", path.display()),
         ));
     }
+    let client = zato_common::locate::server_client(path)
+        .await
+        .map_err(|e| {
+            CliError::failed(format!("Cannot find the server's admin credentials: {e}"))
+        })?;
+    match client.send_with_headers(req, headers).await {
+        Ok(resp) if resp.ok => Ok(resp.data),
+        Ok(resp) => Err(CliError::failed(format!(
+            "{} (CID {})",
+            resp.details, resp.cid
+        ))),
+        Err(AdminError::Connect { url, source }) => Err(CliError::failed(format!(
+            "Cannot reach the server at {url} ({source}); is it running? Start it with `zato start {}`",
+            path.display()
+        ))),
+        Err(e @ AdminError::Status { status: 401, .. }) => Err(CliError::failed(format!(
+            "{e}; the server rejected the admin.invoke credentials stored in the ODB. Set a new password with `zato set-admin-invoke-password {}`",
+            path.display()
+        ))),
+        Err(e) => Err(CliError::failed(e.to_string())),
+    }
+}
+
+/// Invokes a service with a JSON payload (the payload object itself, as admin services take it).
+pub async fn call(path: &std::path::Path, service: &str, payload: &Value) -> CliResult<Value> {
+    send(path, &InvokeRequest::new(service, payload), &[]).await
+}
+
+/// Prints a response as JSON: pretty on a terminal, compact in a pipe.
+pub fn print_json(data: &Value) {
+    let text = if std::io::stdout().is_terminal() {
+        serde_json::to_string_pretty(data)
+    } else {
+        serde_json::to_string(data)
+    };
+    println!("{}", text.unwrap_or_default());
+}
+
+pub async fn run(args: InvokeArgs) -> CliResult<()> {
     let headers = args
         .headers
         .as_deref()
         .map(parse_headers)
         .transpose()?
         .unwrap_or_default();
-    let client = zato_common::locate::server_client(&args.path)
-        .await
-        .map_err(|e| {
-            CliError::failed(format!("Cannot find the server's admin credentials: {e}"))
-        })?;
     // As upstream's CLI: the payload text is JSON-encoded (a JSON string) before base64.
     let payload = args.payload.map_or(Value::Null, Value::String);
     let mut req = InvokeRequest::new(&args.name, &payload);
@@ -80,28 +120,7 @@ pub async fn run(args: InvokeArgs) -> CliResult<()> {
     req.transport = args.transport;
     req.is_async = Some(args.is_async);
     req.expiration = Some(Value::from(args.expiration));
-    match client.send_with_headers(&req, &headers).await {
-        Ok(resp) if resp.ok => {
-            let text = if std::io::stdout().is_terminal() {
-                serde_json::to_string_pretty(&resp.data)
-            } else {
-                serde_json::to_string(&resp.data)
-            };
-            println!("{}", text.unwrap_or_default());
-            Ok(())
-        }
-        Ok(resp) => Err(CliError::failed(format!(
-            "{} (CID {})",
-            resp.details, resp.cid
-        ))),
-        Err(AdminError::Connect { url, source }) => Err(CliError::failed(format!(
-            "Cannot reach the server at {url} ({source}); is it running? Start it with `zato start {}`",
-            args.path.display()
-        ))),
-        Err(e @ AdminError::Status { status: 401, .. }) => Err(CliError::failed(format!(
-            "{e}; the server rejected the admin.invoke credentials stored in the ODB. Set a new password with `zato set-admin-invoke-password {}`",
-            args.path.display()
-        ))),
-        Err(e) => Err(CliError::failed(e.to_string())),
-    }
+    let data = send(&args.path, &req, &headers).await?;
+    print_json(&data);
+    Ok(())
 }

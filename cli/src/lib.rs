@@ -15,4 +15,5 @@ pub mod procinfo;
 pub mod prompt;
 pub mod quickstart;
 pub mod secrets;
+pub mod shortcuts;
 pub mod version;

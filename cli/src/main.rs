@@ -59,6 +59,18 @@ enum Command {
         #[arg(long, env = "ZATO_ADMIN_INVOKE_PASSWORD", allow_hyphen_values = true)]
         password: Option<String>,
     },
+    /// Change the password of a Basic Auth definition (or the key of an API key one).
+    ///
+    /// Example: zato change-password --path /opt/zato/server1 --name crm --password n3w
+    ChangePassword(zato_cli::shortcuts::ChangePasswordArgs),
+    /// Create a REST channel: a URL path served by a service, optionally secured.
+    ///
+    /// Example: zato create-rest-channel --path /opt/zato/server1 --name get-user --url-path /users/{id} --service my.get-user --method GET --basic-auth crm
+    CreateRestChannel(zato_cli::shortcuts::RestChannelArgs),
+    /// Delete a REST channel.
+    ///
+    /// Example: zato delete-rest-channel --path /opt/zato/server1 --name get-user
+    DeleteRestChannel(zato_cli::shortcuts::Target),
     /// The load balancer, through its agent API.
     #[command(subcommand)]
     Lb(zato_cli::lb::Lb),
@@ -187,6 +199,9 @@ async fn run(command: Command) -> CliResult<()> {
         Command::Delete(d) => create::delete(d).await.map_err(from_anyhow),
         Command::Ca(Ca::Create(c)) => ca::run(c),
         Command::Lb(c) => zato_cli::lb::run(c).await,
+        Command::ChangePassword(a) => zato_cli::shortcuts::change_password(a).await,
+        Command::CreateRestChannel(a) => zato_cli::shortcuts::create_rest_channel(a).await,
+        Command::DeleteRestChannel(t) => zato_cli::shortcuts::delete_rest_channel(t).await,
         Command::Info { path, format } => info::run(&path, format),
         Command::CheckConfig { path } => check::run(&path).await,
         Command::SetAdminInvokePassword {

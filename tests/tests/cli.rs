@@ -191,3 +191,150 @@ fn secrets_and_versions() {
         "doesn't seem to belong",
     );
 }
+
+/// Upstream's shortcuts: Basic Auth and API key definitions, a REST channel secured by each,
+/// a password change, and deleting them again — each live at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn security_and_rest_channel_shortcuts() {
+    use zato_tests::{Backend, Options, TestCluster, eventually};
+    let cluster = TestCluster::start(Backend::Sqlite, Options::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let server = &cluster.servers[0];
+    let path = server.dir.to_string_lossy().into_owned();
+    let p = path.as_str();
+    let url = format!("{}/shortcut/ping", server.address());
+    let http = reqwest::Client::new();
+    let get = |user: &'static str, pw: &'static str| {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            http.get(&url)
+                .basic_auth(user, Some(pw))
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0)
+        }
+    };
+
+    let out = ok(&[
+        "create",
+        "basic-auth",
+        "--path",
+        p,
+        "--name",
+        "crm",
+        "--username",
+        "crm-user",
+        "--password",
+        "p-1",
+    ]);
+    assert!(out.contains(r#""name":"crm""#), "{out}");
+    ok(&[
+        "create-rest-channel",
+        "--path",
+        p,
+        "--name",
+        "sc-ping",
+        "--url-path",
+        "/shortcut/ping",
+        "--service",
+        "zato.ping",
+        "--method",
+        "get",
+        "--basic-auth",
+        "crm",
+    ]);
+    assert_eq!(get("crm-user", "p-1").await, 200);
+    assert_eq!(get("crm-user", "wrong").await, 401);
+
+    ok(&[
+        "change-password",
+        "--path",
+        p,
+        "--name",
+        "crm",
+        "--password",
+        "p-2",
+    ]);
+    let changed = eventually(std::time::Duration::from_secs(2), || async {
+        (get("crm-user", "p-2").await == 200).then_some(())
+    })
+    .await;
+    assert!(changed.is_some(), "the new password is not accepted");
+    assert_eq!(get("crm-user", "p-1").await, 401);
+    fails(
+        &["change-password", "--path", p, "--name", "crm"],
+        14,
+        "--password",
+    );
+
+    // An API key on a second channel.
+    ok(&[
+        "create",
+        "api-key",
+        "--path",
+        p,
+        "--name",
+        "partner",
+        "--password",
+        "key-1",
+    ]);
+    ok(&[
+        "create-rest-channel",
+        "--path",
+        p,
+        "--name",
+        "sc-key",
+        "--url-path",
+        "/shortcut/key",
+        "--service",
+        "zato.ping",
+        "--api-key",
+        "partner",
+    ]);
+    let key_url = format!("{}/shortcut/key", server.address());
+    let with_key = |key: &'static str| {
+        let (http, url) = (http.clone(), key_url.clone());
+        async move {
+            http.get(&url)
+                .header("X-API-Key", key)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0)
+        }
+    };
+    assert_eq!(with_key("key-1").await, 200);
+    assert_eq!(with_key("key-2").await, 401);
+
+    // A definition still used by a channel cannot go; after the channel it can.
+    let out = zato(&["delete", "basic-auth", "--path", p, "--name", "crm"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    ok(&["delete-rest-channel", "--path", p, "--name", "sc-ping"]);
+    assert_eq!(get("crm-user", "p-2").await, 404);
+    ok(&["delete", "basic-auth", "--path", p, "--name", "crm"]);
+    ok(&["delete-rest-channel", "--path", p, "--name", "sc-key"]);
+    ok(&["delete", "api-key", "--path", p, "--name", "partner"]);
+    fails(
+        &["delete-rest-channel", "--path", p, "--name", "sc-key"],
+        1,
+        "No channel named `sc-key`",
+    );
+    // Not a server directory.
+    fails(
+        &[
+            "create",
+            "basic-auth",
+            "--path",
+            "/tmp",
+            "--name",
+            "x",
+            "--username",
+            "y",
+        ],
+        3,
+        "doesn't seem to belong to a Zato component",
+    );
+    cluster.finish().await;
+}
