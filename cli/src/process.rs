@@ -45,15 +45,12 @@ fn readiness_url(kind: &str, dir: &Path) -> CliResult<String> {
     match kind {
         LOAD_BALANCER => {
             let cfg = zato_lb::config::LbConfig::load(dir).map_err(|e| fail(e.to_string()))?;
-            let mut addr: std::net::SocketAddr = cfg.frontend.bind.parse().map_err(|_| {
+            let addr = zato_lb::config::local_addr(&cfg.frontend.bind).ok_or_else(|| {
                 fail(format!(
                     "frontend.bind `{}` is not ip:port",
                     cfg.frontend.bind
                 ))
             })?;
-            if addr.ip().is_unspecified() {
-                addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-            }
             Ok(format!("http://{addr}{}", zato_lb::proxy::MONITOR_URI))
         }
         _ => {

@@ -10,6 +10,7 @@ pub mod logging;
 pub mod net;
 pub mod odb;
 pub mod setup;
+pub mod signals;
 pub mod time;
 
 pub use cid::new_cid;

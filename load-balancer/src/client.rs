@@ -53,13 +53,10 @@ impl AgentClient {
     }
 
     pub fn new(agent_bind: &str, tls: rustls::ClientConfig) -> Result<Self, AgentError> {
-        let mut addr: SocketAddr = agent_bind.parse().map_err(|_| AgentError::Connect {
+        let addr = config::local_addr(agent_bind).ok_or_else(|| AgentError::Connect {
             addr: agent_bind.into(),
             detail: "not an ip:port address".into(),
         })?;
-        if addr.ip().is_unspecified() {
-            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-        }
         Ok(Self {
             addr,
             tls: TlsConnector::from(Arc::new(tls)),

@@ -175,6 +175,19 @@ fn d_weight() -> u32 {
     1
 }
 
+/// Where a local client reaches a socket bound to `bind`: 0.0.0.0 and :: become loopback.
+pub fn local_addr(bind: &str) -> Option<SocketAddr> {
+    let mut addr: SocketAddr = bind.parse().ok()?;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(if addr.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        });
+    }
+    Some(addr)
+}
+
 pub fn config_dir(component_dir: &Path) -> PathBuf {
     component_dir.join("config").join("repo")
 }

@@ -121,7 +121,7 @@ pub async fn run(dir: &Path) -> Result<(), RunError> {
         "Load balancer started at http://{frontend_bind} ({n} servers, {threads} proxy threads), agent at https://{agent_bind}, in {} ms",
         started.elapsed().as_millis()
     );
-    wait_for_signal().await;
+    zato_common::signals::wait_for_stop().await;
     tracing::info!("Load balancer stopping (pid {})", std::process::id());
     let _ = stop_tx.send(true);
     let _ = agent.await;
@@ -134,22 +134,4 @@ pub async fn run(dir: &Path) -> Result<(), RunError> {
     .await
     .ok();
     Ok(())
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-        }
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }

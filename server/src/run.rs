@@ -163,7 +163,7 @@ pub async fn run(dir: &Path, worker_index: u32) -> Result<(), StartError> {
         started.elapsed().as_millis()
     );
     let server = tokio::spawn(http::serve(state.clone(), listener, stop_rx));
-    wait_for_signal().await;
+    zato_common::signals::wait_for_stop().await;
     tracing::info!(
         "Stopping server process ({}:{})",
         state.server_name,
@@ -179,22 +179,4 @@ pub async fn run(dir: &Path, worker_index: u32) -> Result<(), StartError> {
     }
     state.odb.close().await;
     Ok(())
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-        }
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }

@@ -222,6 +222,23 @@ async fn sqlite_quickstart_starts_serves_and_stops() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("[2/3] server1 was not running"));
 }
 
+/// The cluster's id and its admin.invoke definition.
+async fn admin_invoke_def(odb: &Odb, cluster: &str) -> (i64, zato_common::odb::security::SecDef) {
+    let cluster = odb
+        .cluster_by_name(cluster)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("no cluster {cluster}"));
+    let def = odb
+        .security_by_name(cluster.id, "admin.invoke")
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("no admin.invoke"));
+    (cluster.id, def)
+}
+
 /// The ODB's admin.invoke password no longer matches the servers' → a clear error naming the
 /// fix; `zato set-admin-invoke-password` then sets it everywhere.
 async fn wrong_admin_password_and_its_fix(qs: &Cluster) {
@@ -230,21 +247,10 @@ async fn wrong_admin_password_and_its_fix(qs: &Cluster) {
     let odb = Odb::connect(&cfg.odb)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let cluster = odb
-        .cluster_by_name("qs-test")
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| panic!("no cluster"));
-    let def = odb
-        .security_by_name(cluster.id, "admin.invoke")
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| panic!("no admin.invoke"));
+    let (cluster_id, def) = admin_invoke_def(&odb, "qs-test").await;
     // Written behind the servers' backs: they keep the old password.
     odb.security_set_password(
-        cluster.id,
+        cluster_id,
         def.id,
         &cfg.secret_key.encrypt_for_odb("not-it"),
     )
@@ -582,18 +588,7 @@ async fn passwords_are_prompted_on_a_terminal() {
     })
     .await
     .unwrap_or_else(|e| panic!("{e}"));
-    let cluster = odb
-        .cluster_by_name("c1")
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| panic!("no cluster"));
-    let def = odb
-        .security_by_name(cluster.id, "admin.invoke")
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| panic!("no admin.invoke"));
+    let (_, def) = admin_invoke_def(&odb, "c1").await;
     odb.close().await;
     let token = def.password.unwrap_or_default();
     let stored = ok(&["decrypt", "--secret-key", &key, "--data", &token]);
