@@ -1,4 +1,5 @@
-//! The load balancer in front of two real servers: weights split traffic 3:1, weight 0 drains,
+//! The load balancer in front of two real servers: X-Forwarded-For reaches services, weights
+//! split traffic 3:1, weight 0 drains, configuration changes under load drop nothing,
 //! a server stopped under load costs no failed idempotent request and gets no requests once
 //! DOWN, comes back when started again; with every server down clients get upstream's 503
 //! body. The agent refuses clients without a certificate and with one from another CA.
@@ -8,12 +9,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use base64::Engine;
 use hyper::Method;
 use serde_json::{Value, json};
 use zato_ca::{Purpose, Subject};
 use zato_lb::client::AgentClient;
 use zato_lb::config::{LbConfig, Server};
 use zato_tests::{Backend, Options, TestCluster, bin_dir, eventually, free_port};
+
+const FORWARDED: &str = "from zato.server.service import Service\n\n\nclass Forwarded(Service):\n    name = 'lbtest.forwarded'\n\n    def handle(self):\n        self.response.payload = {'forwarded_for': self.wsgi_environ.get('HTTP_X_FORWARDED_FOR')}\n";
 
 struct Lb {
     dir: PathBuf,
@@ -161,6 +165,46 @@ async fn weights_drain_failover_and_no_server() {
     let lb = start_lb(&ports).await;
     let http = reqwest::Client::new();
 
+    // X-Forwarded-For reaches the service: the client's address, appended to any given one.
+    let admin = cluster.servers[0].admin();
+    let code = base64::engine::general_purpose::STANDARD.encode(FORWARDED);
+    admin
+        .invoke(
+            "zato.service.upload-package",
+            &json!({"payload": code, "payload_name": "forwarded.py"}),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    zato_tests::create_channel(
+        &admin,
+        "fwd",
+        "/lb-test/forwarded",
+        "lbtest.forwarded",
+        json!({}),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    let seen = eventually(Duration::from_secs(3), || {
+        let (http, url) = (http.clone(), lb.url("/lb-test/forwarded"));
+        async move {
+            let r = http
+                .get(&url)
+                .header("X-Forwarded-For", "10.1.2.3")
+                .send()
+                .await
+                .ok()?;
+            if r.status() != 200 {
+                return None;
+            }
+            r.json::<Value>().await.ok()
+        }
+    })
+    .await;
+    assert_eq!(
+        seen.map(|v| v["forwarded_for"].clone()),
+        Some(json!("10.1.2.3, 127.0.0.1"))
+    );
+
     // Weights 3:1 → a 3:1 split within ±10%.
     lb.set_weight("server1", 3).await;
     let (a0, _) = lb.server("server1").await;
@@ -229,7 +273,12 @@ async fn weights_drain_failover_and_no_server() {
             }
         }));
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Configuration changes under load drop nothing in flight.
+    for w in [2, 1] {
+        lb.set_weight("server1", w).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
     cluster.servers[1].stop();
     let down = eventually(Duration::from_secs(5), || async {
         (lb.server("server2").await.1 == "DOWN").then_some(())

@@ -472,6 +472,19 @@ fn quickstart_error_exits() {
         1,
         "already holds cluster(s) one",
     );
+    // `zato delete odb` empties it; then a new cluster fits.
+    let out = ok(&["delete", "odb", "--odb-db-name", &db]);
+    assert!(out.contains("ODB deleted"), "{out}");
+    let out = ok(&[
+        "quickstart",
+        "create",
+        &dir("second"),
+        "--odb-db-name",
+        &db,
+        "--servers",
+        "1",
+    ]);
+    assert!(out.contains("[2/6] ODB schema created"), "{out}");
     // Wrong article forms.
     fails(
         &["quickstart", "create", &dir("bad"), "sqlite", "localhost"],
