@@ -117,14 +117,32 @@ fn full(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) 
     r
 }
 
-/// Upstream's body for "no server" (its 503.http), also used for 502 and 504 with their text.
-fn zato_error(status: StatusCode, details: &str) -> Response<Body> {
-    let body = serde_json::json!({"zato_env": {
+fn error_json(details: &str) -> String {
+    serde_json::json!({"zato_env": {
         "details": details,
         "result": "ZATO_ERROR",
         "cid": zato_common::new_cid(),
-    }});
-    full(status, "application/json", body.to_string())
+    }})
+    .to_string()
+}
+
+/// Upstream's body for "no server" (its 503.http), also used for 502 and 504 with their text.
+fn zato_error(status: StatusCode, details: &str) -> Response<Body> {
+    full(status, "application/json", error_json(details))
+}
+
+/// The same as a complete HTTP/1.1 response that closes the connection (the fast path's).
+pub fn error_bytes(status: u16, details: &str) -> Vec<u8> {
+    let body = error_json(details);
+    let reason = StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("");
+    format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
 }
 
 const HOP_BY_HOP: [HeaderName; 6] = [
@@ -306,6 +324,10 @@ async fn handle(
     };
     let mut headers = parts.headers;
     strip_hop_by_hop(&mut headers);
+    // The body is buffered now, so it goes with a Content-Length whatever framing it came in.
+    if !body.is_empty() || headers.contains_key(header::CONTENT_LENGTH) {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    }
     let ip = peer.ip().to_string();
     let xff = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
         Some(prev) => format!("{prev}, {ip}"),
@@ -373,16 +395,11 @@ async fn handle(
 }
 
 /// Serves clients until `shutdown` turns true, then lets open requests finish (up to 10 s).
+/// Each connection starts on the fast path (fast.rs), which hands it to hyper when needed.
 pub async fn serve(lb: &'static Lb, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
-    let (max_conns, client_timeout) = {
-        let pool = lb.pool.load();
-        (
-            pool.cfg.frontend.max_connections,
-            Duration::from_secs_f64(pool.cfg.frontend.client_timeout),
-        )
-    };
+    let max_conns = lb.pool.load().cfg.frontend.max_connections;
     let limit = Arc::new(Semaphore::new(max_conns));
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     loop {
         let permit = tokio::select! {
             p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
@@ -399,16 +416,32 @@ pub async fn serve(lb: &'static Lb, listener: TcpListener, mut shutdown: watch::
             _ = shutdown.changed() => break,
         };
         let _ = stream.set_nodelay(true);
-        let svc = hyper::service::service_fn(move |req| handle(lb, peer, req));
-        let conn = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(client_timeout)
-            .serve_connection(TokioIo::new(stream), svc);
-        let conn = graceful.watch(conn);
+        let stop = shutdown.clone();
+        let open = open.clone();
+        open.fetch_add(1, Relaxed);
         tokio::spawn(async move {
-            let _ = conn.await;
+            crate::fast::connection(lb, stream, peer, stop).await;
+            open.fetch_sub(1, Relaxed);
             drop(permit);
         });
     }
-    let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
+    // Open connections finish their current request (at most 10 s).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while open.load(Relaxed) > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// The general path for one client connection: hyper's HTTP/1 server, for what the fast path
+/// leaves to it (HTTP/1.0, chunked request bodies, Upgrade, Expect, ...).
+pub async fn serve_hyper<T>(lb: &'static Lb, io: T, peer: SocketAddr, client_timeout: Duration)
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = hyper::service::service_fn(move |req| handle(lb, peer, req));
+    let _ = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(client_timeout)
+        .serve_connection(TokioIo::new(io), svc)
+        .await;
 }

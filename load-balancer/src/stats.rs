@@ -46,7 +46,8 @@ impl Default for Shard {
 
 pub struct Stats {
     shards: Box<[Shard]>,
-    /// Open connections to the server (changes rarely, so one counter).
+    /// Connections to the server in use by a request now (fast path) plus those the general
+    /// path holds open.
     pub connections: AtomicU64,
     /// Connections ever opened to the server.
     pub opened: AtomicU64,

@@ -447,3 +447,163 @@ async fn agent_requires_a_certificate_from_the_cluster_ca() {
         "a refused config changed lb.conf"
     );
 }
+
+/// A hand-written HTTP/1.1 server: answers with a chunked body, a close-delimited body, or
+/// echoes a Content-Length body, so that every response framing goes through the proxy.
+async fn raw_backend() -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                loop {
+                    let head_end = loop {
+                        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break p + 4;
+                        }
+                        let mut chunk = [0u8; 4096];
+                        match s.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    while buf.len() < head_end + len {
+                        let mut chunk = [0u8; 4096];
+                        match s.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let body = buf[head_end..head_end + len].to_vec();
+                    buf.drain(..head_end + len);
+                    let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
+                    let reply: Vec<u8> = match path.as_str() {
+                        "/chunked" => b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;x=y\r\n world\r\n0\r\nX-T: 1\r\n\r\n".to_vec(),
+                        "/close" => b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil-close".to_vec(),
+                        _ => {
+                            let mut r = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+                            r.extend_from_slice(&body);
+                            r
+                        }
+                    };
+                    if s.write_all(&reply).await.is_err() {
+                        return;
+                    }
+                    if path == "/close" {
+                        let _ = s.shutdown().await;
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+/// Raw request bytes to the load balancer; everything it sends back until it closes or
+/// `expect` responses have come.
+async fn raw_exchange(port: u16, request: &[u8], wait: Duration) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    s.write_all(request).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while let Ok(Ok(n)) = tokio::time::timeout(wait, s.read(&mut chunk)).await {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&chunk[..n]);
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_framing_passes_through() {
+    let backend = raw_backend().await;
+    let lb = start_lb(&[("raw", backend)]).await;
+    let http = reqwest::Client::new();
+    let text = |url: String| {
+        let http = http.clone();
+        async move {
+            http.get(&url)
+                .send()
+                .await
+                .and_then(|r| r.error_for_status())
+                .unwrap_or_else(|e| panic!("{url}: {e}"))
+                .text()
+                .await
+                .unwrap_or_default()
+        }
+    };
+    // Chunked (with an extension and a trailer) and close-delimited bodies, twice each on
+    // the same client connection.
+    for _ in 0..2 {
+        assert_eq!(text(lb.url("/chunked")).await, "hello world");
+        assert_eq!(text(lb.url("/close")).await, "until-close");
+    }
+    // A Content-Length body both ways.
+    let echoed = http
+        .post(lb.url("/echo"))
+        .body("abc=1&x=2")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    assert_eq!(echoed, "abc=1&x=2");
+    // Two pipelined requests in one write: two answers, in order.
+    let two = raw_exchange(
+        lb.port,
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nonePOST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\ntwo",
+        Duration::from_secs(5),
+    )
+    .await;
+    let (a, b) = (two.find("\r\n\r\none"), two.find("\r\n\r\ntwo"));
+    assert!(matches!((a, b), (Some(a), Some(b)) if a < b), "{two}");
+    // HTTP/1.0 and a chunked request body go through the general path.
+    let old = raw_exchange(
+        lb.port,
+        b"POST /echo HTTP/1.0\r\nContent-Length: 2\r\n\r\nhi",
+        Duration::from_secs(5),
+    )
+    .await;
+    assert!(
+        old.starts_with("HTTP/1.0 200") && old.ends_with("hi"),
+        "{old}"
+    );
+    let chunked_in = raw_exchange(
+        lb.port,
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+        Duration::from_secs(5),
+    )
+    .await;
+    assert!(
+        chunked_in.starts_with("HTTP/1.1 200") && chunked_in.ends_with("abc"),
+        "{chunked_in}"
+    );
+    // A head too large: 431 with upstream's JSON body.
+    let huge = format!("GET / HTTP/1.1\r\nX-Big: {}\r\n\r\n", "a".repeat(70_000));
+    let refused = raw_exchange(lb.port, huge.as_bytes(), Duration::from_secs(5)).await;
+    assert!(
+        refused.starts_with("HTTP/1.1 431"),
+        "{}",
+        &refused[..refused.len().min(200)]
+    );
+    assert!(refused.contains("ZATO_ERROR"), "{refused}");
+}
