@@ -221,7 +221,8 @@ meta = {
                  'writes for the same lb.conf (keep-alive, `http-reuse always`, health checks), '
                  'in front of the same server'},
         {'id': 'lb-ping', 'label': 'GET /zato/ping via zato-load-balancer',
-         'desc': 'our load balancer (default runtime: one thread per CPU), same server behind it'},
+         'desc': 'our load balancer with its default lb.conf (one proxy thread per CPU; these '
+                 'requests take its fast path), same server behind it'},
     ],
 }
 json.dump(meta, open(sys.argv[1], 'w'), indent=1)

@@ -28,10 +28,17 @@ const MAX_HEADERS: usize = 100;
 const MAX_IDLE: usize = 256;
 
 /// A keep-alive connection to a server, with bytes read past the last response (none, when
-/// the server is well-behaved).
+/// the server is well-behaved). Counted in the server's open connections while it exists.
 struct ServerConn {
     stream: TcpStream,
     buf: BytesMut,
+    backend: Arc<Backend>,
+}
+
+impl Drop for ServerConn {
+    fn drop(&mut self) {
+        self.backend.stats.connections.fetch_sub(1, Relaxed);
+    }
 }
 
 thread_local! {
@@ -72,9 +79,11 @@ async fn connect(b: &Arc<Backend>, timeout: Duration) -> Option<ServerConn> {
         .ok()?;
     let _ = stream.set_nodelay(true);
     b.stats.opened.fetch_add(1, Relaxed);
+    b.stats.connections.fetch_add(1, Relaxed);
     Some(ServerConn {
         stream,
         buf: BytesMut::with_capacity(8 * 1024),
+        backend: b.clone(),
     })
 }
 
@@ -492,7 +501,6 @@ async fn attempt(
                 }
             },
         };
-        b.stats.connections.fetch_add(1, Relaxed);
         let result = exchange(
             b,
             &mut conn,
@@ -503,7 +511,6 @@ async fn attempt(
             server_timeout,
         )
         .await;
-        b.stats.connections.fetch_sub(1, Relaxed);
         match result {
             Exchange::Complete { reusable, close } => {
                 if reusable {

@@ -46,8 +46,8 @@ impl Default for Shard {
 
 pub struct Stats {
     shards: Box<[Shard]>,
-    /// Connections to the server in use by a request now (fast path) plus those the general
-    /// path holds open.
+    /// Open connections to the server, idle kept-alive ones included (changes only on
+    /// connect and close, so one counter).
     pub connections: AtomicU64,
     /// Connections ever opened to the server.
     pub opened: AtomicU64,
