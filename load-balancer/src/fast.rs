@@ -619,7 +619,7 @@ async fn exchange(
         pending.extend_from_slice(&conn.buf[..take]);
         conn.buf.advance(take);
         if finished {
-            if client.write_all(&pending).await.is_err() {
+            if !write_within(client, &pending, timeout).await {
                 return Exchange::Broken;
             }
             let close = client_close;
@@ -628,7 +628,7 @@ async fn exchange(
             return Exchange::Complete { reusable, close };
         }
         if !pending.is_empty() {
-            if client.write_all(&pending).await.is_err() {
+            if !write_within(client, &pending, timeout).await {
                 return Exchange::Broken;
             }
             pending.clear();
@@ -644,6 +644,25 @@ async fn exchange(
             Ok(_) => {}
         }
     }
+}
+
+/// A client that stops reading is dropped after `timeout` rather than held forever. Most
+/// writes fit the socket buffer at once; only the rest waits, under a timer.
+async fn write_within(client: &mut TcpStream, bytes: &[u8], timeout: Duration) -> bool {
+    let mut done = 0;
+    while done < bytes.len() {
+        match client.try_write(&bytes[done..]) {
+            Ok(0) => return false,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(_) => return false,
+        }
+    }
+    done == bytes.len()
+        || matches!(
+            tokio::time::timeout(timeout, client.write_all(&bytes[done..])).await,
+            Ok(Ok(()))
+        )
 }
 
 async fn write_error(client: &mut TcpStream, status: u16, details: &str) {
