@@ -39,6 +39,10 @@ pub enum CaError {
     NotACa(PathBuf),
     #[error("directory `{0}` is not empty, please choose a different one or empty it out")]
     NotEmpty(PathBuf),
+    #[error(
+        "`{0}` does not hold a serial number; restore it (the next serial to use) or make a new CA"
+    )]
+    BadSerial(PathBuf),
     #[error("certificate error: {0}")]
     Rcgen(#[from] rcgen::Error),
 }
@@ -232,10 +236,11 @@ pub fn issue(ca_dir: &Path, purpose: Purpose, subject: &Subject) -> Result<Issue
     let ca_key = KeyPair::from_pem(&read(ca_dir, material.join(CA_KEY))?)?;
     let issuer = Issuer::from_ca_cert_pem(&ca_cert, ca_key)?;
     let serial_path = material.join(CA_SERIAL);
+    // A guessed serial could repeat one already issued, so a garbled file is an error.
     let serial: u64 = read(ca_dir, serial_path.clone())?
         .trim()
         .parse()
-        .unwrap_or(2);
+        .map_err(|_| CaError::BadSerial(serial_path.clone()))?;
 
     let mut params = CertificateParams::default();
     params.distinguished_name = subject.distinguished_name();
@@ -373,6 +378,12 @@ mod tests {
         assert!(matches!(
             issue(tmp.path(), Purpose::Server, &Subject::default()),
             Err(CaError::NotACa(_))
+        ));
+        std::fs::write(ca.join("ca-material/ca-serial"), "garbled")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(
+            issue(&ca, Purpose::Server, &Subject::default()),
+            Err(CaError::BadSerial(_))
         ));
     }
 }

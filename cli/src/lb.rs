@@ -102,6 +102,20 @@ fn client(dir: &Path) -> CliResult<AgentClient> {
     AgentClient::for_dir(dir).map_err(agent_error)
 }
 
+/// One agent call for the load balancer in `dir`.
+async fn call(dir: &Path, method: Method, path: &str, body: Option<Value>) -> CliResult<Value> {
+    client(dir)?
+        .call(method, path, body)
+        .await
+        .map_err(agent_error)
+}
+
+/// A call that changes the servers; the agent answers with the new list, printed as a table.
+async fn change(dir: &Path, method: Method, path: &str, body: Option<Value>) -> CliResult<()> {
+    print_servers(&call(dir, method, path, body).await?);
+    Ok(())
+}
+
 fn read_config_file(path: &Path) -> CliResult<Value> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| CliError::failed(format!("cannot read {}: {e}", path.display())))?;
@@ -147,10 +161,7 @@ fn print_servers(list: &Value) {
 pub async fn run(cmd: Lb) -> CliResult<()> {
     match cmd {
         Lb::Servers { path, format } => {
-            let list = client(&path)?
-                .call(Method::GET, "/servers", None)
-                .await
-                .map_err(agent_error)?;
+            let list = call(&path, Method::GET, "/servers", None).await?;
             match format {
                 Format::Text => print_servers(&list),
                 Format::Json => println!("{list}"),
@@ -166,65 +177,48 @@ pub async fn run(cmd: Lb) -> CliResult<()> {
             address,
             weight,
         } => {
-            let list = client(&path)?
-                .call(
-                    Method::POST,
-                    "/servers",
-                    Some(json!({"name": name, "address": address, "weight": weight})),
-                )
-                .await
-                .map_err(agent_error)?;
-            print_servers(&list);
+            let body = json!({"name": name, "address": address, "weight": weight});
+            change(&path, Method::POST, "/servers", Some(body)).await?;
         }
         Lb::RemoveServer { path, name } => {
-            let list = client(&path)?
-                .call(Method::DELETE, &format!("/servers/{name}"), None)
-                .await
-                .map_err(agent_error)?;
-            print_servers(&list);
+            change(&path, Method::DELETE, &format!("/servers/{name}"), None).await?;
         }
         Lb::RenameServer {
             path,
             name,
             new_name,
         } => {
-            let list = client(&path)?
-                .call(
-                    Method::POST,
-                    &format!("/servers/{name}/rename"),
-                    Some(json!({"new_name": new_name})),
-                )
-                .await
-                .map_err(agent_error)?;
-            print_servers(&list);
+            let body = json!({"new_name": new_name});
+            change(
+                &path,
+                Method::POST,
+                &format!("/servers/{name}/rename"),
+                Some(body),
+            )
+            .await?;
         }
         Lb::SetWeight { path, name, weight } => {
-            let list = client(&path)?
-                .call(
-                    Method::PUT,
-                    &format!("/servers/{name}/weight"),
-                    Some(json!({"weight": weight})),
-                )
-                .await
-                .map_err(agent_error)?;
-            print_servers(&list);
+            let body = json!({"weight": weight});
+            change(
+                &path,
+                Method::PUT,
+                &format!("/servers/{name}/weight"),
+                Some(body),
+            )
+            .await?;
         }
         Lb::SetState { path, name, state } => {
-            let list = client(&path)?
-                .call(
-                    Method::PUT,
-                    &format!("/servers/{name}/state"),
-                    Some(json!({"state": state})),
-                )
-                .await
-                .map_err(agent_error)?;
-            print_servers(&list);
+            let body = json!({"state": state});
+            change(
+                &path,
+                Method::PUT,
+                &format!("/servers/{name}/state"),
+                Some(body),
+            )
+            .await?;
         }
         Lb::Stats { path } => {
-            let stats = client(&path)?
-                .call(Method::GET, "/stats", None)
-                .await
-                .map_err(agent_error)?;
+            let stats = call(&path, Method::GET, "/stats", None).await?;
             println!(
                 "uptime {:.0} s, requests answered 503 (no server): {}",
                 stats["uptime_seconds"].as_f64().unwrap_or(0.0),
@@ -237,28 +231,17 @@ pub async fn run(cmd: Lb) -> CliResult<()> {
             validate,
             apply,
         } => {
-            let c = client(&path)?;
             if let Some(file) = validate {
-                c.call(
-                    Method::POST,
-                    "/config/validate",
-                    Some(read_config_file(&file)?),
-                )
-                .await
-                .map_err(agent_error)?;
+                let body = read_config_file(&file)?;
+                call(&path, Method::POST, "/config/validate", Some(body)).await?;
                 println!("{} is valid", file.display());
             } else if let Some(file) = apply {
-                let list = c
-                    .call(Method::PUT, "/config", Some(read_config_file(&file)?))
-                    .await
-                    .map_err(agent_error)?;
+                let body = read_config_file(&file)?;
+                let list = call(&path, Method::PUT, "/config", Some(body)).await?;
                 println!("{} applied", file.display());
                 print_servers(&list);
             } else {
-                let cfg = c
-                    .call(Method::GET, "/config", None)
-                    .await
-                    .map_err(agent_error)?;
+                let cfg = call(&path, Method::GET, "/config", None).await?;
                 let cfg: LbConfig =
                     serde_json::from_value(cfg).map_err(|e| CliError::failed(e.to_string()))?;
                 print!(

@@ -208,6 +208,21 @@ fn write(path: &Path, text: &str) -> Result<(), SetupError> {
 }
 
 /// Writes `.zato-info` into a component directory.
+/// Writes a file only its owner may read, created with mode 0600 (never readable by others,
+/// not even for a moment).
+fn write_private(path: &Path, text: &str) -> Result<(), SetupError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(io_err(path))
+}
+
 pub fn write_component_info(dir: &Path, component: &str) -> Result<(), SetupError> {
     let info = ComponentInfo {
         version: env!("CARGO_PKG_VERSION"),
@@ -301,13 +316,7 @@ pub async fn create_server(
         &env.get_template("server.conf")?.render(&ctx)?,
     )?;
     let secrets = repo.join("secrets.conf");
-    write(&secrets, &env.get_template("secrets.conf")?.render(&ctx)?)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o600))
-            .map_err(io_err(&secrets))?;
-    }
+    write_private(&secrets, &env.get_template("secrets.conf")?.render(&ctx)?)?;
     let demo = dir.join("pickup/incoming/services/demo.py");
     write(&demo, include_str!("../../templates/server/demo.py"))?;
     write_component_info(dir, "SERVER")?;

@@ -60,6 +60,16 @@ pub struct Backend {
     pub retries: u32,
 }
 
+impl Backend {
+    /// (connect timeout, server timeout).
+    pub fn timeouts(&self) -> (std::time::Duration, std::time::Duration) {
+        (
+            std::time::Duration::from_secs_f64(self.connect_timeout),
+            std::time::Duration::from_secs_f64(self.server_timeout),
+        )
+    }
+}
+
 impl Default for Backend {
     fn default() -> Self {
         Self {

@@ -480,13 +480,7 @@ async fn attempt(
     client_close: bool,
     client: &mut TcpStream,
 ) -> Outcome {
-    let (connect_timeout, server_timeout) = {
-        let pool = lb.pool.load();
-        (
-            Duration::from_secs_f64(pool.cfg.backend.connect_timeout),
-            Duration::from_secs_f64(pool.cfg.backend.server_timeout),
-        )
-    };
+    let (connect_timeout, server_timeout) = lb.pool.load().cfg.backend.timeouts();
     let mut reused = take_idle(b.addr);
     loop {
         let was_reused = reused.is_some();
@@ -511,42 +505,29 @@ async fn attempt(
             server_timeout,
         )
         .await;
-        match result {
+        let outcome = match result {
             Exchange::Complete { reusable, close } => {
                 if reusable {
                     give_back(b.addr, conn);
                 }
                 return Outcome::Done { close };
             }
-            // A kept-alive connection the server closed before answering: it did not act on
-            // the request, or the request is idempotent; try once on a fresh connection.
-            Exchange::NoResponse if was_reused && idempotent => continue,
-            Exchange::NoResponse if was_reused => {
-                b.stats.error();
-                return Outcome::Failed;
+            // A kept-alive connection the server had closed: the write failed, so nothing was
+            // sent, or no answer came, which only an idempotent request may safely repeat.
+            // Either way once more on a fresh connection.
+            Exchange::WriteFailed | Exchange::NoResponse
+                if was_reused && (idempotent || matches!(result, Exchange::WriteFailed)) =>
+            {
+                continue;
             }
-            Exchange::WriteFailed if was_reused => continue,
-            Exchange::WriteFailed => {
-                b.stats.error();
-                return Outcome::NotSent;
-            }
-            Exchange::NoResponse => {
-                b.stats.error();
-                return Outcome::Failed;
-            }
-            Exchange::TimedOut => {
-                b.stats.error();
-                return Outcome::TimedOut;
-            }
-            Exchange::BadResponse => {
-                b.stats.error();
-                return Outcome::BadResponse;
-            }
-            Exchange::Broken => {
-                b.stats.error();
-                return Outcome::Broken;
-            }
-        }
+            Exchange::WriteFailed => Outcome::NotSent,
+            Exchange::NoResponse => Outcome::Failed,
+            Exchange::TimedOut => Outcome::TimedOut,
+            Exchange::BadResponse => Outcome::BadResponse,
+            Exchange::Broken => Outcome::Broken,
+        };
+        b.stats.error();
+        return outcome;
     }
 }
 

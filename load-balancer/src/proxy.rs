@@ -1,11 +1,7 @@
-//! The frontend: an HTTP/1.1 reverse proxy. Requests go to the next server in the weighted
-//! schedule over keep-alive connections from the proxy thread's own idle pool (as HAProxy's
-//! `http-reuse always`: a server connection serves whichever client comes next, so servers see
-//! about as many connections as there are requests in flight), and a request is retried on
-//! another server after a failed connect (any method) or a failure once sent (idempotent
-//! methods only).
-use std::cell::RefCell;
-use std::collections::HashMap;
+//! The frontend's accept loop and its general path: hyper's HTTP/1 server and client for the
+//! requests the fast path (fast.rs) leaves to it. Requests go to the next server in the
+//! weighted schedule and are retried on another server after a failed connect (any method) or
+//! a failure once sent (idempotent methods only).
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,79 +25,6 @@ use crate::state::Lb;
 
 pub type Body = UnsyncBoxBody<Bytes, hyper::Error>;
 type Sender = SendRequest<Full<Bytes>>;
-
-/// Idle connections kept per server and proxy thread; more are closed.
-const MAX_IDLE: usize = 256;
-
-thread_local! {
-    /// This proxy thread's idle server connections, by server address. Each proxy thread
-    /// runs a single-threaded runtime, so its tasks never see another thread's pool.
-    static IDLE: RefCell<HashMap<SocketAddr, Vec<Sender>>> = RefCell::new(HashMap::new());
-}
-
-fn take_idle(addr: SocketAddr) -> Option<Sender> {
-    IDLE.with(|idle| {
-        let mut idle = idle.borrow_mut();
-        let list = idle.get_mut(&addr)?;
-        while let Some(s) = list.pop() {
-            if !s.is_closed() {
-                return Some(s);
-            }
-        }
-        None
-    })
-}
-
-fn give_back(addr: SocketAddr, sender: Sender) {
-    if sender.is_closed() {
-        return;
-    }
-    IDLE.with(|idle| {
-        let mut idle = idle.borrow_mut();
-        let list = idle.entry(addr).or_default();
-        if list.len() < MAX_IDLE {
-            list.push(sender);
-        }
-    });
-}
-
-/// A server's response body on its way to the client; its connection goes back to the idle
-/// pool once the body has been read to the end (a body dropped half-way closes it).
-struct Returning {
-    inner: Incoming,
-    sender: Option<Sender>,
-    addr: SocketAddr,
-}
-
-impl hyper::body::Body for Returning {
-    type Data = Bytes;
-    type Error = hyper::Error;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, hyper::Error>>> {
-        std::pin::Pin::new(&mut self.inner).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> hyper::body::SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-impl Drop for Returning {
-    fn drop(&mut self) {
-        if let Some(s) = self.sender.take()
-            && hyper::body::Body::is_end_stream(&self.inner)
-        {
-            give_back(self.addr, s);
-        }
-    }
-}
 
 pub const MONITOR_URI: &str = "/zato-lb-alive";
 
@@ -207,7 +130,7 @@ fn copy(r: &Req) -> Req {
 }
 
 enum Attempt {
-    Answered(Response<Returning>),
+    Answered(Response<Incoming>),
     /// Nothing reached the server: safe to try another one, with the request given back.
     NotSent(Req),
     /// Sent, then failed: only idempotent requests may be retried.
@@ -215,69 +138,32 @@ enum Attempt {
     TimedOut,
 }
 
-/// One try on server `b`: its cached connection, or a new one when there is none or the
-/// cached one turns out closed (the request was then not sent, so any method may go again).
-async fn attempt(lb: &Lb, b: &Arc<Backend>, mut req: Req) -> Attempt {
-    let (connect_timeout, server_timeout) = {
-        let pool = lb.pool.load();
-        (
-            Duration::from_secs_f64(pool.cfg.backend.connect_timeout),
-            Duration::from_secs_f64(pool.cfg.backend.server_timeout),
-        )
+/// One try on server `b`, over a new connection: this path carries the rare requests the
+/// fast path leaves to it, so it keeps no idle connections of its own.
+async fn attempt(lb: &Lb, b: &Arc<Backend>, req: Req) -> Attempt {
+    let (connect_timeout, server_timeout) = lb.pool.load().cfg.backend.timeouts();
+    let Some(mut sender) = connect(b, connect_timeout).await else {
+        health::connect_failed(b);
+        b.stats.error();
+        return Attempt::NotSent(req);
     };
-    let mut cached = take_idle(b.addr);
-    loop {
-        let fresh = cached.is_none();
-        let mut sender = match cached.take() {
-            Some(s) => s,
-            None => match connect(b, connect_timeout).await {
-                Some(s) => s,
-                None => {
-                    health::connect_failed(b);
-                    b.stats.error();
-                    return Attempt::NotSent(req);
-                }
-            },
-        };
-        if sender.ready().await.is_err() {
-            if fresh {
-                b.stats.error();
-                return Attempt::NotSent(req);
-            }
-            continue;
+    b.stats.sent();
+    let t0 = Instant::now();
+    let result = tokio::time::timeout(server_timeout, sender.try_send_request(req)).await;
+    b.stats.done();
+    let outcome = match result {
+        Err(_) => Attempt::TimedOut,
+        Ok(Ok(resp)) => {
+            b.stats.answered(t0.elapsed());
+            return Attempt::Answered(resp);
         }
-        b.stats.sent();
-        let t0 = Instant::now();
-        let result = tokio::time::timeout(server_timeout, sender.try_send_request(req)).await;
-        b.stats.done();
-        match result {
-            Err(_) => {
-                b.stats.error();
-                return Attempt::TimedOut;
-            }
-            Ok(Ok(resp)) => {
-                b.stats.answered(t0.elapsed());
-                let (parts, inner) = resp.into_parts();
-                let body = Returning {
-                    inner,
-                    sender: Some(sender),
-                    addr: b.addr,
-                };
-                return Attempt::Answered(Response::from_parts(parts, body));
-            }
-            Ok(Err(mut e)) => match e.take_message() {
-                Some(unsent) if !fresh => req = unsent,
-                Some(unsent) => {
-                    b.stats.error();
-                    return Attempt::NotSent(unsent);
-                }
-                None => {
-                    b.stats.error();
-                    return Attempt::Failed;
-                }
-            },
-        }
-    }
+        Ok(Err(mut e)) => match e.take_message() {
+            Some(unsent) => Attempt::NotSent(unsent),
+            None => Attempt::Failed,
+        },
+    };
+    b.stats.error();
+    outcome
 }
 
 async fn handle(

@@ -122,16 +122,9 @@ pub fn free_port() -> u16 {
         .unwrap_or(0)
 }
 
-/// The process exists and has not exited (an exited orphan stays a zombie until init reaps it).
-pub fn running(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            s.rsplit_once(')')
-                .map(|(_, r)| r.trim_start().starts_with(['Z', 'X']))
-        })
-        .is_some_and(|zombie| !zombie)
-}
+/// The process exists and has not exited (an exited orphan stays a zombie until init reaps
+/// it): the CLI's own check.
+pub use zato_cli::component::alive as running;
 
 /// The first of `n` consecutive free ports (quickstart numbers its servers' ports in a row).
 pub fn free_port_range(n: u16) -> u16 {
