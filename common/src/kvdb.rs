@@ -18,11 +18,10 @@ pub enum KvdbError {
     },
 }
 
-/// Connects (authenticating when a password is set), selects the db and sends PING.
-pub async fn ping(cfg: &KvdbConfig, timeout: Duration) -> Result<(), KvdbError> {
-    let addr = format!("{}:{}", cfg.host, cfg.port);
+/// A client for the configured Redis (authenticating when a password is set, on the db).
+pub fn client(cfg: &KvdbConfig) -> Result<redis::Client, KvdbError> {
     let err = |source| KvdbError::Redis {
-        addr: addr.clone(),
+        addr: format!("{}:{}", cfg.host, cfg.port),
         source,
     };
     let mut settings = RedisConnectionInfo::default().set_db(i64::from(cfg.db));
@@ -33,7 +32,17 @@ pub async fn ping(cfg: &KvdbConfig, timeout: Duration) -> Result<(), KvdbError> 
         .into_connection_info()
         .map_err(err)?
         .set_redis_settings(settings);
-    let client = redis::Client::open(info).map_err(err)?;
+    redis::Client::open(info).map_err(err)
+}
+
+/// Connects, selects the db and sends PING.
+pub async fn ping(cfg: &KvdbConfig, timeout: Duration) -> Result<(), KvdbError> {
+    let addr = format!("{}:{}", cfg.host, cfg.port);
+    let err = |source| KvdbError::Redis {
+        addr: addr.clone(),
+        source,
+    };
+    let client = client(cfg)?;
     let work = async {
         let mut conn = client
             .get_multiplexed_async_connection()

@@ -86,11 +86,11 @@ pub async fn create_cluster(odb: &Odb, spec: &ClusterSpec<'_>) -> Result<i64, Se
             cluster_id,
             BASIC_AUTH,
             &SecInput {
-                name: ADMIN_INVOKE_SEC,
-                username: ADMIN_INVOKE_SEC,
+                name: ADMIN_INVOKE_SEC.into(),
+                username: ADMIN_INVOKE_SEC.into(),
                 is_active: true,
-                realm: ADMIN_INVOKE_REALM,
-                header: "",
+                realm: ADMIN_INVOKE_REALM.into(),
+                ..SecInput::default()
             },
             &spec.secret_key.encrypt_for_odb(spec.admin_invoke_password),
         )
@@ -100,11 +100,11 @@ pub async fn create_cluster(odb: &Odb, spec: &ClusterSpec<'_>) -> Result<i64, Se
             cluster_id,
             BASIC_AUTH,
             &SecInput {
-                name: PUBAPI_SEC,
-                username: PUBAPI_SEC,
+                name: PUBAPI_SEC.into(),
+                username: PUBAPI_SEC.into(),
                 is_active: true,
-                realm: "Zato public API",
-                header: "",
+                realm: "Zato public API".into(),
+                ..SecInput::default()
             },
             &spec.secret_key.encrypt_for_odb(spec.pubapi_password),
         )
@@ -143,6 +143,8 @@ pub async fn create_cluster(odb: &Odb, spec: &ClusterSpec<'_>) -> Result<i64, Se
             data_format: Some("json".into()),
             content_type: None,
             timeout: None,
+            pool_size: None,
+            validate_tls: true,
             merge_url_params_req: true,
             url_params_pri: Some("qs-over-path".into()),
             params_pri: Some("channel-params-over-msg".into()),

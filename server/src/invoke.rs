@@ -4,7 +4,9 @@ use std::sync::{Arc, Weak};
 
 use serde_json::{Value, json};
 
-use crate::python::native::Bridge;
+use crate::outgoing::sql::{Session, prepare, run};
+use crate::outgoing::{HttpCall, HttpReply, RedisReply, SqlConn, SqlReply};
+use crate::python::native::{Bridge, OutError, SqlCall};
 use crate::services::{Ctx, Output, ServiceError};
 use crate::state::ServerState;
 
@@ -116,6 +118,16 @@ pub fn spawn(state: &Arc<ServerState>, call: Call) {
     });
 }
 
+/// Runs a future to its end from a thread that runs Python: an interpreter thread of the pool
+/// lane, or a runtime thread of the inline lane (where blocking needs `block_in_place`).
+pub fn wait<F: std::future::Future>(state: &ServerState, fut: F) -> F::Output {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        tokio::task::block_in_place(|| state.rt.block_on(fut))
+    } else {
+        state.rt.block_on(fut)
+    }
+}
+
 /// Python's way into the server.
 pub struct ServerBridge {
     pub state: Weak<ServerState>,
@@ -129,7 +141,92 @@ impl ServerBridge {
     }
 }
 
+fn sql_conn(state: &ServerState, name: &str) -> Result<Arc<SqlConn>, OutError> {
+    state.outgoing.load().sql.get(name).cloned().ok_or_else(|| {
+        OutError::Missing(format!("no active outgoing SQL connection named `{name}`"))
+    })
+}
+
 impl Bridge for ServerBridge {
+    fn has_outgoing(&self, kind: &str, name: &str) -> bool {
+        let Ok(state) = self.state() else {
+            return false;
+        };
+        let out = state.outgoing.load();
+        match kind {
+            "sql" => out.sql.contains_key(name),
+            "redis" => state.kvdb.is_some(),
+            transport => out
+                .http
+                .contains_key(&(transport.to_string(), name.to_string())),
+        }
+    }
+
+    fn http(&self, transport: &str, name: &str, call: HttpCall) -> Result<HttpReply, OutError> {
+        let state = self.state().map_err(OutError::Failed)?;
+        let conn = state
+            .outgoing
+            .load()
+            .http
+            .get(&(transport.to_string(), name.to_string()))
+            .cloned()
+            .ok_or_else(|| {
+                let kind = if transport == "soap" { "SOAP" } else { "REST" };
+                OutError::Missing(format!(
+                    "no active outgoing {kind} connection named `{name}`"
+                ))
+            })?;
+        wait(&state, conn.send(call)).map_err(OutError::Failed)
+    }
+
+    fn sql(&self, call: SqlCall) -> Result<SqlReply, OutError> {
+        let state = self.state().map_err(OutError::Failed)?;
+        let Some(handle) = call.handle else {
+            let conn = sql_conn(&state, &call.conn)?;
+            return wait(&state, conn.execute(&call.sql, &call.params)).map_err(OutError::Failed);
+        };
+        let mut session = state.sql_sessions.take(handle).map_err(OutError::Failed)?;
+        let result = match prepare(session.engine, &call.sql, &call.params) {
+            Ok((text, args)) => wait(&state, run(&mut session.tx, &text, args)),
+            Err(e) => Err(e),
+        };
+        state.sql_sessions.put_back(handle, session);
+        result.map_err(OutError::Failed)
+    }
+
+    fn sql_begin(&self, conn: &str) -> Result<u64, OutError> {
+        let state = self.state().map_err(OutError::Failed)?;
+        let c = sql_conn(&state, conn)?;
+        let tx = wait(&state, c.begin()).map_err(OutError::Failed)?;
+        Ok(state.sql_sessions.open(Session {
+            engine: c.engine(),
+            tx,
+        }))
+    }
+
+    fn sql_end(&self, handle: u64, commit: bool) -> Result<(), OutError> {
+        let state = self.state().map_err(OutError::Failed)?;
+        let session = state.sql_sessions.take(handle).map_err(OutError::Failed)?;
+        let fut = async move {
+            if commit {
+                session.tx.commit().await
+            } else {
+                session.tx.rollback().await
+            }
+        };
+        wait(&state, fut).map_err(|e| OutError::Failed(e.to_string()))
+    }
+
+    fn redis(&self, args: Vec<Vec<u8>>) -> Result<RedisReply, OutError> {
+        let state = self.state().map_err(OutError::Failed)?;
+        let kvdb = state.kvdb.as_ref().ok_or_else(|| {
+            OutError::Missing(
+                "no Redis is configured; add a [kvdb] section to server.conf".to_string(),
+            )
+        })?;
+        wait(&state, kvdb.command(args)).map_err(OutError::Failed)
+    }
+
     fn invoke(
         &self,
         name: &str,
@@ -139,14 +236,7 @@ impl Bridge for ServerBridge {
     ) -> Result<Value, (u16, String)> {
         let state = self.state().map_err(|e| (503, e))?;
         let call = Call::internal(name, cid, payload, channel);
-        let fut = invoke(&state, call);
-        // Inline services run on runtime threads, where blocking needs block_in_place.
-        let result = if tokio::runtime::Handle::try_current().is_ok() {
-            tokio::task::block_in_place(|| state.rt.block_on(fut))
-        } else {
-            state.rt.block_on(fut)
-        };
-        result
+        wait(&state, invoke(&state, call))
             .map(|o| o.body.to_value())
             .map_err(|e| (e.status, e.message))
     }

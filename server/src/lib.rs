@@ -4,6 +4,7 @@ pub mod broker;
 pub mod hotdeploy;
 pub mod http;
 pub mod invoke;
+pub mod outgoing;
 pub mod python;
 pub mod run;
 pub mod services;

@@ -31,6 +31,8 @@ pub enum StartError {
     NoCluster(i64),
     #[error(transparent)]
     Python(#[from] PyHostError),
+    #[error("[kvdb]: {0}")]
+    Kvdb(String),
     #[error("[main] bind = `{0}` is not an address:port")]
     BadBind(String),
     #[error("cannot listen on {addr}: {source}")]
@@ -58,7 +60,7 @@ pub async fn run(dir: &Path, worker_index: u32) -> Result<(), StartError> {
     let started = Instant::now();
     let cfg = ServerConfig::load(dir)?;
     let odb = Odb::connect(&cfg.odb).await?;
-    schema::check(&odb).await?;
+    schema::upgrade(&odb).await?;
     let server = odb
         .server_by_token(&cfg.main.token)
         .await?
@@ -93,6 +95,11 @@ pub async fn run(dir: &Path, worker_index: u32) -> Result<(), StartError> {
         builtins: services::registry(),
         python,
         routes: ArcSwap::from_pointee(Default::default()),
+        outgoing: ArcSwap::from_pointee(Default::default()),
+        sql_sessions: Default::default(),
+        kvdb: crate::outgoing::Kvdb::new(&cfg.kvdb).map_err(StartError::Kvdb)?,
+        revoked_jwts: ArcSwap::from_pointee(Default::default()),
+        jwt_keys: crate::http::jwt::JwtKeys::new(&cfg.secret_key),
         inactive: ArcSwap::from_pointee(Default::default()),
         applied: Mutex::new(Default::default()),
         rt: tokio::runtime::Handle::current(),

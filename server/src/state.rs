@@ -9,6 +9,7 @@ use zato_common::config::ServerConfig;
 use zato_common::odb::Odb;
 
 use crate::http::routing::Routes;
+use crate::outgoing::{Kvdb, Outgoing, SqlSessions};
 use crate::python::PyHost;
 use crate::services::Registry;
 
@@ -34,6 +35,16 @@ pub struct ServerState {
     pub builtins: Registry,
     pub python: Arc<PyHost>,
     pub routes: ArcSwap<Routes>,
+    /// Outgoing REST/SOAP and SQL connections, rebuilt with the channels.
+    pub outgoing: ArcSwap<Outgoing>,
+    /// Transactions of SQL sessions Python services hold open.
+    pub sql_sessions: SqlSessions,
+    /// The `[kvdb]` Redis connection, when one is configured.
+    pub kvdb: Option<Kvdb>,
+    /// IDs (`jti`) of JWTs logged out and not yet expired, cluster-wide (from `kv_data`).
+    pub revoked_jwts: ArcSwap<rustc_hash::FxHashSet<String>>,
+    /// Signs and checks JWTs (derived from the cluster's secret key).
+    pub jwt_keys: crate::http::jwt::JwtKeys,
     /// Services switched off with `zato.service.edit`.
     pub inactive: ArcSwap<rustc_hash::FxHashSet<String>>,
     /// Deployment packages applied in this process, by file name.
@@ -55,8 +66,28 @@ impl ServerState {
     pub async fn reload_config(&self) -> Result<(), zato_common::odb::OdbError> {
         let rows = self.odb.http_soap_list(self.cluster_id).await?;
         let secs = self.odb.security_list(self.cluster_id, None).await?;
+        let pools = self.odb.sql_pool_list(self.cluster_id).await?;
         let routes = Routes::build(&rows, &secs, &self.cfg.secret_key);
         self.routes.store(Arc::new(routes));
+        let outgoing = Outgoing::build(
+            &self.outgoing.load(),
+            &rows,
+            &secs,
+            &pools,
+            &self.cfg.secret_key,
+        );
+        self.outgoing.store(Arc::new(outgoing));
+        let revoked = self
+            .odb
+            .kv_keys(self.cluster_id, crate::http::jwt::REVOKED_PREFIX)
+            .await?
+            .into_iter()
+            .filter_map(|k| {
+                k.strip_prefix(crate::http::jwt::REVOKED_PREFIX)
+                    .map(str::to_string)
+            })
+            .collect();
+        self.revoked_jwts.store(Arc::new(revoked));
         let inactive = self
             .odb
             .service_list(self.cluster_id)

@@ -237,7 +237,7 @@ impl Server {
             .spawn()
             .with_context(|| format!("cannot run {}", exe.display()))?;
         self.child = Some(child);
-        let http = reqwest::Client::new();
+        let http = zato_common::http_client();
         let url = format!("{}/zato/ping", self.address());
         while started.elapsed() < Duration::from_secs(30) {
             if let Ok(r) = http.get(&url).send().await
@@ -305,6 +305,8 @@ pub struct Options {
     pub workers: u32,
     /// Runs on each server directory before the server starts (to edit config files).
     pub prepare: Option<fn(&Path)>,
+    /// Gives the servers the local Redis as their `[kvdb]`.
+    pub kvdb: bool,
 }
 
 impl Default for Options {
@@ -315,6 +317,7 @@ impl Default for Options {
             max_request_size: None,
             workers: 1,
             prepare: None,
+            kvdb: false,
         }
     }
 }
@@ -340,6 +343,11 @@ impl TestCluster {
             },
         )
         .await?;
+        let redis = zato_common::config::KvdbConfig {
+            host: "127.0.0.1".into(),
+            port: 6379,
+            ..Default::default()
+        };
         let mut servers = Vec::new();
         for n in 1..=opts.servers {
             let port = free_port();
@@ -351,7 +359,7 @@ impl TestCluster {
                     cluster_name: &name,
                     server_name: &format!("server{n}"),
                     odb: &db.cfg,
-                    kvdb: None,
+                    kvdb: opts.kvdb.then_some(&redis),
                     bind: &format!("127.0.0.1:{port}"),
                     workers: opts.workers,
                     service_timeout: opts.service_timeout,
@@ -400,6 +408,8 @@ impl TestCluster {
         self.db.drop_db().await;
     }
 }
+
+pub mod standin;
 
 /// Polls `f` until it returns Some or `timeout` passes.
 pub async fn eventually<T, F, Fut>(timeout: Duration, mut f: F) -> Option<T>

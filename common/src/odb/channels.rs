@@ -1,7 +1,7 @@
 //! `http_soap` rows: REST/SOAP channels (`connection = channel`) and outgoing connections.
 use serde::Serialize;
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 
 use super::{Odb, OdbError, OdbResult, b, conflict_or};
 
@@ -21,6 +21,10 @@ pub struct HttpSoap {
     pub data_format: Option<String>,
     pub content_type: Option<String>,
     pub timeout: Option<i64>,
+    pub pool_size: Option<i64>,
+    /// Outgoing connections: whether the server's TLS certificate is verified (kept in
+    /// `opaque1`, as upstream keeps attributes that have no column).
+    pub validate_tls: bool,
     pub merge_url_params_req: bool,
     pub url_params_pri: Option<String>,
     pub params_pri: Option<String>,
@@ -48,11 +52,24 @@ pub struct HttpSoapInput {
     pub data_format: Option<String>,
     pub content_type: Option<String>,
     pub timeout: Option<i64>,
+    pub pool_size: Option<i64>,
+    pub validate_tls: bool,
     pub merge_url_params_req: bool,
     pub url_params_pri: Option<String>,
     pub params_pri: Option<String>,
     pub security_id: Option<i64>,
     pub service_id: Option<i64>,
+}
+
+fn opaque(i: &HttpSoapInput) -> String {
+    serde_json::json!({"validate_tls": i.validate_tls}).to_string()
+}
+
+fn validate_tls(opaque1: Option<String>) -> bool {
+    opaque1
+        .and_then(|o| serde_json::from_str::<serde_json::Value>(&o).ok())
+        .and_then(|v| v.get("validate_tls").and_then(|t| t.as_bool()))
+        .unwrap_or(true)
 }
 
 macro_rules! hs_sql {
@@ -61,7 +78,8 @@ macro_rules! hs_sql {
             "SELECT h.id, h.name, h.is_active, h.is_internal, h.connection, h.transport, h.host, ",
             "h.url_path, h.method, h.soap_action, h.soap_version, h.data_format, h.content_type, ",
             "h.timeout, h.merge_url_params_req, h.url_params_pri, h.params_pri, h.security_id, ",
-            "sb.name, sb.sec_type, h.service_id, sv.name, h.cluster_id FROM http_soap h ",
+            "sb.name, sb.sec_type, h.service_id, sv.name, h.cluster_id, h.pool_size, h.opaque1 ",
+            "FROM http_soap h ",
             "LEFT JOIN sec_base sb ON sb.id = h.security_id LEFT JOIN service sv ON sv.id = h.service_id WHERE ",
             $cond
         )
@@ -93,6 +111,8 @@ fn hs_from(r: &AnyRow) -> OdbResult<HttpSoap> {
         service_id: r.try_get(20)?,
         service_name: r.try_get(21)?,
         cluster_id: r.try_get(22)?,
+        pool_size: r.try_get(23)?,
+        validate_tls: validate_tls(r.try_get(24)?),
     })
 }
 
@@ -132,8 +152,19 @@ impl Odb {
     }
 
     pub async fn http_soap_create(&self, cluster_id: i64, i: &HttpSoapInput) -> OdbResult<i64> {
+        let mut conn = self.pool().acquire().await?;
+        self.http_soap_create_on(&mut conn, cluster_id, i).await
+    }
+
+    /// [`Odb::http_soap_create`] on a given connection (a transaction's, for enmasse).
+    pub async fn http_soap_create_on(
+        &self,
+        conn: &mut AnyConnection,
+        cluster_id: i64,
+        i: &HttpSoapInput,
+    ) -> OdbResult<i64> {
         let q = sqlx::query(self.sql_insert(
-            "INSERT INTO http_soap (name, is_active, is_internal, connection, transport, host, url_path, method, soap_action, soap_version, data_format, content_type, timeout, merge_url_params_req, url_params_pri, params_pri, security_id, service_id, cluster_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO http_soap (name, is_active, is_internal, connection, transport, host, url_path, method, soap_action, soap_version, data_format, content_type, timeout, merge_url_params_req, url_params_pri, params_pri, security_id, service_id, pool_size, opaque1, cluster_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         ))
         .bind(i.name.clone())
         .bind(b(i.is_active))
@@ -153,16 +184,20 @@ impl Odb {
         .bind(i.params_pri.clone())
         .bind(i.security_id)
         .bind(i.service_id)
+        .bind(i.pool_size)
+        .bind(opaque(i))
         .bind(cluster_id);
-        self.insert_returning_id(q).await.map_err(|e| match e {
-            OdbError::Query(err) => conflict_or(err, || {
-                format!(
-                    "a {} {} named `{}` already exists",
-                    i.transport, i.connection, i.name
-                )
-            }),
-            other => other,
-        })
+        self.insert_returning_id_on(conn, q)
+            .await
+            .map_err(|e| match e {
+                OdbError::Query(err) => conflict_or(err, || {
+                    format!(
+                        "a {} {} named `{}` already exists",
+                        i.transport, i.connection, i.name
+                    )
+                }),
+                other => other,
+            })
     }
 
     pub async fn http_soap_edit(
@@ -171,8 +206,20 @@ impl Odb {
         id: i64,
         i: &HttpSoapInput,
     ) -> OdbResult<()> {
+        let mut conn = self.pool().acquire().await?;
+        self.http_soap_edit_on(&mut conn, cluster_id, id, i).await
+    }
+
+    /// [`Odb::http_soap_edit`] on a given connection (a transaction's, for enmasse).
+    pub async fn http_soap_edit_on(
+        &self,
+        conn: &mut AnyConnection,
+        cluster_id: i64,
+        id: i64,
+        i: &HttpSoapInput,
+    ) -> OdbResult<()> {
         let res = sqlx::query(self.sql(
-            "UPDATE http_soap SET name = ?, is_active = ?, is_internal = ?, connection = ?, transport = ?, host = ?, url_path = ?, method = ?, soap_action = ?, soap_version = ?, data_format = ?, content_type = ?, timeout = ?, merge_url_params_req = ?, url_params_pri = ?, params_pri = ?, security_id = ?, service_id = ? WHERE cluster_id = ? AND id = ?",
+            "UPDATE http_soap SET name = ?, is_active = ?, is_internal = ?, connection = ?, transport = ?, host = ?, url_path = ?, method = ?, soap_action = ?, soap_version = ?, data_format = ?, content_type = ?, timeout = ?, merge_url_params_req = ?, url_params_pri = ?, params_pri = ?, security_id = ?, service_id = ?, pool_size = ?, opaque1 = ? WHERE cluster_id = ? AND id = ?",
         ))
         .bind(i.name.clone())
         .bind(b(i.is_active))
@@ -192,9 +239,11 @@ impl Odb {
         .bind(i.params_pri.clone())
         .bind(i.security_id)
         .bind(i.service_id)
+        .bind(i.pool_size)
+        .bind(opaque(i))
         .bind(cluster_id)
         .bind(id)
-        .execute(self.pool())
+        .execute(conn)
         .await
         .map_err(|e| conflict_or(e, || format!("a {} named `{}` already exists", i.connection, i.name)))?;
         if res.rows_affected() == 0 {

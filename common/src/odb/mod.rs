@@ -13,9 +13,11 @@ use crate::config::{OdbConfig, OdbEngine};
 pub mod channels;
 pub mod cluster;
 pub mod events;
+pub mod kv;
 pub mod schema;
 pub mod security;
 pub mod services;
+pub mod sql_pool;
 
 #[derive(Debug, Error)]
 pub enum OdbError {
@@ -164,17 +166,35 @@ impl Odb {
         &self,
         query: sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments>,
     ) -> OdbResult<i64> {
+        let mut conn = self.pool.acquire().await?;
+        self.insert_returning_id_on(&mut conn, query).await
+    }
+
+    /// [`Odb::insert_returning_id`] on a given connection (a transaction's).
+    pub async fn insert_returning_id_on(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        query: sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments>,
+    ) -> OdbResult<i64> {
         match self.engine {
             OdbEngine::Mysql => {
-                let res = query.execute(&self.pool).await?;
+                let res = query.execute(conn).await?;
                 res.last_insert_id()
                     .ok_or_else(|| OdbError::NotFound("the ODB returned no insert id".into()))
             }
             _ => {
                 use sqlx::Row;
-                let row: AnyRow = query.fetch_one(&self.pool).await?;
+                let row: AnyRow = query.fetch_one(conn).await?;
                 Ok(row.try_get::<i64, _>(0)?)
             }
+        }
+    }
+
+    /// A statement built at run time (with `?` markers) in this backend's dialect.
+    pub fn dialect(&self, sql: &str) -> String {
+        match self.engine {
+            OdbEngine::Postgresql => numbered_markers(sql),
+            _ => sql.to_string(),
         }
     }
 

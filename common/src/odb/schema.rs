@@ -6,7 +6,7 @@ use super::{Odb, OdbError, OdbResult};
 use crate::config::OdbEngine;
 
 /// The schema version this build creates and understands.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 #[derive(Clone, Copy)]
 enum Ty {
@@ -275,6 +275,61 @@ const TABLES: &[Table] = &[
     },
 ];
 
+/// Tables added in schema version 2 (security subtypes, SQL connections, the key-value store);
+/// servers create them in a version-1 ODB at start (see [`upgrade`]).
+const TABLES_V2: &[Table] = &[
+    Table {
+        name: "sec_wss_def",
+        cols: &[
+            nn("id", Int),
+            nn("reject_empty_nonce_creat", Int),
+            nn("reject_stale_tokens", Int),
+            nn("reject_expiry_limit", Int),
+            nn("nonce_freshness_time", Int),
+        ],
+        constraints: &["PRIMARY KEY (id)"],
+    },
+    Table {
+        name: "sec_jwt",
+        cols: &[nn("id", Int), nn("ttl", Int)],
+        constraints: &["PRIMARY KEY (id)"],
+    },
+    Table {
+        name: "sql_pool",
+        cols: &[
+            nn("id", Id),
+            nn("name", Str(200)),
+            nn("is_active", Int),
+            nn("username", Str(200)),
+            c("password", Str(1000)),
+            nn("db_name", Str(200)),
+            nn("engine", Str(200)),
+            c("extra", Text),
+            nn("host", Str(200)),
+            nn("port", Int),
+            nn("pool_size", Int),
+            c("opaque1", Text),
+            nn("cluster_id", Int),
+        ],
+        constraints: &["UNIQUE (cluster_id, name)"],
+    },
+    // WSS nonces seen and JWTs logged out, shared by every server of the cluster. Upstream's
+    // column `key` is a reserved word in MySQL, hence `kv_key`.
+    Table {
+        name: "kv_data",
+        cols: &[
+            nn("id", Id),
+            nn("kv_key", Str(200)),
+            c("value", Text),
+            c("data_type", Str(200)),
+            nn("creation_time", Str(40)),
+            nn("expiry_time", Str(40)),
+            nn("cluster_id", Int),
+        ],
+        constraints: &["UNIQUE (cluster_id, kv_key)"],
+    },
+];
+
 fn col_ddl(engine: OdbEngine, col: &Col) -> String {
     let ty = match (engine, col.ty) {
         (OdbEngine::Sqlite, Id) => "INTEGER PRIMARY KEY AUTOINCREMENT".to_string(),
@@ -299,19 +354,24 @@ fn col_ddl(engine: OdbEngine, col: &Col) -> String {
     format!("{} {ty}{null}", col.name)
 }
 
-fn table_ddl(engine: OdbEngine, t: &Table) -> String {
+fn table_ddl(engine: OdbEngine, t: &Table, if_not_exists: bool) -> String {
     let mut parts: Vec<String> = t.cols.iter().map(|c| col_ddl(engine, c)).collect();
     parts.extend(t.constraints.iter().map(|s| s.to_string()));
     let tail = match engine {
         OdbEngine::Mysql => " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
         _ => "",
     };
-    format!("CREATE TABLE {} ({}){tail}", t.name, parts.join(", "))
+    let ine = if if_not_exists { "IF NOT EXISTS " } else { "" };
+    format!("CREATE TABLE {ine}{} ({}){tail}", t.name, parts.join(", "))
 }
 
 /// The DDL of the whole schema for one backend.
 pub fn ddl(engine: OdbEngine) -> Vec<String> {
-    let mut out: Vec<String> = TABLES.iter().map(|t| table_ddl(engine, t)).collect();
+    let mut out: Vec<String> = TABLES
+        .iter()
+        .chain(TABLES_V2)
+        .map(|t| table_ddl(engine, t, false))
+        .collect();
     out.push("CREATE INDEX ix_cluster_event_cl ON cluster_event (cluster_id, id)".into());
     out.push("CREATE INDEX ix_dp_name ON deployment_package (payload_name)".into());
     out
@@ -377,9 +437,34 @@ pub async fn check(odb: &Odb) -> OdbResult<()> {
     }
 }
 
+/// Brings a version-1 ODB to this build's version: creates the tables added since
+/// (`IF NOT EXISTS`, so servers starting together do not trip over each other).
+pub async fn upgrade(odb: &Odb) -> OdbResult<()> {
+    check(odb).await?;
+    if installed_version(odb).await? == Some(SCHEMA_VERSION) {
+        return Ok(());
+    }
+    for t in TABLES_V2 {
+        let stmt = table_ddl(odb.engine(), t, true);
+        sqlx::query(sqlx::AssertSqlSafe(stmt))
+            .execute(odb.pool())
+            .await?;
+    }
+    sqlx::query(odb.sql(
+        "INSERT INTO install_state (version, install_time, source_host, source_user) VALUES (?, ?, ?, ?)",
+    ))
+    .bind(SCHEMA_VERSION)
+    .bind(crate::time::utc_now_iso())
+    .bind("upgrade".to_string())
+    .bind("zato-server".to_string())
+    .execute(odb.pool())
+    .await?;
+    Ok(())
+}
+
 /// Drops every Zato table (`zato delete odb`).
 pub async fn drop_all(odb: &Odb) -> OdbResult<()> {
-    for t in TABLES.iter().rev() {
+    for t in TABLES.iter().chain(TABLES_V2).rev() {
         let stmt = format!("DROP TABLE IF EXISTS {}", t.name);
         sqlx::query(sqlx::AssertSqlSafe(stmt))
             .execute(odb.pool())

@@ -1,5 +1,7 @@
-//! Security definitions: `sec_base` plus the `sec_basic_auth` and `sec_apikey` subtype tables.
+//! Security definitions: `sec_base` plus the subtype tables (`sec_basic_auth`, `sec_apikey`,
+//! `sec_wss_def`, `sec_jwt`). Technical accounts keep everything in `sec_base`.
 use serde::Serialize;
+use sqlx::AnyConnection;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -7,6 +9,16 @@ use super::{Odb, OdbError, OdbResult, b, conflict_or};
 
 pub const BASIC_AUTH: &str = "basic_auth";
 pub const APIKEY: &str = "apikey";
+pub const WSS: &str = "wss";
+pub const JWT: &str = "jwt";
+/// Upstream 2.x's technical accounts: HTTP Basic Auth whose user name is the definition's name.
+pub const TECH_ACCOUNT: &str = "tech_acc";
+/// Every type this build stores and enforces.
+pub const SEC_TYPES: &[&str] = &[BASIC_AUTH, APIKEY, WSS, JWT, TECH_ACCOUNT];
+
+/// WS-Security `password_type`s: `PasswordText` and `PasswordDigest`.
+pub const WSS_CLEAR_TEXT: &str = "clear_text";
+pub const WSS_DIGEST: &str = "digest";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SecDef {
@@ -16,42 +28,89 @@ pub struct SecDef {
     /// As stored: `zato.secf.<fernet>` or plain text. Never serialised.
     #[serde(skip)]
     pub password: Option<String>,
+    pub password_type: Option<String>,
     pub is_active: bool,
     pub sec_type: String,
     pub realm: Option<String>,
     pub header: Option<String>,
+    pub wss: Option<WssOpts>,
+    pub ttl: Option<i64>,
 }
 
-/// Input of create and edit; `header` is for API keys, `realm` for Basic Auth.
-pub struct SecInput<'a> {
-    pub name: &'a str,
-    pub username: &'a str,
+/// The WS-Security checks of a definition (`sec_wss_def`).
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct WssOpts {
+    pub reject_empty_nonce_creat: bool,
+    pub reject_stale_tokens: bool,
+    /// Seconds a token's `Created` may lie in the past.
+    pub reject_expiry_limit: i64,
+    /// Seconds a nonce is remembered (a replay within it is refused).
+    pub nonce_freshness_time: i64,
+}
+
+impl Default for WssOpts {
+    fn default() -> Self {
+        Self {
+            reject_empty_nonce_creat: true,
+            reject_stale_tokens: true,
+            reject_expiry_limit: 3600,
+            nonce_freshness_time: 3600,
+        }
+    }
+}
+
+/// Input of create and edit. Subtype fields matter only for their type: `realm` (Basic Auth),
+/// `header` (API keys), `password_type` and `wss` (WS-Security), `ttl` (JWT, seconds).
+#[derive(Debug, Clone, Default)]
+pub struct SecInput {
+    pub name: String,
+    pub username: String,
     pub is_active: bool,
-    pub realm: &'a str,
-    pub header: &'a str,
+    pub realm: String,
+    pub header: String,
+    pub password_type: String,
+    pub wss: WssOpts,
+    pub ttl: i64,
 }
 
 macro_rules! sec_sql {
     ($cond:literal) => {
         concat!(
             "SELECT s.id, s.name, s.username, s.password, s.is_active, s.sec_type, ",
-            "ba.realm, ak.header FROM sec_base s ",
-            "LEFT JOIN sec_basic_auth ba ON ba.id = s.id LEFT JOIN sec_apikey ak ON ak.id = s.id WHERE ",
+            "ba.realm, ak.header, s.password_type, w.reject_empty_nonce_creat, ",
+            "w.reject_stale_tokens, w.reject_expiry_limit, w.nonce_freshness_time, j.ttl ",
+            "FROM sec_base s ",
+            "LEFT JOIN sec_basic_auth ba ON ba.id = s.id LEFT JOIN sec_apikey ak ON ak.id = s.id ",
+            "LEFT JOIN sec_wss_def w ON w.id = s.id LEFT JOIN sec_jwt j ON j.id = s.id WHERE ",
             $cond
         )
     };
 }
 
 fn sec_from(row: &AnyRow) -> OdbResult<SecDef> {
+    let sec_type: String = row.try_get(5)?;
+    let wss = if sec_type == WSS {
+        Some(WssOpts {
+            reject_empty_nonce_creat: row.try_get::<Option<i64>, _>(9)?.unwrap_or(1) != 0,
+            reject_stale_tokens: row.try_get::<Option<i64>, _>(10)?.unwrap_or(1) != 0,
+            reject_expiry_limit: row.try_get::<Option<i64>, _>(11)?.unwrap_or(3600),
+            nonce_freshness_time: row.try_get::<Option<i64>, _>(12)?.unwrap_or(3600),
+        })
+    } else {
+        None
+    };
     Ok(SecDef {
         id: row.try_get(0)?,
         name: row.try_get(1)?,
         username: row.try_get(2)?,
         password: row.try_get(3)?,
         is_active: row.try_get::<i64, _>(4)? != 0,
-        sec_type: row.try_get(5)?,
+        sec_type,
         realm: row.try_get(6)?,
         header: row.try_get(7)?,
+        password_type: row.try_get(8)?,
+        wss,
+        ttl: row.try_get(13)?,
     })
 }
 
@@ -105,19 +164,34 @@ impl Odb {
         &self,
         cluster_id: i64,
         sec_type: &str,
-        input: &SecInput<'_>,
+        input: &SecInput,
+        password: &str,
+    ) -> OdbResult<i64> {
+        let mut conn = self.pool().acquire().await?;
+        self.security_create_on(&mut conn, cluster_id, sec_type, input, password)
+            .await
+    }
+
+    /// [`Odb::security_create`] on a given connection (a transaction's, for enmasse).
+    pub async fn security_create_on(
+        &self,
+        conn: &mut AnyConnection,
+        cluster_id: i64,
+        sec_type: &str,
+        input: &SecInput,
         password: &str,
     ) -> OdbResult<i64> {
         let q = sqlx::query(self.sql_insert(
-            "INSERT INTO sec_base (name, username, password, password_type, is_active, sec_type, cluster_id) VALUES (?, ?, ?, 'clear_text', ?, ?, ?)",
+            "INSERT INTO sec_base (name, username, password, password_type, is_active, sec_type, cluster_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
         ))
-        .bind(input.name.to_string())
-        .bind(input.username.to_string())
+        .bind(input.name.clone())
+        .bind(input.username.clone())
         .bind(password.to_string())
+        .bind(password_type(sec_type, input))
         .bind(b(input.is_active))
         .bind(sec_type.to_string())
         .bind(cluster_id);
-        let id = self.insert_returning_id(q).await.map_err(|e| match e {
+        let id = self.insert_returning_id_on(conn, q).await.map_err(|e| match e {
             OdbError::Query(err) => conflict_or(err, || {
                 format!(
                     "a security definition named `{}` (or a {sec_type} definition for user `{}`) already exists",
@@ -126,33 +200,50 @@ impl Odb {
             }),
             other => other,
         })?;
-        self.write_subtype(id, sec_type, input).await?;
+        self.write_subtype(conn, id, sec_type, input).await?;
         Ok(id)
     }
 
-    async fn write_subtype(&self, id: i64, sec_type: &str, input: &SecInput<'_>) -> OdbResult<()> {
-        let (del, ins, value) = match sec_type {
-            BASIC_AUTH => (
-                "DELETE FROM sec_basic_auth WHERE id = ?",
-                "INSERT INTO sec_basic_auth (id, realm) VALUES (?, ?)",
-                input.realm,
-            ),
-            APIKEY => (
-                "DELETE FROM sec_apikey WHERE id = ?",
-                "INSERT INTO sec_apikey (id, header) VALUES (?, ?)",
-                input.header,
-            ),
+    async fn write_subtype(
+        &self,
+        conn: &mut AnyConnection,
+        id: i64,
+        sec_type: &str,
+        input: &SecInput,
+    ) -> OdbResult<()> {
+        let table = match sec_type {
+            BASIC_AUTH => "sec_basic_auth",
+            APIKEY => "sec_apikey",
+            WSS => "sec_wss_def",
+            JWT => "sec_jwt",
             _ => return Ok(()),
         };
-        sqlx::query(self.sql(del))
+        sqlx::query(sqlx::AssertSqlSafe(
+            self.dialect(&format!("DELETE FROM {table} WHERE id = ?")),
+        ))
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+        let q = match sec_type {
+            BASIC_AUTH => sqlx::query(self.sql("INSERT INTO sec_basic_auth (id, realm) VALUES (?, ?)"))
+                .bind(id)
+                .bind(input.realm.clone()),
+            APIKEY => sqlx::query(self.sql("INSERT INTO sec_apikey (id, header) VALUES (?, ?)"))
+                .bind(id)
+                .bind(input.header.clone()),
+            WSS => sqlx::query(self.sql(
+                "INSERT INTO sec_wss_def (id, reject_empty_nonce_creat, reject_stale_tokens, reject_expiry_limit, nonce_freshness_time) VALUES (?, ?, ?, ?, ?)",
+            ))
             .bind(id)
-            .execute(self.pool())
-            .await?;
-        sqlx::query(self.sql(ins))
-            .bind(id)
-            .bind(value.to_string())
-            .execute(self.pool())
-            .await?;
+            .bind(b(input.wss.reject_empty_nonce_creat))
+            .bind(b(input.wss.reject_stale_tokens))
+            .bind(input.wss.reject_expiry_limit)
+            .bind(input.wss.nonce_freshness_time),
+            _ => sqlx::query(self.sql("INSERT INTO sec_jwt (id, ttl) VALUES (?, ?)"))
+                .bind(id)
+                .bind(input.ttl),
+        };
+        q.execute(&mut *conn).await?;
         Ok(())
     }
 
@@ -161,18 +252,33 @@ impl Odb {
         cluster_id: i64,
         id: i64,
         sec_type: &str,
-        input: &SecInput<'_>,
+        input: &SecInput,
+    ) -> OdbResult<()> {
+        let mut conn = self.pool().acquire().await?;
+        self.security_edit_on(&mut conn, cluster_id, id, sec_type, input)
+            .await
+    }
+
+    /// [`Odb::security_edit`] on a given connection (a transaction's, for enmasse).
+    pub async fn security_edit_on(
+        &self,
+        conn: &mut AnyConnection,
+        cluster_id: i64,
+        id: i64,
+        sec_type: &str,
+        input: &SecInput,
     ) -> OdbResult<()> {
         let res = sqlx::query(self.sql(
-            "UPDATE sec_base SET name = ?, username = ?, is_active = ? WHERE cluster_id = ? AND id = ? AND sec_type = ?",
+            "UPDATE sec_base SET name = ?, username = ?, is_active = ?, password_type = ? WHERE cluster_id = ? AND id = ? AND sec_type = ?",
         ))
-        .bind(input.name.to_string())
-        .bind(input.username.to_string())
+        .bind(input.name.clone())
+        .bind(input.username.clone())
         .bind(b(input.is_active))
+        .bind(password_type(sec_type, input))
         .bind(cluster_id)
         .bind(id)
         .bind(sec_type.to_string())
-        .execute(self.pool())
+        .execute(&mut *conn)
         .await
         .map_err(|e| conflict_or(e, || format!("a security definition named `{}` already exists", input.name)))?;
         if res.rows_affected() == 0 {
@@ -180,11 +286,23 @@ impl Odb {
                 "no {sec_type} definition with id {id}"
             )));
         }
-        self.write_subtype(id, sec_type, input).await
+        self.write_subtype(conn, id, sec_type, input).await
     }
 
     pub async fn security_set_password(
         &self,
+        cluster_id: i64,
+        id: i64,
+        stored: &str,
+    ) -> OdbResult<u64> {
+        let mut conn = self.pool().acquire().await?;
+        self.security_set_password_on(&mut conn, cluster_id, id, stored)
+            .await
+    }
+
+    pub async fn security_set_password_on(
+        &self,
+        conn: &mut AnyConnection,
         cluster_id: i64,
         id: i64,
         stored: &str,
@@ -195,7 +313,7 @@ impl Odb {
         .bind(stored.to_string())
         .bind(cluster_id)
         .bind(id)
-        .execute(self.pool())
+        .execute(conn)
         .await?;
         Ok(res.rows_affected())
     }
@@ -222,6 +340,8 @@ impl Odb {
         for sql in [
             "DELETE FROM sec_basic_auth WHERE id = ?",
             "DELETE FROM sec_apikey WHERE id = ?",
+            "DELETE FROM sec_wss_def WHERE id = ?",
+            "DELETE FROM sec_jwt WHERE id = ?",
         ] {
             sqlx::query(self.sql(sql))
                 .bind(id)
@@ -235,5 +355,14 @@ impl Odb {
             .await?;
         tx.commit().await?;
         Ok(res.rows_affected())
+    }
+}
+
+/// What `sec_base.password_type` holds: the WS-Security password type, else upstream's default.
+fn password_type(sec_type: &str, input: &SecInput) -> String {
+    if sec_type == WSS && input.password_type == WSS_DIGEST {
+        WSS_DIGEST.to_string()
+    } else {
+        WSS_CLEAR_TEXT.to_string()
     }
 }

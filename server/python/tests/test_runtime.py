@@ -327,7 +327,7 @@ class Ctx(Service):
         self.assertEqual(out['time'], [26, True, True])
         self.assertTrue(out['invocation_time'])
         self.assertEqual(out['channel_params'], {})
-        self.assertFalse(out['has_kvdb'])
+        self.assertTrue(out['has_kvdb'])
 
     def test_logger_routing(self):
         source = HEADER + '''

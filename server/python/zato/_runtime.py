@@ -21,7 +21,7 @@ from zato.common.util.api import get_impl_name, get_service_name
 from zato.server.config import load_user_config
 from zato.server.service import Service
 from zato.server.service import pipeline
-from zato.server.service.simpleio import SIODefinitionError, describe_sio, get_sio_def
+from zato.server.service.simpleio import SIODefinitionError, describe_sio, get_sio_def, sio_to_xml
 from zato.server.service.support import ServerInfo, ServiceLogger, emit, install_logging_bridge
 from zato._errors import DeployError, ServiceError
 
@@ -252,14 +252,23 @@ def _run(entry, req):
 _run_pipeline = pipeline.run
 
 
+_xml_formats = frozenset(('xml', 'soap'))
+
+
 def invoke(req):
     """Runs one request; see pipeline.run for the returned (status, content_type, headers, payload)."""
     entry = _registry.get(req['name'])
     if entry is None:
         raise LookupError(req['name'])
     try:
-        return _run_pipeline(entry, req, _state)
+        result = _run_pipeline(entry, req, _state)
     except Reportable as e:
         # BadRequest, NotFound, ... raised anywhere in the call tree become client errors here, only here,
         # so that a service can still catch them from self.invoke.
         raise ServiceError(e.status, e.msg, getattr(e, 'headers', None)) from e
+    if req.get('data_format') in _xml_formats:
+        # XML and SOAP callers get SimpleIO output under the service's response_elem.
+        sio, payload = entry.sio, result[3]
+        if sio is not None and sio.response_elem and isinstance(payload, (dict, list)):
+            result = result[:3] + (sio_to_xml(sio.response_elem, payload),)
+    return result

@@ -21,8 +21,10 @@ use routing::{Channel, Match};
 pub mod admin;
 pub mod auth;
 pub mod codec;
+pub mod jwt;
 pub mod respond;
 pub mod routing;
+pub mod wss;
 
 pub const ADMIN_INVOKE_SERVICE: &str = "zato.service.invoke";
 pub const SERVICE_INVOKER: &str = "pub.zato.service.service-invoker";
@@ -125,13 +127,16 @@ pub async fn handle(state: Arc<ServerState>, req: Request<Incoming>) -> Resp {
         }
         Match::None => return respond::url_not_found(&cid),
     };
-    if let Err(resp) = auth::check(&ch, &parts.headers, &cid) {
+    if let Err(resp) = auth::check(&state, &ch, &parts.headers, &cid) {
         return *resp;
     }
     let body = match read_body(body, &parts.headers, state.cfg.main.max_request_size, &cid).await {
         Ok(b) => b,
         Err(resp) => return *resp,
     };
+    if let Err(resp) = auth::check_body(&state, &ch, &body, &cid).await {
+        return *resp;
+    }
     let query = parts.uri.query().unwrap_or("");
     match ch.service.as_deref() {
         Some(ADMIN_INVOKE_SERVICE) => admin::admin_invoke(&state, &cid, &body).await,

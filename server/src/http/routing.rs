@@ -6,14 +6,18 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use zato_common::crypto::SecretKey;
 use zato_common::odb::channels::HttpSoap;
-use zato_common::odb::security::{APIKEY, BASIC_AUTH, SecDef};
+use zato_common::odb::security::{APIKEY, BASIC_AUTH, JWT, SecDef, TECH_ACCOUNT, WSS};
+
+use super::wss::WssDef;
 
 /// How a channel's callers prove who they are.
 #[derive(Debug, Clone)]
 pub enum SecCheck {
+    /// HTTP Basic Auth: `basic_auth` definitions and technical accounts (`tech_acc`).
     Basic {
         id: i64,
         name: String,
+        sec_type: &'static str,
         username: String,
         password: String,
         realm: String,
@@ -27,6 +31,19 @@ pub enum SecCheck {
         key: String,
         is_active: bool,
     },
+    /// WS-Security UsernameToken in the SOAP Header, checked once the body is read.
+    Wss {
+        name: String,
+        def: WssDef,
+        is_active: bool,
+    },
+    /// `Authorization: Bearer <JWT>` issued to this definition's user.
+    Jwt {
+        id: i64,
+        name: String,
+        username: String,
+        is_active: bool,
+    },
     /// The channel names a definition that no longer exists or is of an unsupported type:
     /// nobody gets in.
     Broken(String),
@@ -36,9 +53,21 @@ impl SecCheck {
     pub fn describe(&self) -> Value {
         match self {
             SecCheck::Basic {
+                id,
+                name,
+                username,
+                sec_type,
+                ..
+            } => {
+                json!({"id": id, "name": name, "type": sec_type, "username": username})
+            }
+            SecCheck::Wss { name, def, .. } => {
+                json!({"id": def.id, "name": name, "type": WSS, "username": def.username})
+            }
+            SecCheck::Jwt {
                 id, name, username, ..
             } => {
-                json!({"id": id, "name": name, "type": BASIC_AUTH, "username": username})
+                json!({"id": id, "name": name, "type": JWT, "username": username})
             }
             SecCheck::ApiKey { id, name, .. } => {
                 json!({"id": id, "name": name, "type": APIKEY, "username": null})
@@ -251,9 +280,14 @@ fn resolve_security(def: &SecDef, key: &SecretKey) -> SecCheck {
         }
     };
     match def.sec_type.as_str() {
-        BASIC_AUTH => SecCheck::Basic {
+        t @ (BASIC_AUTH | TECH_ACCOUNT) => SecCheck::Basic {
             id: def.id,
             name: def.name.clone(),
+            sec_type: if t == BASIC_AUTH {
+                BASIC_AUTH
+            } else {
+                TECH_ACCOUNT
+            },
             username: def.username.clone(),
             password,
             realm: def.realm.clone().unwrap_or_default(),
@@ -271,8 +305,25 @@ fn resolve_security(def: &SecDef, key: &SecretKey) -> SecCheck {
             key: password,
             is_active: def.is_active,
         },
+        WSS => SecCheck::Wss {
+            name: def.name.clone(),
+            def: WssDef {
+                id: def.id,
+                username: def.username.clone(),
+                password,
+                password_type: def.password_type.clone().unwrap_or_default(),
+                opts: def.wss.unwrap_or_default(),
+            },
+            is_active: def.is_active,
+        },
+        JWT => SecCheck::Jwt {
+            id: def.id,
+            name: def.name.clone(),
+            username: def.username.clone(),
+            is_active: def.is_active,
+        },
         other => SecCheck::Broken(format!(
-            "security type `{other}` is not supported on channels yet"
+            "security type `{other}` is not supported on channels"
         )),
     }
 }
@@ -297,6 +348,8 @@ mod tests {
             data_format: Some("json".into()),
             content_type: None,
             timeout: None,
+            pool_size: None,
+            validate_tls: true,
             merge_url_params_req: true,
             url_params_pri: None,
             params_pri: None,

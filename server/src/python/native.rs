@@ -1,12 +1,41 @@
 //! `_zato_native`: the Rust functions the `zato` Python package calls (logging, invoking
-//! built-in services, async invocations). They reach the server through a [`Bridge`].
+//! built-in services, async invocations, outgoing connections). They reach the server through
+//! a [`Bridge`]; every call that waits releases the interpreter first.
 use std::sync::{Arc, OnceLock};
 
-use pyo3::exceptions::{PyLookupError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyConnectionError, PyLookupError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyTuple};
 use serde_json::Value;
 
 use super::conv::{from_py, to_py};
+use crate::outgoing::{HttpCall, HttpReply, RedisReply, SqlReply, SqlValue};
+
+/// Why an outgoing call failed.
+#[derive(Debug)]
+pub enum OutError {
+    /// No such connection (or no `[kvdb]`): Python's LookupError.
+    Missing(String),
+    /// The remote end or the network failed: Python's ConnectionError.
+    Failed(String),
+}
+
+impl From<OutError> for PyErr {
+    fn from(e: OutError) -> Self {
+        match e {
+            OutError::Missing(m) => PyLookupError::new_err(m),
+            OutError::Failed(m) => PyConnectionError::new_err(m),
+        }
+    }
+}
+
+/// A SQL statement from Python: outside of a session (`handle` None) or inside one.
+pub struct SqlCall {
+    pub conn: String,
+    pub handle: Option<u64>,
+    pub sql: String,
+    pub params: Value,
+}
 
 /// What Python may ask of the server. Implemented by the server; set once at start-up.
 pub trait Bridge: Send + Sync {
@@ -26,6 +55,16 @@ pub trait Bridge: Send + Sync {
         cid: &str,
         channel: &str,
     ) -> Result<String, String>;
+    /// Whether an outgoing REST (`plain_http`) or SOAP connection of that name exists; also
+    /// `sql` for SQL connections and `redis` for the `[kvdb]` one.
+    fn has_outgoing(&self, kind: &str, name: &str) -> bool;
+    fn http(&self, transport: &str, name: &str, call: HttpCall) -> Result<HttpReply, OutError>;
+    fn sql(&self, call: SqlCall) -> Result<SqlReply, OutError>;
+    /// Opens a session (a transaction) and returns its handle.
+    fn sql_begin(&self, conn: &str) -> Result<u64, OutError>;
+    /// Commits or rolls back a session and forgets it.
+    fn sql_end(&self, handle: u64, commit: bool) -> Result<(), OutError>;
+    fn redis(&self, args: Vec<Vec<u8>>) -> Result<RedisReply, OutError>;
 }
 
 static BRIDGE: OnceLock<Arc<dyn Bridge>> = OnceLock::new();
@@ -91,8 +130,127 @@ fn invoke_async(
         .map_err(PyLookupError::new_err)
 }
 
+#[pyfunction]
+fn has_outgoing(kind: &str, name: &str) -> PyResult<bool> {
+    Ok(bridge()?.has_outgoing(kind, name))
+}
+
+/// Returns `(status, [(header, value)], body)`.
+#[pyfunction]
+#[pyo3(signature = (transport, name, method, cid, data, params, headers))]
+#[allow(clippy::too_many_arguments)]
+fn out_http<'py>(
+    py: Python<'py>,
+    transport: &str,
+    name: &str,
+    method: Option<String>,
+    cid: String,
+    data: Option<Vec<u8>>,
+    params: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let bridge = bridge()?;
+    let call = HttpCall {
+        method,
+        cid,
+        data,
+        params,
+        headers,
+    };
+    let reply = py.detach(|| bridge.http(transport, name, call))?;
+    (reply.status, reply.headers, PyBytes::new(py, &reply.body)).into_pyobject(py)
+}
+
+fn sql_value<'py>(py: Python<'py>, v: &SqlValue) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match v {
+        SqlValue::Null => py.None().into_bound(py),
+        SqlValue::Bool(b) => b.into_pyobject(py)?.to_owned().into_any(),
+        SqlValue::Int(i) => i.into_pyobject(py)?.into_any(),
+        SqlValue::Float(f) => f.into_pyobject(py)?.into_any(),
+        SqlValue::Text(t) => t.into_pyobject(py)?.into_any(),
+        SqlValue::Bytes(b) => PyBytes::new(py, b).into_any(),
+    })
+}
+
+/// Returns `([column], [row tuple], rowcount)`.
+#[pyfunction]
+#[pyo3(signature = (conn, handle, sql, params=None))]
+fn sql_execute<'py>(
+    py: Python<'py>,
+    conn: String,
+    handle: Option<u64>,
+    sql: String,
+    params: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let params = match params {
+        Some(p) => from_py(p)?,
+        None => Value::Null,
+    };
+    let bridge = bridge()?;
+    let call = SqlCall {
+        conn,
+        handle,
+        sql,
+        params,
+    };
+    let reply = py.detach(|| bridge.sql(call))?;
+    let rows = PyList::empty(py);
+    for row in &reply.rows {
+        let values = row
+            .iter()
+            .map(|v| sql_value(py, v))
+            .collect::<PyResult<Vec<_>>>()?;
+        rows.append(PyTuple::new(py, values)?)?;
+    }
+    (reply.columns, rows, reply.rows_affected).into_pyobject(py)
+}
+
+#[pyfunction]
+fn sql_begin(py: Python<'_>, conn: String) -> PyResult<u64> {
+    let bridge = bridge()?;
+    Ok(py.detach(|| bridge.sql_begin(&conn))?)
+}
+
+#[pyfunction]
+fn sql_end(py: Python<'_>, handle: u64, commit: bool) -> PyResult<()> {
+    let bridge = bridge()?;
+    Ok(py.detach(|| bridge.sql_end(handle, commit))?)
+}
+
+fn redis_value<'py>(py: Python<'py>, v: &RedisReply) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match v {
+        RedisReply::Nil => py.None().into_bound(py),
+        RedisReply::Int(i) => i.into_pyobject(py)?.into_any(),
+        RedisReply::Float(f) => f.into_pyobject(py)?.into_any(),
+        RedisReply::Bool(b) => b.into_pyobject(py)?.to_owned().into_any(),
+        RedisReply::Status(s) => s.into_pyobject(py)?.into_any(),
+        RedisReply::Bytes(b) => PyBytes::new(py, b).into_any(),
+        RedisReply::List(items) => {
+            let list = PyList::empty(py);
+            for i in items {
+                list.append(redis_value(py, i)?)?;
+            }
+            list.into_any()
+        }
+    })
+}
+
+/// Runs one Redis command; bulk replies come back as bytes (the Python side decodes them).
+#[pyfunction]
+fn redis_command<'py>(py: Python<'py>, args: Vec<Vec<u8>>) -> PyResult<Bound<'py, PyAny>> {
+    let bridge = bridge()?;
+    let reply = py.detach(|| bridge.redis(args))?;
+    redis_value(py, &reply)
+}
+
 #[pymodule]
 pub fn _zato_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(has_outgoing, m)?)?;
+    m.add_function(wrap_pyfunction!(out_http, m)?)?;
+    m.add_function(wrap_pyfunction!(sql_execute, m)?)?;
+    m.add_function(wrap_pyfunction!(sql_begin, m)?)?;
+    m.add_function(wrap_pyfunction!(sql_end, m)?)?;
+    m.add_function(wrap_pyfunction!(redis_command, m)?)?;
     m.add_function(wrap_pyfunction!(log, m)?)?;
     m.add_function(wrap_pyfunction!(invoke, m)?)?;
     m.add_function(wrap_pyfunction!(invoke_async, m)?)?;

@@ -11,6 +11,32 @@ fn describe(h: &HttpSoap) -> Value {
     serde_json::to_value(h).unwrap_or(Value::Null)
 }
 
+/// An outgoing connection needs an absolute http(s) address and sane limits.
+fn check_outgoing(
+    host: Option<&str>,
+    url_path: &str,
+    timeout: Option<i64>,
+    pool_size: Option<i64>,
+) -> Result<(), ServiceError> {
+    let host = host.unwrap_or_default();
+    if !(host.starts_with("http://") || host.starts_with("https://")) {
+        return Err(ServiceError::bad_request(format!(
+            "`host` of an outgoing connection must start with http:// or https://, got `{host}`"
+        )));
+    }
+    if !url_path.is_empty() && !url_path.starts_with('/') {
+        return Err(ServiceError::bad_request(format!(
+            "`url_path` must be empty or start with `/`, got `{url_path}`"
+        )));
+    }
+    if timeout.is_some_and(|t| t <= 0) || pool_size.is_some_and(|p| p <= 0) {
+        return Err(ServiceError::bad_request(
+            "`timeout` and `pool_size` must be positive",
+        ));
+    }
+    Ok(())
+}
+
 /// Reads create/edit input; `existing` supplies defaults on edit.
 async fn read_input(
     ctx: &Ctx,
@@ -39,7 +65,14 @@ async fn read_input(
         .filter(|t| !t.is_empty())
         .unwrap_or_else(|| "plain_http".into());
     let data_format = i.opt_str("data_format").filter(|d| !d.is_empty());
-    let timeout = i.opt_int("timeout")?;
+    let timeout = i.opt_int("timeout")?.or(existing.and_then(|e| e.timeout));
+    let pool_size = i
+        .opt_int("pool_size")?
+        .or(existing.and_then(|e| e.pool_size));
+    let validate_tls = i
+        .opt_bool("validate_tls")?
+        .or(existing.map(|e| e.validate_tls))
+        .unwrap_or(true);
     let mut security_id = i.opt_int("security_id")?;
     let security_name = i.opt_str("security_name").or_else(|| i.opt_str("sec_def"));
     let service = i.opt_str("service").or_else(|| i.opt_str("service_name"));
@@ -63,6 +96,9 @@ async fn read_input(
         return Err(ServiceError::bad_request(format!(
             "`transport` must be `plain_http` or `soap`, got `{transport}`"
         )));
+    }
+    if connection == "outgoing" {
+        check_outgoing(host.as_deref(), &url_path, timeout, pool_size)?;
     }
     if connection == "channel" && !url_path.starts_with('/') {
         return Err(ServiceError::bad_request(format!(
@@ -129,6 +165,8 @@ async fn read_input(
         data_format,
         content_type,
         timeout,
+        pool_size,
+        validate_tls,
         merge_url_params_req: merge,
         url_params_pri,
         params_pri,

@@ -15,6 +15,7 @@ pub mod info;
 pub mod ping;
 pub mod security;
 pub mod service;
+pub mod sql;
 
 /// A response body as a service produced it.
 #[derive(Debug, Clone)]
@@ -153,7 +154,7 @@ impl Service for Builtin {
 /// `builtin!("zato.x.y", path::to::async_fn)`.
 #[macro_export]
 macro_rules! builtin {
-    ($name:literal, $f:path) => {{
+    ($name:expr, $f:path) => {{
         fn call<'a>(
             c: &'a $crate::services::Ctx,
             i: serde_json::Value,
@@ -175,6 +176,7 @@ pub fn registry() -> Registry {
         deploy::services(),
         http_soap::services(),
         security::services(),
+        sql::services(),
         info::services(),
     ]
     .into_iter()

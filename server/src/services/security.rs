@@ -1,12 +1,17 @@
-//! `zato.security.basic-auth.*` and `zato.security.apikey.*`. Secrets are stored encrypted
-//! and never returned.
+//! `zato.security.*`: Basic Auth, API keys, WS-Security, technical accounts and JWT
+//! definitions, plus `zato.security.jwt.log-in|log-out`. Secrets are stored encrypted and never
+//! returned.
 use serde_json::{Value, json};
-use zato_common::odb::security::{APIKEY, BASIC_AUTH, SecDef, SecInput};
+use zato_common::odb::security::{
+    APIKEY, BASIC_AUTH, JWT, SEC_TYPES, SecDef, SecInput, TECH_ACCOUNT, WSS, WSS_CLEAR_TEXT,
+    WSS_DIGEST, WssOpts,
+};
 
 use super::{Builtin, Ctx, Input, ServiceError, ServiceResult, check_cluster};
 use crate::{broker, builtin};
 
-fn describe(d: &SecDef) -> Value {
+/// What get-list and get-by-name return: the type's own fields, never the secret.
+pub fn describe(d: &SecDef) -> Value {
     let mut v = json!({
         "id": d.id,
         "name": d.name,
@@ -14,39 +19,144 @@ fn describe(d: &SecDef) -> Value {
         "username": d.username,
         "sec_type": d.sec_type,
     });
-    if d.sec_type == BASIC_AUTH {
-        v["realm"] = json!(d.realm);
-    } else {
-        v["header"] = json!(d.header);
+    match d.sec_type.as_str() {
+        BASIC_AUTH => v["realm"] = json!(d.realm),
+        APIKEY => v["header"] = json!(d.header),
+        WSS => {
+            let o = d.wss.unwrap_or_default();
+            v["password_type"] = json!(d.password_type);
+            v["reject_empty_nonce_creat"] = json!(o.reject_empty_nonce_creat);
+            v["reject_stale_tokens"] = json!(o.reject_stale_tokens);
+            v["reject_expiry_limit"] = json!(o.reject_expiry_limit);
+            v["nonce_freshness_time"] = json!(o.nonce_freshness_time);
+        }
+        JWT => v["ttl"] = json!(d.ttl),
+        _ => {}
     }
     v
 }
 
-async fn list(ctx: &Ctx, input: &Value, sec_type: &str) -> ServiceResult {
+async fn list(ctx: &Ctx, input: &Value, sec_type: Option<&str>) -> ServiceResult {
     check_cluster(ctx, &Input::new(input))?;
     let defs = ctx
         .state
         .odb
-        .security_list(ctx.state.cluster_id, Some(sec_type))
+        .security_list(ctx.state.cluster_id, sec_type)
         .await?;
-    Ok(Value::Array(defs.iter().map(describe).collect()))
+    Ok(Value::Array(
+        defs.iter()
+            .filter(|d| sec_type.is_some() || SEC_TYPES.contains(&d.sec_type.as_str()))
+            .map(describe)
+            .collect(),
+    ))
+}
+
+/// `zato.security.get-list`: every definition, or those of the `sec_type`s given.
+async fn get_list_all(ctx: &Ctx, input: Value) -> ServiceResult {
+    let wanted: Vec<String> = match input.get("sec_type") {
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|t| t.as_str().map(String::from))
+            .collect(),
+        Some(Value::String(s)) if !s.is_empty() => vec![s.clone()],
+        _ => Vec::new(),
+    };
+    let Value::Array(all) = list(ctx, &input, None).await? else {
+        return Ok(Value::Array(Vec::new()));
+    };
+    Ok(Value::Array(
+        all.into_iter()
+            .filter(|d| {
+                wanted.is_empty()
+                    || d["sec_type"]
+                        .as_str()
+                        .is_some_and(|t| wanted.iter().any(|w| w == t))
+            })
+            .collect(),
+    ))
+}
+
+/// Reads create/edit input; on edit, `old` supplies what is not given.
+fn read(i: &mut Input<'_>, sec_type: &str, old: Option<&SecDef>) -> Result<SecInput, ServiceError> {
+    let name = match old {
+        Some(o) => i.opt_str("name").unwrap_or(o.name.clone()),
+        None => i.str("name"),
+    };
+    let is_active = i
+        .opt_bool("is_active")?
+        .or(old.map(|o| o.is_active))
+        .unwrap_or(true);
+    let username = match sec_type {
+        BASIC_AUTH | WSS | JWT => match old {
+            Some(o) => i.opt_str("username").unwrap_or(o.username.clone()),
+            None => i.str("username"),
+        },
+        // API keys and technical accounts are known by their name.
+        _ => name.clone(),
+    };
+    let realm = i
+        .opt_str("realm")
+        .or(old.and_then(|o| o.realm.clone()))
+        .unwrap_or_default();
+    let header = i
+        .opt_str("header")
+        .or(old.and_then(|o| o.header.clone()))
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "X-API-Key".into());
+    let password_type = i
+        .opt_str("password_type")
+        .or(old.and_then(|o| o.password_type.clone()))
+        .unwrap_or_else(|| WSS_CLEAR_TEXT.into());
+    if sec_type == WSS && password_type != WSS_CLEAR_TEXT && password_type != WSS_DIGEST {
+        return Err(ServiceError::bad_request(format!(
+            "`password_type` must be `{WSS_CLEAR_TEXT}` (PasswordText) or `{WSS_DIGEST}` (PasswordDigest), got `{password_type}`"
+        )));
+    }
+    let base = old.and_then(|o| o.wss).unwrap_or_default();
+    let wss = WssOpts {
+        reject_empty_nonce_creat: i
+            .opt_bool("reject_empty_nonce_creat")?
+            .unwrap_or(base.reject_empty_nonce_creat),
+        reject_stale_tokens: i
+            .opt_bool("reject_stale_tokens")?
+            .unwrap_or(base.reject_stale_tokens),
+        reject_expiry_limit: i
+            .opt_int("reject_expiry_limit")?
+            .unwrap_or(base.reject_expiry_limit),
+        nonce_freshness_time: i
+            .opt_int("nonce_freshness_time")?
+            .unwrap_or(base.nonce_freshness_time),
+    };
+    let ttl = i
+        .opt_int("ttl")?
+        .or(old.and_then(|o| o.ttl))
+        .unwrap_or(3600);
+    if sec_type == JWT && ttl <= 0 {
+        return Err(ServiceError::bad_request(
+            "`ttl` must be a positive number of seconds",
+        ));
+    }
+    if sec_type == WSS && (wss.reject_expiry_limit <= 0 || wss.nonce_freshness_time <= 0) {
+        return Err(ServiceError::bad_request(
+            "`reject_expiry_limit` and `nonce_freshness_time` must be positive numbers of seconds",
+        ));
+    }
+    Ok(SecInput {
+        name,
+        username,
+        is_active,
+        realm,
+        header,
+        password_type,
+        wss,
+        ttl,
+    })
 }
 
 async fn create(ctx: &Ctx, input: &Value, sec_type: &str) -> ServiceResult {
     let mut i = Input::new(input);
     check_cluster(ctx, &i)?;
-    let name = i.str("name");
-    let is_active = i.opt_bool("is_active")?.unwrap_or(true);
-    let (username, realm, header) = if sec_type == BASIC_AUTH {
-        let u = i.str("username");
-        (u, i.opt_str("realm").unwrap_or_default(), String::new())
-    } else {
-        let h = i
-            .opt_str("header")
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| "X-API-Key".into());
-        (name.clone(), String::new(), h)
-    };
+    let data = read(&mut i, sec_type, None)?;
     // Upstream creates definitions with a random secret that change-password then sets.
     let password = i
         .opt_str("password")
@@ -54,22 +164,17 @@ async fn create(ctx: &Ctx, input: &Value, sec_type: &str) -> ServiceResult {
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     i.done()?;
     let stored = ctx.state.cfg.secret_key.encrypt_for_odb(&password);
-    let input = SecInput {
-        name: &name,
-        username: &username,
-        is_active,
-        realm: &realm,
-        header: &header,
-    };
     let id = ctx
         .state
         .odb
-        .security_create(ctx.state.cluster_id, sec_type, &input, &stored)
+        .security_create(ctx.state.cluster_id, sec_type, &data, &stored)
         .await?;
     broker::config_changed(&ctx.state).await;
-    Ok(
-        json!({"id": id, "name": name, "header": if sec_type == APIKEY { json!(header) } else { Value::Null }}),
-    )
+    let mut out = json!({"id": id, "name": data.name});
+    if sec_type == APIKEY {
+        out["header"] = json!(data.header);
+    }
+    Ok(out)
 }
 
 async fn existing(ctx: &Ctx, i: &Input<'_>, sec_type: &str) -> Result<SecDef, ServiceError> {
@@ -85,37 +190,25 @@ async fn existing(ctx: &Ctx, i: &Input<'_>, sec_type: &str) -> Result<SecDef, Se
         .ok_or_else(|| ServiceError::new(404, format!("No such {sec_type} definition")))
 }
 
+async fn get_by_name(ctx: &Ctx, input: &Value, sec_type: &str) -> ServiceResult {
+    let i = Input::new(input);
+    check_cluster(ctx, &i)?;
+    Ok(describe(&existing(ctx, &i, sec_type).await?))
+}
+
 async fn edit(ctx: &Ctx, input: &Value, sec_type: &str) -> ServiceResult {
     let mut i = Input::new(input);
     check_cluster(ctx, &i)?;
     let id = i.int("id")?;
     i.done()?;
     let old = existing(ctx, &Input::new(&json!({"id": id})), sec_type).await?;
-    let name = i.opt_str("name").unwrap_or(old.name.clone());
-    let is_active = i.opt_bool("is_active")?.unwrap_or(old.is_active);
-    let username = if sec_type == BASIC_AUTH {
-        i.opt_str("username").unwrap_or(old.username.clone())
-    } else {
-        name.clone()
-    };
-    let realm = i.opt_str("realm").or(old.realm.clone()).unwrap_or_default();
-    let header = i
-        .opt_str("header")
-        .or(old.header.clone())
-        .unwrap_or_default();
-    let data = SecInput {
-        name: &name,
-        username: &username,
-        is_active,
-        realm: &realm,
-        header: &header,
-    };
+    let data = read(&mut i, sec_type, Some(&old))?;
     ctx.state
         .odb
         .security_edit(ctx.state.cluster_id, id, sec_type, &data)
         .await?;
     broker::config_changed(&ctx.state).await;
-    Ok(json!({"id": id, "name": name}))
+    Ok(json!({"id": id, "name": data.name}))
 }
 
 async fn delete(ctx: &Ctx, input: &Value, sec_type: &str) -> ServiceResult {
@@ -154,12 +247,72 @@ async fn change_password(ctx: &Ctx, input: &Value, sec_type: &str) -> ServiceRes
     Ok(json!({"id": def.id}))
 }
 
+/// `zato.security.jwt.log-in {username, password}` → `{token}` for an active JWT definition.
+async fn jwt_log_in(ctx: &Ctx, input: Value) -> ServiceResult {
+    let mut i = Input::new(&input);
+    let username = i.str("username");
+    let password = i.str("password");
+    i.done()?;
+    let defs = ctx
+        .state
+        .odb
+        .security_list(ctx.state.cluster_id, Some(JWT))
+        .await?;
+    let key = &ctx.state.cfg.secret_key;
+    let def = defs.iter().find(|d| {
+        d.is_active
+            && d.username == username
+            && d.password
+                .as_deref()
+                .and_then(|p| key.decrypt_from_odb(p).ok())
+                .is_some_and(|p| p == password)
+    });
+    let Some(def) = def else {
+        tracing::info!(cid = ctx.cid, username, "JWT log-in refused");
+        return Err(ServiceError::new(401, "Invalid username or password"));
+    };
+    let ttl = def.ttl.unwrap_or(3600);
+    let (token, claims) = ctx
+        .state
+        .jwt_keys
+        .issue(&def.username, def.id, ttl)
+        .map_err(|e| ServiceError::internal(&e))?;
+    Ok(json!({"token": token, "expires_at": claims.exp, "ttl": ttl}))
+}
+
+/// `zato.security.jwt.log-out {token}`: the token is refused by every server from now on.
+async fn jwt_log_out(ctx: &Ctx, input: Value) -> ServiceResult {
+    let mut i = Input::new(&input);
+    let token = i.str("token");
+    i.done()?;
+    let claims = ctx
+        .state
+        .jwt_keys
+        .verify(&token)
+        .map_err(|e| ServiceError::new(401, format!("Invalid token: {e}")))?;
+    let ttl = claims.exp - chrono::Utc::now().timestamp();
+    let key = format!("{}{}", crate::http::jwt::REVOKED_PREFIX, claims.jti);
+    ctx.state
+        .odb
+        .kv_insert_new(ctx.state.cluster_id, &key, &claims.sub, ttl.max(1))
+        .await?;
+    // This process refuses it at once; the others when they reload on the event.
+    let mut revoked = (**ctx.state.revoked_jwts.load()).clone();
+    revoked.insert(claims.jti);
+    ctx.state.revoked_jwts.store(std::sync::Arc::new(revoked));
+    broker::config_changed(&ctx.state).await;
+    Ok(json!({"result": "ok"}))
+}
+
 macro_rules! family {
     ($mod:ident, $ty:expr) => {
         mod $mod {
             use super::*;
             pub async fn get_list(ctx: &Ctx, input: Value) -> ServiceResult {
-                list(ctx, &input, $ty).await
+                list(ctx, &input, Some($ty)).await
+            }
+            pub async fn get_by_name(ctx: &Ctx, input: Value) -> ServiceResult {
+                super::get_by_name(ctx, &input, $ty).await
             }
             pub async fn create(ctx: &Ctx, input: Value) -> ServiceResult {
                 super::create(ctx, &input, $ty).await
@@ -179,24 +332,33 @@ macro_rules! family {
 
 family!(basic, BASIC_AUTH);
 family!(apikey, APIKEY);
+family!(wss, WSS);
+family!(tech, TECH_ACCOUNT);
+family!(jwt, JWT);
+
+macro_rules! register {
+    ($out:ident, $prefix:literal, $m:ident) => {
+        $out.extend([
+            builtin!(concat!($prefix, ".get-list"), $m::get_list),
+            builtin!(concat!($prefix, ".get-by-name"), $m::get_by_name),
+            builtin!(concat!($prefix, ".create"), $m::create),
+            builtin!(concat!($prefix, ".edit"), $m::edit),
+            builtin!(concat!($prefix, ".delete"), $m::delete),
+            builtin!(concat!($prefix, ".change-password"), $m::change_password),
+        ]);
+    };
+}
 
 pub fn services() -> Vec<Builtin> {
-    vec![
-        builtin!("zato.security.basic-auth.get-list", basic::get_list),
-        builtin!("zato.security.basic-auth.create", basic::create),
-        builtin!("zato.security.basic-auth.edit", basic::edit),
-        builtin!("zato.security.basic-auth.delete", basic::delete),
-        builtin!(
-            "zato.security.basic-auth.change-password",
-            basic::change_password
-        ),
-        builtin!("zato.security.apikey.get-list", apikey::get_list),
-        builtin!("zato.security.apikey.create", apikey::create),
-        builtin!("zato.security.apikey.edit", apikey::edit),
-        builtin!("zato.security.apikey.delete", apikey::delete),
-        builtin!(
-            "zato.security.apikey.change-password",
-            apikey::change_password
-        ),
-    ]
+    let mut out = vec![
+        builtin!("zato.security.get-list", get_list_all),
+        builtin!("zato.security.jwt.log-in", jwt_log_in),
+        builtin!("zato.security.jwt.log-out", jwt_log_out),
+    ];
+    register!(out, "zato.security.basic-auth", basic);
+    register!(out, "zato.security.apikey", apikey);
+    register!(out, "zato.security.wss", wss);
+    register!(out, "zato.security.tech-account", tech);
+    register!(out, "zato.security.jwt", jwt);
+    out
 }

@@ -93,3 +93,16 @@ class TimeoutException(ZatoException):
 
 class Inactive(ZatoException):
     pass
+
+
+class OutgoingConnectionError(ZatoException, ConnectionError):
+    """An outgoing connection failed (refused, timed out, TLS, a database or Redis error).
+
+    `name` is the connection's name and `cause` what went wrong; it is also a ConnectionError,
+    so `except ConnectionError` catches it.
+    """
+
+    def __init__(self, name, cause, cid=None):
+        super().__init__(cid, 'Outgoing connection `{}`: {}'.format(name, cause))
+        self.name = name
+        self.cause = cause

@@ -95,6 +95,20 @@ class Service:
         req = _call_data(self, 'wsgi_environ', '_zato_req')
         return wsgi_environ(req.get('http') or {}, req.get('channel') or {})
 
+    # Outgoing connections: one shared set of wrappers (they hold names only).
+
+    @property
+    def outgoing(self):
+        from zato.server.connection import outgoing
+        return outgoing
+
+    out = outgoing
+
+    @property
+    def kvdb(self):
+        from zato.server.connection import kvdb
+        return kvdb
+
     @lazy_attr
     def invocation_time(self):
         # The wall clock was read when the call started; only the datetime is made here (naive, in UTC).

@@ -149,7 +149,10 @@ def _input_sources(req, sio_def, channel):
         message = payload
     elif data_format in ('xml', 'soap') and isinstance(payload, str) and payload.strip():
         wanted = [elem.name for elem in sio_def.input_elems]
-        message = xml_to_dict(payload, data_format == 'soap', wanted)
+        # SOAP: the whole envelope, where the namespace prefixes of the Body's content are declared.
+        raw = req.get('raw_request')
+        text = raw if data_format == 'soap' and isinstance(raw, str) and raw.strip() else payload
+        message = xml_to_dict(text, data_format == 'soap', wanted)
     else:
         message = None
 

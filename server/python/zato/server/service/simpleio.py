@@ -284,7 +284,8 @@ def xml_to_dict(text, is_soap, wanted):
         raise ServiceError(400, 'Invalid XML: {}'.format(e)) from None
 
     elem = root
-    if is_soap:
+    # SOAP callers' payload is the Body's content; the whole Envelope is accepted too.
+    if is_soap and _local(root.tag) == 'Envelope':
         body = next((child for child in root if _local(child.tag) == 'Body'), None)
         children = list(body) if body is not None else []
         elem = children[0] if children else None
@@ -449,3 +450,33 @@ def write_output(sio_def, plan, payload):
     if isinstance(payload, (list, tuple)):
         return [_serialize_item(item, sio_def, plan) for item in payload]
     return _serialize_item(payload, sio_def, plan)
+
+# ################################################################################################################################
+# Output as XML
+
+def _xml_value(parent, name, value):
+    elem = ElementTree.SubElement(parent, name)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _xml_value(elem, str(key), item)
+    elif isinstance(value, list):
+        for item in value:
+            _xml_value(elem, 'item', item)
+    elif value is None:
+        pass
+    elif isinstance(value, bool):
+        elem.text = 'true' if value else 'false'
+    else:
+        elem.text = str(value)
+
+
+def sio_to_xml(response_elem, payload):
+    """SimpleIO output for XML and SOAP callers: the elements under response_elem, a list as <item> elements."""
+    root = ElementTree.Element(response_elem)
+    if isinstance(payload, dict):
+        for key, value in payload.items():
+            _xml_value(root, str(key), value)
+    else:
+        for item in payload:
+            _xml_value(root, 'item', item)
+    return ElementTree.tostring(root, encoding='unicode')

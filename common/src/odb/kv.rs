@@ -1,0 +1,59 @@
+//! `kv_data`: short-lived keys every server of a cluster must agree on — WS-Security nonces
+//! already seen and JWTs already logged out.
+use chrono::{Duration as ChronoDuration, SecondsFormat, Utc};
+use sqlx::Row;
+
+use super::{Odb, OdbError, OdbResult};
+
+fn iso_in(seconds: i64) -> String {
+    (Utc::now() + ChronoDuration::seconds(seconds)).to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+impl Odb {
+    /// Stores `key` for `ttl_seconds` unless it is already there and unexpired. Returns
+    /// false when it was (a replay). Expired keys of the cluster are purged first.
+    pub async fn kv_insert_new(
+        &self,
+        cluster_id: i64,
+        key: &str,
+        value: &str,
+        ttl_seconds: i64,
+    ) -> OdbResult<bool> {
+        let now = iso_in(0);
+        sqlx::query(self.sql("DELETE FROM kv_data WHERE cluster_id = ? AND expiry_time < ?"))
+            .bind(cluster_id)
+            .bind(now.clone())
+            .execute(self.pool())
+            .await?;
+        let res = sqlx::query(self.sql(
+            "INSERT INTO kv_data (kv_key, value, data_type, creation_time, expiry_time, cluster_id) VALUES (?, ?, 'text', ?, ?, ?)",
+        ))
+        .bind(key.to_string())
+        .bind(value.to_string())
+        .bind(now)
+        .bind(iso_in(ttl_seconds.max(1)))
+        .bind(cluster_id)
+        .execute(self.pool())
+        .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Ok(false),
+            Err(e) => Err(OdbError::Query(e)),
+        }
+    }
+
+    /// The unexpired keys that start with `prefix`.
+    pub async fn kv_keys(&self, cluster_id: i64, prefix: &str) -> OdbResult<Vec<String>> {
+        let rows = sqlx::query(self.sql(
+            "SELECT kv_key FROM kv_data WHERE cluster_id = ? AND kv_key LIKE ? AND expiry_time >= ?",
+        ))
+        .bind(cluster_id)
+        .bind(format!("{prefix}%"))
+        .bind(iso_in(0))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok(r.try_get::<String, _>(0)?))
+            .collect()
+    }
+}

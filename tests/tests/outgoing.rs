@@ -1,0 +1,383 @@
+//! Outgoing connections used by Python services against real remote ends: REST and SOAP (a
+//! local stand-in HTTP server), SQL (PostgreSQL, MariaDB, SQLite) and Redis; the article's
+//! GetMarketCap over JSON and SOAP; a connection changed on server1 is live on server2.
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use serde_json::{Value, json};
+use zato_common::admin::AdminClient;
+use zato_tests::standin::{self, Reply, Seen};
+use zato_tests::{Backend, Options, TestCluster, create_channel, eventually, free_port};
+
+const SERVICES: &str = include_str!("fixtures/outgoing.py");
+
+async fn deploy(admin: &AdminClient) {
+    let payload = base64::engine::general_purpose::STANDARD.encode(SERVICES);
+    admin
+        .invoke(
+            "zato.service.upload-package",
+            &json!({"payload": payload, "payload_name": "outgoing.py"}),
+        )
+        .await
+        .expect("deploy outgoing.py");
+}
+
+/// The remote systems: a JSON market-data API, an XML one, a SOAP one and an echo endpoint.
+fn remote(seen: &Seen) -> Reply {
+    let path = seen.path.as_str();
+    match path {
+        "/yql" if seen.query.contains("format=json") && seen.query.contains("GOOG") => (
+            200,
+            "application/json",
+            json!({"query": {"results": {"quote": {"MarketCapitalization": "298.8B"}}}}).to_string(),
+        ),
+        "/yql2" => (
+            200,
+            "application/json",
+            json!({"query": {"results": {"quote": {"MarketCapitalization": "300.1B"}}}}).to_string(),
+        ),
+        "/finance/GOOG/info" => (
+            200,
+            "text/xml",
+            "<xml_api_reply><finance><company data=\"Google Inc.\"/><market_cap data=\"298815.05\"/></finance></xml_api_reply>".into(),
+        ),
+        "/soap" => {
+            let body = String::from_utf8_lossy(&seen.body);
+            let ok = seen.header("soapaction") == Some("\"urn:getQuote\"")
+                && body.contains("<soapenv:Envelope")
+                && body.contains("<symbol>IBM</symbol>");
+            let price = if ok { "123.45" } else { "wrong request" };
+            (
+                200,
+                "text/xml; charset=utf-8",
+                format!("<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body><getQuoteResponse><price>{price}</price></getQuoteResponse></s:Body></s:Envelope>"),
+            )
+        }
+        p if p.starts_with("/echo/") => (
+            if seen.method == "GET" { 404 } else { 201 },
+            "application/json",
+            json!({
+                "method": seen.method, "path": p, "query": seen.query,
+                "body": String::from_utf8_lossy(&seen.body),
+                "content_type": seen.header("content-type"), "custom": seen.header("x-custom"),
+                "auth": seen.header("authorization"), "has_cid": seen.header("x-zato-cid").is_some(),
+            })
+            .to_string(),
+        ),
+        _ => (404, "text/plain", "not found".into()),
+    }
+}
+
+async fn outgoing(admin: &AdminClient, name: &str, host: &str, url_path: &str, extra: Value) {
+    let mut input = json!({
+        "name": name, "connection": "outgoing", "transport": "plain_http",
+        "host": host, "url_path": url_path, "data_format": "json",
+    });
+    for (k, v) in extra.as_object().into_iter().flatten() {
+        input[k] = v.clone();
+    }
+    admin
+        .invoke("zato.http-soap.create", &input)
+        .await
+        .unwrap_or_else(|e| panic!("create {name}: {e}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_soap_and_get_market_cap() {
+    let host = standin::start(remote).await;
+    let c = TestCluster::start(
+        Backend::Sqlite,
+        Options {
+            servers: 2,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let (s1, s2) = (&c.servers[0], &c.servers[1]);
+    let admin = s1.admin();
+    deploy(&admin).await;
+    outgoing(&admin, "Quotes JSON", &host, "/yql", json!({})).await;
+    outgoing(
+        &admin,
+        "Finance XML",
+        &host,
+        "/finance/{stock}/info",
+        json!({"data_format": "xml"}),
+    )
+    .await;
+    admin
+        .invoke(
+            "zato.security.basic-auth.create",
+            &json!({"name": "Echo creds", "username": "crm", "password": "crm-secret", "realm": "CRM"}),
+        )
+        .await
+        .unwrap();
+    outgoing(
+        &admin,
+        "Echo",
+        &host,
+        "/echo/{id}",
+        json!({"security_name": "Echo creds"}),
+    )
+    .await;
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    outgoing(&admin, "Dead", &dead, "/x", json!({"timeout": 2})).await;
+    outgoing(&admin, "Market path", &host, "/x/{symbol}", json!({})).await;
+    outgoing(
+        &admin,
+        "Legacy SOAP",
+        &host,
+        "/soap",
+        json!({"transport": "soap", "soap_action": "urn:getQuote", "soap_version": "1.1", "data_format": "soap"}),
+    )
+    .await;
+    create_channel(
+        &admin,
+        "market-cap",
+        "/market-cap",
+        "stockmarket.get-market-cap",
+        json!({}),
+    )
+    .await
+    .unwrap();
+    create_channel(
+        &admin,
+        "market-cap.soap",
+        "/soap/market-cap",
+        "stockmarket.get-market-cap",
+        json!({"transport": "soap", "data_format": "soap", "soap_version": "1.1"}),
+    )
+    .await
+    .unwrap();
+
+    // GetMarketCap over JSON, on the server that did not receive the configuration.
+    let http = zato_common::http_client();
+    let json_url = format!("{}/market-cap", s2.address());
+    let body = eventually(Duration::from_secs(5), || async {
+        let r = http
+            .post(&json_url)
+            .body(r#"{"symbol": "GOOG"}"#)
+            .send()
+            .await
+            .ok()?;
+        if r.status() != 200 {
+            return None;
+        }
+        r.json::<Value>().await.ok()
+    })
+    .await
+    .unwrap_or_else(|| panic!("GetMarketCap never answered 200\n{}", s2.log()));
+    // JSON channels answer without the response_elem wrapper, as upstream 3.2's REST does.
+    assert_eq!(
+        body,
+        json!([
+            {"provider": "Quotes", "value": "298.8"},
+            {"provider": "Finance", "value": "298.81505"},
+        ])
+    );
+
+    // The same service as SOAP.
+    let envelope = r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:zato="https://zato.io/ns/20130518"><soapenv:Body><zato:request><zato:symbol>GOOG</zato:symbol></zato:request></soapenv:Body></soapenv:Envelope>"#;
+    let r = http
+        .post(format!("{}/soap/market-cap", s1.address()))
+        .header("content-type", "text/xml; charset=utf-8")
+        .header("soapaction", "\"\"")
+        .body(envelope)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("soapenv:Envelope"), "{text}");
+    assert!(
+        text.contains("<soapenv:Body><market_cap><item><provider>Quotes</provider><value>298.8</value></item><item><provider>Finance</provider><value>298.81505</value></item></market_cap></soapenv:Body>"),
+        "{text}"
+    );
+
+    // Methods, params into the path and the query, headers, security and parsed replies.
+    let r = admin
+        .invoke("test.rest-details", &json!({"conn": "Echo"}))
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", s1.log()));
+    let d = &r.data;
+    assert_eq!(d["status"], 201);
+    assert_eq!(d["content_type"], "application/json");
+    let auth = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("crm:crm-secret")
+    );
+    assert_eq!(
+        d["data"],
+        json!({"method": "POST", "path": "/echo/7", "query": "q=x+y", "body": "{\"a\": 1}",
+            "content_type": "application/json", "custom": "yes", "auth": auth, "has_cid": true})
+    );
+    assert_eq!(d["put"]["method"], "PUT");
+    assert_eq!(d["put"]["body"], "plain text");
+    assert_eq!(d["put"]["path"], "/echo/8");
+    assert_eq!(
+        (d["get_status"].clone(), d["ok"].clone()),
+        (json!(404), json!(false))
+    );
+    assert_eq!(d["get"]["path"], "/echo/9");
+
+    // Failures a service can catch: refused, unknown connection, a path param not given.
+    let r = admin.invoke("test.rest-errors", &json!({})).await.unwrap();
+    assert_eq!(
+        r.data["refused"],
+        json!({"type": "OutgoingConnectionError", "name": "Dead", "has_cause": true})
+    );
+    assert!(
+        r.data["missing"]
+            .as_str()
+            .unwrap()
+            .contains("No such connection")
+    );
+    assert_eq!(r.data["get_missing"], Value::Null);
+    assert!(
+        r.data["no_param"].as_str().unwrap().contains("symbol"),
+        "{}",
+        r.data
+    );
+
+    // SOAP outgoing: the body wrapped into an envelope, SOAPAction sent, the reply's Body parsed.
+    let r = admin.invoke("test.soap-call", &json!({})).await.unwrap();
+    assert_eq!(r.data, json!({"status": 200, "price": "123.45"}));
+
+    // A change made through server1 is live on server2 within a second.
+    let list = admin
+        .invoke(
+            "zato.http-soap.get-list",
+            &json!({"connection": "outgoing"}),
+        )
+        .await
+        .unwrap();
+    let quotes = list
+        .data
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "Quotes JSON")
+        .unwrap()
+        .clone();
+    let started = Instant::now();
+    admin
+        .invoke(
+            "zato.http-soap.edit",
+            &json!({"id": quotes["id"], "name": "Quotes JSON", "connection": "outgoing",
+                "host": host, "url_path": "/yql2", "data_format": "json"}),
+        )
+        .await
+        .unwrap();
+    let changed = eventually(Duration::from_secs(3), || async {
+        let r = http
+            .post(&json_url)
+            .body(r#"{"symbol": "GOOG"}"#)
+            .send()
+            .await
+            .ok()?;
+        let v: Value = r.json().await.ok()?;
+        (v[0]["value"] == "300.1").then_some(started.elapsed())
+    })
+    .await
+    .expect("server2 never used the edited connection");
+    assert!(changed < Duration::from_secs(1), "took {changed:?}");
+    c.finish().await;
+}
+
+async fn sql_roundtrip(backend: Backend) {
+    let c = TestCluster::start(backend, Options::default())
+        .await
+        .unwrap();
+    let s = &c.servers[0];
+    let admin = s.admin();
+    deploy(&admin).await;
+    let cfg = &c.db.cfg;
+    let (engine, db_name) = match backend {
+        Backend::Sqlite => ("sqlite", format!("{}.out", cfg.db_name)),
+        Backend::Postgresql => ("postgresql+pg8000", cfg.db_name.clone()),
+        Backend::Mysql => ("mysql+pymysql", cfg.db_name.clone()),
+    };
+    admin
+        .invoke(
+            "zato.outgoing.sql.create",
+            &json!({"name": "db1", "engine": engine, "host": cfg.host, "port": cfg.port,
+                "db_name": db_name, "username": cfg.username, "password": cfg.password,
+                "pool_size": 2, "is_active": true}),
+        )
+        .await
+        .unwrap();
+    let list = admin
+        .invoke("zato.outgoing.sql.get-list", &json!({}))
+        .await
+        .unwrap();
+    assert!(list.data[0].get("password").is_none(), "{}", list.data);
+    let r = eventually(Duration::from_secs(3), || async {
+        admin
+            .invoke("zato.outgoing.sql.ping", &json!({"name": "db1"}))
+            .await
+            .ok()
+    })
+    .await
+    .unwrap_or_else(|| panic!("{backend:?}: ping never worked\n{}", s.log()));
+    assert!(r.data["response_time"].is_string());
+    let r = admin
+        .invoke("test.sql", &json!({"conn": "db1"}))
+        .await
+        .unwrap_or_else(|e| panic!("{backend:?}: {e}\n{}", s.log()));
+    assert_eq!(
+        r.data,
+        json!({
+            "rows": [{"id": 1, "name": "it's a", "price": 1.5}, {"id": 2, "name": "b", "price": 2.5}],
+            "first_name": "it's a", "deleted": 1, "count": 1,
+            "error": {"name": "db1", "mentions_table": true},
+        }),
+        "{backend:?}"
+    );
+    c.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_on_postgresql() {
+    sql_roundtrip(Backend::Postgresql).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_on_mariadb() {
+    sql_roundtrip(Backend::Mysql).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_on_sqlite() {
+    sql_roundtrip(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_through_kvdb() {
+    let c = TestCluster::start(
+        Backend::Sqlite,
+        Options {
+            kvdb: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let admin = c.servers[0].admin();
+    deploy(&admin).await;
+    let key = format!("zato-test:{}", uuid::Uuid::new_v4().simple());
+    let r = admin
+        .invoke("test.kvdb", &json!({"key": key}))
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", c.servers[0].log()));
+    assert_eq!(
+        r.data,
+        json!({
+            "set": true, "get": "v1", "missing": null, "incr": [1, 6], "hset": 2,
+            "hgetall": {"a": "1", "b": "2"}, "ttl_ok": true, "ping": true,
+            "lrange": [2, ["x", "y"]], "generic": 2, "same_as_outgoing": "v1", "deleted": 4,
+        })
+    );
+    c.finish().await;
+}
