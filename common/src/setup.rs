@@ -125,6 +125,8 @@ pub async fn create_cluster(odb: &Odb, spec: &ClusterSpec<'_>) -> Result<i64, Se
                 internal("zato.ping"),
                 internal("zato.service.invoke"),
                 internal("pub.zato.service.service-invoker"),
+                internal("zato.security.jwt.log-in"),
+                internal("zato.security.jwt.log-out"),
             ],
         )
         .await?;
@@ -164,6 +166,19 @@ pub async fn create_cluster(odb: &Odb, spec: &ClusterSpec<'_>) -> Result<i64, Se
             "/zato/api/invoke/{service_name}",
             "pub.zato.service.service-invoker",
             Some(pubapi_id),
+        ),
+        // JWT clients log in and out here; their credentials (or token) are the request.
+        channel(
+            "zato.security.jwt.log-in",
+            "/zato/jwt/log-in",
+            "zato.security.jwt.log-in",
+            None,
+        ),
+        channel(
+            "zato.security.jwt.log-out",
+            "/zato/jwt/log-out",
+            "zato.security.jwt.log-out",
+            None,
         ),
     ] {
         odb.http_soap_create(cluster_id, &ch).await?;
