@@ -5,6 +5,7 @@ pub mod ca;
 pub mod check;
 pub mod component;
 pub mod create;
+pub mod enmasse;
 pub mod exit;
 pub mod info;
 pub mod invoke;

@@ -71,6 +71,12 @@ enum Command {
     ///
     /// Example: zato delete-rest-channel --path /opt/zato/server1 --name get-user
     DeleteRestChannel(zato_cli::shortcuts::Target),
+    /// Export the cluster's configuration to a file, or import one (checked whole first, then
+    /// applied in one transaction).
+    ///
+    /// Example: zato enmasse /opt/zato/server1 --export --output config.yaml
+    ///          zato enmasse /opt/zato/server1 --import --input config.yaml --replace
+    Enmasse(zato_cli::enmasse::EnmasseArgs),
     /// The load balancer, through its agent API.
     #[command(subcommand)]
     Lb(zato_cli::lb::Lb),
@@ -199,6 +205,7 @@ async fn run(command: Command) -> CliResult<()> {
         Command::Delete(d) => create::delete(d).await.map_err(from_anyhow),
         Command::Ca(Ca::Create(c)) => ca::run(c),
         Command::Lb(c) => zato_cli::lb::run(c).await,
+        Command::Enmasse(a) => zato_cli::enmasse::run(a).await,
         Command::ChangePassword(a) => zato_cli::shortcuts::change_password(a).await,
         Command::CreateRestChannel(a) => zato_cli::shortcuts::create_rest_channel(a).await,
         Command::DeleteRestChannel(t) => zato_cli::shortcuts::delete_rest_channel(t).await,

@@ -5,6 +5,9 @@ use zato_common::odb::channels::{HttpSoap, HttpSoapInput};
 use super::{Builtin, Ctx, Input, ServiceError, ServiceResult, check_cluster};
 use crate::{broker, builtin};
 
+/// Upstream's name for "no security definition".
+pub const NO_SECURITY: &str = "zato-no-security";
+
 const DATA_FORMATS: &[&str] = &["json", "xml", "soap", "plain", "form", "csv"];
 
 fn describe(h: &HttpSoap) -> Value {
@@ -37,14 +40,17 @@ fn check_outgoing(
     Ok(())
 }
 
-/// Reads create/edit input; `existing` supplies defaults on edit.
-async fn read_input(
-    ctx: &Ctx,
-    input: &Value,
-    existing: Option<&HttpSoap>,
-) -> Result<HttpSoapInput, ServiceError> {
-    let mut i = Input::new(input);
-    check_cluster(ctx, &i)?;
+/// Create/edit input with its references still by name (resolved against the ODB by the
+/// admin services, against the ODB and the file by enmasse).
+pub struct Parsed {
+    /// `security_id` as given (if by id); `service_id` not yet set.
+    pub data: HttpSoapInput,
+    pub security_name: Option<String>,
+    pub service: Option<String>,
+}
+
+/// Reads and checks create/edit input; `existing` supplies defaults on edit.
+pub fn parse_input(i: &mut Input<'_>, existing: Option<&HttpSoap>) -> Result<Parsed, ServiceError> {
     let name = i.str("name");
     let url_path = i.str("url_path");
     let connection = i.str("connection");
@@ -73,7 +79,7 @@ async fn read_input(
         .opt_bool("validate_tls")?
         .or(existing.map(|e| e.validate_tls))
         .unwrap_or(true);
-    let mut security_id = i.opt_int("security_id")?;
+    let security_id = i.opt_int("security_id")?;
     let security_name = i.opt_str("security_name").or_else(|| i.opt_str("sec_def"));
     let service = i.opt_str("service").or_else(|| i.opt_str("service_name"));
     let get = |k: &str| i.opt_str(k).filter(|v| !v.is_empty());
@@ -112,46 +118,12 @@ async fn read_input(
             "`data_format` must be one of {DATA_FORMATS:?}, got `{f}`"
         )));
     }
-    let state = &ctx.state;
-    if let Some(sec_name) = security_name.filter(|s| !s.is_empty() && s != "zato-no-security") {
-        let def = state
-            .odb
-            .security_by_name(state.cluster_id, &sec_name)
-            .await?
-            .ok_or_else(|| {
-                ServiceError::bad_request(format!("No security definition named `{sec_name}`"))
-            })?;
-        security_id = Some(def.id);
-    } else if let Some(id) = security_id
-        && state
-            .odb
-            .security_by_id(state.cluster_id, id)
-            .await?
-            .is_none()
-    {
-        return Err(ServiceError::bad_request(format!(
-            "No security definition with id {id}"
-        )));
+    if connection == "channel" && service.as_deref().is_none_or(str::is_empty) {
+        return Err(ServiceError::bad_request(
+            "Missing input: service (a channel needs a service)",
+        ));
     }
-    let service_id = match service.filter(|s| !s.is_empty()) {
-        Some(name) => Some(
-            state
-                .odb
-                .service_by_name(state.cluster_id, &name)
-                .await?
-                .ok_or_else(|| {
-                    ServiceError::bad_request(format!("No service named `{name}`; deploy it first"))
-                })?
-                .id,
-        ),
-        None if connection == "channel" => {
-            return Err(ServiceError::bad_request(
-                "Missing input: service (a channel needs a service)",
-            ));
-        }
-        None => None,
-    };
-    Ok(HttpSoapInput {
+    let data = HttpSoapInput {
         name,
         is_active,
         is_internal,
@@ -171,8 +143,62 @@ async fn read_input(
         url_params_pri,
         params_pri,
         security_id,
-        service_id,
+        service_id: None,
+    };
+    Ok(Parsed {
+        data,
+        security_name: security_name.filter(|s| !s.is_empty() && s != NO_SECURITY),
+        service: service.filter(|s| !s.is_empty()),
     })
+}
+
+/// Reads create/edit input and resolves its references against the ODB.
+async fn read_input(
+    ctx: &Ctx,
+    input: &Value,
+    existing: Option<&HttpSoap>,
+) -> Result<HttpSoapInput, ServiceError> {
+    let mut i = Input::new(input);
+    check_cluster(ctx, &i)?;
+    let Parsed {
+        mut data,
+        security_name,
+        service,
+    } = parse_input(&mut i, existing)?;
+    let state = &ctx.state;
+    if let Some(sec_name) = security_name {
+        let def = state
+            .odb
+            .security_by_name(state.cluster_id, &sec_name)
+            .await?
+            .ok_or_else(|| {
+                ServiceError::bad_request(format!("No security definition named `{sec_name}`"))
+            })?;
+        data.security_id = Some(def.id);
+    } else if let Some(id) = data.security_id
+        && state
+            .odb
+            .security_by_id(state.cluster_id, id)
+            .await?
+            .is_none()
+    {
+        return Err(ServiceError::bad_request(format!(
+            "No security definition with id {id}"
+        )));
+    }
+    if let Some(name) = service {
+        data.service_id = Some(
+            state
+                .odb
+                .service_by_name(state.cluster_id, &name)
+                .await?
+                .ok_or_else(|| {
+                    ServiceError::bad_request(format!("No service named `{name}`; deploy it first"))
+                })?
+                .id,
+        );
+    }
+    Ok(data)
 }
 
 async fn get_list(ctx: &Ctx, input: Value) -> ServiceResult {

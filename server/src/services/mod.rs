@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use crate::state::ServerState;
 
 pub mod deploy;
+pub mod enmasse;
 pub mod http_soap;
 pub mod info;
 pub mod ping;
@@ -177,6 +178,7 @@ pub fn registry() -> Registry {
         http_soap::services(),
         security::services(),
         sql::services(),
+        enmasse::services(),
         info::services(),
     ]
     .into_iter()

@@ -77,7 +77,11 @@ async fn get_list_all(ctx: &Ctx, input: Value) -> ServiceResult {
 }
 
 /// Reads create/edit input; on edit, `old` supplies what is not given.
-fn read(i: &mut Input<'_>, sec_type: &str, old: Option<&SecDef>) -> Result<SecInput, ServiceError> {
+pub fn read(
+    i: &mut Input<'_>,
+    sec_type: &str,
+    old: Option<&SecDef>,
+) -> Result<SecInput, ServiceError> {
     let name = match old {
         Some(o) => i.opt_str("name").unwrap_or(o.name.clone()),
         None => i.str("name"),

@@ -24,7 +24,7 @@ fn describe(p: &SqlPool) -> Value {
     })
 }
 
-fn read(i: &mut Input<'_>, old: Option<&SqlPool>) -> Result<SqlPoolInput, ServiceError> {
+pub fn read(i: &mut Input<'_>, old: Option<&SqlPool>) -> Result<SqlPoolInput, ServiceError> {
     let text = |i: &mut Input<'_>, k: &'static str, old: Option<String>| match old {
         Some(o) => i.opt_str(k).unwrap_or(o),
         None => i.str(k),

@@ -1,0 +1,365 @@
+//! `zato enmasse`: export → import into a fresh cluster → export gives the same file (YAML and
+//! JSON); a file with problems is refused whole with every problem named and changes nothing;
+//! upstream's older type names, `include:` and environment placeholders are understood.
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use zato_common::admin::AdminClient;
+use zato_tests::cli::{command, ok};
+use zato_tests::{Backend, Options, TestCluster, eventually};
+
+async fn invoke(admin: &AdminClient, service: &str, input: Value) -> Value {
+    admin
+        .invoke(service, &input)
+        .await
+        .unwrap_or_else(|e| panic!("{service}: {e}"))
+        .data
+}
+
+/// One object of every kind enmasse handles.
+async fn populate(admin: &AdminClient) {
+    for (service, input) in [
+        (
+            "zato.security.basic-auth.create",
+            json!({"name": "CRM Basic", "username": "crm", "password": "p1", "realm": "CRM"}),
+        ),
+        (
+            "zato.security.apikey.create",
+            json!({"name": "Partner key", "password": "k1", "header": "X-Partner"}),
+        ),
+        (
+            "zato.security.wss.create",
+            json!({"name": "Legacy WSS", "username": "legacy", "password": "w1", "password_type": "digest", "reject_expiry_limit": 300}),
+        ),
+        (
+            "zato.security.jwt.create",
+            json!({"name": "Mobile JWT", "username": "mobile", "password": "j1", "ttl": 900}),
+        ),
+        (
+            "zato.security.tech-account.create",
+            json!({"name": "batch", "password": "t1"}),
+        ),
+        (
+            "zato.http-soap.create",
+            json!({"name": "get-user", "connection": "channel", "transport": "plain_http", "url_path": "/api/users/{id}", "service": "zato.ping", "method": "GET", "data_format": "json", "security_name": "CRM Basic"}),
+        ),
+        (
+            "zato.http-soap.create",
+            json!({"name": "legacy-ping", "connection": "channel", "transport": "soap", "url_path": "/soap/ping", "service": "zato.ping", "soap_action": "urn:ping", "soap_version": "1.1", "data_format": "soap", "security_name": "Legacy WSS"}),
+        ),
+        (
+            "zato.http-soap.create",
+            json!({"name": "Partner API", "connection": "outgoing", "transport": "plain_http", "host": "https://partner.example.com", "url_path": "/v1/orders/{order}", "data_format": "json", "timeout": 5, "pool_size": 4, "security_name": "Partner key"}),
+        ),
+        (
+            "zato.http-soap.create",
+            json!({"name": "Old ERP", "connection": "outgoing", "transport": "soap", "host": "http://erp.example.com", "url_path": "/ws", "soap_action": "urn:get", "soap_version": "1.2", "validate_tls": false}),
+        ),
+        (
+            "zato.outgoing.sql.create",
+            json!({"name": "Reports DB", "engine": "postgresql", "host": "db.example.com", "port": 5432, "db_name": "reports", "username": "rep", "password": "s1", "pool_size": 3}),
+        ),
+    ] {
+        invoke(admin, service, input).await;
+    }
+}
+
+fn export(server: &Path, file: &Path, format: &str) -> String {
+    let (s, f) = (server.to_str().unwrap(), file.to_str().unwrap());
+    ok(&["enmasse", s, "--export", "--format", format, "--output", f]);
+    std::fs::read_to_string(file).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_import_export_is_identical() {
+    let a = TestCluster::start(Backend::Sqlite, Options::default())
+        .await
+        .unwrap();
+    let b = TestCluster::start(Backend::Sqlite, Options::default())
+        .await
+        .unwrap();
+    let c = TestCluster::start(Backend::Sqlite, Options::default())
+        .await
+        .unwrap();
+    populate(&a.servers[0].admin()).await;
+    let dir = tempfile::tempdir().unwrap();
+    for (format, target) in [("yaml", &b), ("json", &c)] {
+        let first_path = dir.path().join(format!("first.{format}"));
+        let first = export(&a.servers[0].dir, &first_path, format);
+        assert!(
+            !first.contains("p1") && !first.contains("s1\""),
+            "a secret in clear: {first}"
+        );
+        assert!(
+            first.contains("{Zato_Enmasse_Env.ZATO_SEC_CRM_BASIC_PASSWORD}"),
+            "{first}"
+        );
+        let out = ok(&[
+            "enmasse",
+            target.servers[0].dir.to_str().unwrap(),
+            "--import",
+            "--input",
+            first_path.to_str().unwrap(),
+        ]);
+        assert!(out.contains("Created (10)"), "{out}");
+        let second = export(
+            &target.servers[0].dir,
+            &dir.path().join(format!("second.{format}")),
+            format,
+        );
+        assert_eq!(first, second, "{format}: the round trip changed the file");
+    }
+    // The imported channel works on the new cluster with the password given by the environment.
+    let out = command()
+        .args([
+            "enmasse",
+            b.servers[0].dir.to_str().unwrap(),
+            "--import",
+            "--replace",
+            "--input",
+        ])
+        .arg(dir.path().join("first.yaml"))
+        .env("ZATO_SEC_CRM_BASIC_PASSWORD", "from-env")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Updated (10)"));
+    let http = zato_common::http_client();
+    let url = format!("{}/api/users/7", b.servers[0].address());
+    eventually(Duration::from_secs(3), || async {
+        let r = http
+            .get(&url)
+            .basic_auth("crm", Some("from-env"))
+            .send()
+            .await
+            .ok()?;
+        (r.status() == 200).then_some(())
+    })
+    .await
+    .expect("the imported channel never accepted the password from the environment");
+    for c in [a, b, c] {
+        c.finish().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_file_changes_nothing() {
+    let c = TestCluster::start(Backend::Sqlite, Options::default())
+        .await
+        .unwrap();
+    let admin = c.servers[0].admin();
+    populate(&admin).await;
+    let server = c.servers[0].dir.to_str().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let before = export(&c.servers[0].dir, &dir.path().join("before.yaml"), "yaml");
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        r#"
+security:
+  - {name: New Basic, type: basic_auth, username: new, password: x}
+  - {name: No User, type: basic_auth, password: x}
+  - {name: New Basic, type: apikey, password: y}
+  - {name: CRM Basic, type: basic_auth, username: crm2, password: z}
+  - {name: Odd, type: ntlm, username: o}
+channel_rest:
+  - {name: ok-channel, service: zato.ping, url_path: /ok}
+  - {name: dangling, service: zato.ping, url_path: /d, security_name: Nobody}
+  - {name: no-service, service: not.deployed, url_path: /n}
+  - {name: bad-format, service: zato.ping, url_path: /b, data_format: yaml}
+outconn_sql:
+  - {name: bad engine, engine: oracle, host: h, db_name: d, username: u}
+scheduler:
+  - {name: job1, service: zato.ping, job_type: interval_based, seconds: 5}
+wrong_type:
+  - {name: x}
+"#,
+    )
+    .unwrap();
+    let out = command()
+        .args(["enmasse", &server, "--import", "--input"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    for needle in [
+        "has 10 problem(s); nothing was imported",
+        "security `No User`: username: Missing input: username",
+        "security `New Basic`: name: appears more than once in the file",
+        "security `CRM Basic`: already exists in the cluster; import with --replace to update it",
+        "security `Odd`: type: unsupported security type `ntlm`",
+        "channel_rest `dangling`: security_name: no security definition named `Nobody`",
+        "channel_rest `no-service`: service: no service named `not.deployed` is deployed",
+        "channel_rest `bad-format`: data_format: `data_format` must be one of",
+        "outconn_sql `bad engine`: engine: unsupported `engine` `oracle`",
+        "scheduler ``: type `scheduler` is not supported by this version",
+        "wrong_type ``: unknown type `wrong_type`",
+    ] {
+        assert!(stderr.contains(needle), "`{needle}` not in:\n{stderr}");
+    }
+    let after = export(&c.servers[0].dir, &dir.path().join("after.yaml"), "yaml");
+    assert_eq!(before, after, "a refused file changed the cluster");
+    let list = invoke(&admin, "zato.security.get-list", json!({})).await;
+    assert!(
+        !list
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["name"] == "New Basic")
+    );
+
+    // --ignore-missing-defs skips the dangling channel; the rest of a good file goes in.
+    let partial = dir.path().join("partial.json");
+    std::fs::write(
+        &partial,
+        json!({"channel_rest": [
+            {"name": "ok-channel", "service": "zato.ping", "url_path": "/ok"},
+            {"name": "dangling", "service": "zato.ping", "url_path": "/d", "security_name": "Nobody"},
+        ]})
+        .to_string(),
+    )
+    .unwrap();
+    let out = command()
+        .args([
+            "enmasse",
+            &server,
+            "--import",
+            "--ignore-missing-defs",
+            "--input",
+        ])
+        .arg(&partial)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Skipped channel_rest `dangling`"));
+    let rows = invoke(
+        &admin,
+        "zato.http-soap.get-list",
+        json!({"connection": "channel"}),
+    )
+    .await;
+    let names: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"ok-channel") && !names.contains(&"dangling"),
+        "{names:?}"
+    );
+
+    // No action, both actions.
+    zato_tests::cli::fails(&["enmasse", &server], 14, "use --export or --import");
+    zato_tests::cli::fails(
+        &["enmasse", &server, "--export", "--import"],
+        13,
+        "not both",
+    );
+    c.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn older_type_names_includes_and_env() {
+    let c = TestCluster::start(Backend::Sqlite, Options::default())
+        .await
+        .unwrap();
+    let s = &c.servers[0];
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("security.yml"),
+        "def_sec:\n  - {name: Old Basic, type: basic_auth, username: old, password: '{Zato_Enmasse_Env.OLD_BASIC_PW}', realm: Old}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("main.yaml"),
+        r#"
+include: [security.yml]
+channel_plain_http:
+  - {name: old-ping, service: zato.ping, url_path: /old/ping, sec_def: Old Basic, data_format: json}
+channel_soap:
+  - {name: old-soap, service: zato.ping, url_path: /old/soap, sec_def: zato-no-security}
+outconn_plain_http:
+  - {name: Old CRM, host: 'http://crm.example.com', url_path: /api}
+outconn_soap:
+  - {name: Old SOAP, host: 'http://soap.example.com', url_path: /ws, soap_action: 'urn:x'}
+http_soap:
+  - {name: generic-channel, connection: channel, transport: plain_http, service: zato.ping, url_path: /generic}
+"#,
+    )
+    .unwrap();
+    let out = command()
+        .args(["enmasse", s.dir.to_str().unwrap(), "--import", "--input"])
+        .arg(dir.path().join("main.yaml"))
+        .env("OLD_BASIC_PW", "old-secret")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let admin = s.admin();
+    let rows = invoke(&admin, "zato.http-soap.get-list", json!({})).await;
+    let find = |name: &str| {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(
+        (
+            find("old-ping")["connection"].clone(),
+            find("old-ping")["security_name"].clone()
+        ),
+        (json!("channel"), json!("Old Basic"))
+    );
+    assert_eq!(
+        (
+            find("old-soap")["transport"].clone(),
+            find("old-soap")["security_id"].clone()
+        ),
+        (json!("soap"), Value::Null)
+    );
+    assert_eq!(
+        (
+            find("Old CRM")["connection"].clone(),
+            find("Old CRM")["transport"].clone()
+        ),
+        (json!("outgoing"), json!("plain_http"))
+    );
+    assert_eq!(
+        (
+            find("Old SOAP")["connection"].clone(),
+            find("Old SOAP")["transport"].clone()
+        ),
+        (json!("outgoing"), json!("soap"))
+    );
+    assert_eq!(find("generic-channel")["url_path"], "/generic");
+    let http = zato_common::http_client();
+    let url = format!("{}/old/ping", s.address());
+    eventually(Duration::from_secs(3), || async {
+        let r = http
+            .get(&url)
+            .basic_auth("old", Some("old-secret"))
+            .send()
+            .await
+            .ok()?;
+        (r.status() == 200).then_some(())
+    })
+    .await
+    .expect("the channel from the old-style file never accepted its password");
+    c.finish().await;
+}
