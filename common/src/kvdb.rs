@@ -1,11 +1,17 @@
 //! The optional Redis connection (`[kvdb]`): reachability checks for `zato check-config` and
 //! quickstart.
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use redis::{ConnectionAddr, IntoConnectionInfo, RedisConnectionInfo};
 use thiserror::Error;
 
-use crate::config::KvdbConfig;
+use crate::config::{KvdbConfig, repo_dir};
+use crate::crypto::SecretKey;
+
+/// Where server.conf points for the Redis password (an entry of secrets.conf).
+const PASSWORD_REF: &str = "zato+secret://zato.server_conf.kvdb.password";
+const PASSWORD_KEY: &str = "server_conf.kvdb.password";
 
 #[derive(Debug, Error)]
 pub enum KvdbError {
@@ -16,6 +22,8 @@ pub enum KvdbError {
         addr: String,
         source: redis::RedisError,
     },
+    #[error("cannot update {path}: {detail}")]
+    Save { path: PathBuf, detail: String },
 }
 
 /// A client for the configured Redis (authenticating when a password is set, on the db).
@@ -60,4 +68,70 @@ pub async fn ping(cfg: &KvdbConfig, timeout: Duration) -> Result<(), KvdbError> 
             timeout,
         }),
     }
+}
+
+/// Writes a file through a temporary one in the same directory, so readers never see half of
+/// it; `mode` is the new file's permissions.
+fn write_atomic(path: &Path, text: &str, mode: u32) -> Result<(), KvdbError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let err = |e: std::io::Error| KvdbError::Save {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    };
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|_| f.sync_all()))
+        .map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(err)
+}
+
+/// Changes a TOML file in place, keeping its comments, layout and permissions.
+fn edit(path: &Path, change: impl FnOnce(&mut toml_edit::DocumentMut)) -> Result<(), KvdbError> {
+    use std::os::unix::fs::PermissionsExt;
+    let err = |detail: String| KvdbError::Save {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let mode = std::fs::metadata(path)
+        .map_err(|e| err(e.to_string()))?
+        .permissions()
+        .mode()
+        & 0o777;
+    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    let mut doc: toml_edit::DocumentMut = text
+        .parse()
+        .map_err(|e: toml_edit::TomlError| err(e.to_string()))?;
+    change(&mut doc);
+    write_atomic(path, &doc.to_string(), mode)
+}
+
+/// Rewrites a server's `[kvdb]` (server.conf) and its password (secrets.conf, encrypted with
+/// `key`), keeping everything else in both files as it is.
+pub fn save(server_dir: &Path, cfg: &KvdbConfig, key: &SecretKey) -> Result<(), KvdbError> {
+    let repo = repo_dir(server_dir);
+    edit(&repo.join("server.conf"), |doc| {
+        let table = doc
+            .entry("kvdb")
+            .or_insert_with(|| toml_edit::Item::Table(toml_edit::Table::new()));
+        table["host"] = toml_edit::value(cfg.host.clone());
+        table["port"] = toml_edit::value(i64::from(cfg.port));
+        table["db"] = toml_edit::value(i64::from(cfg.db));
+        table["password"] = toml_edit::value(if cfg.password.is_empty() {
+            ""
+        } else {
+            PASSWORD_REF
+        });
+    })?;
+    edit(&repo.join("secrets.conf"), |doc| {
+        let table = doc
+            .entry("zato")
+            .or_insert_with(|| toml_edit::Item::Table(toml_edit::Table::new()));
+        table[PASSWORD_KEY] = toml_edit::value(key.encrypt(&cfg.password));
+    })
 }

@@ -13,6 +13,8 @@ use crate::state::ServerState;
 pub const DEPLOY: &str = "deploy";
 pub const CONFIG: &str = zato_common::odb::events::EVENT_CONFIG;
 pub const SERVICE_DELETE: &str = "service_delete";
+/// New Redis settings (`zato.outgoing.redis.*`), the password encrypted with the cluster key.
+pub const KVDB: &str = "kvdb";
 
 const POLL: Duration = Duration::from_millis(200);
 /// Ids may commit out of order on PostgreSQL/MySQL; re-reading a window below the highest id
@@ -62,6 +64,10 @@ async fn handle(state: &Arc<ServerState>, event_type: &str, payload: &str) {
                 state.python.remove(name).await;
             }
         }
+        KVDB => match crate::services::redis::from_wire(state, &payload) {
+            Some(cfg) => crate::services::redis::use_settings(state, &cfg),
+            None => tracing::error!("ignoring a `kvdb` cluster event that cannot be read"),
+        },
         other => tracing::warn!("ignoring an unknown cluster event `{other}`"),
     }
 }

@@ -155,7 +155,7 @@ impl Bridge for ServerBridge {
         let out = state.outgoing.load();
         match kind {
             "sql" => out.sql.contains_key(name),
-            "redis" => state.kvdb.is_some(),
+            "redis" => state.kvdb.load().is_some(),
             transport => out
                 .http
                 .contains_key(&(transport.to_string(), name.to_string())),
@@ -219,7 +219,7 @@ impl Bridge for ServerBridge {
 
     fn redis(&self, args: Vec<Vec<u8>>) -> Result<RedisReply, OutError> {
         let state = self.state().map_err(OutError::Failed)?;
-        let kvdb = state.kvdb.as_ref().ok_or_else(|| {
+        let kvdb = state.kvdb.load_full().ok_or_else(|| {
             OutError::Missing(
                 "no Redis is configured; add a [kvdb] section to server.conf".to_string(),
             )

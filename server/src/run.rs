@@ -97,7 +97,11 @@ pub async fn run(dir: &Path, worker_index: u32) -> Result<(), StartError> {
         routes: ArcSwap::from_pointee(Default::default()),
         outgoing: ArcSwap::from_pointee(Default::default()),
         sql_sessions: Default::default(),
-        kvdb: crate::outgoing::Kvdb::new(&cfg.kvdb).map_err(StartError::Kvdb)?,
+        kvdb: arc_swap::ArcSwapOption::new(
+            crate::outgoing::Kvdb::new(&cfg.kvdb)
+                .map_err(StartError::Kvdb)?
+                .map(Arc::new),
+        ),
         revoked_jwts: ArcSwap::from_pointee(Default::default()),
         jwt_keys: crate::http::jwt::JwtKeys::new(&cfg.secret_key),
         inactive: ArcSwap::from_pointee(Default::default()),
@@ -132,6 +136,7 @@ pub async fn run(dir: &Path, worker_index: u32) -> Result<(), StartError> {
             .await?;
     }
     state.reload_config().await?;
+    crate::services::redis::take_stored(&state).await;
     let mut user_services = hotdeploy::load_packages(&state).await;
     if worker_index == 0 {
         hotdeploy::initial_scan(&state).await;

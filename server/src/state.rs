@@ -39,8 +39,9 @@ pub struct ServerState {
     pub outgoing: ArcSwap<Outgoing>,
     /// Transactions of SQL sessions Python services hold open.
     pub sql_sessions: SqlSessions,
-    /// The `[kvdb]` Redis connection, when one is configured.
-    pub kvdb: Option<Kvdb>,
+    /// The `[kvdb]` Redis connection, when one is configured; replaced by
+    /// `zato.outgoing.redis.edit` on every server.
+    pub kvdb: arc_swap::ArcSwapOption<Kvdb>,
     /// IDs (`jti`) of JWTs logged out and not yet expired, cluster-wide (from `kv_data`).
     pub revoked_jwts: ArcSwap<rustc_hash::FxHashSet<String>>,
     /// Signs and checks JWTs (derived from the cluster's secret key).

@@ -241,6 +241,22 @@ async fn rest_soap_and_get_market_cap() {
         r.data
     );
 
+    // zato.http-soap.ping reaches a live remote end and reports a dead one.
+    for (name, up) in [("Quotes JSON", true), ("Dead", false)] {
+        let row = admin
+            .invoke(
+                "zato.http-soap.get-by-name",
+                &json!({"name": name, "connection": "outgoing"}),
+            )
+            .await
+            .unwrap();
+        let r = admin
+            .invoke("zato.http-soap.ping", &json!({"id": row.data["id"]}))
+            .await
+            .unwrap();
+        assert_eq!(r.data["is_success"], up, "{name}: {}", r.data);
+    }
+
     // SOAP outgoing: the body wrapped into an envelope, SOAPAction sent, the reply's Body parsed.
     let r = admin.invoke("test.soap-call", &json!({})).await.unwrap();
     assert_eq!(r.data, json!({"status": 200, "price": "123.45"}));
@@ -379,5 +395,82 @@ async fn redis_through_kvdb() {
             "lrange": [2, ["x", "y"]], "generic": 2, "same_as_outgoing": "v1", "deleted": 4,
         })
     );
+    c.finish().await;
+}
+
+/// Redis settings changed through server1 are used by server2 within a second, written to its
+/// server.conf, and taken at start-up by a server that was down when they changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_settings_change_cluster_wide() {
+    let mut c = TestCluster::start(
+        Backend::Sqlite,
+        Options {
+            servers: 2,
+            kvdb: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let admin = c.servers[0].admin();
+    deploy(&admin).await;
+    let where_is = |admin: AdminClient| async move {
+        admin
+            .invoke("test.kvdb-where", &json!({}))
+            .await
+            .ok()
+            .map(|r| r.data["db"].clone())
+    };
+    let admin2 = c.servers[1].admin();
+    let ready = eventually(Duration::from_secs(3), || async {
+        where_is(admin2.clone()).await
+    })
+    .await
+    .expect("server2 never ran test.kvdb-where");
+    assert_eq!(ready, json!(0));
+    let r = admin
+        .invoke(
+            "zato.outgoing.redis.edit",
+            &json!({"host": "127.0.0.1", "port": 6379, "db": 3}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.data["db"], 3);
+    let started = Instant::now();
+    let took = eventually(Duration::from_secs(3), || async {
+        (where_is(admin2.clone()).await? == json!(3)).then_some(started.elapsed())
+    })
+    .await
+    .expect("server2 never used the new Redis db");
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+    let conf_path = c.servers[1].dir.join("config/repo/server.conf");
+    let conf = || std::fs::read_to_string(&conf_path).unwrap();
+    assert!(conf().contains("db = 3"), "{}", conf());
+    let list = admin
+        .invoke("zato.outgoing.redis.get-list", &json!({}))
+        .await
+        .unwrap();
+    assert_eq!(list.data[0]["db"], 3);
+    assert!(list.data[0].get("password").is_none());
+
+    // Changed while server2 is down: it takes the stored settings when it starts.
+    c.servers[1].stop();
+    admin
+        .invoke(
+            "zato.outgoing.redis.edit",
+            &json!({"host": "127.0.0.1", "db": 4}),
+        )
+        .await
+        .unwrap();
+    c.servers[1].start().await.unwrap();
+    assert_eq!(where_is(c.servers[1].admin()).await, Some(json!(4)));
+    assert!(conf().contains("db = 4"), "{}", conf());
+    let bad = admin
+        .invoke(
+            "zato.outgoing.redis.edit",
+            &json!({"host": "127.0.0.1", "port": 70000}),
+        )
+        .await;
+    assert!(format!("{bad:?}").contains("port"), "{bad:?}");
     c.finish().await;
 }

@@ -56,4 +56,48 @@ impl Odb {
             .map(|r| Ok(r.try_get::<String, _>(0)?))
             .collect()
     }
+
+    /// Sets `key` to `value` for `ttl_seconds`, replacing what was there.
+    pub async fn kv_put(
+        &self,
+        cluster_id: i64,
+        key: &str,
+        value: &str,
+        ttl_seconds: i64,
+    ) -> OdbResult<()> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(self.sql("DELETE FROM kv_data WHERE cluster_id = ? AND kv_key = ?"))
+            .bind(cluster_id)
+            .bind(key.to_string())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(self.sql(
+            "INSERT INTO kv_data (kv_key, value, data_type, creation_time, expiry_time, cluster_id) VALUES (?, ?, 'text', ?, ?, ?)",
+        ))
+        .bind(key.to_string())
+        .bind(value.to_string())
+        .bind(iso_in(0))
+        .bind(iso_in(ttl_seconds.max(1)))
+        .bind(cluster_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The value of an unexpired key.
+    pub async fn kv_get(&self, cluster_id: i64, key: &str) -> OdbResult<Option<String>> {
+        let row = sqlx::query(self.sql(
+            "SELECT value FROM kv_data WHERE cluster_id = ? AND kv_key = ? AND expiry_time >= ?",
+        ))
+        .bind(cluster_id)
+        .bind(key.to_string())
+        .bind(iso_in(0))
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row
+            .map(|r| r.try_get::<Option<String>, _>(0))
+            .transpose()?
+            .flatten())
+    }
 }

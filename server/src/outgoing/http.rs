@@ -187,6 +187,15 @@ impl HttpConn {
         }
     }
 
+    /// Adds the connection's credentials.
+    fn authorize(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.auth {
+            OutAuth::None => req,
+            OutAuth::Basic(v) => req.header("Authorization", v),
+            OutAuth::Header(h, v) => req.header(h.as_str(), v),
+        }
+    }
+
     /// On SOAP connections a body that is not an Envelope yet is wrapped into one of the
     /// connection's SOAP version.
     fn soap_envelope(&self, data: Vec<u8>) -> Vec<u8> {
@@ -232,11 +241,7 @@ impl HttpConn {
         if !call.cid.is_empty() {
             req = req.header("X-Zato-CID", &call.cid);
         }
-        match &self.auth {
-            OutAuth::None => {}
-            OutAuth::Basic(v) => req = req.header("Authorization", v),
-            OutAuth::Header(h, v) => req = req.header(h.as_str(), v),
-        }
+        req = self.authorize(req);
         if call.data.is_some()
             && !has("content-type")
             && let Some(ct) = self.default_content_type()
@@ -271,6 +276,23 @@ impl HttpConn {
             headers,
             body,
         })
+    }
+
+    /// Sends a HEAD (upstream's default ping method) to `path`, or to the connection's url
+    /// path when it has no `{params}`, else to the host; the status and how long it took.
+    pub async fn ping(&self, path: Option<&str>) -> Result<(u16, std::time::Duration), String> {
+        let path = path.unwrap_or(if self.url_path.contains('{') {
+            ""
+        } else {
+            &self.url_path
+        });
+        let base = format!("{}{}", self.host.trim_end_matches('/'), path);
+        let url =
+            reqwest::Url::parse(&base).map_err(|e| format!("invalid address `{base}`: {e}"))?;
+        let started = std::time::Instant::now();
+        let req = self.authorize(self.client.head(url.clone()));
+        let resp = req.send().await.map_err(|e| describe(&e, &url))?;
+        Ok((resp.status().as_u16(), started.elapsed()))
     }
 }
 

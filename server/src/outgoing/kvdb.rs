@@ -19,6 +19,8 @@ pub enum RedisReply {
 }
 
 pub struct Kvdb {
+    /// What the connection was made from (the password included).
+    pub cfg: KvdbConfig,
     addr: String,
     client: redis::Client,
     conn: Mutex<Option<redis::aio::MultiplexedConnection>>,
@@ -34,6 +36,7 @@ impl Kvdb {
         }
         let client = zato_common::kvdb::client(cfg).map_err(|e| e.to_string())?;
         Ok(Some(Self {
+            cfg: cfg.clone(),
             addr: format!("{}:{}", cfg.host, cfg.port),
             client,
             conn: Mutex::new(None),

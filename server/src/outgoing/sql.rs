@@ -51,13 +51,7 @@ pub fn fingerprint(p: &SqlPool) -> String {
 
 /// Upstream's engine names (`postgresql+pg8000`, `mysql+pymysql`, ...) to a backend.
 pub fn engine_of(name: &str) -> Option<OdbEngine> {
-    let base = name.split('+').next().unwrap_or_default();
-    match base {
-        "postgresql" | "postgres" => Some(OdbEngine::Postgresql),
-        "mysql" | "mariadb" => Some(OdbEngine::Mysql),
-        "sqlite" => Some(OdbEngine::Sqlite),
-        _ => None,
-    }
+    OdbEngine::parse(name.split('+').next().unwrap_or_default())
 }
 
 impl SqlConn {

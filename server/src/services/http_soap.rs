@@ -312,10 +312,40 @@ async fn delete(ctx: &Ctx, input: Value) -> ServiceResult {
     Ok(json!({"details": format!("Deleted `{}`", row.name)}))
 }
 
+/// `{id[, ping_path]}` → `{id, is_success, info}` for an outgoing connection.
+async fn ping(ctx: &Ctx, input: Value) -> ServiceResult {
+    let row = find(ctx, &input).await?;
+    if row.connection != "outgoing" {
+        return Err(ServiceError::bad_request(format!(
+            "`{}` is a channel; only outgoing connections can be pinged",
+            row.name
+        )));
+    }
+    let conn = ctx
+        .state
+        .outgoing
+        .load()
+        .http
+        .get(&(row.transport.clone(), row.name.clone()))
+        .cloned()
+        .ok_or_else(|| ServiceError::bad_request(format!("`{}` is not active", row.name)))?;
+    let path = Input::new(&input).opt_str("ping_path");
+    let (is_success, info) = match conn.ping(path.as_deref()).await {
+        Ok((status, took)) => (
+            status < 500,
+            format!("HTTP {status} in {:.3} s", took.as_secs_f64()),
+        ),
+        Err(e) => (false, e),
+    };
+    Ok(json!({"id": row.id, "is_success": is_success, "info": info}))
+}
+
 pub fn services() -> Vec<Builtin> {
     vec![
         builtin!("zato.http-soap.get-list", get_list),
         builtin!("zato.http-soap.get", get),
+        builtin!("zato.http-soap.get-by-name", get),
+        builtin!("zato.http-soap.ping", ping),
         builtin!("zato.http-soap.create", create),
         builtin!("zato.http-soap.edit", edit),
         builtin!("zato.http-soap.delete", delete),

@@ -14,6 +14,7 @@ pub mod enmasse;
 pub mod http_soap;
 pub mod info;
 pub mod ping;
+pub mod redis;
 pub mod security;
 pub mod service;
 pub mod sql;
@@ -178,6 +179,7 @@ pub fn registry() -> Registry {
         http_soap::services(),
         security::services(),
         sql::services(),
+        redis::services(),
         enmasse::services(),
         info::services(),
     ]

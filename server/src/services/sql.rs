@@ -206,6 +206,7 @@ pub fn services() -> Vec<Builtin> {
     vec![
         builtin!("zato.outgoing.sql.get-list", get_list),
         builtin!("zato.outgoing.sql.get", get),
+        builtin!("zato.outgoing.sql.get-by-name", get),
         builtin!("zato.outgoing.sql.create", create),
         builtin!("zato.outgoing.sql.edit", edit),
         builtin!("zato.outgoing.sql.delete", delete),
