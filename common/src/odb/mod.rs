@@ -190,6 +190,27 @@ impl Odb {
         }
     }
 
+    /// Sets the stored (already encrypted) secret of one row of `table` (`sec_base`, `sql_pool`).
+    pub(crate) async fn set_secret_on(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        table: &'static str,
+        cluster_id: i64,
+        id: i64,
+        stored: &str,
+    ) -> OdbResult<u64> {
+        let sql = self.dialect(&format!(
+            "UPDATE {table} SET password = ? WHERE cluster_id = ? AND id = ?"
+        ));
+        let res = sqlx::query(AssertSqlSafe(sql))
+            .bind(stored.to_string())
+            .bind(cluster_id)
+            .bind(id)
+            .execute(conn)
+            .await?;
+        Ok(res.rows_affected())
+    }
+
     /// A statement built at run time (with `?` markers) in this backend's dialect.
     pub fn dialect(&self, sql: &str) -> String {
         match self.engine {

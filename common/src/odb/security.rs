@@ -307,15 +307,8 @@ impl Odb {
         id: i64,
         stored: &str,
     ) -> OdbResult<u64> {
-        let res = sqlx::query(
-            self.sql("UPDATE sec_base SET password = ? WHERE cluster_id = ? AND id = ?"),
-        )
-        .bind(stored.to_string())
-        .bind(cluster_id)
-        .bind(id)
-        .execute(conn)
-        .await?;
-        Ok(res.rows_affected())
+        self.set_secret_on(conn, "sec_base", cluster_id, id, stored)
+            .await
     }
 
     /// Deletes a definition; one still used by a channel is refused.

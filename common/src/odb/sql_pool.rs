@@ -63,6 +63,21 @@ fn from_row(r: &AnyRow) -> OdbResult<SqlPool> {
     })
 }
 
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// Binds the columns create and edit share, in their order in both statements.
+fn bind_fields<'q>(q: AnyQuery<'q>, i: &SqlPoolInput) -> AnyQuery<'q> {
+    q.bind(i.name.clone())
+        .bind(b(i.is_active))
+        .bind(i.engine.clone())
+        .bind(i.host.clone())
+        .bind(i.port)
+        .bind(i.db_name.clone())
+        .bind(i.username.clone())
+        .bind(i.pool_size)
+        .bind(i.extra.clone())
+}
+
 impl Odb {
     pub async fn sql_pool_list(&self, cluster_id: i64) -> OdbResult<Vec<SqlPool>> {
         let sql = self.dialect(&format!("{SELECT} ORDER BY name"));
@@ -118,19 +133,11 @@ impl Odb {
         password: &str,
     ) -> OdbResult<i64> {
         let q = sqlx::query(self.sql_insert(
-            "INSERT INTO sql_pool (name, is_active, engine, host, port, db_name, username, password, pool_size, extra, cluster_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        ))
-        .bind(i.name.clone())
-        .bind(b(i.is_active))
-        .bind(i.engine.clone())
-        .bind(i.host.clone())
-        .bind(i.port)
-        .bind(i.db_name.clone())
-        .bind(i.username.clone())
-        .bind(password.to_string())
-        .bind(i.pool_size)
-        .bind(i.extra.clone())
-        .bind(cluster_id);
+            "INSERT INTO sql_pool (name, is_active, engine, host, port, db_name, username, pool_size, extra, password, cluster_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        ));
+        let q = bind_fields(q, i)
+            .bind(password.to_string())
+            .bind(cluster_id);
         self.insert_returning_id_on(conn, q)
             .await
             .map_err(|e| match e {
@@ -154,27 +161,19 @@ impl Odb {
         id: i64,
         i: &SqlPoolInput,
     ) -> OdbResult<()> {
-        let res = sqlx::query(self.sql(
+        let q = sqlx::query(self.sql(
             "UPDATE sql_pool SET name = ?, is_active = ?, engine = ?, host = ?, port = ?, db_name = ?, username = ?, pool_size = ?, extra = ? WHERE cluster_id = ? AND id = ?",
-        ))
-        .bind(i.name.clone())
-        .bind(b(i.is_active))
-        .bind(i.engine.clone())
-        .bind(i.host.clone())
-        .bind(i.port)
-        .bind(i.db_name.clone())
-        .bind(i.username.clone())
-        .bind(i.pool_size)
-        .bind(i.extra.clone())
-        .bind(cluster_id)
-        .bind(id)
-        .execute(conn)
-        .await
-        .map_err(|e| {
-            conflict_or(e, || {
-                format!("an SQL connection named `{}` already exists", i.name)
-            })
-        })?;
+        ));
+        let res = bind_fields(q, i)
+            .bind(cluster_id)
+            .bind(id)
+            .execute(conn)
+            .await
+            .map_err(|e| {
+                conflict_or(e, || {
+                    format!("an SQL connection named `{}` already exists", i.name)
+                })
+            })?;
         if res.rows_affected() == 0 {
             return Err(OdbError::NotFound(format!(
                 "no SQL connection with id {id}"
@@ -190,15 +189,8 @@ impl Odb {
         id: i64,
         stored: &str,
     ) -> OdbResult<u64> {
-        let res = sqlx::query(
-            self.sql("UPDATE sql_pool SET password = ? WHERE cluster_id = ? AND id = ?"),
-        )
-        .bind(stored.to_string())
-        .bind(cluster_id)
-        .bind(id)
-        .execute(conn)
-        .await?;
-        Ok(res.rows_affected())
+        self.set_secret_on(conn, "sql_pool", cluster_id, id, stored)
+            .await
     }
 
     pub async fn sql_pool_set_password(

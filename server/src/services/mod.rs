@@ -291,6 +291,22 @@ impl<'a> Input<'a> {
     }
 }
 
+/// The new secret of a change-password call: `password1`, which `password2` (when given) must
+/// repeat. Redis may have an empty password (none); the others must have one.
+pub fn new_password(i: &mut Input<'_>, may_be_empty: bool) -> Result<String, ServiceError> {
+    let p1 = if may_be_empty {
+        i.opt_str("password1").unwrap_or_default()
+    } else {
+        i.str("password1")
+    };
+    let p2 = i.opt_str("password2").unwrap_or_else(|| p1.clone());
+    i.done()?;
+    if p1 != p2 {
+        return Err(ServiceError::bad_request("password1 and password2 differ"));
+    }
+    Ok(p1)
+}
+
 /// The cluster id a request names must be ours (upstream services take `cluster_id`).
 pub fn check_cluster(ctx: &Ctx, input: &Input<'_>) -> Result<(), ServiceError> {
     match input.opt_int("cluster_id")? {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use zato_common::config::KvdbConfig;
 
-use super::{Builtin, Ctx, Input, ServiceError, ServiceResult, check_cluster};
+use super::{Builtin, Ctx, Input, ServiceError, ServiceResult, check_cluster, new_password};
 use crate::outgoing::Kvdb;
 use crate::state::ServerState;
 use crate::{broker, builtin};
@@ -127,14 +127,9 @@ async fn edit(ctx: &Ctx, input: Value) -> ServiceResult {
 }
 
 async fn change_password(ctx: &Ctx, input: Value) -> ServiceResult {
-    let i = Input::new(&input);
+    let mut i = Input::new(&input);
     check_cluster(ctx, &i)?;
-    let p1 = i.opt_str("password1").unwrap_or_default();
-    let p2 = i.opt_str("password2").unwrap_or_else(|| p1.clone());
-    i.done()?;
-    if p1 != p2 {
-        return Err(ServiceError::bad_request("password1 and password2 differ"));
-    }
+    let p1 = new_password(&mut i, true)?;
     let mut cfg = current(&ctx.state);
     if !cfg.is_configured() {
         return Err(ServiceError::bad_request(

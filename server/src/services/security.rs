@@ -7,7 +7,7 @@ use zato_common::odb::security::{
     WSS_DIGEST, WssOpts,
 };
 
-use super::{Builtin, Ctx, Input, ServiceError, ServiceResult, check_cluster};
+use super::{Builtin, Ctx, Input, ServiceError, ServiceResult, check_cluster, new_password};
 use crate::{broker, builtin};
 
 /// What get-list and get-by-name return: the type's own fields, never the secret.
@@ -235,12 +235,7 @@ async fn delete(ctx: &Ctx, input: &Value, sec_type: &str) -> ServiceResult {
 async fn change_password(ctx: &Ctx, input: &Value, sec_type: &str) -> ServiceResult {
     let mut i = Input::new(input);
     check_cluster(ctx, &i)?;
-    let p1 = i.str("password1");
-    let p2 = i.opt_str("password2").unwrap_or_else(|| p1.clone());
-    i.done()?;
-    if p1 != p2 {
-        return Err(ServiceError::bad_request("password1 and password2 differ"));
-    }
+    let p1 = new_password(&mut i, false)?;
     let def = existing(ctx, &i, sec_type).await?;
     let stored = ctx.state.cfg.secret_key.encrypt_for_odb(&p1);
     ctx.state

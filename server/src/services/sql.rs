@@ -5,7 +5,7 @@ use std::time::Instant;
 use serde_json::{Value, json};
 use zato_common::odb::sql_pool::{SQL_ENGINES, SqlPool, SqlPoolInput};
 
-use super::{Builtin, Ctx, Input, ServiceError, ServiceResult, check_cluster};
+use super::{Builtin, Ctx, Input, ServiceError, ServiceResult, check_cluster, new_password};
 use crate::outgoing::sql::engine_of;
 use crate::{broker, builtin};
 
@@ -157,12 +157,7 @@ async fn delete(ctx: &Ctx, input: Value) -> ServiceResult {
 async fn change_password(ctx: &Ctx, input: Value) -> ServiceResult {
     let mut i = Input::new(&input);
     check_cluster(ctx, &i)?;
-    let p1 = i.str("password1");
-    let p2 = i.opt_str("password2").unwrap_or_else(|| p1.clone());
-    i.done()?;
-    if p1 != p2 {
-        return Err(ServiceError::bad_request("password1 and password2 differ"));
-    }
+    let p1 = new_password(&mut i, false)?;
     let p = find(ctx, &i).await?;
     let stored = ctx.state.cfg.secret_key.encrypt_for_odb(&p1);
     ctx.state

@@ -5,6 +5,7 @@ import json
 from xml.etree import ElementTree
 
 from zato.common.exception import OutgoingConnectionError
+from zato.server.connection.base import Connections
 from zato.server.service.support import native
 
 _KIND = {'plain_http': 'REST', 'soap': 'SOAP'}
@@ -172,7 +173,7 @@ class HTTPConnection:
         self.conn = HTTPClient(transport, name)
 
 
-class HTTPConnections:
+class HTTPConnections(Connections):
     """`self.outgoing.plain_http` / `.soap`: connections by name, like a dict."""
 
     __slots__ = ('transport',)
@@ -180,16 +181,11 @@ class HTTPConnections:
     def __init__(self, transport):
         self.transport = transport
 
-    def __getitem__(self, name):
-        if not native().has_outgoing(self.transport, name):
-            raise KeyError('No active outgoing {} connection named `{}`'.format(_KIND[self.transport], name))
+    def _kind(self):
+        return self.transport
+
+    def _label(self):
+        return _KIND[self.transport]
+
+    def _new(self, name):
         return HTTPConnection(self.transport, name)
-
-    def get(self, name, default=None):
-        try:
-            return self[name]
-        except KeyError:
-            return default
-
-    def __contains__(self, name):
-        return native().has_outgoing(self.transport, name)

@@ -13,6 +13,7 @@ the current transaction and the next statement starts a new one.
 
 from zato.common.exception import OutgoingConnectionError
 from zato.common.ext.bunch import Bunch
+from zato.server.connection.base import Connections
 from zato.server.service.support import native
 
 
@@ -139,20 +140,16 @@ class SQLConnection:
         return '<SQL connection {!r}>'.format(self.name)
 
 
-class SQLConnections:
+class SQLConnections(Connections):
+    """`self.outgoing.sql`: connections by name, like a dict."""
 
     __slots__ = ()
 
-    def __getitem__(self, name):
-        if not native().has_outgoing('sql', name):
-            raise KeyError('No active outgoing SQL connection named `{}`'.format(name))
+    def _kind(self):
+        return 'sql'
+
+    def _label(self):
+        return 'SQL'
+
+    def _new(self, name):
         return SQLConnection(name)
-
-    def get(self, name, default=None):
-        try:
-            return self[name]
-        except KeyError:
-            return default
-
-    def __contains__(self, name):
-        return native().has_outgoing('sql', name)
