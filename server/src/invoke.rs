@@ -4,7 +4,6 @@ use std::sync::{Arc, Weak};
 
 use serde_json::{Value, json};
 
-use crate::outgoing::sql::{Session, prepare, run};
 use crate::outgoing::{HttpCall, HttpReply, RedisReply, SqlConn, SqlReply};
 use crate::python::native::{Bridge, OutError, SqlCall};
 use crate::services::{Ctx, Output, ServiceError};
@@ -186,10 +185,7 @@ impl Bridge for ServerBridge {
             return wait(&state, conn.execute(&call.sql, &call.params)).map_err(OutError::Failed);
         };
         let mut session = state.sql_sessions.take(handle).map_err(OutError::Failed)?;
-        let result = match prepare(session.engine, &call.sql, &call.params) {
-            Ok((text, args)) => wait(&state, run(&mut session.tx, &text, args)),
-            Err(e) => Err(e),
-        };
+        let result = wait(&state, session.execute(&call.sql, &call.params));
         state.sql_sessions.put_back(handle, session);
         result.map_err(OutError::Failed)
     }
@@ -198,23 +194,13 @@ impl Bridge for ServerBridge {
         let state = self.state().map_err(OutError::Failed)?;
         let c = sql_conn(&state, conn)?;
         let tx = wait(&state, c.begin()).map_err(OutError::Failed)?;
-        Ok(state.sql_sessions.open(Session {
-            engine: c.engine(),
-            tx,
-        }))
+        Ok(state.sql_sessions.open(tx))
     }
 
     fn sql_end(&self, handle: u64, commit: bool) -> Result<(), OutError> {
         let state = self.state().map_err(OutError::Failed)?;
         let session = state.sql_sessions.take(handle).map_err(OutError::Failed)?;
-        let fut = async move {
-            if commit {
-                session.tx.commit().await
-            } else {
-                session.tx.rollback().await
-            }
-        };
-        wait(&state, fut).map_err(|e| OutError::Failed(e.to_string()))
+        wait(&state, session.end(commit)).map_err(OutError::Failed)
     }
 
     fn redis(&self, args: Vec<Vec<u8>>) -> Result<RedisReply, OutError> {

@@ -351,6 +351,35 @@ async fn sql_roundtrip(backend: Backend) {
         }),
         "{backend:?}"
     );
+    if let Some(engine) = match backend {
+        Backend::Postgresql => Some("postgresql"),
+        Backend::Mysql => Some("mysql"),
+        Backend::Sqlite => None,
+    } {
+        let r = admin
+            .invoke("test.sql-types", &json!({"conn": "db1", "engine": engine}))
+            .await
+            .unwrap_or_else(|e| panic!("{backend:?}: {e}\n{}", s.log()));
+        let pg = engine == "postgresql";
+        // MariaDB's JSON is LONGTEXT with a binary collation: its driver reports bytes.
+        let doc = if pg {
+            json!(["dict", {"a": [1, 2]}])
+        } else {
+            json!(["bytes", "{\"a\":[1,2]}"])
+        };
+        assert_eq!(
+            r.data,
+            json!({
+                "amount": ["Decimal", "12.50"], "created": ["datetime", "2026-11-22T18:00:00.500000"],
+                "day": ["date", "2026-11-22"],
+                "uid": [if pg { "UUID" } else { "str" }, "12345678-1234-5678-1234-567812345678"],
+                "doc": doc, "flag": ["bool", true], "n": ["NoneType", null],
+                // PostgreSQL refuses text for an integer parameter; MySQL compares it as 0.
+                "bad_param": if pg { json!(true) } else { Value::Null },
+            }),
+            "{backend:?}"
+        );
+    }
     c.finish().await;
 }
 

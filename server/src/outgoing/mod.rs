@@ -13,6 +13,7 @@ use zato_common::odb::sql_pool::SqlPool;
 pub mod http;
 pub mod kvdb;
 pub mod sql;
+pub mod sql_types;
 
 pub use http::{HttpCall, HttpConn, HttpReply};
 pub use kvdb::{Kvdb, RedisReply};

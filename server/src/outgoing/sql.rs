@@ -1,6 +1,7 @@
-//! Outgoing SQL connections (PostgreSQL, MySQL/MariaDB, SQLite) through sqlx's `Any` driver:
-//! queries with named (`:name`) or positional (`?`) parameters, rows as column → value maps
-//! and transactions that live across calls from Python (sessions, by handle).
+//! Outgoing SQL connections (PostgreSQL, MySQL/MariaDB, SQLite), each with its driver's own
+//! pool so that every column type can be read: queries with named (`:name`) or positional
+//! (`?`) parameters, rows as column → value lists, and transactions that live across calls
+//! from Python (sessions, by handle).
 use std::str::FromStr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,23 +9,18 @@ use std::time::Duration;
 
 use rustc_hash::FxHashMap;
 use serde_json::Value;
-use sqlx::any::{AnyArguments, AnyConnectOptions, AnyPoolOptions, AnyRow, AnyTypeInfoKind};
-use sqlx::query::Query;
-use sqlx::{Any, AnyPool, Column, Row, Transaction};
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqlitePool, SqlitePoolOptions};
+use sqlx::{
+    Column, Either, Executor, MySql, Postgres, SqlSafeStr, Sqlite, Statement, Transaction, TypeInfo,
+};
 use zato_common::config::{OdbConfig, OdbEngine};
 use zato_common::crypto::SecretKey;
 use zato_common::odb::sql_pool::SqlPool;
 
-/// One column's value as Python will see it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SqlValue {
-    Null,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Text(String),
-    Bytes(Vec<u8>),
-}
+pub use super::sql_types::{Kind, SqlValue};
+use super::sql_types::{bind_pg, decode_mysql, decode_pg, decode_sqlite};
 
 #[derive(Debug, Default)]
 pub struct SqlReply {
@@ -34,10 +30,56 @@ pub struct SqlReply {
 }
 
 #[derive(Debug)]
+enum Pool {
+    Pg(PgPool),
+    My(MySqlPool),
+    Lite(SqlitePool),
+}
+
+/// A session's open transaction.
+pub enum Tx {
+    Pg(Transaction<'static, Postgres>),
+    My(Transaction<'static, MySql>),
+    Lite(Transaction<'static, Sqlite>),
+}
+
+impl Tx {
+    pub async fn end(self, commit: bool) -> Result<(), String> {
+        let r = match (self, commit) {
+            (Tx::Pg(t), true) => t.commit().await,
+            (Tx::Pg(t), false) => t.rollback().await,
+            (Tx::My(t), true) => t.commit().await,
+            (Tx::My(t), false) => t.rollback().await,
+            (Tx::Lite(t), true) => t.commit().await,
+            (Tx::Lite(t), false) => t.rollback().await,
+        };
+        r.map_err(|e| e.to_string())
+    }
+
+    fn engine(&self) -> OdbEngine {
+        match self {
+            Tx::Pg(_) => OdbEngine::Postgresql,
+            Tx::My(_) => OdbEngine::Mysql,
+            Tx::Lite(_) => OdbEngine::Sqlite,
+        }
+    }
+
+    /// Runs one statement (with `:name` or `?` parameters) inside the transaction.
+    pub async fn execute(&mut self, sql: &str, params: &Value) -> Result<SqlReply, String> {
+        let (text, args) = prepare(self.engine(), sql, params)?;
+        match self {
+            Tx::Pg(t) => run_pg(t, &text, args).await,
+            Tx::My(t) => run_mysql(t, &text, args).await,
+            Tx::Lite(t) => run_sqlite(t, &text, args).await,
+        }
+    }
+}
+
+#[derive(Debug)]
 pub struct SqlConn {
     pub name: String,
     engine: OdbEngine,
-    pool: AnyPool,
+    pool: Pool,
     pub fingerprint: String,
 }
 
@@ -58,7 +100,6 @@ impl SqlConn {
     /// Builds a lazy pool: nothing connects until the first query, so a database that is
     /// down does not stop the server, and the first query reports why it cannot connect.
     pub fn new(p: &SqlPool, key: &SecretKey, fingerprint: String) -> Result<Self, String> {
-        sqlx::any::install_default_drivers();
         let engine =
             engine_of(&p.engine).ok_or_else(|| format!("unsupported SQL engine `{}`", p.engine))?;
         let password = match p.password.as_deref() {
@@ -76,12 +117,33 @@ impl SqlConn {
             password,
             pool_size: u32::try_from(p.pool_size.max(1)).unwrap_or(1),
         };
-        let opts = AnyConnectOptions::from_str(&zato_common::odb::connection_url(&cfg))
-            .map_err(|e| format!("invalid connection settings: {e}"))?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(cfg.pool_size)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_lazy_with(opts);
+        let url = zato_common::odb::connection_url(&cfg);
+        let bad = |e: sqlx::Error| format!("invalid connection settings: {e}");
+        let (size, wait) = (cfg.pool_size, Duration::from_secs(10));
+        let pool = match engine {
+            OdbEngine::Postgresql => Pool::Pg(
+                PgPoolOptions::new()
+                    .max_connections(size)
+                    .acquire_timeout(wait)
+                    .connect_lazy_with(PgConnectOptions::from_str(&url).map_err(bad)?),
+            ),
+            OdbEngine::Mysql => Pool::My(
+                MySqlPoolOptions::new()
+                    .max_connections(size)
+                    .acquire_timeout(wait)
+                    .connect_lazy_with(MySqlConnectOptions::from_str(&url).map_err(bad)?),
+            ),
+            OdbEngine::Sqlite => Pool::Lite(
+                SqlitePoolOptions::new()
+                    .max_connections(size)
+                    .acquire_timeout(wait)
+                    .connect_lazy_with(
+                        SqliteConnectOptions::from_str(&url)
+                            .map_err(bad)?
+                            .busy_timeout(wait),
+                    ),
+            ),
+        };
         Ok(Self {
             name: p.name.clone(),
             engine,
@@ -90,145 +152,100 @@ impl SqlConn {
         })
     }
 
-    /// Runs one statement outside of any session.
+    /// Runs one statement outside of any session (autocommit).
     pub async fn execute(&self, sql: &str, params: &Value) -> Result<SqlReply, String> {
         let (text, args) = prepare(self.engine, sql, params)?;
-        let mut conn = self.pool.acquire().await.map_err(|e| e.to_string())?;
-        run(&mut conn, &text, args).await
+        let e = |e: sqlx::Error| e.to_string();
+        match &self.pool {
+            Pool::Pg(p) => run_pg(&mut *p.acquire().await.map_err(e)?, &text, args).await,
+            Pool::My(p) => run_mysql(&mut *p.acquire().await.map_err(e)?, &text, args).await,
+            Pool::Lite(p) => run_sqlite(&mut *p.acquire().await.map_err(e)?, &text, args).await,
+        }
     }
 
-    pub async fn begin(&self) -> Result<Transaction<'static, Any>, String> {
-        self.pool.begin().await.map_err(|e| e.to_string())
-    }
-
-    pub fn engine(&self) -> OdbEngine {
-        self.engine
-    }
-}
-
-/// Whether a statement returns rows (otherwise only a count of affected rows).
-fn returns_rows(sql: &str) -> bool {
-    let head = sql.trim_start().to_ascii_lowercase();
-    [
-        "select", "with", "show", "pragma", "values", "explain", "describe", "table",
-    ]
-    .iter()
-    .any(|k| head.starts_with(k))
-        || head.contains(" returning ")
-}
-
-/// Runs a prepared statement on a connection (a pooled one or a session's transaction).
-pub async fn run(
-    conn: &mut sqlx::AnyConnection,
-    sql: &str,
-    args: Vec<Value>,
-) -> Result<SqlReply, String> {
-    let query = bind(sqlx::query(sqlx::AssertSqlSafe(sql.to_string())), args);
-    if returns_rows(sql) {
-        let rows = query.fetch_all(conn).await.map_err(|e| e.to_string())?;
-        let columns = rows
-            .first()
-            .map(|r| r.columns().iter().map(|c| c.name().to_string()).collect())
-            .unwrap_or_default();
-        let rows = rows.iter().map(decode_row).collect::<Result<Vec<_>, _>>()?;
-        Ok(SqlReply {
-            columns,
-            rows,
-            rows_affected: 0,
-        })
-    } else {
-        let res = query.execute(conn).await.map_err(|e| e.to_string())?;
-        Ok(SqlReply {
-            rows_affected: res.rows_affected(),
-            ..SqlReply::default()
+    pub async fn begin(&self) -> Result<Tx, String> {
+        let e = |e: sqlx::Error| e.to_string();
+        Ok(match &self.pool {
+            Pool::Pg(p) => Tx::Pg(p.begin().await.map_err(e)?),
+            Pool::My(p) => Tx::My(p.begin().await.map_err(e)?),
+            Pool::Lite(p) => Tx::Lite(p.begin().await.map_err(e)?),
         })
     }
 }
 
-fn bind(
-    mut q: Query<'static, Any, AnyArguments>,
-    args: Vec<Value>,
-) -> Query<'static, Any, AnyArguments> {
-    for a in args {
-        q = match a {
-            Value::Null => q.bind(None::<String>),
-            Value::Bool(b) => q.bind(b),
-            Value::Number(n) => match n.as_i64() {
-                Some(i) => q.bind(i),
-                None => q.bind(n.as_f64().unwrap_or_default()),
-            },
-            Value::String(s) => q.bind(s),
-            other => q.bind(other.to_string()),
-        };
-    }
-    q
+/// Runs a prepared statement and reads its rows (or its count of affected rows), the query
+/// already bound in `$q`.
+macro_rules! finish {
+    ($q:expr, $conn:expr, $stmt:expr, $decode:path) => {{
+        if $stmt.columns().is_empty() {
+            let res = $q.execute(&mut *$conn).await.map_err(|e| e.to_string())?;
+            Ok(SqlReply {
+                rows_affected: res.rows_affected(),
+                ..SqlReply::default()
+            })
+        } else {
+            let columns = $stmt
+                .columns()
+                .iter()
+                .map(|c| c.name().to_string())
+                .collect();
+            let rows = $q.fetch_all(&mut *$conn).await.map_err(|e| e.to_string())?;
+            let rows = rows.iter().map($decode).collect::<Result<Vec<_>, _>>()?;
+            Ok(SqlReply {
+                columns,
+                rows,
+                rows_affected: 0,
+            })
+        }
+    }};
 }
 
-fn decode_row(row: &AnyRow) -> Result<Vec<SqlValue>, String> {
-    let mut out = Vec::with_capacity(row.columns().len());
-    for (i, col) in row.columns().iter().enumerate() {
-        let err = |e: sqlx::Error| format!("column `{}`: {e}", col.name());
-        let v = match col.type_info().kind() {
-            // Expressions (COUNT(*) in SQLite) have no declared type: try what they may hold.
-            AnyTypeInfoKind::Null => decode_untyped(row, i),
-            AnyTypeInfoKind::Bool => row
-                .try_get::<Option<bool>, _>(i)
-                .map_err(err)?
-                .map_or(SqlValue::Null, SqlValue::Bool),
-            AnyTypeInfoKind::SmallInt | AnyTypeInfoKind::Integer | AnyTypeInfoKind::BigInt => {
-                decode_int(row, i).map_err(err)?
+/// PostgreSQL: each parameter bound as the type the server inferred for it.
+async fn run_pg(conn: &mut PgConnection, sql: &str, args: Vec<Value>) -> Result<SqlReply, String> {
+    let stmt = (&mut *conn)
+        .prepare(sqlx::AssertSqlSafe(sql.to_string()).into_sql_str())
+        .await
+        .map_err(|e| e.to_string())?;
+    let types: Vec<String> = match stmt.parameters() {
+        Some(Either::Left(t)) => t.iter().map(|t| t.name().to_string()).collect(),
+        _ => Vec::new(),
+    };
+    let mut q = stmt.query();
+    for (n, v) in args.iter().enumerate() {
+        let ty = types.get(n).map_or("TEXT", String::as_str);
+        q = bind_pg(q, ty, v).map_err(|e| format!("parameter {}: {e}", n + 1))?;
+    }
+    finish!(q, conn, stmt, decode_pg)
+}
+
+/// MySQL and SQLite convert parameters themselves: values are bound as what they are.
+macro_rules! run_plain {
+    ($name:ident, $conn:ty, $decode:path) => {
+        async fn $name(conn: &mut $conn, sql: &str, args: Vec<Value>) -> Result<SqlReply, String> {
+            let stmt = (&mut *conn)
+                .prepare(sqlx::AssertSqlSafe(sql.to_string()).into_sql_str())
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut q = stmt.query();
+            for a in args {
+                q = match a {
+                    Value::Null => q.bind(None::<String>),
+                    Value::Bool(b) => q.bind(b),
+                    Value::Number(n) => match n.as_i64() {
+                        Some(i) => q.bind(i),
+                        None => q.bind(n.as_f64().unwrap_or_default()),
+                    },
+                    Value::String(s) => q.bind(s),
+                    other => q.bind(other.to_string()),
+                };
             }
-            AnyTypeInfoKind::Real | AnyTypeInfoKind::Double => decode_float(row, i).map_err(err)?,
-            AnyTypeInfoKind::Text => row
-                .try_get::<Option<String>, _>(i)
-                .map_err(err)?
-                .map_or(SqlValue::Null, SqlValue::Text),
-            AnyTypeInfoKind::Blob => row
-                .try_get::<Option<Vec<u8>>, _>(i)
-                .map_err(err)?
-                .map_or(SqlValue::Null, SqlValue::Bytes),
-        };
-        out.push(v);
-    }
-    Ok(out)
+            finish!(q, conn, stmt, $decode)
+        }
+    };
 }
 
-fn decode_untyped(row: &AnyRow, i: usize) -> SqlValue {
-    if let Ok(Some(v)) = row.try_get::<Option<i64>, _>(i) {
-        return SqlValue::Int(v);
-    }
-    if let Ok(Some(v)) = row.try_get::<Option<f64>, _>(i) {
-        return SqlValue::Float(v);
-    }
-    if let Ok(Some(v)) = row.try_get::<Option<String>, _>(i) {
-        return SqlValue::Text(v);
-    }
-    match row.try_get::<Option<Vec<u8>>, _>(i) {
-        Ok(Some(v)) => SqlValue::Bytes(v),
-        _ => SqlValue::Null,
-    }
-}
-
-fn decode_int(row: &AnyRow, i: usize) -> Result<SqlValue, sqlx::Error> {
-    if let Ok(v) = row.try_get::<Option<i64>, _>(i) {
-        return Ok(v.map_or(SqlValue::Null, SqlValue::Int));
-    }
-    if let Ok(v) = row.try_get::<Option<i32>, _>(i) {
-        return Ok(v.map_or(SqlValue::Null, |v| SqlValue::Int(v.into())));
-    }
-    Ok(row
-        .try_get::<Option<i16>, _>(i)?
-        .map_or(SqlValue::Null, |v| SqlValue::Int(v.into())))
-}
-
-fn decode_float(row: &AnyRow, i: usize) -> Result<SqlValue, sqlx::Error> {
-    if let Ok(v) = row.try_get::<Option<f64>, _>(i) {
-        return Ok(v.map_or(SqlValue::Null, SqlValue::Float));
-    }
-    Ok(row
-        .try_get::<Option<f32>, _>(i)?
-        .map_or(SqlValue::Null, |v| SqlValue::Float(v.into())))
-}
+run_plain!(run_mysql, MySqlConnection, decode_mysql);
+run_plain!(run_sqlite, SqliteConnection, decode_sqlite);
 
 /// Turns `:name` parameters (with a dict) or `?` parameters (with a list) into the backend's
 /// markers and the values in order. Quoted text, `::` casts and comments are left alone.
@@ -327,34 +344,28 @@ pub fn prepare(
     Ok((out, args))
 }
 
-/// A session's open transaction and the dialect its statements are written for.
-pub struct Session {
-    pub engine: OdbEngine,
-    pub tx: Transaction<'static, Any>,
-}
-
 /// Open transactions of Python sessions, by handle. A session is used by one Python call at
 /// a time; its transaction is taken out while a statement runs.
 #[derive(Default)]
 pub struct SqlSessions {
     next: AtomicU64,
-    open: Mutex<FxHashMap<u64, Session>>,
+    open: Mutex<FxHashMap<u64, Tx>>,
 }
 
 impl SqlSessions {
-    pub fn open(&self, session: Session) -> u64 {
+    pub fn open(&self, session: Tx) -> u64 {
         let handle = self.next.fetch_add(1, Ordering::Relaxed) + 1;
         self.put_back(handle, session);
         handle
     }
 
-    pub fn put_back(&self, handle: u64, session: Session) {
+    pub fn put_back(&self, handle: u64, session: Tx) {
         if let Ok(mut m) = self.open.lock() {
             m.insert(handle, session);
         }
     }
 
-    pub fn take(&self, handle: u64) -> Result<Session, String> {
+    pub fn take(&self, handle: u64) -> Result<Tx, String> {
         self.open
             .lock()
             .ok()

@@ -9,6 +9,7 @@ use pyo3::types::{PyBytes, PyList, PyTuple};
 use serde_json::Value;
 
 use super::conv::{from_py, to_py};
+use crate::outgoing::sql::Kind;
 use crate::outgoing::{HttpCall, HttpReply, RedisReply, SqlReply, SqlValue};
 
 /// Why an outgoing call failed.
@@ -169,6 +170,25 @@ fn sql_value<'py>(py: Python<'py>, v: &SqlValue) -> PyResult<Bound<'py, PyAny>> 
         SqlValue::Float(f) => f.into_pyobject(py)?.into_any(),
         SqlValue::Text(t) => t.into_pyobject(py)?.into_any(),
         SqlValue::Bytes(b) => PyBytes::new(py, b).into_any(),
+        SqlValue::Typed(kind, text) => {
+            // The Python types a DB-API driver returns, built from their text.
+            let (module, ctor) = match kind {
+                Kind::Decimal => ("decimal", "Decimal"),
+                Kind::DateTime => ("datetime", "datetime"),
+                Kind::Date => ("datetime", "date"),
+                Kind::Time => ("datetime", "time"),
+                Kind::Uuid => ("uuid", "UUID"),
+                Kind::Json => ("json", "loads"),
+            };
+            let m = py.import(module)?;
+            let f = match kind {
+                Kind::DateTime | Kind::Date | Kind::Time => {
+                    m.getattr(ctor)?.getattr("fromisoformat")?
+                }
+                _ => m.getattr(ctor)?,
+            };
+            f.call1((text.as_str(),))?
+        }
     })
 }
 
