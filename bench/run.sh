@@ -72,13 +72,18 @@ pids+=("$SERVER_PID")
 "${PY[@]}" wait "http://127.0.0.1:$PORT/zato/ping"
 
 cp "$ROOT/bench/services/bench_hello.py" "$ROOT/bench/services/bench_echo.py" \
-  "$TMP/server1/pickup/incoming/services/"
+  "$ROOT/bench/services/bench_outgoing.py" "$TMP/server1/pickup/incoming/services/"
 "${PY[@]}" wait-deployed "$PORT" "$PW" bench.hello
 "${PY[@]}" wait-deployed "$PORT" "$PW" bench.echo
+"${PY[@]}" wait-deployed "$PORT" "$PW" bench.outgoing
 "${PY[@]}" admin "$PORT" "$PW" zato.http-soap.create \
   '{"name": "bench-hello", "url_path": "/bench/hello", "service": "bench.hello", "connection": "channel", "transport": "plain_http", "data_format": "json", "method": "GET"}' >/dev/null
 "${PY[@]}" admin "$PORT" "$PW" zato.http-soap.create \
   '{"name": "bench-echo", "url_path": "/bench/echo", "service": "bench.echo", "connection": "channel", "transport": "plain_http", "data_format": "json", "method": "POST"}' >/dev/null
+"${PY[@]}" admin "$PORT" "$PW" zato.http-soap.create \
+  "{\"name\": \"bench-hello-out\", \"url_path\": \"/\", \"host\": \"http://127.0.0.1:$BASE_PORT\", \"connection\": \"outgoing\", \"transport\": \"plain_http\", \"data_format\": \"json\"}" >/dev/null
+"${PY[@]}" admin "$PORT" "$PW" zato.http-soap.create \
+  '{"name": "bench-outgoing", "url_path": "/bench/outgoing", "service": "bench.outgoing", "connection": "channel", "transport": "plain_http", "data_format": "json", "method": "GET"}' >/dev/null
 "${PY[@]}" wait "http://127.0.0.1:$PORT/bench/hello" 10
 
 # --- load balancers in front of server1: ours and HAProxy with the equivalent config ----------
@@ -121,6 +126,7 @@ TARGETS=(
   "py-hello|http://127.0.0.1:$PORT/bench/hello|-|hello|GET||"
   "py-echo|http://127.0.0.1:$PORT/bench/echo|$TMP/echo.lua|echo|POST|$ECHO_BODY|"
   "admin-ping|http://127.0.0.1:$PORT/zato/admin/invoke|$TMP/admin.lua|admin-ping|POST|$ADMIN_BODY|admin.invoke:$PW"
+  "py-outgoing|http://127.0.0.1:$PORT/bench/outgoing|-|hello|GET||"
   "haproxy-ping|http://127.0.0.1:$HA_PORT/zato/ping|-|ping|GET||"
   "lb-ping|http://127.0.0.1:$LB_PORT/zato/ping|-|ping|GET||"
 )
@@ -216,6 +222,10 @@ meta = {
         {'id': 'admin-ping', 'label': 'admin invoke zato.ping',
          'desc': '`POST /zato/admin/invoke` (HTTP Basic `admin.invoke`), '
                  '`{"name": "zato.ping", "payload": "bnVsbA==", "data_format": "json"}`'},
+        {'id': 'py-outgoing', 'label': 'Python service calling outgoing REST',
+         'desc': "`bench/services/bench_outgoing.py`: `self.out.rest['bench-hello-out'].conn.get(self.cid).data` "
+                 'behind GET `/bench/outgoing`; the connection points at the baseline server, '
+                 'so each request is two HTTP exchanges on the same 2 cores'},
         {'id': 'haproxy-ping', 'label': 'GET /zato/ping via HAProxy',
          'desc': 'HAProxy (Debian package) with the config `zato lb export-haproxy --nbthread $(nproc)` '
                  'writes for the same lb.conf (keep-alive, `http-reuse always`, health checks), '
