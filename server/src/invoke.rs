@@ -121,6 +121,7 @@ pub fn spawn(state: &Arc<ServerState>, call: Call) {
 /// lane, or a runtime thread of the inline lane (where blocking needs `block_in_place`).
 pub fn wait<F: std::future::Future>(state: &ServerState, fut: F) -> F::Output {
     if tokio::runtime::Handle::try_current().is_ok() {
+        state.python.demote_inline();
         tokio::task::block_in_place(|| state.rt.block_on(fut))
     } else {
         state.rt.block_on(fut)

@@ -133,6 +133,16 @@ impl Combiner {
         self.queue.lock().map(|q| q.is_empty()).unwrap_or(true)
     }
 
+    /// The inline job running now waits on I/O (an outgoing call, the ODB): its service runs
+    /// on the pool from now on, since a blocked runtime thread holds up every request it serves.
+    pub fn demote_current(&self) {
+        if let Ok(cur) = self.current.lock()
+            && let Some(c) = cur.as_ref()
+        {
+            c.lane.mark_slow();
+        }
+    }
+
     fn set_current(&self, c: Option<Current>) {
         if let Ok(mut cur) = self.current.lock() {
             *cur = c;
@@ -287,4 +297,30 @@ fn interrupt(c: &Combiner, seq: u64, ident: u64) {
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_service_waiting_inline_goes_to_the_pool_for_good() {
+        let lane = Arc::new(Lane::default());
+        for _ in 0..PROMOTE_AFTER {
+            lane.record(Duration::from_micros(300), false);
+        }
+        assert!(lane.inline());
+        let c = Combiner::default();
+        c.set_current(Some(Current {
+            seq: 1,
+            started: Instant::now(),
+            lane: lane.clone(),
+            ident: 0,
+            interrupted: false,
+        }));
+        c.demote_current();
+        assert!(!lane.inline());
+        lane.record(Duration::from_micros(300), false);
+        assert!(!lane.inline(), "fast runs do not bring it back");
+    }
 }

@@ -300,7 +300,11 @@ impl PyHost {
             .unwrap_or(false)
     }
 
-    /// Runs one request through `zato._runtime.invoke`.
+    /// Called when Python code running inline is about to wait (see [`inline::Combiner::demote_current`]).
+    pub fn demote_inline(&self) {
+        self.combiner.demote_current();
+    }
+
     /// Runs one request through `zato._runtime.invoke`: inline when the service has proved
     /// fast (see `inline.rs`), on an interpreter thread otherwise.
     pub async fn invoke(
