@@ -152,7 +152,7 @@ pub async fn start(dir: &Path, fg: bool, no_wait: bool, timeout: Duration) -> Cl
     }
     let url = readiness_url(&kind, &dir)?;
     // Each probe is bounded: something else may hold the port without ever answering.
-    let http = zato_common::http_client_builder()
+    let http = zato_common::http::local_client_builder()
         .timeout(Duration::from_millis(500))
         .build()
         .map_err(|e| CliError::failed(e.to_string()))?;
@@ -228,7 +228,7 @@ pub async fn wait(
     silent: bool,
 ) -> CliResult<()> {
     let url = format!("{}{url_path}", address.trim_end_matches('/'));
-    let http = zato_common::http_client_builder()
+    let http = zato_common::http::local_client_builder()
         .timeout(Duration::from_secs(2))
         .build()
         .map_err(|e| CliError::failed(e.to_string()))?;

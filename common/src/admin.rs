@@ -152,7 +152,7 @@ impl AdminClient {
     /// `address` is `http://host:port`.
     pub fn new(address: &str, username: &str, password: &str) -> Self {
         Self {
-            http: crate::http_client(),
+            http: crate::http::local_client(),
             url: format!("{}{ADMIN_INVOKE_PATH}", address.trim_end_matches('/')),
             username: username.to_string(),
             password: password.to_string(),

@@ -75,8 +75,6 @@ fn supervise(args: &Args, workers: u32) -> anyhow::Result<ExitCode> {
 
 fn main() -> ExitCode {
     zato_server::python::pin_python_home();
-    // Outgoing HTTPS uses rustls with ring, the one crypto provider of the build.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let args = Args::parse();
     if let Err(e) = zato_common::logging::init(&args.path, "server.log", args.fg) {
         eprintln!(

@@ -237,7 +237,7 @@ impl Server {
             .spawn()
             .with_context(|| format!("cannot run {}", exe.display()))?;
         self.child = Some(child);
-        let http = zato_common::http_client();
+        let http = zato_common::http::local_client();
         let url = format!("{}/zato/ping", self.address());
         while started.elapsed() < Duration::from_secs(30) {
             if let Ok(r) = http.get(&url).send().await

@@ -77,7 +77,7 @@ async fn services_channels_and_security() {
     .unwrap();
     let (s1, s2) = (&c.servers[0], &c.servers[1]);
     let admin = s1.admin();
-    let http = zato_common::http_client();
+    let http = zato_common::http::local_client();
     assert_eq!(
         upload(s1, "demo.py", DEMO).await["services_deployed"],
         json!(["demo.my-service"])
@@ -391,7 +391,7 @@ async fn worker_processes_share_the_port() {
     let pids = std::sync::Mutex::new(HashSet::new());
     let got = eventually(Duration::from_secs(10), || async {
         // A fresh connection each time, so the kernel spreads them over the workers.
-        let r = zato_common::http_client()
+        let r = zato_common::http::local_client()
             .get(format!("{}/whoami", s.address()))
             .send()
             .await

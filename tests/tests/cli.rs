@@ -204,7 +204,7 @@ async fn security_and_rest_channel_shortcuts() {
     let path = server.dir.to_string_lossy().into_owned();
     let p = path.as_str();
     let url = format!("{}/shortcut/ping", server.address());
-    let http = zato_common::http_client();
+    let http = zato_common::http::local_client();
     let get = |user: &'static str, pw: &'static str| {
         let (http, url) = (http.clone(), url.clone());
         async move {

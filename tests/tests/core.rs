@@ -57,7 +57,7 @@ async fn scenario(backend: Backend) {
     .await
     .unwrap_or_else(|e| panic!("cannot start a {backend:?} cluster: {e:#}"));
     let (s1, s2) = (&cluster.servers[0], &cluster.servers[1]);
-    let http = zato_common::http_client();
+    let http = zato_common::http::local_client();
 
     // Ping, no auth, upstream's body.
     for s in [s1, s2] {

@@ -129,7 +129,7 @@ async fn export_import_export_is_identical() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("Updated (10)"));
-    let http = zato_common::http_client();
+    let http = zato_common::http::local_client();
     let url = format!("{}/api/users/7", b.servers[0].address());
     eventually(Duration::from_secs(3), || async {
         let r = http
@@ -348,7 +348,7 @@ http_soap:
         (json!("outgoing"), json!("soap"))
     );
     assert_eq!(find("generic-channel")["url_path"], "/generic");
-    let http = zato_common::http_client();
+    let http = zato_common::http::local_client();
     let url = format!("{}/old/ping", s.address());
     eventually(Duration::from_secs(3), || async {
         let r = http

@@ -81,7 +81,7 @@ async fn expect(resp: reqwest::Response, status: u16, needle: &str) -> String {
 }
 
 async fn still_serving(c: &TestCluster) {
-    let r = zato_common::http_client()
+    let r = zato_common::http::local_client()
         .get(format!("{}/zato/ping", c.servers[0].address()))
         .send()
         .await
@@ -96,7 +96,7 @@ fn admin_request(name: &str, payload: &str) -> Value {
 #[tokio::test]
 async fn malformed_json() {
     let c = cluster(Options::default()).await;
-    let http = zato_common::http_client();
+    let http = zato_common::http::local_client();
     let url = format!("{}/raiser", c.servers[0].address());
     let r = http.post(&url).body("{\"a\": ").send().await.unwrap();
     expect(r, 400, "Invalid JSON").await;
@@ -118,7 +118,7 @@ async fn malformed_json() {
 async fn malformed_xml() {
     let c = cluster(Options::default()).await;
     let url = format!("{}/xml", c.servers[0].address());
-    let http = zato_common::http_client();
+    let http = zato_common::http::local_client();
     let r = http.post(&url).body("<a><b></a>").send().await.unwrap();
     expect(r, 400, "Invalid XML").await;
     let r = http
@@ -136,7 +136,7 @@ async fn malformed_xml() {
 async fn malformed_soap() {
     let c = cluster(Options::default()).await;
     let url = format!("{}/soap", c.servers[0].address());
-    let http = zato_common::http_client();
+    let http = zato_common::http::local_client();
     for bad in [
         "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\"><soapenv:Body>",
         "<notsoap/>",
@@ -163,7 +163,7 @@ async fn body_over_the_limit() {
         ..Default::default()
     })
     .await;
-    let http = zato_common::http_client();
+    let http = zato_common::http::local_client();
     let url = format!("{}/raiser", c.servers[0].address());
     let big = format!("{{\"x\": \"{}\"}}", "a".repeat(8192));
     expect(
@@ -206,7 +206,7 @@ mod futures_core_stream {
 #[tokio::test]
 async fn bad_base64_in_admin_invoke() {
     let c = cluster(Options::default()).await;
-    let r = zato_common::http_client()
+    let r = zato_common::http::local_client()
         .post(format!("{}/zato/admin/invoke", c.servers[0].address()))
         .basic_auth("admin.invoke", Some(zato_tests::ADMIN_PASSWORD))
         .json(&admin_request("zato.ping", "%%%not base64%%%"))
@@ -220,7 +220,7 @@ async fn bad_base64_in_admin_invoke() {
 #[tokio::test]
 async fn wrong_or_missing_credentials() {
     let c = cluster(Options::default()).await;
-    let http = zato_common::http_client();
+    let http = zato_common::http::local_client();
     let url = format!("{}/zato/admin/invoke", c.servers[0].address());
     let body = admin_request("zato.ping", "bnVsbA==");
     for req in [
@@ -273,7 +273,7 @@ async fn unknown_service_and_url() {
         err.contains("no.such.service") && err.contains("404"),
         "{err}"
     );
-    let r = zato_common::http_client()
+    let r = zato_common::http::local_client()
         .get(format!("{}/no/such/url", s.address()))
         .send()
         .await
@@ -281,7 +281,7 @@ async fn unknown_service_and_url() {
     let body = expect(r, 404, "URL not found (CID:").await;
     assert!(body.starts_with("URL not found (CID:"));
     // The public invoker hides internal services and reports unknown ones the same way.
-    let http = zato_common::http_client();
+    let http = zato_common::http::local_client();
     for target in ["zato.service.get-list", "no.such.service"] {
         let r = http
             .post(format!("{}/zato/api/invoke/{target}", s.address()))
@@ -306,7 +306,7 @@ async fn unknown_service_and_url() {
 async fn service_that_raises() {
     let c = cluster(Options::default()).await;
     let s = &c.servers[0];
-    let r = zato_common::http_client()
+    let r = zato_common::http::local_client()
         .post(format!("{}/raiser", s.address()))
         .send()
         .await
@@ -329,7 +329,7 @@ async fn service_that_hangs() {
     })
     .await;
     let s = &c.servers[0];
-    let http = zato_common::http_client();
+    let http = zato_common::http::local_client();
     // A sleeping service and a busy loop both time out; the server keeps answering meanwhile.
     for path in ["/sleeper", "/spinner", "/spinner", "/sleeper", "/spinner"] {
         let start = Instant::now();
@@ -369,7 +369,7 @@ async fn promoted_service_that_hangs() {
     })
     .await;
     let s = &c.servers[0];
-    let http = zato_common::http_client();
+    let http = zato_common::http::local_client();
     let post = |path: &str, body: Value| {
         http.post(format!("{}{path}", s.address()))
             .json(&body)

@@ -120,7 +120,7 @@ async fn start_lb(servers: &[(&str, u16)]) -> Lb {
     let up = eventually(Duration::from_secs(10), || {
         let url = url.clone();
         async move {
-            zato_common::http_client()
+            zato_common::http::local_client()
                 .get(&url)
                 .send()
                 .await
@@ -170,7 +170,7 @@ async fn weights_drain_failover_and_no_server() {
         ("server2", cluster.servers[1].port),
     ];
     let lb = start_lb(&ports).await;
-    let http = zato_common::http_client();
+    let http = zato_common::http::local_client();
 
     // X-Forwarded-For reaches the service: the client's address, appended to any given one.
     let admin = cluster.servers[0].admin();
@@ -229,7 +229,7 @@ async fn weights_drain_failover_and_no_server() {
 
     // Clients that do not keep their connection alive still reuse server connections: the
     // proxy threads' idle pools hold at most one per thread for sequential requests.
-    let one_shot = zato_common::http_client_builder()
+    let one_shot = zato_common::http::local_client_builder()
         .pool_max_idle_per_host(0)
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
@@ -426,7 +426,7 @@ async fn agent_requires_a_certificate_from_the_cluster_ca() {
     assert!(err.is_err(), "a certificate from another CA got {err:?}");
 
     // With no servers at all: the 503 body, and the agent rejects a bad config whole.
-    let http = zato_common::http_client();
+    let http = zato_common::http::local_client();
     let (status, body) = get(&http, &lb.url("/anything")).await;
     assert_eq!(status, 503, "{body}");
     let mut bad = cfg.clone();
@@ -543,7 +543,7 @@ async fn raw_exchange(port: u16, request: &[u8], wait: Duration) -> String {
 async fn every_framing_passes_through() {
     let backend = raw_backend().await;
     let lb = start_lb(&[("raw", backend)]).await;
-    let http = zato_common::http_client();
+    let http = zato_common::http::local_client();
     let text = |url: String| {
         let http = http.clone();
         async move {

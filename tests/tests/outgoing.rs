@@ -152,7 +152,7 @@ async fn rest_soap_and_get_market_cap() {
     .unwrap();
 
     // GetMarketCap over JSON, on the server that did not receive the configuration.
-    let http = zato_common::http_client();
+    let http = zato_common::http::local_client();
     let json_url = format!("{}/market-cap", s2.address());
     let body = eventually(Duration::from_secs(5), || async {
         let r = http
@@ -239,6 +239,27 @@ async fn rest_soap_and_get_market_cap() {
         r.data["no_param"].as_str().unwrap().contains("symbol"),
         "{}",
         r.data
+    );
+
+    // HTTPS: a certificate no system trusts is refused unless the connection turns
+    // verification off.
+    let ca = tempfile::tempdir().unwrap();
+    let tls_host = standin::start_tls(remote, &ca.path().join("ca")).await;
+    outgoing(&admin, "TLS strict", &tls_host, "/echo/{id}", json!({})).await;
+    outgoing(
+        &admin,
+        "TLS lax",
+        &tls_host,
+        "/echo/{id}",
+        json!({"validate_tls": false}),
+    )
+    .await;
+    let r = admin.invoke("test.tls", &json!({})).await.unwrap();
+    assert_eq!(r.data["lax"], 201, "{}", r.data);
+    let strict = r.data["strict"].as_str().unwrap_or_default();
+    assert!(
+        strict.contains("certificate") || strict.contains("Unknown"),
+        "{strict}"
     );
 
     // zato.http-soap.ping reaches a live remote end and reports a dead one.

@@ -59,7 +59,7 @@ async fn python_service_surface() {
     )
     .await
     .unwrap();
-    let http = zato_common::http_client();
+    let http = zato_common::http::local_client();
     let url = format!("{}/surface/abc?x=1", s.address());
     let r = eventually(Duration::from_secs(2), || async {
         let r = http

@@ -73,7 +73,7 @@ async fn every_security_type_on_channels() {
     .unwrap();
     let (s1, s2) = (&c.servers[0], &c.servers[1]);
     let admin = s1.admin();
-    let http = zato_common::http_client();
+    let http = zato_common::http::local_client();
 
     let basic = create(
         &admin,

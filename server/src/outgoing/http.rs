@@ -102,11 +102,10 @@ impl HttpConn {
             }
         };
         let timeout = row.timeout.filter(|t| *t > 0).unwrap_or(DEFAULT_TIMEOUT);
-        let client = zato_common::http_client_builder()
+        let client = zato_common::http::remote_client_builder(row.validate_tls)?
             .timeout(Duration::from_secs(timeout as u64))
             .connect_timeout(Duration::from_secs(timeout as u64))
             .pool_max_idle_per_host(row.pool_size.filter(|p| *p > 0).unwrap_or(20) as usize)
-            .tls_danger_accept_invalid_certs(!row.validate_tls)
             .build()
             .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
         Ok(Self {
