@@ -177,6 +177,41 @@ async fn rest_soap_and_get_market_cap() {
         ])
     );
 
+    // Path params and the message: which wins is the channel's params_pri.
+    for (path, pri, body_symbol) in [
+        (
+            "/market-cap/by-path/{symbol}",
+            "channel-params-over-msg",
+            "IBM",
+        ),
+        (
+            "/market-cap/by-msg/{symbol}",
+            "msg-over-channel-params",
+            "GOOG",
+        ),
+    ] {
+        create_channel(
+            &admin,
+            path,
+            path,
+            "stockmarket.get-market-cap",
+            json!({"params_pri": pri}),
+        )
+        .await
+        .unwrap();
+        let other = if body_symbol == "GOOG" { "IBM" } else { "GOOG" };
+        let url = format!("{}{}", s1.address(), path.replace("{symbol}", other));
+        let body = json!({"symbol": body_symbol}).to_string();
+        let r = eventually(Duration::from_secs(3), || async {
+            let r = http.post(&url).body(body.clone()).send().await.ok()?;
+            (r.status() == 200).then_some(r)
+        })
+        .await
+        .unwrap_or_else(|| panic!("{pri}: never answered 200"));
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v[0]["value"], "298.8", "{pri}: {v}");
+    }
+
     // The same service as SOAP.
     let envelope = r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:zato="https://zato.io/ns/20130518"><soapenv:Body><zato:request><zato:symbol>GOOG</zato:symbol></zato:request></soapenv:Body></soapenv:Envelope>"#;
     let r = http

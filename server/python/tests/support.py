@@ -53,7 +53,7 @@ from zato import _runtime  # noqa: E402  (must come after the fake is installed)
 
 
 def make_req(name, payload=None, data_format='json', channel_type='http-soap', method=None, params=None,
-        get=None, merge=False, environ=None, raw_request=''):
+        get=None, merge=False, environ=None, raw_request='', url_params_pri=None, params_pri=None):
     http = {}
     if method is not None or params is not None or get is not None:
         http = {'method': method or 'POST', 'path': '/test', 'params': params or {}, 'GET': get or {},
@@ -66,6 +66,7 @@ def make_req(name, payload=None, data_format='json', channel_type='http-soap', m
         'data_format': data_format,
         'channel': {'id': 1, 'name': 'test.channel', 'type': channel_type, 'data_format': data_format,
             'url_path': '/test', 'is_internal': False, 'merge_url_params_req': merge,
+            'url_params_pri': url_params_pri, 'params_pri': params_pri,
             'security': None},
         'http': http,
         'environ': environ or {},

@@ -92,6 +92,13 @@ class ShortFormTestCase(RuntimeTestCase):
         # merge_url_params_req: path params win over the message.
         out = self.payload_of('sio.echo', {'a': 'msg'}, method='GET', params={'a': 'path', 'b': 'path'}, merge=True)
         self.assertEqual(out['a'], ['str', 'path'])
+        # ... and the query string over path params (url_params_pri=qs-over-path, the default).
+        out = self.payload_of('sio.echo', {'a': 'msg'}, method='GET', params={'a': 'path', 'b': 'path'},
+            get={'b': 'qs'}, merge=True)
+        self.assertEqual((out['a'], out['b']), (['str', 'path'], ['str', 'qs']))
+        out = self.payload_of('sio.echo', {'a': 'msg'}, method='GET', params={'a': 'path', 'b': 'path'},
+            get={'b': 'qs'}, merge=True, url_params_pri='path-over-qs', params_pri='msg-over-channel-params')
+        self.assertEqual((out['a'], out['b']), (['str', 'msg'], ['str', 'path']))
 
     def test_form_data(self):
         self.deploy(echo_service("    input = 'name', '-is_ok'\n" + ECHO_TYPES), 'sio.py')

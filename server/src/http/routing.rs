@@ -95,6 +95,10 @@ pub struct Channel {
     pub service: Option<String>,
     pub security: Option<SecCheck>,
     pub merge_url_params_req: bool,
+    /// `qs-over-path` (default) or `path-over-qs`: which wins when both have a name.
+    pub url_params_pri: Option<String>,
+    /// `channel-params-over-msg` (default) or `msg-over-channel-params`.
+    pub params_pri: Option<String>,
     pub is_internal: bool,
     pub content_type: Option<String>,
     segs: Vec<Seg>,
@@ -116,6 +120,8 @@ impl Channel {
             "url_path": self.url_path,
             "is_internal": self.is_internal,
             "merge_url_params_req": self.merge_url_params_req,
+            "url_params_pri": self.url_params_pri,
+            "params_pri": self.params_pri,
             "security": self.security.as_ref().map(SecCheck::describe),
         })
     }
@@ -218,6 +224,8 @@ impl Routes {
                 service: row.service_name.clone(),
                 security,
                 merge_url_params_req: row.merge_url_params_req,
+                url_params_pri: row.url_params_pri.clone().filter(|p| !p.is_empty()),
+                params_pri: row.params_pri.clone().filter(|p| !p.is_empty()),
                 is_internal: row.is_internal,
                 content_type: row.content_type.clone().filter(|c| !c.is_empty()),
                 segs: compile(&row.url_path),

@@ -103,6 +103,26 @@ pub fn parse_input(i: &mut Input<'_>, existing: Option<&HttpSoap>) -> Result<Par
             "`transport` must be `plain_http` or `soap`, got `{transport}`"
         )));
     }
+    for (field, value, allowed) in [
+        (
+            "url_params_pri",
+            &url_params_pri,
+            ["qs-over-path", "path-over-qs"],
+        ),
+        (
+            "params_pri",
+            &params_pri,
+            ["channel-params-over-msg", "msg-over-channel-params"],
+        ),
+    ] {
+        if let Some(v) = value
+            && !allowed.contains(&v.as_str())
+        {
+            return Err(ServiceError::bad_request(format!(
+                "`{field}` must be one of {allowed:?}, got `{v}`"
+            )));
+        }
+    }
     if connection == "outgoing" {
         check_outgoing(host.as_deref(), &url_path, timeout, pool_size)?;
     }

@@ -158,7 +158,11 @@ def _input_sources(req, sio_def, channel):
 
     params, query = http.get('params') or {}, http.get('GET') or {}
     if channel.get('merge_url_params_req'):
-        return [params, message, query]
+        # Upstream's defaults: the query string over path params, both over the message.
+        url = [params, query] if channel.get('url_params_pri') == 'path-over-qs' else [query, params]
+        if channel.get('params_pri') == 'msg-over-channel-params':
+            return [message] + url
+        return url + [message]
     return [message, params, query]
 
 # ################################################################################################################################
