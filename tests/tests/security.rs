@@ -312,6 +312,50 @@ async fn every_security_type_on_channels() {
     )
     .await;
 
+    // WSS on outgoing SOAP: server1 calls server2's WSS channels, a fresh token per call.
+    let service = r#"
+from zato.server.service import Service
+
+class WssCall(Service):
+    name = 'test.wss-call'
+
+    def handle(self):
+        conn = self.outgoing.soap[self.request.payload['conn']].conn
+        out = []
+        for _ in range(2):
+            r = conn.send(self.cid, '<ping/>')
+            out.append([r.status_code, r.data.findtext('pong') if r.data is not None else r.text])
+        self.response.payload = out
+"#;
+    admin
+        .invoke(
+            "zato.service.upload-package",
+            &json!({"payload": B64.encode(service), "payload_name": "wss_call.py"}),
+        )
+        .await
+        .unwrap();
+    for (name, path, sec) in [
+        ("wss-text-out", "/sec/wss", wss),
+        ("wss-digest-out", "/sec/wss-digest", wssd),
+    ] {
+        create(
+            &admin,
+            "zato.http-soap.create",
+            json!({"name": name, "connection": "outgoing", "transport": "soap", "host": s2.address(),
+                "url_path": path, "security_id": sec, "soap_version": "1.1"}),
+        )
+        .await;
+        let r = eventually(Duration::from_secs(3), || async {
+            admin
+                .invoke("test.wss-call", &json!({"conn": name}))
+                .await
+                .ok()
+        })
+        .await
+        .unwrap_or_else(|| panic!("{name}: test.wss-call never worked\n{}", s1.log()));
+        assert_eq!(r.data, json!([[200, "zato"], [200, "zato"]]), "{name}");
+    }
+
     // JWT: log in, use, log out (refused by the other server too), wrong credentials, expiry.
     let login = |s: &zato_tests::Server, user: &str, pw: &str| {
         http.post(url(s, "/zato/jwt/log-in"))

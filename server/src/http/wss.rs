@@ -95,6 +95,34 @@ pub struct WssDef {
     pub opts: WssOpts,
 }
 
+const WSSE_NS: &str =
+    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd";
+const WSU_NS: &str =
+    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd";
+const PROFILE: &str =
+    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0";
+
+/// A `wsse:Security` header with a fresh UsernameToken, for outgoing SOAP calls: the password
+/// as a PasswordDigest (`digest`) or as PasswordText.
+pub fn security_header(username: &str, password: &str, digest_it: bool) -> String {
+    let nonce = B64.encode(uuid::Uuid::new_v4().as_bytes());
+    let created = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let (kind, pw) = if digest_it {
+        (
+            "PasswordDigest",
+            digest(&nonce, &created, password).unwrap_or_default(),
+        )
+    } else {
+        ("PasswordText", password.to_string())
+    };
+    let esc = |t: &str| quick_xml::escape::escape(t).into_owned();
+    format!(
+        "<wsse:Security xmlns:wsse=\"{WSSE_NS}\" xmlns:wsu=\"{WSU_NS}\"><wsse:UsernameToken><wsse:Username>{}</wsse:Username><wsse:Password Type=\"{PROFILE}#{kind}\">{}</wsse:Password><wsse:Nonce EncodingType=\"http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary\">{nonce}</wsse:Nonce><wsu:Created>{created}</wsu:Created></wsse:UsernameToken></wsse:Security>",
+        esc(username),
+        esc(&pw)
+    )
+}
+
 fn digest(nonce_b64: &str, created: &str, password: &str) -> Option<String> {
     let nonce = B64.decode(nonce_b64).ok()?;
     let mut h = Sha1::new();

@@ -6,7 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use zato_common::crypto::SecretKey;
 use zato_common::odb::channels::HttpSoap;
-use zato_common::odb::security::{APIKEY, BASIC_AUTH, SecDef};
+use zato_common::odb::security::{APIKEY, BASIC_AUTH, SecDef, WSS, WSS_DIGEST};
 
 /// Upstream's default timeout of outgoing connections, in seconds.
 const DEFAULT_TIMEOUT: i64 = 10;
@@ -36,6 +36,12 @@ enum OutAuth {
     None,
     Basic(String),
     Header(String, String),
+    /// WS-Security UsernameToken in the SOAP Header (SOAP connections only).
+    Wss {
+        username: String,
+        password: String,
+        digest: bool,
+    },
 }
 
 #[derive(Debug)]
@@ -94,9 +100,14 @@ impl HttpConn {
                     .unwrap_or_else(|| "X-API-Key".into()),
                 secret(def, key)?,
             ),
+            Some(def) if def.sec_type == WSS && row.transport == "soap" => OutAuth::Wss {
+                username: def.username.clone(),
+                password: secret(def, key)?,
+                digest: def.password_type.as_deref() == Some(WSS_DIGEST),
+            },
             Some(def) => {
                 return Err(format!(
-                    "security type `{}` cannot be used by outgoing connections; use basic_auth or apikey",
+                    "security type `{}` cannot be used by this outgoing connection; use basic_auth or apikey (or wss on SOAP)",
                     def.sec_type
                 ));
             }
@@ -189,25 +200,33 @@ impl HttpConn {
     /// Adds the connection's credentials.
     fn authorize(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         match &self.auth {
-            OutAuth::None => req,
+            OutAuth::None | OutAuth::Wss { .. } => req,
             OutAuth::Basic(v) => req.header("Authorization", v),
             OutAuth::Header(h, v) => req.header(h.as_str(), v),
         }
     }
 
     /// On SOAP connections a body that is not an Envelope yet is wrapped into one of the
-    /// connection's SOAP version.
+    /// connection's SOAP version, with a WS-Security header when the connection has one.
     fn soap_envelope(&self, data: Vec<u8>) -> Vec<u8> {
         if self.transport != "soap" || data.windows(8).any(|w| w == b"Envelope") {
             return data;
         }
+        let header = match &self.auth {
+            OutAuth::Wss {
+                username,
+                password,
+                digest,
+            } => crate::http::wss::security_header(username, password, *digest),
+            _ => String::new(),
+        };
         let ns = if self.soap_version == "1.2" {
             crate::http::codec::SOAP12_NS
         } else {
             crate::http::codec::SOAP11_NS
         };
         let mut out = format!(
-            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<soapenv:Envelope xmlns:soapenv=\"{ns}\"><soapenv:Header/><soapenv:Body>"
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<soapenv:Envelope xmlns:soapenv=\"{ns}\"><soapenv:Header>{header}</soapenv:Header><soapenv:Body>"
         )
         .into_bytes();
         out.extend_from_slice(&data);
