@@ -37,6 +37,7 @@ async fn upgrade_on(backend: Backend) {
     );
     odb.close().await;
     let admin = c.servers[0].admin();
+    let sqlite = c.servers[0].dir.join("out.db");
     for (service, input) in [
         (
             "zato.security.jwt.create",
@@ -48,7 +49,7 @@ async fn upgrade_on(backend: Backend) {
         ),
         (
             "zato.outgoing.sql.create",
-            json!({"name": "s", "engine": "sqlite", "db_name": "/tmp/x.db"}),
+            json!({"name": "s", "engine": "sqlite", "db_name": sqlite}),
         ),
     ] {
         admin
