@@ -70,27 +70,6 @@ pub async fn ping(cfg: &KvdbConfig, timeout: Duration) -> Result<(), KvdbError> 
     }
 }
 
-/// Writes a file through a temporary one in the same directory, so readers never see half of
-/// it; `mode` is the new file's permissions.
-fn write_atomic(path: &Path, text: &str, mode: u32) -> Result<(), KvdbError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let err = |e: std::io::Error| KvdbError::Save {
-        path: path.to_path_buf(),
-        detail: e.to_string(),
-    };
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(mode)
-        .open(&tmp)
-        .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|_| f.sync_all()))
-        .map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(err)
-}
-
 /// Changes a TOML file in place, keeping its comments, layout and permissions.
 fn edit(path: &Path, change: impl FnOnce(&mut toml_edit::DocumentMut)) -> Result<(), KvdbError> {
     use std::os::unix::fs::PermissionsExt;
@@ -108,7 +87,7 @@ fn edit(path: &Path, change: impl FnOnce(&mut toml_edit::DocumentMut)) -> Result
         .parse()
         .map_err(|e: toml_edit::TomlError| err(e.to_string()))?;
     change(&mut doc);
-    write_atomic(path, &doc.to_string(), mode)
+    crate::files::write_atomic(path, &doc.to_string(), mode).map_err(|e| err(e.to_string()))
 }
 
 /// Rewrites a server's `[kvdb]` (server.conf) and its password (secrets.conf, encrypted with

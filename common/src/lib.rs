@@ -4,6 +4,7 @@ pub mod admin;
 pub mod cid;
 pub mod config;
 pub mod crypto;
+pub mod files;
 pub mod http;
 pub mod kvdb;
 pub mod locate;

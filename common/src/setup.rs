@@ -224,22 +224,12 @@ fn write(path: &Path, text: &str) -> Result<(), SetupError> {
     std::fs::write(path, text).map_err(io_err(path))
 }
 
-/// Writes `.zato-info` into a component directory.
-/// Writes a file only its owner may read, created with mode 0600 (never readable by others,
-/// not even for a moment).
+/// Writes a file only its owner may read (mode 0600 from the start).
 fn write_private(path: &Path, text: &str) -> Result<(), SetupError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .and_then(|mut f| f.write_all(text.as_bytes()))
-        .map_err(io_err(path))
+    crate::files::write_with_mode(path, text, 0o600).map_err(io_err(path))
 }
 
+/// Writes `.zato-info` into a component directory.
 pub fn write_component_info(dir: &Path, component: &str) -> Result<(), SetupError> {
     let info = ComponentInfo {
         version: env!("CARGO_PKG_VERSION"),

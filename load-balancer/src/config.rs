@@ -303,16 +303,13 @@ impl LbConfig {
             path: path.clone(),
             detail: e.to_string(),
         })?;
-        let tmp = path.with_extension("conf.tmp");
-        let werr = |source| ConfigError::Write {
-            path: path.clone(),
-            source,
-        };
-        std::fs::write(&tmp, format!("{HEADER}{text}")).map_err(werr)?;
-        std::fs::rename(&tmp, &path).map_err(|source| ConfigError::Write {
-            path: path.clone(),
-            source,
-        })
+        // 0o666 as fs::write would use: the umask decides, as before.
+        zato_common::files::write_atomic(&path, &format!("{HEADER}{text}"), 0o666).map_err(
+            |source| ConfigError::Write {
+                path: path.clone(),
+                source,
+            },
+        )
     }
 
     /// A config for a new load balancer (quickstart, `zato create load-balancer`).

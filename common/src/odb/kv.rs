@@ -1,12 +1,13 @@
 //! `kv_data`: short-lived keys every server of a cluster must agree on — WS-Security nonces
 //! already seen and JWTs already logged out.
-use chrono::{Duration as ChronoDuration, SecondsFormat, Utc};
+use chrono::{Duration as ChronoDuration, Utc};
 use sqlx::Row;
 
 use super::{Odb, OdbError, OdbResult};
 
+/// Now plus `seconds`, in the ODB's timestamp format (text order is time order).
 fn iso_in(seconds: i64) -> String {
-    (Utc::now() + ChronoDuration::seconds(seconds)).to_rfc3339_opts(SecondsFormat::Micros, true)
+    crate::time::to_iso(Utc::now() + ChronoDuration::seconds(seconds))
 }
 
 impl Odb {

@@ -427,21 +427,25 @@ pub async fn create(odb: &Odb, host: &str, user: &str) -> OdbResult<()> {
 
 /// Checks that the ODB has a schema this build understands (run by every component at start).
 pub async fn check(odb: &Odb) -> OdbResult<()> {
-    match installed_version(odb).await? {
+    supported(installed_version(odb).await?).map(|_| ())
+}
+
+/// The installed version, if this build can work with it.
+fn supported(installed: Option<i64>) -> OdbResult<i64> {
+    match installed {
         None => Err(OdbError::NoSchema),
         Some(v) if v > SCHEMA_VERSION => Err(OdbError::TooNew {
             found: v,
             known: SCHEMA_VERSION,
         }),
-        Some(_) => Ok(()),
+        Some(v) => Ok(v),
     }
 }
 
 /// Brings a version-1 ODB to this build's version: creates the tables added since
 /// (`IF NOT EXISTS`, so servers starting together do not trip over each other).
 pub async fn upgrade(odb: &Odb) -> OdbResult<()> {
-    check(odb).await?;
-    if installed_version(odb).await? == Some(SCHEMA_VERSION) {
+    if supported(installed_version(odb).await?)? == SCHEMA_VERSION {
         return Ok(());
     }
     for t in TABLES_V2 {

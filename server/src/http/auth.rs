@@ -10,7 +10,7 @@ use super::routing::{Channel, SecCheck};
 use crate::state::ServerState;
 
 /// Compares secrets without stopping at the first differing byte.
-fn same(a: &[u8], b: &[u8]) -> bool {
+pub(super) fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

@@ -120,7 +120,8 @@ fn check_xml(raw: &str) -> Result<(), String> {
     }
 }
 
-fn local(name: &[u8]) -> &[u8] {
+/// An XML name without its namespace prefix.
+pub(super) fn local(name: &[u8]) -> &[u8] {
     name.iter()
         .rposition(|b| *b == b':')
         .map_or(name, |i| &name[i + 1..])

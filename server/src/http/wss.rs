@@ -8,6 +8,7 @@ use quick_xml::reader::Reader;
 use sha1::{Digest, Sha1};
 use zato_common::odb::security::{WSS_DIGEST, WssOpts};
 
+use super::codec::local;
 use crate::state::ServerState;
 
 /// Tokens created this far in the future (clock skew) are still accepted.
@@ -21,12 +22,6 @@ pub struct UsernameToken {
     pub password_type: String,
     pub nonce: Option<String>,
     pub created: Option<String>,
-}
-
-fn local(name: &[u8]) -> &[u8] {
-    name.iter()
-        .rposition(|b| *b == b':')
-        .map_or(name, |i| &name[i + 1..])
 }
 
 /// The UsernameToken of `Envelope/Header/Security`, if there is one.
@@ -133,11 +128,7 @@ fn digest(nonce_b64: &str, created: &str, password: &str) -> Option<String> {
 }
 
 fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    super::auth::same(a.as_bytes(), b.as_bytes())
 }
 
 /// Ok when the body carries a valid token for `def`; Err says why not (for the log only).

@@ -162,7 +162,40 @@ fn out_http<'py>(
     (reply.status, reply.headers, PyBytes::new(py, &reply.body)).into_pyobject(py)
 }
 
-fn sql_value<'py>(py: Python<'py>, v: &SqlValue) -> PyResult<Bound<'py, PyAny>> {
+/// The constructors of typed column values (`Decimal`, `datetime.fromisoformat`, ...), looked
+/// up once per result set rather than once per value.
+#[derive(Default)]
+struct Ctors<'py>([Option<Bound<'py, PyAny>>; 6]);
+
+impl<'py> Ctors<'py> {
+    fn get(&mut self, py: Python<'py>, kind: Kind) -> PyResult<&Bound<'py, PyAny>> {
+        // The Python types a DB-API driver returns, built from their text.
+        let (slot, module, name, from_iso) = match kind {
+            Kind::Decimal => (0, "decimal", "Decimal", false),
+            Kind::DateTime => (1, "datetime", "datetime", true),
+            Kind::Date => (2, "datetime", "date", true),
+            Kind::Time => (3, "datetime", "time", true),
+            Kind::Uuid => (4, "uuid", "UUID", false),
+            Kind::Json => (5, "json", "loads", false),
+        };
+        if self.0[slot].is_none() {
+            let mut f = py.import(module)?.getattr(name)?;
+            if from_iso {
+                f = f.getattr("fromisoformat")?;
+            }
+            self.0[slot] = Some(f);
+        }
+        self.0[slot]
+            .as_ref()
+            .ok_or_else(|| PyRuntimeError::new_err("no constructor"))
+    }
+}
+
+fn sql_value<'py>(
+    py: Python<'py>,
+    v: &SqlValue,
+    ctors: &mut Ctors<'py>,
+) -> PyResult<Bound<'py, PyAny>> {
     Ok(match v {
         SqlValue::Null => py.None().into_bound(py),
         SqlValue::Bool(b) => b.into_pyobject(py)?.to_owned().into_any(),
@@ -170,25 +203,7 @@ fn sql_value<'py>(py: Python<'py>, v: &SqlValue) -> PyResult<Bound<'py, PyAny>> 
         SqlValue::Float(f) => f.into_pyobject(py)?.into_any(),
         SqlValue::Text(t) => t.into_pyobject(py)?.into_any(),
         SqlValue::Bytes(b) => PyBytes::new(py, b).into_any(),
-        SqlValue::Typed(kind, text) => {
-            // The Python types a DB-API driver returns, built from their text.
-            let (module, ctor) = match kind {
-                Kind::Decimal => ("decimal", "Decimal"),
-                Kind::DateTime => ("datetime", "datetime"),
-                Kind::Date => ("datetime", "date"),
-                Kind::Time => ("datetime", "time"),
-                Kind::Uuid => ("uuid", "UUID"),
-                Kind::Json => ("json", "loads"),
-            };
-            let m = py.import(module)?;
-            let f = match kind {
-                Kind::DateTime | Kind::Date | Kind::Time => {
-                    m.getattr(ctor)?.getattr("fromisoformat")?
-                }
-                _ => m.getattr(ctor)?,
-            };
-            f.call1((text.as_str(),))?
-        }
+        SqlValue::Typed(kind, text) => ctors.get(py, *kind)?.call1((text.as_str(),))?,
     })
 }
 
@@ -215,10 +230,11 @@ fn sql_execute<'py>(
     };
     let reply = py.detach(|| bridge.sql(call))?;
     let rows = PyList::empty(py);
+    let mut ctors = Ctors::default();
     for row in &reply.rows {
         let values = row
             .iter()
-            .map(|v| sql_value(py, v))
+            .map(|v| sql_value(py, v, &mut ctors))
             .collect::<PyResult<Vec<_>>>()?;
         rows.append(PyTuple::new(py, values)?)?;
     }

@@ -421,23 +421,16 @@ impl Plan {
 
     /// Security definitions channels and connections name must be in the file or the cluster.
     fn check_references(&mut self, current: &Current, ignore_missing_defs: bool) {
-        let known: HashSet<&str> = self
+        let known: HashSet<String> = self
             .security
             .iter()
-            .map(|s| s.input.name.as_str())
-            .chain(current.secs.iter().map(|d| d.name.as_str()))
+            .map(|s| s.input.name.clone())
+            .chain(current.secs.iter().map(|d| d.name.clone()))
             .collect();
-        let mut missing: HashMap<usize, String> = HashMap::new();
-        for (n, h) in self.http.iter().enumerate() {
-            if let Some(sec) = &h.security_name
-                && !known.contains(sec.as_str())
-            {
-                missing.insert(n, sec.clone());
-            }
-        }
         let mut kept = Vec::new();
-        for (n, h) in std::mem::take(&mut self.http).into_iter().enumerate() {
-            match missing.get(&n) {
+        for h in std::mem::take(&mut self.http) {
+            let missing = h.security_name.clone().filter(|sec| !known.contains(sec));
+            match missing {
                 None => kept.push(h),
                 Some(sec) if ignore_missing_defs => self.skipped.push(format!(
                     "{} `{}`: its security definition `{sec}` does not exist",
