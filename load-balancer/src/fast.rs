@@ -91,6 +91,14 @@ fn find_head_end(buf: &[u8]) -> Option<usize> {
     buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
 }
 
+/// Headers that frame a message or name its target: a `Connection` header listing them must
+/// never make a proxy drop them (that is how a body becomes a second, unseen request).
+pub(crate) fn is_framing(name: &str) -> bool {
+    ["content-length", "transfer-encoding", "host"]
+        .iter()
+        .any(|h| name.eq_ignore_ascii_case(h))
+}
+
 fn is_hop_by_hop(name: &str, listed: &[String]) -> bool {
     [
         "connection",
@@ -103,7 +111,16 @@ fn is_hop_by_hop(name: &str, listed: &[String]) -> bool {
     ]
     .iter()
     .any(|h| name.eq_ignore_ascii_case(h))
-        || listed.iter().any(|l| name.eq_ignore_ascii_case(l))
+        || (!is_framing(name) && listed.iter().any(|l| name.eq_ignore_ascii_case(l)))
+}
+
+/// A Content-Length value as RFC 9110 has it: ASCII digits only (no sign, no inner spaces,
+/// no list); None for anything else.
+fn content_length(value: &[u8]) -> Option<usize> {
+    if value.is_empty() || value.len() > 18 || !value.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(value).ok()?.parse().ok()
 }
 
 /// Names listed in Connection headers, and whether one of them is `close`.
@@ -159,40 +176,59 @@ fn parse_request(buf: &[u8], peer: SocketAddr, max_body: usize) -> Parsed {
     let mut req = httparse::Request::new(&mut headers);
     match req.parse(&buf[..head_end]) {
         Ok(httparse::Status::Complete(_)) => {}
-        // Too many headers or anything odd: hyper decides.
-        _ => return Parsed::Fallback,
+        // More headers than the fast path keeps room for: hyper decides.
+        Err(httparse::Error::TooManyHeaders) => return Parsed::Fallback,
+        // Whitespace before a colon, obs-fold, bare CR, bad tokens...: what one parser reads
+        // one way and another another way is refused, never passed on.
+        _ => return Parsed::Refuse(400, "The request's head is malformed"),
     }
-    let (Some(method), Some(path), Some(1)) = (req.method, req.path, req.version) else {
-        return Parsed::Fallback;
+    let (Some(method), Some(path), Some(version)) = (req.method, req.path, req.version) else {
+        return Parsed::Refuse(400, "The request's head is malformed");
     };
-    if method == "CONNECT" {
-        return Parsed::Fallback;
-    }
-    let mut content_length: Option<usize> = None;
+    let mut content_len: Option<usize> = None;
+    let mut chunked = false;
     let mut forwarded_for: Option<String> = None;
     for h in req.headers.iter() {
         let n = h.name;
-        if n.eq_ignore_ascii_case("transfer-encoding")
-            || n.eq_ignore_ascii_case("upgrade")
-            || n.eq_ignore_ascii_case("expect")
-        {
-            return Parsed::Fallback;
-        }
-        if n.eq_ignore_ascii_case("content-length") {
-            let v = std::str::from_utf8(h.value)
-                .ok()
-                .and_then(|v| v.trim().parse::<usize>().ok());
-            match (v, content_length) {
-                (Some(v), None) => content_length = Some(v),
-                _ => return Parsed::Fallback,
+        if n.eq_ignore_ascii_case("transfer-encoding") {
+            // Exactly one `chunked`; anything else cannot be framed the same way by everyone.
+            if chunked || !h.value.eq_ignore_ascii_case(b"chunked") {
+                return Parsed::Refuse(
+                    400,
+                    "Transfer-Encoding must be exactly `chunked`, given once",
+                );
             }
-        }
-        if n.eq_ignore_ascii_case("x-forwarded-for") {
+            chunked = true;
+        } else if n.eq_ignore_ascii_case("content-length") {
+            match (content_length(h.value), content_len) {
+                (Some(v), None) => content_len = Some(v),
+                (Some(v), Some(prev)) if v == prev => {}
+                (None, _) => {
+                    return Parsed::Refuse(400, "Content-Length must be a plain decimal number");
+                }
+                (Some(_), Some(_)) => {
+                    return Parsed::Refuse(400, "The request has two different Content-Lengths");
+                }
+            }
+        } else if n.eq_ignore_ascii_case("x-forwarded-for") {
             forwarded_for = Some(String::from_utf8_lossy(h.value).into_owned());
         }
     }
+    if chunked && content_len.is_some() {
+        return Parsed::Refuse(
+            400,
+            "The request has both Content-Length and Transfer-Encoding",
+        );
+    }
+    let hands_over = req
+        .headers
+        .iter()
+        .any(|h| h.name.eq_ignore_ascii_case("upgrade") || h.name.eq_ignore_ascii_case("expect"));
+    if chunked || hands_over || version != 1 || method == "CONNECT" {
+        return Parsed::Fallback;
+    }
     let (listed, close) = connection_tokens(req.headers);
-    let body_len = content_length.unwrap_or(0);
+    let body_len = content_len.unwrap_or(0);
     if body_len > max_body {
         return Parsed::Refuse(
             413,
@@ -214,13 +250,20 @@ fn parse_request(buf: &[u8], peer: SocketAddr, max_body: usize) -> Parsed {
     out.extend_from_slice(path.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
     for h in req.headers.iter() {
-        if is_hop_by_hop(h.name, &listed) || h.name.eq_ignore_ascii_case("x-forwarded-for") {
+        if is_hop_by_hop(h.name, &listed)
+            || h.name.eq_ignore_ascii_case("x-forwarded-for")
+            || h.name.eq_ignore_ascii_case("content-length")
+        {
             continue;
         }
         out.extend_from_slice(h.name.as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(h.value);
         out.extend_from_slice(b"\r\n");
+    }
+    // The length this proxy framed the body by, whatever the client wrote.
+    if content_len.is_some() {
+        out.extend_from_slice(format!("Content-Length: {body_len}\r\n").as_bytes());
     }
     out.extend_from_slice(b"X-Forwarded-For: ");
     if let Some(prev) = forwarded_for {
@@ -824,6 +867,21 @@ mod tests {
     }
 
     #[test]
+    fn connection_never_strips_framing() {
+        let peer: SocketAddr = "10.0.0.9:5000".parse().unwrap_or_else(|e| panic!("{e}"));
+        let req = b"POST /zato/ping HTTP/1.1\r\nHost: x\r\nConnection: content-length, host, x-gone\r\nX-Gone: 1\r\ncontent-length: 10\r\n\r\nGET /a\r\n\r\n";
+        let Parsed::Forward { out, consumed, .. } = parse_request(req, peer, 100) else {
+            panic!("not forwarded");
+        };
+        let text = String::from_utf8_lossy(&out);
+        assert!(text.contains("Host: x\r\n"), "{text}");
+        assert!(!text.contains("X-Gone"), "{text}");
+        assert_eq!(text.matches("Content-Length: 10\r\n").count(), 1, "{text}");
+        assert!(text.ends_with("\r\n\r\nGET /a\r\n\r\n"), "{text}");
+        assert_eq!(consumed, req.len());
+    }
+
+    #[test]
     fn requests_are_rewritten_or_left_to_hyper() {
         let peer: SocketAddr = "10.0.0.9:5000".parse().unwrap_or_else(|e| panic!("{e}"));
         let req = b"GET /a HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, X-Drop\r\nX-Drop: 1\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n";
@@ -862,6 +920,35 @@ mod tests {
         assert!(matches!(
             parse_request(b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nab", peer, 100),
             Parsed::Partial
+        ));
+        // Ambiguous framing is refused, never forwarded or handed on.
+        for bad in [
+            &b"POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"[..],
+            b"POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+            b"POST / HTTP/1.1\r\nContent-Length: +3\r\n\r\nabc",
+            b"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+            b"POST / HTTP/1.1\r\nContent-Length: 1 2\r\n\r\n",
+            b"POST / HTTP/1.1\r\nContent-Length: 3, 3\r\n\r\nabc",
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked, identity\r\n\r\n",
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: xchunked\r\n\r\n",
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"GET / HTTP/1.1\r\nX-A: a\r\n b\r\n\r\n",
+            b"POST / HTTP/1.1\r\nContent-Length : 3\r\n\r\nabc",
+        ] {
+            assert!(
+                matches!(parse_request(bad, peer, 100), Parsed::Refuse(400, _)),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        // Identical Content-Lengths are one.
+        assert!(matches!(
+            parse_request(
+                b"POST / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nab",
+                peer,
+                100
+            ),
+            Parsed::Forward { .. }
         ));
         assert!(matches!(
             parse_request(b"POST / HTTP/1.1\r\nContent-Length: 500\r\n\r\n", peer, 100),

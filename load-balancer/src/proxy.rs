@@ -85,6 +85,7 @@ fn strip_hop_by_hop(h: &mut HeaderMap) {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .filter(|n| !crate::fast::is_framing(n.as_str()))
         .collect();
     for n in HOP_BY_HOP.iter().chain(&named) {
         h.remove(n);

@@ -409,6 +409,7 @@ impl TestCluster {
     }
 }
 
+pub mod lb;
 pub mod standin;
 
 /// Polls `f` until it returns Some or `timeout` passes.

@@ -3,8 +3,7 @@
 //! a server stopped under load costs no failed idempotent request and gets no requests once
 //! DOWN, comes back when started again; with every server down clients get upstream's 503
 //! body. The agent refuses clients without a certificate and with one from another CA.
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -15,127 +14,10 @@ use serde_json::{Value, json};
 use zato_ca::{Purpose, Subject};
 use zato_lb::client::AgentClient;
 use zato_lb::config::{LbConfig, Server};
-use zato_tests::{Backend, Options, TestCluster, bin_dir, eventually, free_port};
+use zato_tests::lb::{Lb, start_lb};
+use zato_tests::{Backend, Options, TestCluster, eventually};
 
 const FORWARDED: &str = "from zato.server.service import Service\n\n\nclass Forwarded(Service):\n    name = 'lbtest.forwarded'\n\n    def handle(self):\n        self.response.payload = {'forwarded_for': self.wsgi_environ.get('HTTP_X_FORWARDED_FOR')}\n";
-
-struct Lb {
-    dir: PathBuf,
-    port: u16,
-    child: Child,
-    _tmp: tempfile::TempDir,
-}
-
-impl Drop for Lb {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Lb {
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    fn agent(&self) -> AgentClient {
-        AgentClient::for_dir(&self.dir).unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    async fn servers(&self) -> Value {
-        self.agent()
-            .call(Method::GET, "/servers", None)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    /// (requests, state) of a server, from the agent.
-    async fn server(&self, name: &str) -> (u64, String) {
-        let all = self.servers().await;
-        let s = all
-            .as_array()
-            .and_then(|a| a.iter().find(|s| s["name"] == name))
-            .unwrap_or_else(|| panic!("no {name} in {all}"));
-        (
-            s["requests"].as_u64().unwrap_or(0),
-            s["state"].as_str().unwrap_or("").to_string(),
-        )
-    }
-
-    async fn set_weight(&self, name: &str, weight: u32) {
-        self.agent()
-            .call(
-                Method::PUT,
-                &format!("/servers/{name}/weight"),
-                Some(json!({"weight": weight})),
-            )
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-    }
-}
-
-/// A CA in `dir/ca` and a load balancer in `dir/lb` with fast health checks.
-async fn start_lb(servers: &[(&str, u16)]) -> Lb {
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let ca = tmp.path().join("ca");
-    zato_ca::create_ca(&ca, &Subject::default()).unwrap_or_else(|e| panic!("{e}"));
-    let dir = tmp.path().join("lb");
-    let repo = zato_lb::config::config_dir(&dir);
-    std::fs::create_dir_all(&repo).unwrap_or_else(|e| panic!("{e}"));
-    let issued = zato_ca::issue(&ca, Purpose::LbAgent, &Subject::default())
-        .unwrap_or_else(|e| panic!("{e}"));
-    zato_ca::install(&issued, &repo, "zato-lba").unwrap_or_else(|e| panic!("{e}"));
-    let port = free_port();
-    let mut cfg = LbConfig::new(
-        &format!("127.0.0.1:{port}"),
-        &format!("127.0.0.1:{}", free_port()),
-        servers
-            .iter()
-            .map(|(name, p)| Server {
-                name: (*name).into(),
-                address: format!("127.0.0.1:{p}"),
-                weight: 1,
-                maintenance: false,
-            })
-            .collect(),
-    );
-    cfg.health.interval = 0.1;
-    cfg.health.timeout = 0.5;
-    cfg.save(&dir).unwrap_or_else(|e| panic!("{e}"));
-    let child = Command::new(bin_dir().join("zato-load-balancer"))
-        .arg(&dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("cannot run zato-load-balancer (cargo build --workspace --bins): {e}")
-        });
-    let lb = Lb {
-        dir,
-        port,
-        child,
-        _tmp: tmp,
-    };
-    let url = lb.url("/zato-lb-alive");
-    let up = eventually(Duration::from_secs(10), || {
-        let url = url.clone();
-        async move {
-            zato_common::http::local_client()
-                .get(&url)
-                .send()
-                .await
-                .ok()
-                .filter(|r| r.status() == 200)
-        }
-    })
-    .await;
-    assert!(
-        up.is_some(),
-        "the load balancer did not start; see {}",
-        lb.dir.join("logs/lb.log").display()
-    );
-    lb
-}
 
 async fn get(http: &reqwest::Client, url: &str) -> (u16, String) {
     match http.get(url).send().await {
