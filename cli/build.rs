@@ -33,8 +33,12 @@ fn main() {
         "cargo:rustc-env=ZATO_BUILD_PYTHON={}",
         py.unwrap_or_default()
     );
+    // Only paths that exist: cargo reruns a build script on every build while a path it was
+    // told to watch is missing (a fresh clone has no packed-refs, a tarball no .git at all).
     for path in ["../.git/HEAD", "../.git/refs/heads", "../.git/packed-refs"] {
-        println!("cargo:rerun-if-changed={path}");
+        if std::path::Path::new(path).exists() {
+            println!("cargo:rerun-if-changed={path}");
+        }
     }
     println!("cargo:rerun-if-env-changed=PYO3_PYTHON");
 }

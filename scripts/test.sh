@@ -9,6 +9,12 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 # The end-to-end tests run the real binaries; `cargo test` alone builds a package's binaries
 # only when that package has integration tests of its own.
 cargo build --workspace --bins
+# A second build must find nothing to do: a build script watching a missing file (as cli's
+# once did with .git/packed-refs) recompiles its crate on every cargo command.
+if cargo build --workspace --bins 2>&1 | grep -E '^\s*Compiling'; then
+    echo "a second cargo build recompiled the crates above: some build script reruns every time" >&2
+    exit 1
+fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
