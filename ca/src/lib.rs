@@ -90,6 +90,30 @@ impl Subject {
     }
 }
 
+const PURPOSE_URN: &str = "urn:zato:purpose:";
+
+/// The purpose a certificate (DER) was issued for, from its `urn:zato:purpose:` name; None
+/// for a certificate without one (issued elsewhere, or by an older version).
+pub fn purpose_of(cert_der: &[u8]) -> Option<Purpose> {
+    use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
+    let (_, cert) = X509Certificate::from_der(cert_der).ok()?;
+    let san = cert.subject_alternative_name().ok()??;
+    san.value.general_names.iter().find_map(|n| match n {
+        GeneralName::URI(uri) => {
+            let rest = uri.strip_prefix(PURPOSE_URN)?;
+            [
+                Purpose::Server,
+                Purpose::LbAgent,
+                Purpose::WebAdmin,
+                Purpose::Scheduler,
+            ]
+            .into_iter()
+            .find(|p| p.prefix() == rest)
+        }
+        _ => None,
+    })
+}
+
 /// What a certificate is for: decides its key usages and its files' prefix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Purpose {
@@ -108,6 +132,12 @@ impl Purpose {
             "scheduler" => Self::Scheduler,
             _ => return None,
         })
+    }
+
+    /// The subject alternative name URI that marks a certificate as issued for this purpose
+    /// (`urn:zato:purpose:lb-agent`), so a service can accept only the certificates meant for it.
+    pub fn urn(self) -> String {
+        format!("{PURPOSE_URN}{}", self.prefix())
     }
 
     fn prefix(self) -> &'static str {
@@ -256,6 +286,7 @@ pub fn issue(ca_dir: &Path, purpose: Purpose, subject: &Subject) -> Result<Issue
         }
     }
     names.push(SanType::IpAddress(std::net::Ipv4Addr::LOCALHOST.into()));
+    names.push(SanType::URI(purpose.urn().try_into()?));
     params.subject_alt_names = names;
     params.key_usages = vec![
         KeyUsagePurpose::DigitalSignature,
@@ -366,6 +397,12 @@ mod tests {
         assert_eq!(leaf.issuer(), ca_x509.subject());
         leaf.verify_signature(Some(ca_x509.public_key()))
             .unwrap_or_else(|e| panic!("signature: {e}"));
+        // Each certificate says what it was issued for.
+        assert_eq!(purpose_of(&leaf_der.contents), Some(Purpose::Server));
+        let (_, two_der) = x509_parser::pem::parse_x509_pem(two.cert_pem.as_bytes())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(purpose_of(&two_der.contents), Some(Purpose::LbAgent));
+        assert_eq!(purpose_of(&ca_der.contents), None);
 
         let out = tmp.path().join("server1");
         std::fs::create_dir_all(&out).unwrap_or_else(|e| panic!("{e}"));

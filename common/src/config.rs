@@ -31,6 +31,18 @@ pub enum ConfigError {
     Invalid { path: PathBuf, detail: String },
 }
 
+/// The longest time a config value may name: a year. Longer ones overflow timers and dates.
+pub const MAX_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
+
+/// What is wrong with `v` as a number of seconds for `what`, if anything.
+pub fn seconds_problem(what: &str, v: f64) -> Option<String> {
+    (!v.is_finite() || v <= 0.0 || v > MAX_SECONDS).then(|| {
+        format!(
+            "{what} must be a number of seconds above 0 and at most {MAX_SECONDS} (a year), not {v}"
+        )
+    })
+}
+
 /// Which ODB backend a component talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -98,6 +110,27 @@ pub struct ServerMain {
     /// Interpreter threads per worker process (each keeps one Python thread state for life).
     #[serde(default = "default_python_threads")]
     pub python_threads: usize,
+    /// Seconds a client has to send a request's head, also the idle time of a kept-alive
+    /// connection between requests.
+    #[serde(default = "default_header_read_timeout")]
+    pub header_read_timeout: f64,
+    /// Seconds a client has to send a request's body once its head came.
+    #[serde(default = "default_body_read_timeout")]
+    pub body_read_timeout: f64,
+    /// Client connections open at once per worker process; more wait in the kernel's
+    /// backlog. Lowered at start to what the process's file limit can hold.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+}
+
+fn default_header_read_timeout() -> f64 {
+    30.0
+}
+fn default_body_read_timeout() -> f64 {
+    60.0
+}
+fn default_max_connections() -> usize {
+    10_000
 }
 
 fn default_bind() -> String {
@@ -352,10 +385,23 @@ impl ServerConfig {
                 detail: "[main] workers and python_threads must be at least 1".into(),
             });
         }
-        if !conf.main.service_timeout.is_finite() || conf.main.service_timeout <= 0.0 {
+        let m = &conf.main;
+        let problems: Vec<String> = [
+            ("[main] service_timeout", m.service_timeout),
+            ("[main] header_read_timeout", m.header_read_timeout),
+            ("[main] body_read_timeout", m.body_read_timeout),
+        ]
+        .into_iter()
+        .filter_map(|(what, v)| seconds_problem(what, v))
+        .chain((m.max_connections == 0).then(|| "[main] max_connections must be at least 1".into()))
+        .chain(
+            (m.max_request_size == 0).then(|| "[main] max_request_size must be at least 1".into()),
+        )
+        .collect();
+        if !problems.is_empty() {
             return Err(ConfigError::Invalid {
                 path: conf_path,
-                detail: "[main] service_timeout must be a positive number of seconds".into(),
+                detail: problems.join("; "),
             });
         }
         let pickup_dir = normalize(&repo.join(&conf.hot_deploy.pickup_dir));

@@ -243,6 +243,23 @@ async fn handle(lb: &'static Lb, req: Request<Incoming>) -> Result<Reply, Infall
     Ok(result.unwrap_or_else(|e| reply(e.status, e.body)))
 }
 
+/// How long a client has for its TLS handshake; a silent one would hold a task forever.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Agent clients are the CLI and the web admin: a few at a time.
+const MAX_AGENT_CONNECTIONS: usize = 64;
+
+/// Whether a client may use the agent: its certificate (already checked to be from the
+/// cluster's CA) must have been issued for the agent or for the web admin, not for a server
+/// or a scheduler, which have no business reconfiguring the load balancer.
+fn allowed(tls: &tokio_rustls::server::TlsStream<tokio::net::TcpStream>) -> bool {
+    tls.get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .and_then(|c| zato_ca::purpose_of(c))
+        .is_some_and(|p| matches!(p, zato_ca::Purpose::LbAgent | zato_ca::Purpose::WebAdmin))
+}
+
 /// Serves the agent API until `shutdown` turns true.
 pub async fn serve(
     lb: &'static Lb,
@@ -251,12 +268,18 @@ pub async fn serve(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let acceptor = TlsAcceptor::from(Arc::new(tls));
+    let limit = Arc::new(tokio::sync::Semaphore::new(MAX_AGENT_CONNECTIONS));
     loop {
+        let permit = tokio::select! {
+            p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = shutdown.changed() => break,
+        };
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(x) => x,
                 Err(e) => {
                     tracing::warn!("agent accept failed: {e}");
+                    tokio::time::sleep(zato_common::net::ACCEPT_ERROR_PAUSE).await;
                     continue;
                 }
             },
@@ -264,16 +287,38 @@ pub async fn serve(
         };
         let acceptor = acceptor.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             // Clients without a certificate from the cluster's CA fail here, in the handshake.
-            let tls = match acceptor.accept(stream).await {
-                Ok(s) => s,
-                Err(e) => {
+            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
                     tracing::warn!("agent: TLS handshake with {peer} refused: {e}");
                     return;
                 }
+                Err(_) => {
+                    tracing::warn!("agent: no TLS handshake from {peer} within 10 s");
+                    return;
+                }
             };
-            let svc = hyper::service::service_fn(move |req| handle(lb, req));
+            let may = allowed(&tls);
+            if !may {
+                tracing::warn!(
+                    "agent: {peer}'s certificate was not issued for the agent or the web admin; refusing its calls"
+                );
+            }
+            let svc = hyper::service::service_fn(move |req| async move {
+                if may {
+                    handle(lb, req).await
+                } else {
+                    Ok(reply(
+                        StatusCode::FORBIDDEN,
+                        json!({"error": "the client certificate was not issued for the load balancer's agent or the web admin (zato ca create lb_agent)"}),
+                    ))
+                }
+            });
             let _ = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HANDSHAKE_TIMEOUT)
                 .serve_connection(TokioIo::new(tls), svc)
                 .await;
         });

@@ -207,11 +207,7 @@ pub fn config_path(component_dir: &Path) -> PathBuf {
 }
 
 fn positive(errors: &mut Vec<String>, what: &str, v: f64) {
-    if !v.is_finite() || v <= 0.0 {
-        errors.push(format!(
-            "{what} must be a positive number of seconds, not {v}"
-        ));
-    }
+    errors.extend(zato_common::config::seconds_problem(what, v));
 }
 
 impl LbConfig {
@@ -267,9 +263,12 @@ impl LbConfig {
         if self.health.rise == 0 || self.health.fall == 0 {
             errors.push("health.rise and health.fall must be at least 1".into());
         }
-        if !self.health.path.starts_with('/') {
+        // It goes into a request line as it is: no spaces, no control characters.
+        if !self.health.path.starts_with('/')
+            || !self.health.path.bytes().all(|b| b.is_ascii_graphic())
+        {
             errors.push(format!(
-                "health.path `{}` must start with /",
+                "health.path {:?} must start with / and hold no spaces or control characters",
                 self.health.path
             ));
         }

@@ -158,8 +158,10 @@ enum Parsed {
         consumed: usize,
         close: bool,
     },
-    /// Needs more bytes.
-    Partial,
+    /// Needs more bytes: of the head (`body` None) or of a body of `body` bytes.
+    Partial {
+        body: Option<usize>,
+    },
     /// Not for the fast path: hyper takes the connection.
     Fallback,
     /// Answer this and close.
@@ -169,7 +171,7 @@ enum Parsed {
 fn parse_request(buf: &[u8], peer: SocketAddr, max_body: usize) -> Parsed {
     let head_end = match find_head_end(buf) {
         Some(end) if end <= MAX_HEAD => end,
-        None if buf.len() <= MAX_HEAD => return Parsed::Partial,
+        None if buf.len() <= MAX_HEAD => return Parsed::Partial { body: None },
         _ => return Parsed::Refuse(431, "The request's headers are too large"),
     };
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
@@ -236,7 +238,9 @@ fn parse_request(buf: &[u8], peer: SocketAddr, max_body: usize) -> Parsed {
         );
     }
     if buf.len() < head_end + body_len {
-        return Parsed::Partial;
+        return Parsed::Partial {
+            body: Some(body_len),
+        };
     }
     if path == MONITOR_URI {
         return Parsed::Monitor {
@@ -694,6 +698,9 @@ async fn write_error(client: &mut TcpStream, status: u16, details: &str) {
     let _ = client.write_all(&resp).await;
 }
 
+/// The body arrives at no less than this rate, or the client is cut off.
+const MIN_BODY_RATE: u64 = 64 * 1024;
+
 /// Serves one client connection until it closes, falling back to hyper when a request needs it.
 pub async fn connection(
     lb: &'static Lb,
@@ -715,6 +722,10 @@ pub async fn connection(
         // byte at a time must not make every read rescan all of it.
         let mut scanned: usize = 0;
         let mut head_found = false;
+        // The head must come within client_timeout of its first byte, however it trickles in;
+        // the body gets a second more per 64 KiB it declared.
+        let mut started = (!buf.is_empty()).then(Instant::now);
+        let mut body_allowance = Duration::ZERO;
         let parsed = loop {
             if !head_found {
                 head_found = find_head_end(&buf[scanned.saturating_sub(3)..]).is_some();
@@ -722,28 +733,35 @@ pub async fn connection(
             }
             if head_found || buf.len() > MAX_HEAD {
                 match parse_request(&buf, peer, max_body) {
-                    Parsed::Partial => {}
+                    Parsed::Partial { body } => {
+                        let len = body.unwrap_or(0) as u64;
+                        body_allowance = Duration::from_secs(len / MIN_BODY_RATE);
+                    }
                     other => break other,
                 }
             }
             let read = async {
-                if buf.is_empty() {
+                match started {
                     // Idle between requests: a stop ends the connection here, cleanly.
-                    tokio::select! {
+                    None => tokio::select! {
                         r = read_more(&mut client, &mut buf, client_timeout * 8) => r,
                         _ = shutdown.changed() => Ok(0),
+                    },
+                    Some(t0) => {
+                        let left = (t0 + client_timeout + body_allowance)
+                            .saturating_duration_since(Instant::now());
+                        read_more(&mut client, &mut buf, left).await
                     }
-                } else {
-                    read_more(&mut client, &mut buf, client_timeout).await
                 }
             };
             match read.await {
                 Ok(0) | Err(_) => return,
                 Ok(_) => {}
             }
+            started.get_or_insert_with(Instant::now);
         };
         match parsed {
-            Parsed::Partial => return,
+            Parsed::Partial { .. } => return,
             Parsed::Fallback => {
                 let io = Rewind::new(buf.freeze(), client);
                 proxy::serve_hyper(lb, io, peer, client_timeout).await;
@@ -919,7 +937,7 @@ mod tests {
         }
         assert!(matches!(
             parse_request(b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nab", peer, 100),
-            Parsed::Partial
+            Parsed::Partial { body: Some(5) }
         ));
         // Ambiguous framing is refused, never forwarded or handed on.
         for bad in [

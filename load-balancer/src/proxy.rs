@@ -284,7 +284,16 @@ async fn handle(
 /// Serves clients until `shutdown` turns true, then lets open requests finish (up to 10 s).
 /// Each connection starts on the fast path (fast.rs), which hands it to hyper when needed.
 pub async fn serve(lb: &'static Lb, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
-    let max_conns = lb.pool.load().cfg.frontend.max_connections;
+    let configured = lb.pool.load().cfg.frontend.max_connections;
+    // Each client connection holds a second descriptor: its connection to a server.
+    let fd_limit = zato_common::net::raise_fd_limit();
+    let max_conns = zato_common::net::fit_connections(configured, fd_limit, 2);
+    if max_conns < configured {
+        tracing::warn!(
+            "frontend.max_connections lowered from {configured} to {max_conns} to fit the open-file limit ({})",
+            fd_limit.unwrap_or(0)
+        );
+    }
     let limit = Arc::new(Semaphore::new(max_conns));
     let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     loop {
@@ -297,6 +306,7 @@ pub async fn serve(lb: &'static Lb, listener: TcpListener, mut shutdown: watch::
                 Ok(x) => x,
                 Err(e) => {
                     tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(zato_common::net::ACCEPT_ERROR_PAUSE).await;
                     continue;
                 }
             },

@@ -69,6 +69,11 @@ impl Lb {
 
 /// A CA in `dir/ca` and a load balancer in `dir/lb` with fast health checks.
 pub async fn start_lb(servers: &[(&str, u16)]) -> Lb {
+    start_lb_with(servers, |_| {}).await
+}
+
+/// `start_lb` with the config changed by `tweak` before it starts.
+pub async fn start_lb_with(servers: &[(&str, u16)], tweak: fn(&mut LbConfig)) -> Lb {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let ca = tmp.path().join("ca");
     zato_ca::create_ca(&ca, &Subject::default()).unwrap_or_else(|e| panic!("{e}"));
@@ -94,6 +99,7 @@ pub async fn start_lb(servers: &[(&str, u16)]) -> Lb {
     );
     cfg.health.interval = 0.1;
     cfg.health.timeout = 0.5;
+    tweak(&mut cfg);
     cfg.save(&dir).unwrap_or_else(|e| panic!("{e}"));
     let child = Command::new(bin_dir().join("zato-load-balancer"))
         .arg(&dir)

@@ -200,6 +200,8 @@ pub struct Server {
     pub name: String,
     pub dir: PathBuf,
     pub port: u16,
+    /// RLIMIT_NOFILE (soft and hard) the server process starts with; None leaves it as is.
+    pub fd_limit: Option<u64>,
     child: Option<Child>,
 }
 
@@ -216,6 +218,11 @@ impl Server {
         self.dir.join("pickup/incoming/services")
     }
 
+    /// The running server process's id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("logs/server.log")).unwrap_or_default()
     }
@@ -230,10 +237,28 @@ impl Server {
             );
         }
         let started = Instant::now();
-        let child = Command::new(&exe)
-            .arg(&self.dir)
+        let mut cmd = Command::new(&exe);
+        cmd.arg(&self.dir)
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(n) = self.fd_limit {
+            use std::os::unix::process::CommandExt;
+            let lim = libc::rlimit {
+                rlim_cur: n,
+                rlim_max: n,
+            };
+            // SAFETY: setrlimit is async-signal-safe and touches only the child.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
+        }
+        let child = cmd
             .spawn()
             .with_context(|| format!("cannot run {}", exe.display()))?;
         self.child = Some(child);
@@ -307,6 +332,8 @@ pub struct Options {
     pub prepare: Option<fn(&Path)>,
     /// Gives the servers the local Redis as their `[kvdb]`.
     pub kvdb: bool,
+    /// See `Server::fd_limit`.
+    pub fd_limit: Option<u64>,
 }
 
 impl Default for Options {
@@ -318,6 +345,7 @@ impl Default for Options {
             workers: 1,
             prepare: None,
             kvdb: false,
+            fd_limit: None,
         }
     }
 }
@@ -385,6 +413,7 @@ impl TestCluster {
                 name: format!("server{n}"),
                 dir: sdir,
                 port,
+                fd_limit: opts.fd_limit,
                 child: None,
             });
         }

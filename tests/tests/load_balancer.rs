@@ -307,6 +307,24 @@ async fn agent_requires_a_certificate_from_the_cluster_ca() {
     let err = stranger.call(Method::GET, "/version", None).await;
     assert!(err.is_err(), "a certificate from another CA got {err:?}");
 
+    // A certificate of the cluster's own CA, but issued for a server: 403, nothing changes.
+    let ca = lb.dir.parent().map(|p| p.join("ca")).unwrap_or_default();
+    let server_cert =
+        zato_ca::issue(&ca, Purpose::Server, &Subject::default()).unwrap_or_else(|e| panic!("{e}"));
+    zato_ca::install(&server_cert, other.path(), "server1").unwrap_or_else(|e| panic!("{e}"));
+    let server1 = AgentClient::new(
+        &cfg.agent.bind,
+        client_config(&ca_pem, Some((other.path(), "server1"))),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let err = server1
+        .call(Method::PUT, "/servers/x/weight", Some(json!({"weight": 0})))
+        .await;
+    assert!(
+        matches!(&err, Err(e) if e.to_string().contains("not issued for the load balancer's agent")),
+        "a server's certificate got {err:?}"
+    );
+
     // With no servers at all: the 503 body, and the agent rejects a bad config whole.
     let http = zato_common::http::local_client();
     let (status, body) = get(&http, &lb.url("/anything")).await;
@@ -328,6 +346,35 @@ async fn agent_requires_a_certificate_from_the_cluster_ca() {
         .await;
     assert!(
         matches!(&refused, Err(e) if e.to_string().contains("not-an-address")),
+        "{refused:?}"
+    );
+    // A health-check path that would split the check's request line is refused too.
+    let mut bad = cfg.clone();
+    bad.health.path = "/zato/ping HTTP/1.1\r\nX-Injected: 1\r\n\r\nGET /".into();
+    let refused = lb
+        .agent()
+        .call(
+            Method::PUT,
+            "/config",
+            Some(serde_json::to_value(&bad).unwrap_or_default()),
+        )
+        .await;
+    assert!(
+        matches!(&refused, Err(e) if e.to_string().contains("health.path")),
+        "{refused:?}"
+    );
+    bad.health.path = "/zato/ping".into();
+    bad.health.interval = 1e20;
+    let refused = lb
+        .agent()
+        .call(
+            Method::PUT,
+            "/config",
+            Some(serde_json::to_value(&bad).unwrap_or_default()),
+        )
+        .await;
+    assert!(
+        matches!(&refused, Err(e) if e.to_string().contains("health.interval")),
         "{refused:?}"
     );
     assert_eq!(

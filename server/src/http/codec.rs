@@ -89,7 +89,12 @@ pub fn decode(data_format: &str, body: &[u8]) -> Result<Decoded, ServiceError> {
     }
 }
 
-/// Well-formedness: one root element, matching tags, valid syntax.
+/// How deep XML may nest in a request: deeper documents are refused before anything else
+/// reads them (real SOAP stays far below this; a hostile one can go on for megabytes).
+pub const MAX_XML_DEPTH: usize = 128;
+
+/// Well-formedness: one root element, matching tags, valid syntax, at most `MAX_XML_DEPTH`
+/// levels and no DOCTYPE (no entity of a document's own is ever expanded).
 fn check_xml(raw: &str) -> Result<(), String> {
     let mut reader = Reader::from_str(raw);
     let mut depth = 0usize;
@@ -101,12 +106,18 @@ fn check_xml(raw: &str) -> Result<(), String> {
                     roots += 1;
                 }
                 depth += 1;
+                if depth > MAX_XML_DEPTH {
+                    return Err(format!(
+                        "elements are nested deeper than {MAX_XML_DEPTH} levels"
+                    ));
+                }
             }
             Ok(Event::Empty(_)) if depth == 0 => roots += 1,
             Ok(Event::End(_)) => depth = depth.saturating_sub(1),
             Ok(Event::Text(t)) if depth == 0 && !t.clone().into_inner().trim().is_empty() => {
                 return Err("text outside the root element".into());
             }
+            Ok(Event::DocType(_)) => return Err("a DOCTYPE is not allowed".into()),
             Ok(Event::Eof) => break,
             Ok(_) => {}
             Err(e) => return Err(format!("{e} at byte {}", reader.error_position())),
@@ -138,39 +149,39 @@ fn soap_body(raw: &str) -> Result<(String, SoapVersion), String> {
         return Err("the Envelope is in neither the SOAP 1.1 nor the SOAP 1.2 namespace".into());
     };
     let mut reader = Reader::from_str(raw);
-    let mut path: Vec<Vec<u8>> = Vec::new();
+    // check_xml bounded the depth; only level 1 (Envelope) and 2 (Body) matter here.
+    let mut depth = 0usize;
     let mut start = None;
     let mut prev = 0u64;
     loop {
         let event = reader.read_event().map_err(|e| e.to_string())?;
         match event {
             Event::Start(e) => {
-                let name = local(e.name().into_inner().as_bytes()).to_vec();
-                if path.is_empty() && name != b"Envelope" {
+                depth += 1;
+                let name = local(e.name().into_inner().as_bytes());
+                if depth == 1 && name != b"Envelope" {
                     return Err("the root element is not a SOAP Envelope".into());
                 }
-                path.push(name);
-                if path.len() == 2 && path[1] == b"Body" {
+                if depth == 2 && name == b"Body" {
                     start = Some(reader.buffer_position());
                 }
             }
             Event::Empty(e) => {
-                if path.is_empty() {
+                if depth == 0 {
                     return Err("the root element is not a SOAP Envelope".into());
                 }
-                if path.len() == 1 && local(e.name().into_inner().as_bytes()) == b"Body" {
+                if depth == 1 && local(e.name().into_inner().as_bytes()) == b"Body" {
                     return Ok((String::new(), version));
                 }
             }
             Event::End(_) => {
-                if path.len() == 2
-                    && path[1] == b"Body"
+                if depth == 2
                     && let Some(s) = start
                 {
                     let (s, e) = (s as usize, prev as usize);
                     return Ok((raw.get(s..e).unwrap_or("").trim().to_string(), version));
                 }
-                path.pop();
+                depth = depth.saturating_sub(1);
             }
             Event::Eof => return Err("the Envelope has no Body".into()),
             _ => {}
@@ -297,6 +308,19 @@ mod tests {
         assert!(check_xml("<a/><b/>").is_err());
         assert!(check_xml("<a>").is_err());
         assert!(check_xml("just text").is_err());
+        let deep = |n| format!("{}{}", "<a>".repeat(n), "</a>".repeat(n));
+        assert!(check_xml(&deep(MAX_XML_DEPTH)).is_ok());
+        assert!(
+            check_xml(&deep(MAX_XML_DEPTH + 1))
+                .unwrap_err()
+                .contains("deeper")
+        );
+        let bomb = "<!DOCTYPE l [<!ENTITY a \"aaaa\"><!ENTITY b \"&a;&a;&a;&a;\">]><l>&b;</l>";
+        assert!(check_xml(bomb).unwrap_err().contains("DOCTYPE"));
+        assert_eq!(
+            decode("xml", bomb.as_bytes()).err().map(|e| e.status),
+            Some(400)
+        );
     }
 
     #[test]

@@ -30,19 +30,38 @@ pub const ADMIN_INVOKE_SERVICE: &str = "zato.service.invoke";
 pub const SERVICE_INVOKER: &str = "pub.zato.service.service-invoker";
 
 /// Serves until `shutdown` turns true, then lets open connections finish their requests.
+/// At most `[main] max_connections` clients (fitted to the file limit) are served at once;
+/// the rest wait in the kernel's backlog. A head must come within `header_read_timeout`.
 pub async fn serve(
     state: Arc<ServerState>,
     listener: TcpListener,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let main = &state.cfg.main;
+    let fd_limit = zato_common::net::raise_fd_limit();
+    let max_conns = zato_common::net::fit_connections(main.max_connections, fd_limit, 1);
+    if max_conns < main.max_connections {
+        tracing::warn!(
+            "[main] max_connections lowered from {} to {max_conns} to fit the open-file limit ({})",
+            main.max_connections,
+            fd_limit.unwrap_or(0)
+        );
+    }
+    let limit = Arc::new(tokio::sync::Semaphore::new(max_conns));
+    let header_timeout = std::time::Duration::from_secs_f64(main.header_read_timeout);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     loop {
+        let permit = tokio::select! {
+            p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = shutdown.changed() => break,
+        };
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, _) = match accepted {
                     Ok(s) => s,
                     Err(e) => {
                         tracing::warn!("accept failed: {e}");
+                        tokio::time::sleep(zato_common::net::ACCEPT_ERROR_PAUSE).await;
                         continue;
                     }
                 };
@@ -53,10 +72,13 @@ pub async fn serve(
                     async move { Ok::<_, Infallible>(handle(st, req).await) }
                 });
                 let conn = hyper::server::conn::http1::Builder::new()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(header_timeout)
                     .serve_connection(TokioIo::new(stream), svc);
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
                     let _ = conn.await;
+                    drop(permit);
                 });
             }
             _ = shutdown.changed() => break,
@@ -76,6 +98,7 @@ async fn read_body(
     body: Incoming,
     headers: &HeaderMap,
     limit: usize,
+    deadline: std::time::Duration,
     cid: &str,
 ) -> Result<Bytes, Box<Resp>> {
     let too_big = || {
@@ -94,7 +117,18 @@ async fn read_body(
     if declared.is_some_and(|n| n > limit) {
         return Err(Box::new(too_big()));
     }
-    match Limited::new(body, limit).collect().await {
+    let read = tokio::time::timeout(deadline, Limited::new(body, limit).collect());
+    let Ok(read) = read.await else {
+        return Err(Box::new(respond::error_json(
+            408,
+            cid,
+            &format!(
+                "The request body did not arrive within {} s ([main] body_read_timeout)",
+                deadline.as_secs_f64()
+            ),
+        )));
+    };
+    match read {
         Ok(c) => Ok(c.to_bytes()),
         Err(e)
             if e.downcast_ref::<http_body_util::LengthLimitError>()
@@ -130,7 +164,9 @@ pub async fn handle(state: Arc<ServerState>, req: Request<Incoming>) -> Resp {
     if let Err(resp) = auth::check(&state, &ch, &parts.headers, &cid) {
         return *resp;
     }
-    let body = match read_body(body, &parts.headers, state.cfg.main.max_request_size, &cid).await {
+    let main = &state.cfg.main;
+    let deadline = std::time::Duration::from_secs_f64(main.body_read_timeout);
+    let body = match read_body(body, &parts.headers, main.max_request_size, deadline, &cid).await {
         Ok(b) => b,
         Err(resp) => return *resp,
     };

@@ -8,7 +8,7 @@ use quick_xml::reader::Reader;
 use sha1::{Digest, Sha1};
 use zato_common::odb::security::{WSS_DIGEST, WssOpts};
 
-use super::codec::local;
+use super::codec::{MAX_XML_DEPTH, local};
 use crate::state::ServerState;
 
 /// Tokens created this far in the future (clock skew) are still accepted.
@@ -24,56 +24,79 @@ pub struct UsernameToken {
     pub created: Option<String>,
 }
 
-/// The UsernameToken of `Envelope/Header/Security`, if there is one.
+/// The UsernameToken of `Envelope/Header/Security`, if there is one. Runs before the password
+/// is checked, so it keeps no more than the token: depth is a counter, not a stack of names, a
+/// document deeper than the codec's limit or with a DOCTYPE is refused, and a UsernameToken
+/// anywhere but in the Header's Security does not count.
 pub fn parse(body: &[u8]) -> Result<Option<UsernameToken>, String> {
     let text = std::str::from_utf8(body).map_err(|_| "the body is not UTF-8".to_string())?;
     let mut reader = Reader::from_str(text);
-    let mut path: Vec<Vec<u8>> = Vec::new();
+    // 1 Envelope, 2 Header, 3 Security, 4 UsernameToken, 5 its fields.
+    let mut depth = 0usize;
+    let (mut in_header, mut in_security) = (false, false);
     let mut token: Option<UsernameToken> = None;
     let mut text = String::new();
     loop {
         match reader.read_event().map_err(|e| e.to_string())? {
             Event::Start(e) => {
-                let name = local(e.name().into_inner().as_bytes()).to_vec();
-                if name == b"UsernameToken" && path.iter().any(|p| p == b"Security") {
-                    token = Some(UsernameToken::default());
+                depth += 1;
+                if depth > MAX_XML_DEPTH {
+                    return Err(format!(
+                        "the XML is nested deeper than {MAX_XML_DEPTH} levels"
+                    ));
                 }
-                if name == b"Password"
-                    && let Some(t) = token.as_mut()
-                {
-                    for a in e.attributes().flatten() {
-                        if local(a.key.into_inner().as_bytes()) == b"Type" {
-                            t.password_type = a.value.to_string();
+                let name = local(e.name().into_inner().as_bytes());
+                match (depth, name) {
+                    (1, b"Envelope") => {}
+                    (1, _) => return Ok(None),
+                    (2, b"Header") => in_header = true,
+                    (3, b"Security") if in_header => in_security = true,
+                    (4, b"UsernameToken") if in_security && token.is_none() => {
+                        token = Some(UsernameToken::default());
+                    }
+                    (5, b"Password") => {
+                        if let Some(t) = token.as_mut() {
+                            for a in e.attributes().flatten() {
+                                if local(a.key.into_inner().as_bytes()) == b"Type" {
+                                    t.password_type = a.value.to_string();
+                                }
+                            }
                         }
                     }
+                    _ => {}
                 }
                 text.clear();
-                path.push(name);
             }
-            Event::Text(t) if token.is_some() => {
+            Event::Text(t) if token.is_some() && depth == 5 => {
                 text.push_str(&t.xml_content(quick_xml::XmlVersion::Implicit1_0));
             }
             // Entities (`&amp;` in a password) come as events of their own.
-            Event::GeneralRef(r) if token.is_some() => {
+            Event::GeneralRef(r) if token.is_some() && depth == 5 => {
                 let entity = format!("&{};", r.into_inner());
                 text.push_str(&quick_xml::escape::unescape(&entity).map_err(|e| e.to_string())?);
             }
             Event::End(e) => {
-                let name = local(e.name().into_inner().as_bytes()).to_vec();
-                path.pop();
-                if let Some(tok) = token.as_mut() {
-                    let value = text.trim().to_string();
-                    match name.as_slice() {
-                        b"Username" => tok.username = value,
-                        b"Password" => tok.password = value,
-                        b"Nonce" => tok.nonce = Some(value),
-                        b"Created" => tok.created = Some(value),
-                        b"UsernameToken" => return Ok(token),
-                        _ => {}
+                let name = local(e.name().into_inner().as_bytes());
+                match (depth, token.as_mut()) {
+                    (5, Some(tok)) => {
+                        let value = text.trim().to_string();
+                        match name {
+                            b"Username" => tok.username = value,
+                            b"Password" => tok.password = value,
+                            b"Nonce" => tok.nonce = Some(value),
+                            b"Created" => tok.created = Some(value),
+                            _ => {}
+                        }
                     }
+                    (4, Some(_)) => return Ok(token),
+                    (3, _) => in_security = false,
+                    (2, _) => in_header = false,
+                    _ => {}
                 }
+                depth = depth.saturating_sub(1);
                 text.clear();
             }
+            Event::DocType(_) => return Err("a DOCTYPE is not allowed".into()),
             Event::Eof => return Ok(None),
             _ => {}
         }
@@ -127,6 +150,16 @@ fn digest(nonce_b64: &str, created: &str, password: &str) -> Option<String> {
     Some(B64.encode(h.finalize()))
 }
 
+/// Seconds a nonce is remembered (see `check`).
+fn nonce_ttl(opts: &WssOpts) -> i64 {
+    let window = if opts.reject_stale_tokens {
+        opts.nonce_freshness_time.max(opts.reject_expiry_limit)
+    } else {
+        opts.nonce_freshness_time
+    };
+    window.max(1).saturating_add(MAX_SKEW_SECONDS)
+}
+
 fn same(a: &str, b: &str) -> bool {
     super::auth::same(a.as_bytes(), b.as_bytes())
 }
@@ -168,6 +201,11 @@ pub async fn check(state: &ServerState, def: &WssDef, body: &[u8]) -> Result<(),
     if !ok {
         return Err("wrong password".into());
     }
+    // A nonce is remembered as long as a token carrying it can be accepted: its freshness
+    // time, or the expiry limit when that is longer, plus the clock skew allowed. A token
+    // older than that could be replayed unnoticed, so it is refused even when stale tokens
+    // are otherwise accepted.
+    let nonce_ttl = nonce_ttl(&def.opts);
     if let Some(c) = created {
         let when = chrono::DateTime::parse_from_rfc3339(c)
             .map_err(|_| format!("Created `{c}` is not an ISO-8601 time"))?;
@@ -178,6 +216,12 @@ pub async fn check(state: &ServerState, def: &WssDef, body: &[u8]) -> Result<(),
                 def.opts.reject_expiry_limit
             ));
         }
+        if nonce.is_some() && age > nonce_ttl - MAX_SKEW_SECONDS {
+            return Err(format!(
+                "the token was created {age}s ago, longer than its nonce is remembered ({}s)",
+                nonce_ttl - MAX_SKEW_SECONDS
+            ));
+        }
         if age < -MAX_SKEW_SECONDS {
             return Err("the token was created in the future".into());
         }
@@ -186,7 +230,7 @@ pub async fn check(state: &ServerState, def: &WssDef, body: &[u8]) -> Result<(),
         let key = format!("zato.wss.nonce.{}.{n}", def.id);
         let fresh = state
             .odb
-            .kv_insert_new(state.cluster_id, &key, "", def.opts.nonce_freshness_time)
+            .kv_insert_new(state.cluster_id, &key, "", nonce_ttl)
             .await
             .map_err(|e| format!("cannot record the nonce: {e}"))?;
         if !fresh {
@@ -216,6 +260,33 @@ mod tests {
         assert_eq!(t.nonce.as_deref(), Some("bm9uY2U="));
         assert_eq!(t.created.as_deref(), Some("2026-01-01T00:00:00Z"));
         assert_eq!(parse(b"<a><b/></a>").unwrap(), None);
+    }
+
+    #[test]
+    fn a_token_outside_the_header_does_not_count() {
+        let in_body = ENV
+            .replace(
+                "<soapenv:Header>",
+                "<soapenv:Header></soapenv:Header><soapenv:Body>",
+            )
+            .replace("</soapenv:Header><soapenv:Body><a/>", "<a/>");
+        assert_eq!(parse(in_body.as_bytes()).unwrap(), None, "{in_body}");
+        let bare = ENV
+            .replace("<wsse:Security>", "<x>")
+            .replace("</wsse:Security>", "</x>");
+        assert_eq!(parse(bare.as_bytes()).unwrap(), None);
+    }
+
+    #[test]
+    fn deep_or_doctype_documents_are_refused() {
+        let deep = format!(
+            "<e:Envelope xmlns:e=\"x\"><e:Header>{}{}</e:Header></e:Envelope>",
+            "<a>".repeat(MAX_XML_DEPTH),
+            "</a>".repeat(MAX_XML_DEPTH)
+        );
+        assert!(parse(deep.as_bytes()).unwrap_err().contains("deeper"));
+        let dtd = format!("<!DOCTYPE x [<!ENTITY a \"b\">]>{ENV}");
+        assert!(parse(dtd.as_bytes()).unwrap_err().contains("DOCTYPE"));
     }
 
     #[test]
