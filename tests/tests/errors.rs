@@ -184,6 +184,30 @@ async fn body_over_the_limit() {
     c.finish().await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn unauthenticated_internal_channels_take_small_bodies() {
+    let c = cluster(Options::default()).await;
+    let http = zato_common::http::local_client();
+    let big = format!("{{\"x\": \"{}\"}}", "a".repeat(100 * 1024));
+    for path in ["/zato/ping", "/zato/jwt/log-in", "/zato/jwt/log-out"] {
+        let url = format!("{}{path}", c.servers[0].address());
+        expect(
+            http.post(&url).body(big.clone()).send().await.unwrap(),
+            413,
+            "larger than the limit of 65536 bytes",
+        )
+        .await;
+    }
+    // An authenticated internal channel still takes the server's limit.
+    let r = c.servers[0]
+        .admin()
+        .invoke("zato.ping", &serde_json::json!({"x": "a".repeat(100 * 1024)}))
+        .await;
+    assert!(r.is_ok(), "{r:?}");
+    still_serving(&c).await;
+    c.finish().await;
+}
+
 fn futures_body(text: String) -> reqwest::Body {
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> = text
         .into_bytes()

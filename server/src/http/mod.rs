@@ -28,6 +28,8 @@ pub mod wss;
 
 pub const ADMIN_INVOKE_SERVICE: &str = "zato.service.invoke";
 pub const SERVICE_INVOKER: &str = "pub.zato.service.service-invoker";
+/// The body limit of internal channels without security.
+pub const UNAUTHENTICATED_BODY_LIMIT: usize = 64 * 1024;
 
 /// Serves until `shutdown` turns true, then lets open connections finish their requests.
 /// At most `[main] max_connections` clients (fitted to the file limit) are served at once;
@@ -106,7 +108,7 @@ async fn read_body(
             413,
             cid,
             &format!(
-                "The request body is larger than the limit of {limit} bytes ([main] max_request_size)"
+                "The request body is larger than the limit of {limit} bytes for this channel ([main] max_request_size; 64 KiB on internal channels without security)"
             ),
         )
     };
@@ -166,7 +168,14 @@ pub async fn handle(state: Arc<ServerState>, req: Request<Incoming>) -> Resp {
     }
     let main = &state.cfg.main;
     let deadline = std::time::Duration::from_secs_f64(main.body_read_timeout);
-    let body = match read_body(body, &parts.headers, main.max_request_size, deadline, &cid).await {
+    // Internal channels anyone may call (ping, JWT log-in/out) take small bodies only: a
+    // stranger must not make the server buffer megabytes for nothing.
+    let limit = if ch.is_internal && ch.security.is_none() {
+        main.max_request_size.min(UNAUTHENTICATED_BODY_LIMIT)
+    } else {
+        main.max_request_size
+    };
+    let body = match read_body(body, &parts.headers, limit, deadline, &cid).await {
         Ok(b) => b,
         Err(resp) => return *resp,
     };
