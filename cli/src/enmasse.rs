@@ -50,6 +50,11 @@ pub struct EnmasseArgs {
     /// Warn about, instead of refusing, `include:` files that do not exist.
     #[arg(long)]
     pub ignore_missing_includes: bool,
+    /// Import even when `{Zato_Enmasse_Env.VAR}` names unset variables: a secret that names
+    /// one is left out (new definitions get a random secret, existing ones keep theirs) and
+    /// other fields get upstream's `Missing_Value_VAR`.
+    #[arg(long)]
+    pub ignore_missing_env: bool,
 }
 
 fn invalid(message: String) -> CliError {
@@ -73,7 +78,7 @@ fn read_file(path: &Path) -> CliResult<Value> {
 }
 
 /// The file with its `include:` files merged in (their lists appended, type by type).
-fn load(
+pub(crate) fn load(
     path: &Path,
     ignore_missing: bool,
     stack: &mut Vec<PathBuf>,
@@ -143,7 +148,7 @@ const ENV_PREFIX: &str = "{Zato_Enmasse_Env.";
 
 /// Replaces `{Zato_Enmasse_Env.VAR}` with the variable's value, or upstream's
 /// `Missing_Value_VAR` when it is not set (each such variable is reported once).
-fn substitute(v: &mut Value, missing: &mut BTreeSet<String>) {
+pub(crate) fn substitute(v: &mut Value, missing: &mut BTreeSet<String>) {
     match v {
         Value::String(s) if s.contains(ENV_PREFIX) => {
             let mut out = String::new();
@@ -175,6 +180,39 @@ fn substitute(v: &mut Value, missing: &mut BTreeSet<String>) {
     }
 }
 
+/// Every `{Zato_Enmasse_Env.VAR}` placeholder in `v` whose variable is not set.
+fn unset_variables(v: &Value) -> BTreeSet<String> {
+    let mut probe = v.clone();
+    let mut missing = BTreeSet::new();
+    substitute(&mut probe, &mut missing);
+    missing
+}
+
+/// Removes `password` fields whose placeholders name unset variables; returns the (type,
+/// name) of each object touched.
+fn drop_unset_secrets(objects: &mut Value) -> Vec<(String, String)> {
+    let mut dropped = Vec::new();
+    let Some(types) = objects.as_object_mut() else {
+        return dropped;
+    };
+    for (kind, list) in types.iter_mut() {
+        for obj in list.as_array_mut().into_iter().flatten() {
+            let Some(o) = obj.as_object_mut() else {
+                continue;
+            };
+            let unset = o
+                .get("password")
+                .is_some_and(|p| !unset_variables(p).is_empty());
+            if unset {
+                o.remove("password");
+                let name = o.get("name").and_then(Value::as_str).unwrap_or_default();
+                dropped.push((kind.clone(), name.to_string()));
+            }
+        }
+    }
+    dropped
+}
+
 fn print_list(title: &str, items: &Value) {
     let items = items.as_array().map(Vec::as_slice).unwrap_or_default();
     if !items.is_empty() {
@@ -193,6 +231,21 @@ async fn import(args: &EnmasseArgs) -> CliResult<()> {
         )
     })?;
     let mut objects = Value::Object(load(input, args.ignore_missing_includes, &mut Vec::new())?);
+    let unset = unset_variables(&objects);
+    if !unset.is_empty() {
+        if !args.ignore_missing_env {
+            return Err(invalid(format!(
+                "{} names environment variables that are not set: {}; set them, or pass --ignore-missing-env to import without them",
+                input.display(),
+                unset.iter().cloned().collect::<Vec<_>>().join(", ")
+            )));
+        }
+        for (kind, name) in drop_unset_secrets(&mut objects) {
+            eprintln!(
+                "Warning: {kind} `{name}`: its password names an unset variable; left out (a new definition gets a random one)"
+            );
+        }
+    }
     let mut missing = BTreeSet::new();
     substitute(&mut objects, &mut missing);
     for var in &missing {
@@ -299,6 +352,25 @@ mod tests {
             missing.into_iter().collect::<Vec<_>>(),
             vec!["ZATO_ENMASSE_UNSET".to_string()]
         );
+    }
+
+    #[test]
+    fn secrets_naming_unset_variables_are_left_out() {
+        let mut v = json!({
+            "security": [
+                {"name": "a", "password": "{Zato_Enmasse_Env.ZATO_ENMASSE_UNSET_A}"},
+                {"name": "b", "password": "literal"},
+            ],
+            "outgoing_rest": [{"name": "c", "host": "{Zato_Enmasse_Env.ZATO_ENMASSE_UNSET_B}"}],
+        });
+        assert_eq!(
+            unset_variables(&v).into_iter().collect::<Vec<_>>(),
+            vec!["ZATO_ENMASSE_UNSET_A", "ZATO_ENMASSE_UNSET_B"]
+        );
+        let dropped = drop_unset_secrets(&mut v);
+        assert_eq!(dropped, vec![("security".to_string(), "a".to_string())]);
+        assert!(v["security"][0].get("password").is_none());
+        assert_eq!(v["security"][1]["password"], "literal");
     }
 
     #[test]

@@ -99,6 +99,7 @@ async fn export_import_export_is_identical() {
             "enmasse",
             target.servers[0].dir.to_str().unwrap(),
             "--import",
+            "--ignore-missing-env",
             "--input",
             first_path.to_str().unwrap(),
         ]);
@@ -117,6 +118,7 @@ async fn export_import_export_is_identical() {
             b.servers[0].dir.to_str().unwrap(),
             "--import",
             "--replace",
+            "--ignore-missing-env",
             "--input",
         ])
         .arg(dir.path().join("first.yaml"))
@@ -361,5 +363,134 @@ http_soap:
     })
     .await
     .expect("the channel from the old-style file never accepted its password");
+    c.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unset_variables_and_empty_secrets_never_become_passwords() {
+    let c = TestCluster::start(Backend::Sqlite, Options::default())
+        .await
+        .unwrap();
+    let s = &c.servers[0];
+    let server = s.dir.to_str().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("env.yaml");
+    std::fs::write(
+        &file,
+        "security:\n  - {name: Env Basic, type: basic_auth, username: envu, password: '{Zato_Enmasse_Env.ZATO_TEST_UNSET_PW}', realm: R}\nchannel_rest:\n  - {name: env-ping, service: zato.ping, url_path: /env/ping, security_name: Env Basic, data_format: json}\n",
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        command()
+            .args(["enmasse", &server, "--import", "--input"])
+            .arg(&file)
+            .args(extra)
+            .env_remove("ZATO_TEST_UNSET_PW")
+            .output()
+            .unwrap()
+    };
+    // Refused, naming the variable; nothing is written.
+    let out = run(&[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(15), "{err}");
+    assert!(
+        err.contains("ZATO_TEST_UNSET_PW") && err.contains("--ignore-missing-env"),
+        "{err}"
+    );
+    let admin = s.admin();
+    let defs = invoke(&admin, "zato.security.get-list", json!({})).await;
+    assert!(!defs.to_string().contains("Env Basic"), "{defs}");
+
+    // Asked for explicitly: imported with a random secret, so neither upstream's literal nor
+    // an empty password opens the channel.
+    let out = run(&["--ignore-missing-env"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let http = zato_common::http::local_client();
+    let url = format!("{}/env/ping", s.address());
+    for guess in ["Missing_Value_ZATO_TEST_UNSET_PW", ""] {
+        let r = http
+            .get(&url)
+            .basic_auth("envu", Some(guess))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "password {guess:?} was accepted");
+    }
+
+    // An empty password in a file is a problem of the file.
+    std::fs::write(
+        &file,
+        "security:\n  - {name: Empty Basic, type: basic_auth, username: emptyu, password: '', realm: R}\n",
+    )
+    .unwrap();
+    let out = run(&[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("Empty Basic") && err.contains("password: must not be empty"),
+        "{err}"
+    );
+
+    // A definition whose stored secret is empty (written by an older version, or by hand)
+    // lets nobody in, `user:` included.
+    let defs = invoke(&admin, "zato.security.get-list", json!({})).await;
+    let id = defs
+        .as_array()
+        .and_then(|a| a.iter().find(|d| d["name"] == "Env Basic"))
+        .and_then(|d| d["id"].as_i64())
+        .unwrap();
+    invoke(
+        &admin,
+        "zato.security.basic-auth.change-password",
+        json!({"id": id, "password1": "known", "password2": "known"}),
+    )
+    .await;
+    let status = |pw: &'static str| {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            http.get(&url)
+                .basic_auth("envu", Some(pw))
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0)
+        }
+    };
+    assert!(
+        eventually(Duration::from_secs(3), || async {
+            (status("known").await == 200).then_some(())
+        })
+        .await
+        .is_some()
+    );
+    let odb = zato_common::odb::Odb::connect(&c.db.cfg).await.unwrap();
+    let cluster_id = odb
+        .cluster_by_name(&c.name)
+        .await
+        .unwrap()
+        .map(|cl| cl.id)
+        .unwrap();
+    odb.security_set_password(cluster_id, id, &c.key.encrypt_for_odb(""))
+        .await
+        .unwrap();
+    odb.publish_event(cluster_id, "config", "null", "test")
+        .await
+        .unwrap();
+    odb.close().await;
+    // Once the server has the empty secret, the old password stops working...
+    assert!(
+        eventually(Duration::from_secs(3), || async {
+            (status("known").await == 401).then_some(())
+        })
+        .await
+        .is_some()
+    );
+    // ...and so does an empty one.
+    let r = status("").await;
+    assert_eq!(r, 401);
     c.finish().await;
 }

@@ -201,7 +201,10 @@ async fn unauthenticated_internal_channels_take_small_bodies() {
     // An authenticated internal channel still takes the server's limit.
     let r = c.servers[0]
         .admin()
-        .invoke("zato.ping", &serde_json::json!({"x": "a".repeat(100 * 1024)}))
+        .invoke(
+            "zato.ping",
+            &serde_json::json!({"x": "a".repeat(100 * 1024)}),
+        )
         .await;
     assert!(r.is_ok(), "{r:?}");
     still_serving(&c).await;

@@ -141,7 +141,7 @@ impl Channel {
             match seg {
                 Seg::Lit(l) if l == part => {}
                 Seg::Param(name) if !part.is_empty() && part.chars().all(param_char) => {
-                    params.push((name.clone(), percent_decode(part)));
+                    params.push((name.clone(), percent_decode(part)?));
                 }
                 _ => return None,
             }
@@ -155,11 +155,11 @@ fn param_char(c: char) -> bool {
     c.is_alphanumeric() || "_ $.-:|=~^%".contains(c)
 }
 
-fn percent_decode(s: &str) -> String {
-    form_urlencoded::parse(format!("x={s}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| s.to_string())
+/// A path segment decoded with path rules: `%XX` escapes only (`+` stays `+`). None when the
+/// result is not UTF-8 or holds control characters, which no parameter may carry.
+fn percent_decode(s: &str) -> Option<String> {
+    let text = percent_encoding::percent_decode_str(s).decode_utf8().ok()?;
+    (!text.chars().any(char::is_control)).then(|| text.into_owned())
 }
 
 fn split(path: &str) -> Vec<&str> {
@@ -281,8 +281,14 @@ impl Routes {
 
 fn resolve_security(def: &SecDef, key: &SecretKey) -> SecCheck {
     let password = match def.password.as_deref().map(|p| key.decrypt_from_odb(p)) {
-        Some(Ok(p)) => p,
-        None => String::new(),
+        Some(Ok(p)) if !p.is_empty() => p,
+        // An empty secret would let `user:` in: nobody passes until one is set.
+        Some(Ok(_)) | None => {
+            return SecCheck::Broken(format!(
+                "security definition `{}` has an empty secret; set one with its change-password service",
+                def.name
+            ));
+        }
         Some(Err(e)) => {
             return SecCheck::Broken(format!("cannot decrypt the secret of `{}`: {e}", def.name));
         }
@@ -403,5 +409,17 @@ mod tests {
         ));
         assert!(matches!(r.find("GET", "/users/7/orders"), Match::None));
         assert!(matches!(r.find("GET", "/zato/api/invoke/a/b"), Match::None));
+        // Path rules: an escaped `+` is a plus; control characters never reach a service.
+        match r.find("GET", "/users/7/orders/a%2Bb%20c") {
+            Match::Found(_, p) => assert_eq!(p[1].1, "a+b c"),
+            _ => panic!("no match"),
+        }
+        for bad in [
+            "/users/7/orders/a%0d%0aX",
+            "/users/7/orders/%00",
+            "/users/7/orders/%ff",
+        ] {
+            assert!(matches!(r.find("GET", bad), Match::None), "{bad}");
+        }
     }
 }

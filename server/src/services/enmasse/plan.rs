@@ -303,6 +303,15 @@ impl Plan {
             Ok(d) => d,
             Err(e) => return self.problems.push(from_error(SECURITY, name, e)),
         };
+        // An empty secret would let `user:` in; a missing one gets a random secret instead.
+        if password_of(obj).is_some_and(|p| p.is_empty()) {
+            self.problems.push(Problem::new(
+                SECURITY,
+                name,
+                Some("password"),
+                "must not be empty; give a secret, or leave the key out for a random one",
+            ));
+        }
         if !users.insert((sec_type.to_string(), input.username.clone())) {
             self.problems.push(Problem::new(
                 SECURITY,
