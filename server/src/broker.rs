@@ -13,6 +13,8 @@ use crate::state::ServerState;
 pub const DEPLOY: &str = "deploy";
 pub const CONFIG: &str = zato_common::odb::events::EVENT_CONFIG;
 pub const SERVICE_DELETE: &str = "service_delete";
+/// A logged-out JWT (`{jti, exp}`): added to every process's revoked set, nothing reloaded.
+pub const JWT_REVOKED: &str = "jwt_revoked";
 /// New Redis settings (`zato.outgoing.redis.*`), the password encrypted with the cluster key.
 pub const KVDB: &str = "kvdb";
 
@@ -64,6 +66,10 @@ async fn handle(state: &Arc<ServerState>, event_type: &str, payload: &str) {
                 state.python.remove(name).await;
             }
         }
+        JWT_REVOKED => match (payload["jti"].as_str(), payload["exp"].as_i64()) {
+            (Some(jti), Some(exp)) => state.revoke_jwt(jti, exp),
+            _ => tracing::error!("ignoring a `jwt_revoked` cluster event that cannot be read"),
+        },
         KVDB => match crate::services::redis::from_wire(state, &payload) {
             Some(cfg) => crate::services::redis::use_settings(state, &cfg),
             None => tracing::error!("ignoring a `kvdb` cluster event that cannot be read"),

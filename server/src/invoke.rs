@@ -54,6 +54,8 @@ pub struct Call {
     pub http: Option<HttpReq>,
     /// Upstream's per-call `self.environ`.
     pub environ: Value,
+    /// Who called over a channel (peer address, forwarded-for), for throttling.
+    pub client: Option<String>,
 }
 
 impl Call {
@@ -70,6 +72,7 @@ impl Call {
             ),
             http: None,
             environ: json!({}),
+            client: None,
         }
     }
 }
@@ -85,6 +88,7 @@ pub async fn invoke(state: &Arc<ServerState>, call: Call) -> Result<Output, Serv
         let ctx = Ctx {
             state: state.clone(),
             cid: call.cid.clone(),
+            client: call.client,
         };
         let timeout = state.service_timeout();
         return match tokio::time::timeout(timeout, svc.handle(&ctx, call.payload)).await {

@@ -103,6 +103,8 @@ pub async fn run(dir: &Path, worker_index: u32) -> Result<(), StartError> {
                 .map(Arc::new),
         ),
         revoked_jwts: ArcSwap::from_pointee(Default::default()),
+        jwt_logins: ArcSwap::from_pointee(Default::default()),
+        login_throttle: Default::default(),
         jwt_keys: crate::http::jwt::JwtKeys::new(&cfg.secret_key),
         inactive: ArcSwap::from_pointee(Default::default()),
         applied: Mutex::new(Default::default()),

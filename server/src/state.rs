@@ -42,8 +42,13 @@ pub struct ServerState {
     /// The `[kvdb]` Redis connection, when one is configured; replaced by
     /// `zato.outgoing.redis.edit` on every server.
     pub kvdb: arc_swap::ArcSwapOption<Kvdb>,
-    /// IDs (`jti`) of JWTs logged out and not yet expired, cluster-wide (from `kv_data`).
-    pub revoked_jwts: ArcSwap<rustc_hash::FxHashSet<String>>,
+    /// IDs (`jti`) of JWTs logged out, cluster-wide, with when each expires (from `kv_data`
+    /// on a config reload, and from `jwt_revoked` events in between).
+    pub revoked_jwts: ArcSwap<rustc_hash::FxHashMap<String, i64>>,
+    /// JWT definitions as log-in needs them (reloaded with the channels).
+    pub jwt_logins: ArcSwap<Vec<crate::http::jwt::JwtLogin>>,
+    /// Failed JWT log-ins per client and per user.
+    pub login_throttle: crate::http::throttle::Throttle,
     /// Signs and checks JWTs (derived from the cluster's secret key).
     pub jwt_keys: crate::http::jwt::JwtKeys,
     /// Services switched off with `zato.service.edit`.
@@ -55,6 +60,21 @@ pub struct ServerState {
 }
 
 impl ServerState {
+    /// Refuses the token `jti` (valid until `exp`) from now on; tokens already expired are
+    /// dropped from the set on the way, so it holds only what can still be presented.
+    pub fn revoke_jwt(&self, jti: &str, exp: i64) {
+        let now = chrono::Utc::now().timestamp();
+        self.revoked_jwts.rcu(|old| {
+            let mut set: rustc_hash::FxHashMap<String, i64> = old
+                .iter()
+                .filter(|(_, e)| **e > now)
+                .map(|(k, v)| (k.clone(), *v))
+                .collect();
+            set.insert(jti.to_string(), exp);
+            set
+        });
+    }
+
     pub fn service_timeout(&self) -> Duration {
         Duration::from_secs_f64(self.cfg.main.service_timeout)
     }
@@ -78,6 +98,11 @@ impl ServerState {
             &self.cfg.secret_key,
         );
         self.outgoing.store(Arc::new(outgoing));
+        self.jwt_logins.store(Arc::new(crate::http::jwt::logins(
+            &secs,
+            &self.cfg.secret_key,
+        )));
+        // kv_data drops a revocation once its token expired; until then it counts here.
         let revoked = self
             .odb
             .kv_keys(self.cluster_id, crate::http::jwt::REVOKED_PREFIX)
@@ -85,7 +110,7 @@ impl ServerState {
             .into_iter()
             .filter_map(|k| {
                 k.strip_prefix(crate::http::jwt::REVOKED_PREFIX)
-                    .map(str::to_string)
+                    .map(|jti| (jti.to_string(), i64::MAX))
             })
             .collect();
         self.revoked_jwts.store(Arc::new(revoked));

@@ -449,6 +449,43 @@ class WssCall(Service):
     .expect("an expired token was still accepted");
     refused(expired, "jwt: expired").await;
 
+    // The log-out travelled as a narrow event: no configuration reload for anyone.
+    let odb = zato_common::odb::Odb::connect(&c.db.cfg).await.unwrap();
+    let cluster_id = odb.cluster_by_name(&c.name).await.unwrap().unwrap().id;
+    let events = odb.events_after(cluster_id, 0).await.unwrap();
+    let last = events.last().map(|e| e.event_type.clone());
+    assert_eq!(last.as_deref(), Some("jwt_revoked"), "{events:?}");
+    odb.close().await;
+
+    // Failed log-ins are throttled per client and per user: ten failures from one client
+    // block that client and that user, even with the right password, but nobody else.
+    let from = |s: &zato_tests::Server, ip: &'static str, user: &str, pw: &str| {
+        http.post(url(s, "/zato/jwt/log-in"))
+            .header("X-Forwarded-For", ip)
+            .body(json!({"username": user, "password": pw}).to_string())
+            .send()
+    };
+    for _ in 0..10 {
+        let r = from(s1, "10.9.9.9", "ju2", "bad").await.unwrap();
+        assert_eq!(r.status(), 401);
+    }
+    let r = from(s1, "10.9.9.9", "ju2", "jp2").await.unwrap();
+    assert_eq!(r.status(), 429, "the eleventh try was not throttled");
+    let body = r.text().await.unwrap();
+    assert!(body.contains("Too many failed log-ins"), "{body}");
+    let r = from(s1, "10.8.8.8", "ju2", "jp2").await.unwrap();
+    assert_eq!(
+        r.status(),
+        429,
+        "the user was not throttled from another client"
+    );
+    let r = from(s1, "10.7.7.7", "ju", "jp").await.unwrap();
+    assert_eq!(
+        r.status(),
+        200,
+        "another user from another client was throttled"
+    );
+
     // A password changed through server1 holds on server2 within a second.
     let started = Instant::now();
     admin

@@ -82,7 +82,7 @@ pub fn check(
                 Ok(c) if !*is_active || c.sec_def != *id || c.sub != *username => {
                     Err(refuse(ch, cid, "the token is for another definition", None))
                 }
-                Ok(c) if state.revoked_jwts.load().contains(&c.jti) => {
+                Ok(c) if state.revoked_jwts.load().contains_key(&c.jti) => {
                     Err(refuse(ch, cid, "the token was logged out", None))
                 }
                 Ok(_) => Ok(()),

@@ -7,6 +7,66 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use zato_common::crypto::SecretKey;
 
+/// A JWT definition as log-in needs it: the secret kept only as its SHA-256.
+#[derive(Debug)]
+pub struct JwtLogin {
+    pub id: i64,
+    pub username: String,
+    password_sha256: [u8; 32],
+    pub ttl: i64,
+}
+
+fn sha256(text: &str) -> [u8; 32] {
+    Sha256::digest(text.as_bytes()).into()
+}
+
+/// The active JWT definitions of `secs` with a secret (one that cannot be read is left out
+/// and logged).
+pub fn logins(secs: &[zato_common::odb::security::SecDef], key: &SecretKey) -> Vec<JwtLogin> {
+    secs.iter()
+        .filter(|d| d.sec_type == zato_common::odb::security::JWT && d.is_active)
+        .filter_map(|d| {
+            let secret = d.password.as_deref().map(|p| key.decrypt_from_odb(p));
+            match secret {
+                Some(Ok(p)) if !p.is_empty() => Some(JwtLogin {
+                    id: d.id,
+                    username: d.username.clone(),
+                    password_sha256: sha256(&p),
+                    ttl: d.ttl.unwrap_or(3600),
+                }),
+                Some(Err(e)) => {
+                    tracing::error!(
+                        "JWT definition `{}`: cannot decrypt its secret: {e}",
+                        d.name
+                    );
+                    None
+                }
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// The definition `username`/`password` log in to. Every definition is compared, each in
+/// constant time over fixed-length digests, so the time taken does not tell whether the user
+/// name exists.
+pub fn find_login<'a>(
+    logins: &'a [JwtLogin],
+    username: &str,
+    password: &str,
+) -> Option<&'a JwtLogin> {
+    let (user, pass) = (sha256(username), sha256(password));
+    let mut found = None;
+    for l in logins {
+        let ok = super::auth::same(&sha256(&l.username), &user)
+            & super::auth::same(&l.password_sha256, &pass);
+        if ok && found.is_none() {
+            found = Some(l);
+        }
+    }
+    found
+}
+
 /// `kv_data` keys of logged-out tokens: this prefix + the token's `jti`.
 pub const REVOKED_PREFIX: &str = "zato.jwt.revoked.";
 
@@ -45,7 +105,7 @@ impl JwtKeys {
             sub: sub.to_string(),
             sec_def,
             iat: now,
-            exp: now + ttl.max(1),
+            exp: now.saturating_add(ttl.max(1)),
             jti: uuid::Uuid::new_v4().simple().to_string(),
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.enc)

@@ -24,6 +24,7 @@ pub mod codec;
 pub mod jwt;
 pub mod respond;
 pub mod routing;
+pub mod throttle;
 pub mod wss;
 
 pub const ADMIN_INVOKE_SERVICE: &str = "zato.service.invoke";
@@ -59,7 +60,7 @@ pub async fn serve(
         };
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, _) = match accepted {
+                let (stream, peer) = match accepted {
                     Ok(s) => s,
                     Err(e) => {
                         tracing::warn!("accept failed: {e}");
@@ -69,9 +70,10 @@ pub async fn serve(
                 };
                 let _ = stream.set_nodelay(true);
                 let st = state.clone();
+                let peer = peer.ip();
                 let svc = service_fn(move |req| {
                     let st = st.clone();
-                    async move { Ok::<_, Infallible>(handle(st, req).await) }
+                    async move { Ok::<_, Infallible>(handle(st, req, peer).await) }
                 });
                 let conn = hyper::server::conn::http1::Builder::new()
                     .timer(hyper_util::rt::TokioTimer::new())
@@ -146,7 +148,28 @@ async fn read_body(
     }
 }
 
-pub async fn handle(state: Arc<ServerState>, req: Request<Incoming>) -> Resp {
+/// Who is calling, for throttling: the peer's address and, when a proxy added one, the last
+/// `X-Forwarded-For` entry (our load balancer appends the client it saw). A client talking to
+/// the server directly can invent the latter, which only ever splits its own budget further.
+fn client_of(peer: std::net::IpAddr, headers: &HeaderMap) -> String {
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.rsplit(','))
+        .map(str::trim)
+        .next();
+    match forwarded {
+        Some(f) if !f.is_empty() => format!("{peer}|{f}"),
+        _ => peer.to_string(),
+    }
+}
+
+pub async fn handle(
+    state: Arc<ServerState>,
+    req: Request<Incoming>,
+    peer: std::net::IpAddr,
+) -> Resp {
     let cid = zato_common::new_cid();
     let (parts, body) = req.into_parts();
     let path = parts.uri.path();
@@ -195,6 +218,7 @@ pub async fn handle(state: Arc<ServerState>, req: Request<Incoming>) -> Resp {
                 params: &params,
                 query,
                 headers: &parts.headers,
+                client: client_of(peer, &parts.headers),
             };
             run_channel(&state, &cid, &ch, service, &http, &body).await
         }
@@ -214,6 +238,8 @@ pub struct HttpInfo<'a> {
     pub params: &'a [(String, String)],
     pub query: &'a str,
     pub headers: &'a HeaderMap,
+    /// See `client_of`.
+    pub client: String,
 }
 
 pub fn query_map(query: &str) -> Map<String, Value> {
@@ -309,6 +335,7 @@ async fn run_channel(
         },
         http: for_python.then(|| http.to_req(post)),
         environ: Value::Null,
+        client: Some(http.client.clone()),
     };
     match invoke(state, call).await {
         Ok(mut out) => {

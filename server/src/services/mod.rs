@@ -130,6 +130,8 @@ pub type BoxFut<'a> = Pin<Box<dyn Future<Output = ServiceResult> + Send + 'a>>;
 pub struct Ctx {
     pub state: Arc<ServerState>,
     pub cid: String,
+    /// The caller over a channel (see `http::client_of`); None for internal calls.
+    pub client: Option<String>,
 }
 
 /// A service implemented in Rust.

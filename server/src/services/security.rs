@@ -135,15 +135,18 @@ pub fn read(
         .opt_int("ttl")?
         .or(old.and_then(|o| o.ttl))
         .unwrap_or(3600);
-    if sec_type == JWT && ttl <= 0 {
-        return Err(ServiceError::bad_request(
-            "`ttl` must be a positive number of seconds",
-        ));
+    // Bounded so that no expiry date computed from them can overflow.
+    let year = zato_common::config::MAX_SECONDS as i64;
+    let seconds = |v: i64| (1..=year).contains(&v);
+    if sec_type == JWT && !seconds(ttl) {
+        return Err(ServiceError::bad_request(format!(
+            "`ttl` must be a number of seconds from 1 to {year} (a year), not {ttl}"
+        )));
     }
-    if sec_type == WSS && (wss.reject_expiry_limit <= 0 || wss.nonce_freshness_time <= 0) {
-        return Err(ServiceError::bad_request(
-            "`reject_expiry_limit` and `nonce_freshness_time` must be positive numbers of seconds",
-        ));
+    if sec_type == WSS && !(seconds(wss.reject_expiry_limit) && seconds(wss.nonce_freshness_time)) {
+        return Err(ServiceError::bad_request(format!(
+            "`reject_expiry_limit` and `nonce_freshness_time` must be numbers of seconds from 1 to {year} (a year)"
+        )));
     }
     Ok(SecInput {
         name,
@@ -247,39 +250,49 @@ async fn change_password(ctx: &Ctx, input: &Value, sec_type: &str) -> ServiceRes
 }
 
 /// `zato.security.jwt.log-in {username, password}` → `{token}` for an active JWT definition.
+/// Definitions come from memory; every one is compared, in constant time, so neither the
+/// ODB nor timing tells which user names exist. Failures are throttled per client and user.
 async fn jwt_log_in(ctx: &Ctx, input: Value) -> ServiceResult {
     let mut i = Input::new(&input);
     let username = i.str("username");
     let password = i.str("password");
     i.done()?;
-    let defs = ctx
-        .state
-        .odb
-        .security_list(ctx.state.cluster_id, Some(JWT))
-        .await?;
-    let key = &ctx.state.cfg.secret_key;
-    let def = defs.iter().find(|d| {
-        d.is_active
-            && d.username == username
-            && d.password
-                .as_deref()
-                .and_then(|p| key.decrypt_from_odb(p).ok())
-                .is_some_and(|p| p == password)
-    });
-    let Some(def) = def else {
-        tracing::info!(cid = ctx.cid, username, "JWT log-in refused");
+    let throttle = &ctx.state.login_throttle;
+    let user_key = format!("user:{username}");
+    let client_key = ctx.client.as_deref().map(|c| format!("client:{c}"));
+    let blocked = [Some(&user_key), client_key.as_ref()]
+        .into_iter()
+        .flatten()
+        .filter_map(|k| throttle.blocked_for(k))
+        .max();
+    if let Some(wait) = blocked {
+        tracing::info!(cid = ctx.cid, username = ?username, "JWT log-in throttled");
+        return Err(ServiceError::new(
+            429,
+            format!(
+                "Too many failed log-ins; try again in {} s",
+                wait.as_secs() + 1
+            ),
+        ));
+    }
+    let logins = ctx.state.jwt_logins.load();
+    let Some(def) = crate::http::jwt::find_login(&logins, &username, &password) else {
+        for k in [Some(&user_key), client_key.as_ref()].into_iter().flatten() {
+            throttle.failed(k);
+        }
+        tracing::info!(cid = ctx.cid, username = ?username, "JWT log-in refused");
         return Err(ServiceError::new(401, "Invalid username or password"));
     };
-    let ttl = def.ttl.unwrap_or(3600);
     let (token, claims) = ctx
         .state
         .jwt_keys
-        .issue(&def.username, def.id, ttl)
+        .issue(&def.username, def.id, def.ttl)
         .map_err(|e| ServiceError::internal(&e))?;
-    Ok(json!({"token": token, "expires_at": claims.exp, "ttl": ttl}))
+    Ok(json!({"token": token, "expires_at": claims.exp, "ttl": def.ttl}))
 }
 
 /// `zato.security.jwt.log-out {token}`: the token is refused by every server from now on.
+/// Only the revocation travels (a `jwt_revoked` event): nothing else is reloaded.
 async fn jwt_log_out(ctx: &Ctx, input: Value) -> ServiceResult {
     let mut i = Input::new(&input);
     let token = i.str("token");
@@ -295,11 +308,13 @@ async fn jwt_log_out(ctx: &Ctx, input: Value) -> ServiceResult {
         .odb
         .kv_insert_new(ctx.state.cluster_id, &key, &claims.sub, ttl.max(1))
         .await?;
-    // This process refuses it at once; the others when they reload on the event.
-    let mut revoked = (**ctx.state.revoked_jwts.load()).clone();
-    revoked.insert(claims.jti);
-    ctx.state.revoked_jwts.store(std::sync::Arc::new(revoked));
-    broker::config_changed(&ctx.state).await;
+    ctx.state.revoke_jwt(&claims.jti, claims.exp);
+    broker::publish(
+        &ctx.state,
+        broker::JWT_REVOKED,
+        json!({"jti": claims.jti, "exp": claims.exp}),
+    )
+    .await;
     Ok(json!({"result": "ok"}))
 }
 
