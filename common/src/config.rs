@@ -110,6 +110,9 @@ pub struct ServerMain {
     /// Interpreter threads per worker process (each keeps one Python thread state for life).
     #[serde(default = "default_python_threads")]
     pub python_threads: usize,
+    /// Requests that may wait for an interpreter thread; more get 503 at once.
+    #[serde(default = "default_python_queue_size")]
+    pub python_queue_size: usize,
     /// Seconds a client has to send a request's head, also the idle time of a kept-alive
     /// connection between requests.
     #[serde(default = "default_header_read_timeout")]
@@ -123,6 +126,9 @@ pub struct ServerMain {
     pub max_connections: usize,
 }
 
+fn default_python_queue_size() -> usize {
+    1000
+}
 fn default_header_read_timeout() -> f64 {
     30.0
 }

@@ -80,6 +80,7 @@ pub async fn run(dir: &Path, worker_index: u32) -> Result<(), StartError> {
         &cfg.dir.join("work/python"),
         &cfg.python.virtualenv,
         cfg.main.python_threads,
+        cfg.main.python_queue_size,
         std::time::Duration::from_secs_f64(cfg.main.service_timeout),
         &init,
     )?;

@@ -465,6 +465,19 @@ pub fn drop_file(dir: &Path, name: &str, text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Hot-deploys `code` as `file_name` through `zato.service.upload-package`.
+pub async fn deploy(admin: &AdminClient, file_name: &str, code: &str) -> anyhow::Result<()> {
+    use base64::Engine;
+    let payload = base64::engine::general_purpose::STANDARD.encode(code);
+    admin
+        .invoke(
+            "zato.service.upload-package",
+            &serde_json::json!({"payload": payload, "payload_name": file_name}),
+        )
+        .await?;
+    Ok(())
+}
+
 /// Creates a REST channel through the admin API.
 pub async fn create_channel(
     admin: &AdminClient,

@@ -4,7 +4,6 @@
 //! or forward its body as a body: the recording service must never run for it.
 use std::time::Duration;
 
-use base64::Engine;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -115,14 +114,9 @@ async fn ambiguous_framing_never_reaches_a_service() {
         hits.display().to_string()
     );
     let admin = cluster.servers[0].admin();
-    admin
-        .invoke(
-            "zato.service.upload-package",
-            &json!({"payload": base64::engine::general_purpose::STANDARD.encode(code),
-                    "payload_name": "smuggle.py"}),
-        )
+    zato_tests::deploy(&admin, "smuggle.py", &code)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap_or_else(|e| panic!("{e:#}"));
     zato_tests::create_channel(&admin, "smuggled", "/smuggled", "smuggle.record", json!({}))
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));

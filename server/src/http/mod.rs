@@ -4,7 +4,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{HeaderMap, Request};
@@ -97,31 +97,71 @@ pub async fn serve(
     }
 }
 
-/// Reads the body, refusing more than `limit` bytes with 413.
+/// How much of a refused body is still read (for at most a second) before the 413 goes out:
+/// closing on unread bytes resets the connection, and the client would never see the 413.
+const DRAIN_MAX: usize = 256 * 1024;
+
+enum BodyError {
+    TooBig,
+    Read(hyper::Error),
+}
+
+/// The body's bytes, or TooBig as soon as they pass `limit`.
+async fn collect_limited(body: &mut Incoming, limit: usize) -> Result<Bytes, BodyError> {
+    let mut out = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(BodyError::Read)?;
+        if let Ok(data) = frame.into_data() {
+            if out.len() + data.len() > limit {
+                return Err(BodyError::TooBig);
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    Ok(out.freeze())
+}
+
+/// Reads and drops up to DRAIN_MAX more bytes of a refused body, for at most a second.
+async fn drain(body: &mut Incoming) {
+    let work = async {
+        let mut seen = 0usize;
+        while seen < DRAIN_MAX {
+            match body.frame().await {
+                Some(Ok(f)) => seen += f.data_ref().map_or(0, |d| d.len()),
+                _ => break,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), work).await;
+}
+
+/// Reads the body, refusing more than `limit` bytes with 413 and one slower than `deadline`
+/// with 408.
 async fn read_body(
-    body: Incoming,
+    mut body: Incoming,
     headers: &HeaderMap,
     limit: usize,
     deadline: std::time::Duration,
     cid: &str,
 ) -> Result<Bytes, Box<Resp>> {
     let too_big = || {
-        respond::error_json(
+        Box::new(respond::error_json(
             413,
             cid,
             &format!(
                 "The request body is larger than the limit of {limit} bytes for this channel ([main] max_request_size; 64 KiB on internal channels without security)"
             ),
-        )
+        ))
     };
     let declared = headers
         .get(hyper::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
-        return Err(Box::new(too_big()));
+        drain(&mut body).await;
+        return Err(too_big());
     }
-    let read = tokio::time::timeout(deadline, Limited::new(body, limit).collect());
+    let read = tokio::time::timeout(deadline, collect_limited(&mut body, limit));
     let Ok(read) = read.await else {
         return Err(Box::new(respond::error_json(
             408,
@@ -133,14 +173,12 @@ async fn read_body(
         )));
     };
     match read {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(Box::new(too_big()))
+        Ok(b) => Ok(b),
+        Err(BodyError::TooBig) => {
+            drain(&mut body).await;
+            Err(too_big())
         }
-        Err(e) => Err(Box::new(respond::error_json(
+        Err(BodyError::Read(e)) => Err(Box::new(respond::error_json(
             400,
             cid,
             &format!("Cannot read the request body: {e}"),

@@ -200,6 +200,10 @@ pub async fn combiner<R: Runner>(runner: std::sync::Weak<R>, wake: Arc<tokio::sy
                 while ran < PER_ATTACH {
                     let Some(job) = c.pop() else { break };
                     ran += 1;
+                    // Its caller timed out meanwhile and was told so: skip it.
+                    if job.tx.is_closed() {
+                        continue;
+                    }
                     if c.diverted() {
                         runner.to_pool(job.req, job.tx);
                         continue;

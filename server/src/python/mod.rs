@@ -155,6 +155,7 @@ impl PyHost {
         lib_dir: &Path,
         virtualenv: &str,
         threads: usize,
+        queue: usize,
         service_timeout: Duration,
         init_config: &Value,
     ) -> Result<Arc<Self>, PyHostError> {
@@ -185,7 +186,7 @@ impl PyHost {
         let invoke_fn = Python::attach(|py| runtime.bind(py).getattr("invoke").map(Bound::unbind))
             .map_err(|e| PyHostError::Start(e.to_string()))?;
         let host = Arc::new(Self {
-            pool: Pool::new(threads),
+            pool: Pool::new(threads, queue),
             invoke_fn,
             lanes: Default::default(),
             combiner: Default::default(),
@@ -343,6 +344,7 @@ impl PyHost {
                 Err(PoolError::Gone) => {
                     Err(ServiceError::internal("the interpreter thread stopped"))
                 }
+                Err(e @ PoolError::Busy(_)) => Err(busy(&e)),
             }
         };
         let timed_out = matches!(&result, Err(e) if e.status == 504);
@@ -580,6 +582,14 @@ fn output_from(tuple: &Bound<'_, PyAny>) -> PyResult<Output> {
     })
 }
 
+/// 503 for a full interpreter queue: the caller may try again soon.
+fn busy(e: &PoolError) -> ServiceError {
+    ServiceError::new(
+        503,
+        format!("The server is busy: {e}; try again later ([main] python_queue_size)"),
+    )
+}
+
 impl inline::Runner for PyHost {
     fn run(&self, py: Python<'_>, req: Call) -> inline::JobResult {
         self.invoke_in(py, req)
@@ -587,9 +597,24 @@ impl inline::Runner for PyHost {
 
     fn to_pool(self: &Arc<Self>, req: Call, tx: tokio::sync::oneshot::Sender<inline::JobResult>) {
         let me = self.clone();
-        self.pool.submit(move |py| {
+        // Shared, so that a queue that refuses the job leaves the sender here to answer with.
+        let tx = Arc::new(std::sync::Mutex::new(Some(tx)));
+        let job_tx = tx.clone();
+        let take =
+            |t: &std::sync::Mutex<Option<_>>| t.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let queued = self.pool.submit(move |py| {
+            let Some(tx) = take(&job_tx) else { return };
+            // The caller timed out while this waited: it must not run after the 504.
+            if tx.is_closed() {
+                return;
+            }
             let _ = tx.send(me.invoke_in(py, req));
         });
+        if let Err(e) = queued
+            && let Some(tx) = take(&tx)
+        {
+            let _ = tx.send(Err(busy(&e)));
+        }
     }
 
     fn combiner(&self) -> &inline::Combiner {

@@ -1,6 +1,9 @@
 //! Interpreter threads. Each keeps one Python thread state for its whole life (engineering
-//! notes G1) and takes jobs from a shared queue; async callers await the result with a
-//! timeout, so a service that hangs costs one thread (which is replaced), never the server.
+//! notes G1) and takes jobs from a shared, bounded queue; async callers await the result with
+//! a timeout, so a service that hangs costs one thread (which is replaced), never the server.
+//! A job whose caller has gone (timed out) by the time a thread takes it is skipped, never
+//! run late; a full queue refuses new work at once; threads stuck where Python cannot
+//! interrupt them (C code) are replaced only up to twice the configured number.
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -29,7 +32,15 @@ pub struct Pool {
     slots: std::sync::Mutex<Vec<Arc<Slot>>>,
     next_seq: AtomicU64,
     live: Arc<AtomicUsize>,
+    /// Threads told to retire that have not come back yet (stuck in a service).
+    retiring: Arc<AtomicUsize>,
+    /// Threads that should be taking jobs.
+    target: usize,
+    queue: usize,
 }
+
+/// Threads (working and stuck) never exceed `target` times this.
+const MAX_THREADS_FACTOR: usize = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PoolError {
@@ -37,17 +48,23 @@ pub enum PoolError {
     Timeout(Duration),
     #[error("the interpreter thread stopped before answering")]
     Gone,
+    #[error("{0} requests are already waiting for an interpreter thread")]
+    Busy(usize),
 }
 
 impl Pool {
-    pub fn new(threads: usize) -> Arc<Self> {
-        let (tx, rx) = crossbeam_channel::unbounded();
+    /// `threads` interpreter threads; at most `queue` jobs wait for one.
+    pub fn new(threads: usize, queue: usize) -> Arc<Self> {
+        let (tx, rx) = crossbeam_channel::bounded(queue.max(1));
         let pool = Arc::new(Self {
             tx,
             rx,
             slots: std::sync::Mutex::new(Vec::new()),
             next_seq: AtomicU64::new(1),
             live: Arc::new(AtomicUsize::new(0)),
+            retiring: Arc::new(AtomicUsize::new(0)),
+            target: threads,
+            queue: queue.max(1),
         });
         for _ in 0..threads {
             pool.spawn_thread();
@@ -55,7 +72,7 @@ impl Pool {
         pool
     }
 
-    fn spawn_thread(&self) {
+    fn spawn_thread(self: &Arc<Self>) {
         let slot = Arc::new(Slot {
             job: AtomicU64::new(0),
             ident: AtomicU64::new(0),
@@ -66,6 +83,7 @@ impl Pool {
         }
         let rx = self.rx.clone();
         let live = self.live.clone();
+        let pool = Arc::downgrade(self);
         live.fetch_add(1, Ordering::SeqCst);
         let spawned = std::thread::Builder::new()
             .name("zato-py".into())
@@ -98,6 +116,16 @@ impl Pool {
                     }
                 }
                 live.fetch_sub(1, Ordering::SeqCst);
+                // A stuck thread came back: if the cap kept it from being replaced, it is now.
+                if slot.retire.load(Ordering::SeqCst)
+                    && let Some(pool) = pool.upgrade()
+                {
+                    pool.retiring.fetch_sub(1, Ordering::SeqCst);
+                    let working = pool.live_threads() - pool.retiring.load(Ordering::SeqCst);
+                    if working < pool.target {
+                        pool.spawn_thread();
+                    }
+                }
             });
         if let Err(e) = spawned {
             tracing::error!("cannot start an interpreter thread: {e}");
@@ -110,22 +138,28 @@ impl Pool {
     }
 
     /// Queues `f` for an interpreter thread without waiting (its result goes wherever `f`
-    /// sends it). False when the pool is gone.
-    pub fn submit<F>(&self, f: F) -> bool
+    /// sends it; `f` should skip its work when nobody waits for it any more).
+    pub fn submit<F>(&self, f: F) -> Result<(), PoolError>
     where
         F: FnOnce(Python<'_>) + Send + 'static,
     {
         let seq = self.next_seq.fetch_add(1, Ordering::SeqCst);
-        self.tx
-            .send(Job {
-                seq,
-                run: Box::new(f),
-            })
-            .is_ok()
+        self.send(Job {
+            seq,
+            run: Box::new(f),
+        })
     }
 
-    /// Runs `f` on an interpreter thread and waits at most `timeout` for its result.
-    pub async fn run<T, F>(&self, timeout: Duration, f: F) -> Result<T, PoolError>
+    fn send(&self, job: Job) -> Result<(), PoolError> {
+        self.tx.try_send(job).map_err(|e| match e {
+            crossbeam_channel::TrySendError::Full(_) => PoolError::Busy(self.queue),
+            crossbeam_channel::TrySendError::Disconnected(_) => PoolError::Gone,
+        })
+    }
+
+    /// Runs `f` on an interpreter thread and waits at most `timeout` for its result. If the
+    /// wait ends first, `f` is skipped when its turn comes.
+    pub async fn run<T, F>(self: &Arc<Self>, timeout: Duration, f: F) -> Result<T, PoolError>
     where
         T: Send + 'static,
         F: FnOnce(Python<'_>) -> T + Send + 'static,
@@ -135,12 +169,15 @@ impl Pool {
         let job = Job {
             seq,
             run: Box::new(move |py| {
+                // The caller timed out (and answered 504) while this waited: running it now
+                // would do what the caller was told did not happen.
+                if tx.is_closed() {
+                    return;
+                }
                 let _ = tx.send(f(py));
             }),
         };
-        if self.tx.send(job).is_err() {
-            return Err(PoolError::Gone);
-        }
+        self.send(job)?;
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(_)) => Err(PoolError::Gone),
@@ -153,7 +190,7 @@ impl Pool {
 
     /// A job overran its time: raise TimeoutError in its thread at the next bytecode, retire
     /// that thread once it comes back, and start a replacement so capacity stays the same.
-    fn interrupt(&self, seq: u64) {
+    fn interrupt(self: &Arc<Self>, seq: u64) {
         let slot = self.slots.lock().ok().and_then(|s| {
             s.iter()
                 .find(|s| s.job.load(Ordering::SeqCst) == seq)
@@ -173,10 +210,20 @@ impl Pool {
                 }
             }
         });
-        slot.retire.store(true, Ordering::SeqCst);
+        if slot.retire.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        self.retiring.fetch_add(1, Ordering::SeqCst);
         if let Ok(mut slots) = self.slots.lock() {
             slots.retain(|s| !Arc::ptr_eq(s, &slot));
         }
-        self.spawn_thread();
+        if self.live_threads() < self.target * MAX_THREADS_FACTOR {
+            self.spawn_thread();
+        } else {
+            tracing::error!(
+                "{} interpreter threads are stuck in services that do not return; no more are started until one does",
+                self.retiring.load(Ordering::SeqCst)
+            );
+        }
     }
 }
