@@ -162,6 +162,9 @@ pub struct HotDeploy {
     /// Milliseconds a file must stay unchanged before it is picked up.
     #[serde(default = "default_debounce")]
     pub debounce_ms: u64,
+    /// Largest file (bytes) deployed from the pickup dir or an upload.
+    #[serde(default = "default_max_package_size")]
+    pub max_package_size: usize,
 }
 
 impl Default for HotDeploy {
@@ -169,8 +172,13 @@ impl Default for HotDeploy {
         Self {
             pickup_dir: default_pickup(),
             debounce_ms: default_debounce(),
+            max_package_size: default_max_package_size(),
         }
     }
+}
+
+fn default_max_package_size() -> usize {
+    5 * 1024 * 1024
 }
 
 fn default_pickup() -> String {

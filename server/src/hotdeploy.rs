@@ -10,7 +10,7 @@ use notify::{EventKind, RecursiveMode, Watcher};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, watch};
-use zato_common::odb::services::Deployment;
+use zato_common::odb::services::{Deployment, PackageRef};
 
 use crate::broker;
 use crate::python::DeployedPy;
@@ -31,26 +31,55 @@ fn is_deployable(name: &str) -> bool {
 }
 
 fn check_file_name(name: &str) -> Result<(), ServiceError> {
-    if name.contains('/') || name.contains('\\') || !is_deployable(name) {
+    if name.contains('/') || name.contains('\\') || name.contains('\0') || !is_deployable(name) {
         return Err(ServiceError::bad_request(format!(
-            "`{name}` cannot be deployed: give a plain file name ending in .py or .pyw"
+            "`{}` cannot be deployed: give a plain file name ending in .py or .pyw",
+            name.escape_debug()
         )));
     }
     Ok(())
 }
 
-/// Compiles and swaps in locally, then records what this server now runs.
+fn check_size(state: &ServerState, file_name: &str, size: usize) -> Result<(), ServiceError> {
+    let max = state.cfg.hot_deploy.max_package_size;
+    if size > max {
+        return Err(ServiceError::new(
+            413,
+            format!(
+                "`{file_name}` has {size} bytes, more than the {max} of [hot_deploy] max_package_size"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Where a deployment comes from.
+#[derive(Clone, Copy)]
+enum Origin<'a> {
+    /// A new file (pickup dir or upload): stored as a package by this deployment.
+    New { method: &'a str },
+    /// A package already stored (by another server, or before a restart).
+    Stored(i64),
+}
+
+/// Deploys one file here, all or nothing: the file is imported and checked, the deployment
+/// stored in the ODB (one transaction), and only then are its services swapped in. If the
+/// store fails, nothing changed here either. Returns what was deployed and the package id.
 async fn deploy_here(
     state: &Arc<ServerState>,
-    package_id: Option<i64>,
+    origin: Origin<'_>,
     file_name: &str,
     bytes: &[u8],
-) -> Result<Vec<DeployedPy>, ServiceError> {
+) -> Result<(Vec<DeployedPy>, Option<i64>), ServiceError> {
+    // Names of stored packages are checked too: they are joined into paths below.
+    check_file_name(file_name)?;
+    check_size(state, file_name, bytes.len())?;
     let source = std::str::from_utf8(bytes)
         .map_err(|_| ServiceError::bad_request(format!("`{file_name}` is not UTF-8 text")))?;
+    let _one_at_a_time = state.python.deploy_lock.lock().await;
     let deployed = state
         .python
-        .deploy(file_name, source, DEPLOY_TIMEOUT)
+        .stage(file_name, source, DEPLOY_TIMEOUT)
         .await
         .map_err(|f| {
             tracing::error!("Could not deploy `{file_name}`: {f}");
@@ -61,12 +90,6 @@ async fn deploy_here(
         .dir
         .join("work/hot-deploy/current")
         .join(file_name);
-    if let Err(e) = std::fs::write(&current, bytes) {
-        tracing::warn!(
-            "cannot keep a copy of `{file_name}` in {}: {e}",
-            current.display()
-        );
-    }
     let hash = sha256_hex(bytes);
     let path = current.to_string_lossy().into_owned();
     let items: Vec<Deployment<'_>> = deployed
@@ -80,19 +103,55 @@ async fn deploy_here(
             source_hash: Some(&hash),
         })
         .collect();
-    if state.worker_index == 0 {
-        state
+    let details = match origin {
+        Origin::New { method } => json!({
+            "method": method,
+            "object": file_name,
+            "timestamp": zato_common::time::utc_now_iso(),
+            "remote_host": state.server_name,
+            "should_deploy_in_place": false,
+        })
+        .to_string(),
+        Origin::Stored(_) => String::new(),
+    };
+    let package = match origin {
+        Origin::New { .. } => PackageRef::New {
+            payload_name: file_name,
+            payload: bytes,
+            details: &details,
+        },
+        Origin::Stored(id) => PackageRef::Stored(id),
+    };
+    // Other worker processes of this server get the package as an event; only the first
+    // records what the server runs, and a stored package needs nothing from them.
+    let stored = match (state.worker_index, package) {
+        (0, package) => state
             .odb
-            .record_deployments(state.cluster_id, state.server_id, &items)
-            .await?;
-        if let Some(id) = package_id {
-            state
-                .odb
-                .set_deployment_status(id, state.server_id, "deployed")
-                .await?;
+            .record_deployment(state.cluster_id, state.server_id, package, &items)
+            .await
+            .map(|(_, id)| id),
+        (_, package @ PackageRef::New { .. }) => state
+            .odb
+            .record_deployment(state.cluster_id, state.server_id, package, &[])
+            .await
+            .map(|(_, id)| id),
+        (_, _) => Ok(None),
+    };
+    let package_id = match stored {
+        Ok(id) => id,
+        Err(e) => {
+            state.python.discard_staged().await;
+            tracing::error!("`{file_name}` was not deployed: cannot store the deployment: {e}");
+            return Err(e.into());
         }
+    };
+    state.python.commit_staged().await;
+    if let Err(e) = std::fs::write(&current, bytes) {
+        tracing::warn!(
+            "cannot keep a copy of `{file_name}` in {}: {e}",
+            current.display()
+        );
     }
-    state.python.refresh().await;
     let names: Vec<&str> = deployed.iter().map(|d| d.name.as_str()).collect();
     tracing::info!(
         "Deployed {} service{} from `{}` -> {:?}",
@@ -101,7 +160,13 @@ async fn deploy_here(
         current.display(),
         names
     );
-    Ok(deployed)
+    Ok((
+        deployed,
+        package_id.or(match origin {
+            Origin::Stored(id) => Some(id),
+            Origin::New { .. } => None,
+        }),
+    ))
 }
 
 /// A new file from the pickup dir or `zato.service.upload-package`.
@@ -111,23 +176,10 @@ pub async fn deploy_new(
     bytes: &[u8],
     method: &str,
 ) -> Result<Vec<String>, ServiceError> {
-    check_file_name(file_name)?;
-    let deployed = deploy_here(state, None, file_name, bytes).await?;
-    let details = json!({
-        "method": method,
-        "object": file_name,
-        "timestamp": zato_common::time::utc_now_iso(),
-        "remote_host": state.server_name,
-        "should_deploy_in_place": false,
-    });
-    let id = state
-        .odb
-        .create_package(state.server_id, file_name, bytes, &details.to_string())
-        .await?;
-    state
-        .odb
-        .set_deployment_status(id, state.server_id, "deployed")
-        .await?;
+    let (deployed, id) = deploy_here(state, Origin::New { method }, file_name, bytes).await?;
+    let Some(id) = id else {
+        return Err(ServiceError::internal("the ODB returned no package id"));
+    };
     remember(
         state,
         file_name,
@@ -162,14 +214,20 @@ pub async fn apply_package(
     if newer_applied && !force {
         return Ok(Vec::new());
     }
-    let deployed = deploy_here(state, Some(package_id), &pkg.payload_name, &pkg.payload).await;
+    let deployed = deploy_here(
+        state,
+        Origin::Stored(package_id),
+        &pkg.payload_name,
+        &pkg.payload,
+    )
+    .await;
     if deployed.is_err() && state.worker_index == 0 {
         let _ = state
             .odb
             .set_deployment_status(package_id, state.server_id, "failed")
             .await;
     }
-    let deployed = deployed?;
+    let (deployed, _) = deployed?;
     remember(
         state,
         &pkg.payload_name,
@@ -231,6 +289,15 @@ async fn pick_up(state: &Arc<ServerState>, path: &Path, at_startup: bool) {
         return;
     };
     if !is_deployable(&name) {
+        return;
+    }
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    if let Err(e) = check_size(state, &name, usize::try_from(size).unwrap_or(usize::MAX)) {
+        tracing::error!(
+            "hot deployment of `{}` refused: {}",
+            path.display(),
+            e.message
+        );
         return;
     }
     let Ok(bytes) = tokio::fs::read(path).await else {

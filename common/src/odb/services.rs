@@ -18,6 +18,20 @@ pub struct ServiceRow {
     pub slow_threshold: i64,
 }
 
+/// The package a deployment comes from, for [`Odb::record_deployment`].
+pub enum PackageRef<'a> {
+    /// Built-in services: no package.
+    None,
+    /// Already in the ODB (deployed here after another server stored it).
+    Stored(i64),
+    /// Stored by this deployment.
+    New {
+        payload_name: &'a str,
+        payload: &'a [u8],
+        details: &'a str,
+    },
+}
+
 #[derive(Debug, Clone)]
 pub struct Package {
     pub id: i64,
@@ -157,13 +171,53 @@ impl Odb {
         server_id: i64,
         items: &[Deployment<'_>],
     ) -> OdbResult<HashMap<String, i64>> {
+        let (ids, _) = self
+            .record_deployment(cluster_id, server_id, PackageRef::None, items)
+            .await?;
+        Ok(ids)
+    }
+
+    /// One deployment, in one transaction: a new package (or the status of a stored one) and
+    /// what this server runs from it. Service rows are made first, outside it (a service row
+    /// deployed nowhere is harmless, and another server may be inserting the same one).
+    /// Returns name → service id and the package's id.
+    pub async fn record_deployment(
+        &self,
+        cluster_id: i64,
+        server_id: i64,
+        package: PackageRef<'_>,
+        items: &[Deployment<'_>],
+    ) -> OdbResult<(HashMap<String, i64>, Option<i64>)> {
         let ids = self.ensure_services(cluster_id, items).await?;
         let now = utc_now_iso();
+        let mut tx = self.pool().begin().await?;
+        let package_id = match package {
+            PackageRef::None => None,
+            PackageRef::Stored(id) => Some(id),
+            PackageRef::New {
+                payload_name,
+                payload,
+                details,
+            } => {
+                let q = sqlx::query(self.sql_insert(
+                    "INSERT INTO deployment_package (deployment_time, details, payload_name, payload, server_id) VALUES (?, ?, ?, ?, ?)",
+                ))
+                .bind(now.clone())
+                .bind(details.to_string())
+                .bind(payload_name.to_string())
+                .bind(payload.to_vec())
+                .bind(server_id);
+                Some(self.insert_returning_id_on(&mut tx, q).await?)
+            }
+        };
+        if let Some(id) = package_id {
+            self.set_deployment_status_on(&mut tx, id, server_id, "deployed", &now)
+                .await?;
+        }
         for item in items {
             let Some(&service_id) = ids.get(item.name) else {
                 continue;
             };
-            let mut tx = self.pool().begin().await?;
             sqlx::query(
                 self.sql("DELETE FROM deployed_service WHERE server_id = ? AND service_id = ?"),
             )
@@ -182,9 +236,9 @@ impl Odb {
             .bind(service_id)
             .execute(&mut *tx)
             .await?;
-            tx.commit().await?;
         }
-        Ok(ids)
+        tx.commit().await?;
+        Ok((ids, package_id))
     }
 
     pub async fn service_edit(
@@ -243,24 +297,6 @@ impl Odb {
             .collect()
     }
 
-    pub async fn create_package(
-        &self,
-        server_id: i64,
-        payload_name: &str,
-        payload: &[u8],
-        details: &str,
-    ) -> OdbResult<i64> {
-        let q = sqlx::query(self.sql_insert(
-            "INSERT INTO deployment_package (deployment_time, details, payload_name, payload, server_id) VALUES (?, ?, ?, ?, ?)",
-        ))
-        .bind(utc_now_iso())
-        .bind(details.to_string())
-        .bind(payload_name.to_string())
-        .bind(payload.to_vec())
-        .bind(server_id);
-        self.insert_returning_id(q).await
-    }
-
     pub async fn package(&self, id: i64) -> OdbResult<Option<Package>> {
         let row = sqlx::query(self.sql(
             "SELECT id, payload_name, payload, details, deployment_time FROM deployment_package WHERE id = ?",
@@ -290,12 +326,26 @@ impl Odb {
         status: &str,
     ) -> OdbResult<()> {
         let mut tx = self.pool().begin().await?;
+        self.set_deployment_status_on(&mut tx, package_id, server_id, status, &utc_now_iso())
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn set_deployment_status_on(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        package_id: i64,
+        server_id: i64,
+        status: &str,
+        now: &str,
+    ) -> OdbResult<()> {
         sqlx::query(
             self.sql("DELETE FROM deployment_status WHERE package_id = ? AND server_id = ?"),
         )
         .bind(package_id)
         .bind(server_id)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
         sqlx::query(self.sql(
             "INSERT INTO deployment_status (package_id, server_id, status, status_change_time) VALUES (?, ?, ?, ?)",
@@ -303,10 +353,9 @@ impl Odb {
         .bind(package_id)
         .bind(server_id)
         .bind(status.to_string())
-        .bind(utc_now_iso())
-        .execute(&mut *tx)
+        .bind(now.to_string())
+        .execute(&mut *conn)
         .await?;
-        tx.commit().await?;
         Ok(())
     }
 }

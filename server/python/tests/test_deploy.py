@@ -47,6 +47,22 @@ class DeployTestCase(RuntimeTestCase):
         self.assertEqual(self.deploy('X = 1\n', 'helpers.py'), [])
         self.assertEqual(_runtime.service_names(), [])
 
+    def test_staged_file_is_live_only_once_committed(self):
+        self.deploy(DEMO, 'demo.py')
+        module_before = sys.modules['demo']
+        staged = _runtime.stage(HELLO.replace('HelloWorld', 'MyService'), 'demo.py')
+        self.assertEqual([s['name'] for s in staged], ['demo.my-service'])
+        # Not committed: the old code still answers; discarded, the old module is back.
+        self.assertEqual(self.call('demo.my-service', {'name': 'Zato'})[3], {'salutation': 'Howdy Zato!'})
+        self.assertTrue(_runtime.discard())
+        self.assertIs(sys.modules['demo'], module_before)
+        self.assertEqual(self.call('demo.my-service', {'name': 'Zato'})[3], {'salutation': 'Howdy Zato!'})
+        # Staged and committed: the new code answers.
+        _runtime.stage(HELLO.replace('HelloWorld', 'MyService'), 'demo.py')
+        self.assertTrue(_runtime.commit())
+        self.assertEqual(self.call('demo.my-service')[3], 'How goes it?')
+        self.assertFalse(_runtime.commit())
+
     def test_syntax_error_leaves_registry_unchanged(self):
         self.deploy(DEMO, 'demo.py')
         before = _runtime._registry

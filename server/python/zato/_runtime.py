@@ -157,11 +157,26 @@ def _collect(module, module_name, source, file_name, logger):
 
 def deploy(source, file_name):
     """Deploys all services of one file; all or nothing. Returns [{name, impl_name, class_name, file_name}]."""
-    global _registry
+    result = stage(source, file_name)
+    commit()
+    return result
+
+
+# What `stage` prepared and `commit` swaps in or `discard` undoes: (file_name, module_name,
+# previous_module, previous_lines, entries). The server stages one file at a time.
+_staged = None
+
+
+def stage(source, file_name):
+    """Imports one file and checks its services without putting them in the registry yet (the
+    server stores the package first; `commit` or `discard` follows). Raises DeployError."""
+    global _staged
     module_name = _module_name(file_name)
     logger = ServiceLogger('', 'zato.hot-deploy')
 
     with _write_lock:
+        if _staged is not None:
+            _discard_locked()
         previous_module = sys.modules.get(module_name)
         previous_lines = linecache.cache.get(file_name)
         # Tracebacks and inspect.getsource need the source even if the file is not on disk.
@@ -179,12 +194,39 @@ def deploy(source, file_name):
             if isinstance(e, DeployError) or not isinstance(e, (Exception, SystemExit)):
                 raise
             raise DeployError(file_name, _error_line(e, file_name), _error_message(e)) from e
+        _staged = (file_name, module_name, previous_module, previous_lines, entries)
 
+    return sorted((entry.to_dict() for entry in entries.values()), key=lambda item: item['name'])
+
+
+def commit():
+    """Puts the staged file's services in the registry, replacing those the file had before."""
+    global _registry, _staged
+    with _write_lock:
+        if _staged is None:
+            return False
+        file_name, _, _, _, entries = _staged
         registry = {name: entry for name, entry in _registry.items() if entry.file_name != file_name}
         registry.update(entries)
         _registry = registry
+        _staged = None
+        return True
 
-    return sorted((entry.to_dict() for entry in entries.values()), key=lambda item: item['name'])
+
+def discard():
+    """Undoes `stage`: the module and source lines the file had before are back."""
+    with _write_lock:
+        return _discard_locked()
+
+
+def _discard_locked():
+    global _staged
+    if _staged is None:
+        return False
+    file_name, module_name, previous_module, previous_lines, _ = _staged
+    _restore(module_name, previous_module, file_name, previous_lines)
+    _staged = None
+    return True
 
 
 def _restore(module_name, previous_module, file_name, previous_lines):

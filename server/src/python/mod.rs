@@ -67,6 +67,8 @@ pub struct PyHost {
     runtime: Py<PyModule>,
     /// Names of the deployed Python services, readable without the GIL.
     names: ArcSwap<HashSet<String>>,
+    /// Held from staging a file to committing or discarding it: one deployment at a time.
+    pub deploy_lock: tokio::sync::Mutex<()>,
 }
 
 /// Writes the embedded package under `dir` (only files whose content changed).
@@ -192,6 +194,7 @@ impl PyHost {
             combiner: Default::default(),
             runtime,
             names: ArcSwap::from_pointee(HashSet::new()),
+            deploy_lock: tokio::sync::Mutex::new(()),
         });
         inline::start_watchdog(Arc::downgrade(&host), service_timeout);
         tokio::spawn(inline::combiner(
@@ -230,7 +233,10 @@ impl PyHost {
 
     /// Compiles and imports `source`; on success its services replace the previous ones of
     /// the same file atomically, on failure nothing changes.
-    pub async fn deploy(
+    /// Imports `file_name` and checks its services without making them live: the caller
+    /// stores the deployment, then calls [`PyHost::commit_staged`] or
+    /// [`PyHost::discard_staged`] (holding `deploy_lock` throughout).
+    pub async fn stage(
         self: &Arc<Self>,
         file_name: &str,
         source: &str,
@@ -246,41 +252,53 @@ impl PyHost {
         self.pool
             .run(timeout, move |py| {
                 let rt = me.runtime.bind(py);
-                let result = rt.call_method1("deploy", (src, file.as_str()));
-                let out = match result {
-                    Ok(list) => {
-                        let mut out = Vec::new();
-                        for item in list.try_iter().map_err(|e| fail_py(py, &file, &e))? {
-                            let item = item.map_err(|e| fail_py(py, &file, &e))?;
-                            let get = |k: &str| -> String {
-                                item.get_item(k)
-                                    .and_then(|v| v.extract::<String>())
-                                    .unwrap_or_default()
-                            };
-                            out.push(DeployedPy {
-                                name: get("name"),
-                                impl_name: get("impl_name"),
-                            });
-                        }
-                        Ok(out)
-                    }
-                    Err(e) => Err(fail_py(py, &file, &e)),
-                };
-                // Names are published by `refresh` once the deployment is recorded.
-                out
+                let list = rt
+                    .call_method1("stage", (src, file.as_str()))
+                    .map_err(|e| fail_py(py, &file, &e))?;
+                let mut out = Vec::new();
+                for item in list.try_iter().map_err(|e| fail_py(py, &file, &e))? {
+                    let item = item.map_err(|e| fail_py(py, &file, &e))?;
+                    let get = |k: &str| -> String {
+                        item.get_item(k)
+                            .and_then(|v| v.extract::<String>())
+                            .unwrap_or_default()
+                    };
+                    out.push(DeployedPy {
+                        name: get("name"),
+                        impl_name: get("impl_name"),
+                    });
+                }
+                Ok(out)
             })
             .await
             .map_err(|e| fail(e.to_string()))?
     }
 
-    /// Makes the registry's current services visible to `has` (after a deploy is recorded,
-    /// so a service is never reported deployed before its ODB rows exist).
-    pub async fn refresh(self: &Arc<Self>) {
+    /// Makes the staged file's services live and visible to `has`.
+    pub async fn commit_staged(self: &Arc<Self>) {
+        self.finish_staged("commit").await;
+    }
+
+    /// Drops the staged file: the services it would have replaced stay as they were.
+    pub async fn discard_staged(self: &Arc<Self>) {
+        self.finish_staged("discard").await;
+    }
+
+    /// Not through the interpreter pool: a full queue must not leave a deployment half done.
+    async fn finish_staged(self: &Arc<Self>, how: &'static str) {
         let me = self.clone();
-        let _ = self
-            .pool
-            .run(Duration::from_secs(30), move |py| me.refresh_names(py))
-            .await;
+        let done = tokio::task::spawn_blocking(move || {
+            Python::attach(|py| {
+                if let Err(e) = me.runtime.bind(py).call_method0(how) {
+                    tracing::error!("cannot {how} a staged deployment: {}", py_err_text(py, &e));
+                }
+                me.refresh_names(py);
+            })
+        })
+        .await;
+        if let Err(e) = done {
+            tracing::error!("cannot {how} a staged deployment: {e}");
+        }
     }
 
     pub async fn remove(self: &Arc<Self>, name: &str) -> bool {
