@@ -6,8 +6,13 @@ use sqlx::Row;
 use super::{Odb, OdbError, OdbResult};
 
 /// Now plus `seconds`, in the ODB's timestamp format (text order is time order).
+/// Now plus `seconds`, clamped to a hundred years: a TTL from a request or a row must not be
+/// able to overflow a date (which panics).
 fn iso_in(seconds: i64) -> String {
-    crate::time::to_iso(Utc::now() + ChronoDuration::seconds(seconds))
+    const CENTURY: i64 = 100 * 365 * 24 * 3600;
+    let delta = ChronoDuration::seconds(seconds.clamp(0, CENTURY));
+    let now = Utc::now();
+    crate::time::to_iso(now.checked_add_signed(delta).unwrap_or(now))
 }
 
 impl Odb {
@@ -100,5 +105,15 @@ impl Odb {
             .map(|r| r.try_get::<Option<String>, _>(0))
             .transpose()?
             .flatten())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn any_ttl_makes_a_date() {
+        for ttl in [i64::MIN, -1, 0, 1, i64::MAX] {
+            assert!(super::iso_in(ttl).len() >= 19, "{ttl}");
+        }
     }
 }

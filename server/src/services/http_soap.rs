@@ -15,6 +15,9 @@ fn describe(h: &HttpSoap) -> Value {
 }
 
 /// An outgoing connection needs an absolute http(s) address and sane limits.
+/// Idle connections an outgoing connection keeps per host, at most.
+const MAX_POOL_SIZE: i64 = 10_000;
+
 fn check_outgoing(
     host: Option<&str>,
     url_path: &str,
@@ -32,10 +35,16 @@ fn check_outgoing(
             "`url_path` must be empty or start with `/`, got `{url_path}`"
         )));
     }
-    if timeout.is_some_and(|t| t <= 0) || pool_size.is_some_and(|p| p <= 0) {
-        return Err(ServiceError::bad_request(
-            "`timeout` and `pool_size` must be positive",
-        ));
+    let year = zato_common::config::MAX_SECONDS as i64;
+    if timeout.is_some_and(|t| !(1..=year).contains(&t)) {
+        return Err(ServiceError::bad_request(format!(
+            "`timeout` must be a number of seconds from 1 to {year} (a year)"
+        )));
+    }
+    if pool_size.is_some_and(|p| !(1..=MAX_POOL_SIZE).contains(&p)) {
+        return Err(ServiceError::bad_request(format!(
+            "`pool_size` must be from 1 to {MAX_POOL_SIZE}"
+        )));
     }
     Ok(())
 }
