@@ -29,6 +29,9 @@ pub struct OdbArgs {
     /// Prompted for on a terminal when the ODB is not SQLite and this is not given.
     #[arg(long, env = "ZATO_ODB_PASSWORD", allow_hyphen_values = true)]
     pub odb_password: Option<String>,
+    /// The ODB password read from a file (- for standard input) instead.
+    #[arg(long, conflicts_with = "odb_password")]
+    pub odb_password_file: Option<PathBuf>,
 }
 
 /// The optional Redis connection (upstream's `--kvdb-*` options).
@@ -42,6 +45,9 @@ pub struct KvdbArgs {
     /// Prompted for on a terminal when --kvdb-host is given and this is not.
     #[arg(long, env = "ZATO_KVDB_PASSWORD", allow_hyphen_values = true)]
     pub kvdb_password: Option<String>,
+    /// The Redis password read from a file (- for standard input) instead.
+    #[arg(long, conflicts_with = "kvdb_password")]
+    pub kvdb_password_file: Option<PathBuf>,
 }
 
 impl KvdbArgs {
@@ -50,8 +56,9 @@ impl KvdbArgs {
         let Some(host) = self.kvdb_host.clone().filter(|h| !h.is_empty()) else {
             return Ok(None);
         };
-        let password = prompt::password(
+        let password = prompt::secret(
             self.kvdb_password.clone(),
+            self.kvdb_password_file.as_deref(),
             "--kvdb-password",
             "Redis password",
         )?;
@@ -72,8 +79,9 @@ impl OdbArgs {
     /// Asks for the ODB password on a terminal (non-SQLite only) when it was not given.
     pub fn resolve_password(&mut self) -> CliResult<()> {
         if !self.is_sqlite() {
-            self.odb_password = Some(prompt::password(
+            self.odb_password = Some(prompt::secret(
                 self.odb_password.take(),
+                self.odb_password_file.as_deref(),
                 "--odb-password",
                 "ODB database password",
             )?);
@@ -163,6 +171,9 @@ pub enum Create {
         /// Prompted for on a terminal when not given.
         #[arg(long, env = "ZATO_ADMIN_INVOKE_PASSWORD", allow_hyphen_values = true)]
         admin_invoke_password: Option<String>,
+        /// The admin.invoke password read from a file (- for standard input) instead.
+        #[arg(long, conflicts_with = "admin_invoke_password")]
+        admin_invoke_password_file: Option<PathBuf>,
         /// Password of the `pubapi` user (random when not given).
         #[arg(long, default_value = "", allow_hyphen_values = true)]
         pubapi_password: String,
@@ -328,13 +339,15 @@ pub async fn run(cmd: Create) -> anyhow::Result<()> {
             lb_agent_port,
             secret_key,
             admin_invoke_password,
+            admin_invoke_password_file,
             pubapi_password,
         } => {
             let key = SecretKey::from_text(&secret_key)?;
             let mut odb = odb;
             odb.resolve_password()?;
-            let admin_invoke_password = prompt::password(
+            let admin_invoke_password = prompt::secret(
                 admin_invoke_password,
+                admin_invoke_password_file.as_deref(),
                 "--admin-invoke-password",
                 "Password of the admin.invoke user",
             )?;

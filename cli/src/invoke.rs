@@ -116,11 +116,16 @@ pub async fn run(args: InvokeArgs) -> CliResult<()> {
     let payload = args.payload.map_or(Value::Null, Value::String);
     let mut req = InvokeRequest::new(&args.name, &payload);
     req.channel = Some(args.channel);
+    let xml = args.data_format == "xml" || args.transport.as_deref() == Some("soap");
     req.data_format = Some(args.data_format);
     req.transport = args.transport;
     req.is_async = Some(args.is_async);
     req.expiration = Some(Value::from(args.expiration));
     let data = send(&args.path, &req, &headers).await?;
-    print_json(&data);
+    // An XML or SOAP call is answered with a document: printed as it is, not as a JSON string.
+    match (&data, xml) {
+        (Value::String(doc), true) => println!("{doc}"),
+        _ => print_json(&data),
+    }
     Ok(())
 }

@@ -58,6 +58,9 @@ enum Command {
         username: String,
         #[arg(long, env = "ZATO_ADMIN_INVOKE_PASSWORD", allow_hyphen_values = true)]
         password: Option<String>,
+        /// The password read from a file (- for standard input) instead.
+        #[arg(long, conflicts_with = "password")]
+        password_file: Option<PathBuf>,
     },
     /// Change the password of a Basic Auth definition (or the key of an API key one).
     ///
@@ -215,7 +218,8 @@ async fn run(command: Command) -> CliResult<()> {
             path,
             username,
             password: pw,
-        } => password::run(&path, &username, pw).await,
+            password_file,
+        } => password::run(&path, &username, pw, password_file.as_deref()).await,
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "zato", &mut std::io::stdout());
             Ok(())

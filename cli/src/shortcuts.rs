@@ -2,7 +2,7 @@
 //! api-key`, `zato delete basic-auth|api-key`, `zato change-password`, `zato
 //! create-rest-channel`, `zato delete-rest-channel`. Each is one admin-API call to the server in
 //! `--path`; the cluster's servers all apply it within a second.
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use serde_json::{Map, Value, json};
@@ -24,6 +24,9 @@ pub struct BasicAuthArgs {
     /// Random when not given (set it later with `zato change-password`).
     #[arg(long, allow_hyphen_values = true)]
     pub password: Option<String>,
+    /// The password read from a file (- for standard input) instead.
+    #[arg(long, conflicts_with = "password")]
+    pub password_file: Option<PathBuf>,
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub is_active: bool,
 }
@@ -41,6 +44,9 @@ pub struct ApiKeyArgs {
     /// The key; random when not given (set it later with `zato change-password`).
     #[arg(long, allow_hyphen_values = true)]
     pub password: Option<String>,
+    /// The password read from a file (- for standard input) instead.
+    #[arg(long, conflicts_with = "password")]
+    pub password_file: Option<PathBuf>,
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub is_active: bool,
 }
@@ -91,6 +97,9 @@ pub struct ChangePasswordArgs {
     /// The new password (or API key).
     #[arg(long, allow_hyphen_values = true)]
     pub password: Option<String>,
+    /// The password read from a file (- for standard input) instead.
+    #[arg(long, conflicts_with = "password")]
+    pub password_file: Option<PathBuf>,
     #[arg(long = "type", value_enum, default_value = "basic-auth")]
     pub sec_type: SecType,
 }
@@ -130,7 +139,7 @@ fn done(data: &Value) -> CliResult<()> {
 pub async fn create_basic_auth(a: BasicAuthArgs) -> CliResult<()> {
     let mut p =
         json!({"name": a.name, "username": a.username, "realm": a.realm, "is_active": a.is_active});
-    if let Some(pw) = a.password {
+    if let Some(pw) = given_secret(a.password, a.password_file.as_deref())? {
         p["password"] = json!(pw);
     }
     done(&invoke::call(&a.path, "zato.security.basic-auth.create", &p).await?)
@@ -138,7 +147,7 @@ pub async fn create_basic_auth(a: BasicAuthArgs) -> CliResult<()> {
 
 pub async fn create_api_key(a: ApiKeyArgs) -> CliResult<()> {
     let mut p = json!({"name": a.name, "header": a.header, "is_active": a.is_active});
-    if let Some(pw) = a.password {
+    if let Some(pw) = given_secret(a.password, a.password_file.as_deref())? {
         p["password"] = json!(pw);
     }
     done(&invoke::call(&a.path, "zato.security.apikey.create", &p).await?)
@@ -149,11 +158,22 @@ pub async fn delete(t: Target, sec_type: SecType) -> CliResult<()> {
     done(&invoke::call(&t.path, &service, &Value::Object(t.payload())).await?)
 }
 
+/// `--password`, or the contents of `--password-file`, or None (a random one is made).
+fn given_secret(given: Option<String>, file: Option<&Path>) -> CliResult<Option<String>> {
+    match (given, file) {
+        (Some(v), _) => Ok(Some(v)),
+        (None, Some(f)) => crate::prompt::read_secret(f, "--password-file").map(Some),
+        (None, None) => Ok(None),
+    }
+}
+
 pub async fn change_password(a: ChangePasswordArgs) -> CliResult<()> {
-    let password = match a.password {
-        Some(p) => p,
-        None => crate::prompt::password(None, "--password", "New password")?,
-    };
+    let password = crate::prompt::secret(
+        a.password,
+        a.password_file.as_deref(),
+        "--password",
+        "New password",
+    )?;
     if password.is_empty() {
         return Err(CliError::new(
             INVALID_INPUT,

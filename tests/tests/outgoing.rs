@@ -231,6 +231,39 @@ async fn rest_soap_and_get_market_cap() {
         "{text}"
     );
 
+    // The seed article's form: `zato service invoke ... --data-format xml --transport soap`
+    // with a namespaced SOAP request is decoded as the SOAP channel does, and answered in SOAP.
+    let out = zato_tests::cli::ok(&[
+        "service",
+        "invoke",
+        s1.dir.to_str().unwrap(),
+        "stockmarket.get-market-cap",
+        "--data-format",
+        "xml",
+        "--transport",
+        "soap",
+        "--payload",
+        envelope,
+    ]);
+    assert!(
+        out.contains(
+            "<soapenv:Body><market_cap><item><provider>Quotes</provider><value>298.8</value></item>"
+        ),
+        "{out}"
+    );
+    // Plain XML, the same way.
+    let out = zato_tests::cli::ok(&[
+        "service",
+        "invoke",
+        s1.dir.to_str().unwrap(),
+        "stockmarket.get-market-cap",
+        "--data-format",
+        "xml",
+        "--payload",
+        "<request><symbol>GOOG</symbol></request>",
+    ]);
+    assert!(out.starts_with("<market_cap><item>"), "{out}");
+
     // Methods, params into the path and the query, headers, security and parsed replies.
     let r = admin
         .invoke("test.rest-details", &json!({"conn": "Echo"}))

@@ -116,11 +116,33 @@ pub async fn invoke_from_request(
         spawn(state, call);
         return Ok(Value::String(new_cid));
     }
+    // XML and SOAP are decoded (and answered) exactly as an XML or SOAP channel would.
+    let xml_format = match (req.transport.as_deref(), req.data_format.as_deref()) {
+        (Some("soap"), _) => Some("soap"),
+        (_, Some("xml")) => Some("xml"),
+        _ => None,
+    };
+    let (payload, raw, soap) = match (xml_format, &payload) {
+        (Some(format), Value::String(doc)) => {
+            let d = codec::decode(format, doc.as_bytes())?;
+            (d.payload, d.raw, d.soap)
+        }
+        _ => (payload, text, None),
+    };
     let mut call = Call::internal(&name, cid, payload, &channel);
-    call.raw_request = text;
-    call.data_format = req.data_format.clone().unwrap_or_else(|| "json".into());
+    call.raw_request = raw;
+    call.data_format = match xml_format {
+        Some(f) => f.to_string(),
+        None => req.data_format.clone().unwrap_or_else(|| "json".into()),
+    };
     let out = invoke(state, call).await?;
-    Ok(out.body.to_value())
+    match xml_format {
+        Some(format) => {
+            let (_, bytes) = codec::encode_body(format, soap, out.body);
+            Ok(Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        }
+        None => Ok(out.body.to_value()),
+    }
 }
 
 pub async fn admin_invoke(state: &Arc<ServerState>, cid: &str, body: &[u8]) -> Resp {

@@ -243,19 +243,18 @@ fn envelope(v: SoapVersion, inner: &str) -> String {
 }
 
 /// Encodes a service's output for a channel of `data_format`.
-pub fn encode(
+/// A response body in a channel's format, and that format's content type.
+pub fn encode_body(
     data_format: &str,
     soap: Option<SoapVersion>,
-    channel_ct: Option<&str>,
-    out: Output,
-    cid: &str,
-) -> Resp {
-    let (default_ct, bytes): (&str, Vec<u8>) = match (data_format, soap) {
-        (_, Some(v)) => (soap_ns(v).1, envelope(v, &xml_body(&out.body)).into_bytes()),
-        ("xml", None) => ("application/xml", xml_body(&out.body).into_bytes()),
+    body: Body,
+) -> (&'static str, Vec<u8>) {
+    match (data_format, soap) {
+        (_, Some(v)) => (soap_ns(v).1, envelope(v, &xml_body(&body)).into_bytes()),
+        ("xml", None) => ("application/xml", xml_body(&body).into_bytes()),
         (fmt, None) => {
             let ct = if fmt == "json" { JSON } else { "text/plain" };
-            let bytes = match out.body {
+            let bytes = match body {
                 Body::Empty => Vec::new(),
                 Body::Json(v) => serde_json::to_vec(&v).unwrap_or_default(),
                 Body::Text(s) => s.into_bytes(),
@@ -263,7 +262,17 @@ pub fn encode(
             };
             (ct, bytes)
         }
-    };
+    }
+}
+
+pub fn encode(
+    data_format: &str,
+    soap: Option<SoapVersion>,
+    channel_ct: Option<&str>,
+    out: Output,
+    cid: &str,
+) -> Resp {
+    let (default_ct, bytes) = encode_body(data_format, soap, out.body);
     let ct = out
         .content_type
         .as_deref()
