@@ -98,7 +98,7 @@ fn port_available(dir: &Path, addr: SocketAddr) -> CliResult<()> {
         return Ok(());
     }
     let pid = component::read_pid(dir).ok().flatten();
-    if let Some(pid) = pid.filter(|p| component::alive(*p)) {
+    if let Some(pid) = pid.filter(|p| component::running_here(*p, dir)) {
         let mut holders = vec![pid];
         holders.extend(component::children(pid));
         let owned = holders.iter().any(|p| {

@@ -73,6 +73,29 @@ pub fn alive(pid: i32) -> bool {
     !zombie
 }
 
+/// True when `pid` runs a component binary for `dir` (as `zato start` launches them: the
+/// binary, then the directory). A pidfile can outlive its process, and the pid be reused by
+/// something else that must never get our signals.
+pub fn is_ours(pid: i32, dir: &Path) -> bool {
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let mut args = cmdline
+        .split(|b| *b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned());
+    let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let binary = args.next().unwrap_or_default();
+    let is_component = Path::new(&binary)
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with("zato-"));
+    is_component && args.any(|a| Path::new(&a) == dir)
+}
+
+/// A live process of this component directory (see `is_ours`).
+pub fn running_here(pid: i32, dir: &Path) -> bool {
+    alive(pid) && is_ours(pid, dir)
+}
+
 pub fn signal(pid: i32, sig: i32) -> bool {
     // SAFETY: plain kill(2) on a pid we read from our own pidfile.
     pid > 0 && unsafe { libc::kill(pid, sig) } == 0

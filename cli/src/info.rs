@@ -92,7 +92,7 @@ pub fn collect(dir: &Path) -> CliResult<Map<String, Value>> {
     let pid = component::read_pid(&dir)
         .ok()
         .flatten()
-        .filter(|p| component::alive(*p));
+        .filter(|p| component::running_here(*p, &dir));
     out.insert("component_running".into(), json!(pid.is_some()));
     for key in [
         "master_proc_connections",

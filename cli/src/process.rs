@@ -87,7 +87,7 @@ pub async fn start(dir: &Path, fg: bool, no_wait: bool, timeout: Duration) -> Cl
     let kind = component::kind(&dir)?;
     let exe = binary_for(&kind)?;
     if let Some(pid) = component::read_pid(&dir).ok().flatten() {
-        if component::alive(pid) {
+        if component::running_here(pid, &dir) {
             return Err(CliError::new(
                 COMPONENT_ALREADY_RUNNING,
                 format!(
@@ -200,6 +200,15 @@ pub fn stop(dir: &Path) -> CliResult<()> {
             ),
         ));
     };
+    if component::alive(pid) && !component::is_ours(pid, &dir) {
+        let _ = std::fs::remove_file(component::pidfile(&dir));
+        println!(
+            "{} `{}` was not running: pid {pid} of its pidfile is now another program's, left alone; the stale pidfile was removed",
+            label(&kind),
+            dir.display()
+        );
+        return Ok(());
+    }
     println!("{} `{}` shutting down", label(&kind), dir.display());
     if component::alive(pid) {
         component::signal(pid, libc::SIGTERM);

@@ -123,6 +123,31 @@ fn start_invoke_stop() {
     );
 }
 
+/// A pidfile whose pid now belongs to another program: `zato stop` leaves that program
+/// alone, and `zato start` does not take it for the component.
+#[test]
+fn a_reused_pid_is_never_signalled() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = create_server(dir.path(), free_port());
+    let mut other = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let pid = other.id() as i32;
+    std::fs::write(Path::new(&server).join("pidfile"), pid.to_string()).unwrap();
+    let out = ok(&["stop", &server]);
+    assert!(out.contains("another program"), "{out}");
+    assert!(running(pid), "zato stop signalled a process that is not the server");
+    assert!(!Path::new(&server).join("pidfile").exists());
+    std::fs::write(Path::new(&server).join("pidfile"), pid.to_string()).unwrap();
+    let _guard = StopOnDrop(server.clone());
+    ok(&["start", &server]);
+    ok(&["stop", &server]);
+    assert!(running(pid), "the other program was stopped");
+    let _ = other.kill();
+    let _ = other.wait();
+}
+
 #[test]
 fn error_exits() {
     let dir = tempfile::tempdir().unwrap();
