@@ -107,6 +107,9 @@ pub struct ServerMain {
     pub service_timeout: f64,
     #[serde(default = "default_max_request")]
     pub max_request_size: usize,
+    /// Largest response body an outgoing REST/SOAP connection reads.
+    #[serde(default = "default_max_response")]
+    pub max_response_size: usize,
     /// Interpreter threads per worker process (each keeps one Python thread state for life).
     #[serde(default = "default_python_threads")]
     pub python_threads: usize,
@@ -150,6 +153,9 @@ fn default_timeout() -> f64 {
 }
 fn default_max_request() -> usize {
     10 * 1024 * 1024
+}
+fn default_max_response() -> usize {
+    64 * 1024 * 1024
 }
 fn default_python_threads() -> usize {
     4

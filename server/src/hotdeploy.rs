@@ -31,7 +31,7 @@ fn is_deployable(name: &str) -> bool {
 }
 
 fn check_file_name(name: &str) -> Result<(), ServiceError> {
-    if name.contains('/') || name.contains('\\') || name.contains('\0') || !is_deployable(name) {
+    if name.contains(['/', '\\']) || name.chars().any(char::is_control) || !is_deployable(name) {
         return Err(ServiceError::bad_request(format!(
             "`{}` cannot be deployed: give a plain file name ending in .py or .pyw",
             name.escape_debug()
@@ -293,11 +293,7 @@ async fn pick_up(state: &Arc<ServerState>, path: &Path, at_startup: bool) {
     }
     let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     if let Err(e) = check_size(state, &name, usize::try_from(size).unwrap_or(usize::MAX)) {
-        tracing::error!(
-            "hot deployment of `{}` refused: {}",
-            path.display(),
-            e.message
-        );
+        tracing::error!("hot deployment of {:?} refused: {}", path, e.message);
         return;
     }
     let Ok(bytes) = tokio::fs::read(path).await else {
@@ -326,11 +322,7 @@ async fn pick_up(state: &Arc<ServerState>, path: &Path, at_startup: bool) {
         }
     }
     if let Err(e) = deploy_new(state, &name, &bytes, "hot-deploy").await {
-        tracing::error!(
-            "hot deployment of `{}` failed: {}",
-            path.display(),
-            e.message
-        );
+        tracing::error!("hot deployment of {:?} failed: {}", path, e.message);
     }
 }
 

@@ -180,7 +180,8 @@ impl Bridge for ServerBridge {
                     "no active outgoing {kind} connection named `{name}`"
                 ))
             })?;
-        wait(&state, conn.send(call)).map_err(OutError::Failed)
+        let limit = state.cfg.main.max_response_size;
+        wait(&state, conn.send(call, limit)).map_err(OutError::Failed)
     }
 
     fn sql(&self, call: SqlCall) -> Result<SqlReply, OutError> {

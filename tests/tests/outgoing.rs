@@ -82,6 +82,15 @@ async fn outgoing(admin: &AdminClient, name: &str, host: &str, url_path: &str, e
         .unwrap_or_else(|e| panic!("create {name}: {e}"));
 }
 
+/// Outgoing responses above 64 KiB are refused (the echo endpoint returns what it was sent).
+fn small_responses(dir: &std::path::Path) {
+    let conf = dir.join("config/repo/server.conf");
+    let text = std::fs::read_to_string(&conf)
+        .unwrap()
+        .replace("max_response_size = 67108864", "max_response_size = 65536");
+    std::fs::write(&conf, text).unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rest_soap_and_get_market_cap() {
     let host = standin::start(remote).await;
@@ -89,6 +98,7 @@ async fn rest_soap_and_get_market_cap() {
         Backend::Sqlite,
         Options {
             servers: 2,
+            prepare: Some(small_responses),
             ..Default::default()
         },
     )
@@ -305,6 +315,14 @@ async fn rest_soap_and_get_market_cap() {
     assert_eq!(r.data["get_missing"], Value::Null);
     assert!(
         r.data["no_param"].as_str().unwrap().contains("symbol"),
+        "{}",
+        r.data
+    );
+    assert!(
+        r.data["too_big"]
+            .as_str()
+            .unwrap_or("")
+            .contains("larger than 65536 bytes"),
         "{}",
         r.data
     );

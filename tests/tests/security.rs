@@ -519,3 +519,54 @@ class WssCall(Service):
     .await;
     c.finish().await;
 }
+
+/// An ODB failure behind an unauthenticated channel (JWT log-out) is a 500 with the CID and
+/// the generic message; what the ODB said goes only to the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn odb_errors_stay_in_the_log_for_strangers() {
+    use sqlx::Executor;
+    let c = TestCluster::start(Backend::Sqlite, Options::default())
+        .await
+        .unwrap();
+    let s = &c.servers[0];
+    let admin = s.admin();
+    create(
+        &admin,
+        "zato.security.jwt.create",
+        json!({"name": "jx", "username": "jxu", "password": "jxp", "ttl": 60}),
+    )
+    .await;
+    let http = zato_common::http::local_client();
+    let token = eventually(Duration::from_secs(3), || async {
+        let r = http
+            .post(format!("{}/zato/jwt/log-in", s.address()))
+            .body(json!({"username": "jxu", "password": "jxp"}).to_string())
+            .send()
+            .await
+            .ok()?;
+        let v: Value = r.json().await.ok()?;
+        v["token"].as_str().map(str::to_string)
+    })
+    .await
+    .expect("no token");
+    let odb = zato_common::odb::Odb::connect(&c.db.cfg).await.unwrap();
+    odb.pool()
+        .execute("CREATE TRIGGER zato_test_kv BEFORE INSERT ON kv_data BEGIN SELECT RAISE(ABORT, 'secret ODB detail'); END")
+        .await
+        .unwrap();
+    odb.close().await;
+    let r = http
+        .post(format!("{}/zato/jwt/log-out", s.address()))
+        .body(json!({"token": token}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 500);
+    let body = r.text().await.unwrap();
+    assert!(
+        !body.contains("secret ODB detail") && body.contains("An error has occurred"),
+        "{body}"
+    );
+    assert!(s.log().contains("secret ODB detail"), "not logged");
+    c.finish().await;
+}

@@ -27,7 +27,7 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
 }
 
 fn refuse(ch: &Channel, cid: &str, why: &str, realm: Option<&str>) -> Box<Resp> {
-    tracing::info!(cid, channel = ch.name, "unauthorized: {why}");
+    tracing::info!(cid, channel = ch.name, "unauthorized: {why:?}");
     Box::new(unauthorized(cid, realm))
 }
 
@@ -113,7 +113,7 @@ pub async fn check_body(
         Err("the definition is not active".into())
     };
     result.map_err(|why| {
-        tracing::info!(cid, channel = ch.name, "unauthorized: {why}");
+        tracing::info!(cid, channel = ch.name, "unauthorized: {why:?}");
         Box::new(super::codec::error(
             Some(super::codec::SoapVersion::V11),
             401,

@@ -388,7 +388,11 @@ async fn run_channel(
             codec::encode(format, decoded.soap, ch.content_type.as_deref(), out, cid)
         }
         Err(e) => {
-            let details = error_details(state, cid, service, &e);
+            let mut details = error_details(state, cid, service, &e);
+            // Internal errors (the ODB's text among them) are for the log, not for strangers.
+            if ch.is_internal && ch.security.is_none() && e.status >= 500 {
+                details = format!("{} (CID {cid})", state.cfg.misc.default_error_message);
+            }
             let mut resp = codec::error(decoded.soap, e.status, cid, &details);
             for (k, v) in &e.headers {
                 respond::add_header(&mut resp, k, v);

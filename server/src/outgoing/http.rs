@@ -236,7 +236,7 @@ impl HttpConn {
 
     /// Sends one request and reads the whole response. Any HTTP status is a reply; only
     /// transport failures (refused, timeout, TLS) are errors.
-    pub async fn send(&self, call: HttpCall) -> Result<HttpReply, String> {
+    pub async fn send(&self, call: HttpCall, limit: usize) -> Result<HttpReply, String> {
         let method = call
             .method
             .as_deref()
@@ -288,7 +288,21 @@ impl HttpConn {
                 )
             })
             .collect();
-        let body = resp.bytes().await.map_err(|e| describe(&e, &url))?.to_vec();
+        // Read into memory only up to the limit: a remote end is not trusted with the heap.
+        let too_big = || {
+            format!("{url}: the response is larger than {limit} bytes ([main] max_response_size)")
+        };
+        if resp.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(too_big());
+        }
+        let mut resp = resp;
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| describe(&e, &url))? {
+            if body.len() + chunk.len() > limit {
+                return Err(too_big());
+            }
+            body.extend_from_slice(&chunk);
+        }
         Ok(HttpReply {
             status,
             headers,
