@@ -114,6 +114,52 @@ pub fn purpose_of(cert_der: &[u8]) -> Option<Purpose> {
     })
 }
 
+/// The host names a certificate (DER) is for: its DNS subject alternative names, or its
+/// common name when it has none.
+pub fn dns_names(cert_der: &[u8]) -> Vec<String> {
+    use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
+    let Ok((_, cert)) = X509Certificate::from_der(cert_der) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = cert
+        .subject_alternative_name()
+        .ok()
+        .flatten()
+        .map(|san| {
+            san.value
+                .general_names
+                .iter()
+                .filter_map(|n| match n {
+                    GeneralName::DNSName(d) => Some(d.to_ascii_lowercase()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if names.is_empty() {
+        names.extend(
+            cert.subject()
+                .iter_common_name()
+                .filter_map(|cn| cn.as_str().ok())
+                .map(str::to_ascii_lowercase),
+        );
+    }
+    names
+}
+
+/// A certificate's subject as an RFC 4514-style string (`CN=client1,O=Zato`), with anything
+/// that is not printable replaced, so it can travel in an HTTP header.
+pub fn subject(cert_der: &[u8]) -> Option<String> {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let (_, cert) = X509Certificate::from_der(cert_der).ok()?;
+    let text = cert.subject().to_string();
+    Some(
+        text.chars()
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect(),
+    )
+}
+
 /// What a certificate is for: decides its key usages and its files' prefix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Purpose {
@@ -403,6 +449,9 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(purpose_of(&two_der.contents), Some(Purpose::LbAgent));
         assert_eq!(purpose_of(&ca_der.contents), None);
+        assert_eq!(dns_names(&leaf_der.contents), vec!["localhost".to_string()]);
+        let subj = super::subject(&leaf_der.contents).unwrap_or_default();
+        assert!(subj.contains("CN=localhost"), "{subj}");
 
         let out = tmp.path().join("server1");
         std::fs::create_dir_all(&out).unwrap_or_else(|e| panic!("{e}"));

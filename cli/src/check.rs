@@ -81,6 +81,9 @@ fn load_balancer(dir: &Path) -> CliResult<()> {
         &repo.join(&cfg.agent.ca_certs),
     )
     .map_err(|e| failed("Agent TLS", e))?;
+    if let Some(t) = &cfg.frontend.tls {
+        zato_lb::tls::frontend_config(&repo, t).map_err(|e| failed("Frontend TLS", e))?;
+    }
     println!("Config OK: {}", dir.display());
     for bind in [&cfg.frontend.bind, &cfg.agent.bind] {
         let addr: SocketAddr = bind

@@ -193,6 +193,10 @@ pub enum Create {
         /// A server behind it, as name=host:port; repeat for each.
         #[arg(long = "server", value_parser = parse_member)]
         servers: Vec<(String, String)>,
+        /// Serve HTTPS with a certificate for this host name issued by the CA in --ca-path
+        /// (localhost and 127.0.0.1 are always in it too).
+        #[arg(long)]
+        tls_host: Option<String>,
     },
     /// Create a Basic Auth definition (through a running server's admin API).
     ///
@@ -226,13 +230,15 @@ pub enum Create {
 }
 
 /// Creates a load balancer directory: `lb.conf` with `servers` (name, host:port) at weight 1,
-/// the agent's certificate from the CA in `ca_dir`, `.zato-info`.
+/// the agent's certificate from the CA in `ca_dir`, `.zato-info`; with `tls_host`, a frontend
+/// certificate for that host from the same CA, and HTTPS on the frontend.
 pub fn load_balancer(
     dir: &std::path::Path,
     ca_dir: &std::path::Path,
     frontend_bind: &str,
     agent_bind: &str,
     servers: &[(String, String)],
+    tls_host: Option<&str>,
 ) -> CliResult<()> {
     use crate::exit::{CliError, DIR_NOT_EMPTY};
     let failed = |e: String| CliError::failed(e);
@@ -254,7 +260,17 @@ pub fn load_balancer(
             maintenance: false,
         })
         .collect();
-    let cfg = zato_lb::config::LbConfig::new(frontend_bind, agent_bind, members);
+    let mut cfg = zato_lb::config::LbConfig::new(frontend_bind, agent_bind, members);
+    if tls_host.is_some() {
+        cfg.frontend.tls = Some(zato_lb::config::FrontendTls {
+            certificates: vec![zato_lb::config::CertFiles {
+                cert: format!("{LB_FRONTEND_STEM}-cert.pem"),
+                key: format!("{LB_FRONTEND_STEM}-priv-key.pem"),
+            }],
+            client_certs: zato_lb::config::ClientCerts::None,
+            client_ca: String::new(),
+        });
+    }
     // Refuse a bad address before anything else is written.
     cfg.validate()
         .map_err(|e| CliError::new(crate::exit::INVALID_INPUT, e.to_string()))?;
@@ -266,8 +282,21 @@ pub fn load_balancer(
     let issued = zato_ca::issue(ca_dir, zato_ca::Purpose::LbAgent, &subject)
         .map_err(|e| failed(e.to_string()))?;
     zato_ca::install(&issued, &repo, "zato-lba").map_err(|e| failed(e.to_string()))?;
+    if let Some(host) = tls_host {
+        let subject = zato_ca::Subject {
+            organizational_unit: "zato-lb-frontend".into(),
+            common_name: host.to_string(),
+            ..zato_ca::Subject::default()
+        };
+        let issued = zato_ca::issue(ca_dir, zato_ca::Purpose::Server, &subject)
+            .map_err(|e| failed(e.to_string()))?;
+        zato_ca::install(&issued, &repo, LB_FRONTEND_STEM).map_err(|e| failed(e.to_string()))?;
+    }
     setup::write_component_info(dir, "LOAD_BALANCER").map_err(|e| failed(e.to_string()))
 }
+
+/// File names of the frontend's certificate, key and CA (`<stem>-cert.pem`...).
+const LB_FRONTEND_STEM: &str = "zato-lb-frontend";
 
 /// `name=host:port`, as `--server` takes it.
 fn parse_member(text: &str) -> Result<(String, String), String> {
@@ -322,8 +351,16 @@ pub async fn run(cmd: Create) -> anyhow::Result<()> {
             frontend_bind,
             agent_bind,
             servers,
+            tls_host,
         } => {
-            load_balancer(&path, &ca_path, &frontend_bind, &agent_bind, &servers)?;
+            load_balancer(
+                &path,
+                &ca_path,
+                &frontend_bind,
+                &agent_bind,
+                &servers,
+                tls_host.as_deref(),
+            )?;
             println!("Load-balancer created in {}", path.display());
         }
         Create::Odb { odb } => {

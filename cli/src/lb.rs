@@ -257,7 +257,13 @@ pub async fn run(cmd: Lb) -> CliResult<()> {
         } => {
             component::kind(&path)?;
             let cfg = LbConfig::load(&path).map_err(|e| CliError::failed(e.to_string()))?;
-            let text = zato_lb::haproxy::export(&cfg, nbthread);
+            let repo = zato_lb::config::config_dir(&path);
+            if let Some(pem) = zato_lb::haproxy::write_tls_files(&cfg, &repo)
+                .map_err(|e| CliError::failed(format!("cannot write HAProxy's TLS file: {e}")))?
+            {
+                eprintln!("HAProxy's certificate and key: {}", pem.display());
+            }
+            let text = zato_lb::haproxy::export(&cfg, nbthread, &repo);
             match output {
                 Some(file) => std::fs::write(&file, text).map_err(|e| {
                     CliError::failed(format!("cannot write {}: {e}", file.display()))

@@ -39,27 +39,51 @@ fn binary_for(kind: &str) -> CliResult<PathBuf> {
     }
 }
 
-/// The URL that answers 200 once the component in `dir` serves.
-fn readiness_url(kind: &str, dir: &Path) -> CliResult<String> {
+/// How `zato start` tells that the component in `dir` serves.
+enum Probe {
+    /// This URL answers 200.
+    Http(String),
+    /// The load balancer's agent answers (it starts listening after the frontend's sockets
+    /// are bound). Used for an HTTPS frontend, which may accept only clients with a
+    /// certificate this command does not have.
+    Agent,
+}
+
+impl Probe {
+    fn describe(&self) -> String {
+        match self {
+            Probe::Http(url) => url.clone(),
+            Probe::Agent => "the load balancer's agent".into(),
+        }
+    }
+}
+
+fn readiness(kind: &str, dir: &Path) -> CliResult<Probe> {
     let fail = |e: String| CliError::new(FAILED_TO_START, e);
     match kind {
         LOAD_BALANCER => {
             let cfg = zato_lb::config::LbConfig::load(dir).map_err(|e| fail(e.to_string()))?;
+            if cfg.frontend.tls.is_some() {
+                return Ok(Probe::Agent);
+            }
             let addr = zato_lb::config::local_addr(&cfg.frontend.bind).ok_or_else(|| {
                 fail(format!(
                     "frontend.bind `{}` is not ip:port",
                     cfg.frontend.bind
                 ))
             })?;
-            Ok(format!("http://{addr}{}", zato_lb::proxy::MONITOR_URI))
+            Ok(Probe::Http(format!(
+                "http://{addr}{}",
+                zato_lb::proxy::MONITOR_URI
+            )))
         }
         _ => {
             let cfg =
                 zato_common::config::ServerConfig::load(dir).map_err(|e| fail(e.to_string()))?;
-            Ok(format!(
+            Ok(Probe::Http(format!(
                 "{}/zato/ping",
                 zato_common::locate::server_address(&cfg)
-            ))
+            )))
         }
     }
 }
@@ -150,7 +174,7 @@ pub async fn start(dir: &Path, fg: bool, no_wait: bool, timeout: Duration) -> Cl
         println!("OK");
         return Ok(());
     }
-    let url = readiness_url(&kind, &dir)?;
+    let probe = readiness(&kind, &dir)?;
     // Each probe is bounded: something else may hold the port without ever answering.
     let http = zato_common::http::local_client_builder()
         .timeout(Duration::from_millis(500))
@@ -168,12 +192,23 @@ pub async fn start(dir: &Path, fg: bool, no_wait: bool, timeout: Duration) -> Cl
                 ),
             ));
         }
-        if http
-            .get(&url)
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
+        let ready = match &probe {
+            Probe::Http(url) => http
+                .get(url)
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success()),
+            Probe::Agent => match zato_lb::client::AgentClient::for_dir(&dir) {
+                Ok(agent) => tokio::time::timeout(
+                    Duration::from_millis(500),
+                    agent.call(hyper::Method::GET, "/version", None),
+                )
+                .await
+                .is_ok_and(|r| r.is_ok()),
+                Err(_) => false,
+            },
+        };
+        if ready {
             println!("OK");
             return Ok(());
         }
@@ -182,7 +217,8 @@ pub async fn start(dir: &Path, fg: bool, no_wait: bool, timeout: Duration) -> Cl
     Err(CliError::new(
         SERVER_TIMEOUT,
         format!(
-            "The component did not answer {url} within {timeout:?}; see {}",
+            "The component did not answer {} within {timeout:?}; see {}",
+            probe.describe(),
             logs.display()
         ),
     ))

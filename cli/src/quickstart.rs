@@ -45,6 +45,10 @@ pub struct QuickstartArgs {
     /// The load balancer agent's port (HTTPS with client certificates).
     #[arg(long, default_value_t = 20151)]
     pub lb_agent_port: u16,
+    /// The load balancer serves HTTPS, with a certificate for this host name issued by the
+    /// cluster's CA (localhost and 127.0.0.1 are always in it too).
+    #[arg(long)]
+    pub lb_tls_host: Option<String>,
     /// Do not create a scheduler.
     #[arg(long)]
     pub no_scheduler: bool,
@@ -344,6 +348,7 @@ async fn build(
         &format!("0.0.0.0:{}", args.lb_port),
         &format!("127.0.0.1:{}", args.lb_agent_port),
         &members,
+        args.lb_tls_host.as_deref(),
     )?;
     steps.done("Load-balancer created");
 

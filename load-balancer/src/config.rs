@@ -43,6 +43,40 @@ pub struct Frontend {
     /// Proxy threads, each with its own listening socket on the port; 0 = one per CPU.
     #[serde(default)]
     pub threads: usize,
+    /// TLS on the frontend; plain HTTP without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<FrontendTls>,
+}
+
+/// The frontend's TLS: its certificates (the one whose names match the host a client asks
+/// for with SNI, else the first) and whether clients must show a certificate of their own.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FrontendTls {
+    pub certificates: Vec<CertFiles>,
+    /// `none`, `optional` or `required`.
+    #[serde(default)]
+    pub client_certs: ClientCerts,
+    /// CA certificates (PEM) client certificates must be issued by.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub client_ca: String,
+}
+
+/// A certificate chain and its private key (PEM files; relative paths are under config/repo).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CertFiles {
+    pub cert: String,
+    pub key: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientCerts {
+    #[default]
+    None,
+    Optional,
+    Required,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -240,6 +274,16 @@ impl LbConfig {
                 self.agent.bind
             ));
         }
+        if let Some(t) = &self.frontend.tls {
+            if t.certificates.is_empty() {
+                errors.push("frontend.tls.certificates must name at least one cert and key".into());
+            }
+            if t.client_certs != ClientCerts::None && t.client_ca.is_empty() {
+                errors.push(
+                    "frontend.tls.client_ca must name the CA of client certificates when client_certs is optional or required".into(),
+                );
+            }
+        }
         if self.frontend.max_connections == 0 {
             errors.push("frontend.max_connections must be at least 1".into());
         }
@@ -320,6 +364,7 @@ impl LbConfig {
                 client_timeout: d_client_timeout(),
                 max_body_size: d_max_body(),
                 threads: 0,
+                tls: None,
             },
             backend: Backend::default(),
             health: Health::default(),

@@ -27,6 +27,55 @@ const MAX_HEADERS: usize = 100;
 /// Idle connections kept per server and proxy thread; more are closed.
 const MAX_IDLE: usize = 256;
 
+/// A client connection: plain TCP, or TLS over it.
+pub trait ClientIo: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static {
+    /// Writes what fits the socket at once, without waiting (WouldBlock when nothing does).
+    fn try_write_now(&mut self, bytes: &[u8]) -> std::io::Result<usize>;
+}
+
+impl ClientIo for TcpStream {
+    fn try_write_now(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.try_write(bytes)
+    }
+}
+
+impl ClientIo for tokio_rustls::server::TlsStream<TcpStream> {
+    /// TLS records are written by the stream's own writer: always through the timed path.
+    fn try_write_now(&mut self, _: &[u8]) -> std::io::Result<usize> {
+        Err(std::io::ErrorKind::WouldBlock.into())
+    }
+}
+
+/// What the frontend knows of a client's transport, told to the servers in headers that only
+/// the load balancer writes: `X-Forwarded-Proto: https`, and for a client certificate
+/// `X-SSL-Client-Verify: SUCCESS` and `X-SSL-Client-S-DN` (its subject).
+#[derive(Clone, Debug, Default)]
+pub struct Secure {
+    pub tls: bool,
+    pub client_subject: Option<Arc<str>>,
+}
+
+impl Secure {
+    /// The headers this proxy sets; clients' own copies of them are dropped.
+    pub fn is_ours(name: &str) -> bool {
+        name.eq_ignore_ascii_case("x-forwarded-proto")
+            || name
+                .get(..13)
+                .is_some_and(|p| p.eq_ignore_ascii_case("x-ssl-client-"))
+    }
+
+    /// (name, value) pairs to add to a request.
+    pub fn headers(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        let proto = self.tls.then_some(("X-Forwarded-Proto", "https"));
+        let subject = self
+            .client_subject
+            .as_deref()
+            .into_iter()
+            .flat_map(|s| [("X-SSL-Client-Verify", "SUCCESS"), ("X-SSL-Client-S-DN", s)]);
+        proto.into_iter().chain(subject)
+    }
+}
+
 /// A keep-alive connection to a server, with bytes read past the last response (none, when
 /// the server is well-behaved). Counted in the server's open connections while it exists.
 struct ServerConn {
@@ -144,7 +193,7 @@ fn connection_tokens(headers: &[httparse::Header<'_>]) -> (Vec<String>, bool) {
 }
 
 /// What `connection` does with a client's request.
-enum Parsed {
+pub(crate) enum Parsed {
     /// Forward it: the server-bound bytes, whether the method is idempotent, whether it is
     /// HEAD, whether the client wants the connection closed after it, bytes consumed.
     Forward {
@@ -168,7 +217,12 @@ enum Parsed {
     Refuse(u16, &'static str),
 }
 
-fn parse_request(buf: &[u8], peer: SocketAddr, max_body: usize) -> Parsed {
+pub(crate) fn parse_request(
+    buf: &[u8],
+    peer: SocketAddr,
+    max_body: usize,
+    secure: &Secure,
+) -> Parsed {
     let head_end = match find_head_end(buf) {
         Some(end) if end <= MAX_HEAD => end,
         None if buf.len() <= MAX_HEAD => return Parsed::Partial { body: None },
@@ -257,12 +311,19 @@ fn parse_request(buf: &[u8], peer: SocketAddr, max_body: usize) -> Parsed {
         if is_hop_by_hop(h.name, &listed)
             || h.name.eq_ignore_ascii_case("x-forwarded-for")
             || h.name.eq_ignore_ascii_case("content-length")
+            || Secure::is_ours(h.name)
         {
             continue;
         }
         out.extend_from_slice(h.name.as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(h.value);
+        out.extend_from_slice(b"\r\n");
+    }
+    for (name, value) in secure.headers() {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
     // The length this proxy framed the body by, whatever the client wrote.
@@ -291,7 +352,7 @@ fn parse_request(buf: &[u8], peer: SocketAddr, max_body: usize) -> Parsed {
 
 /// How a response body ends.
 #[derive(Clone, Copy, Debug)]
-enum Framing {
+pub(crate) enum Framing {
     Length(usize),
     Chunked(Chunked),
     UntilClose,
@@ -299,7 +360,7 @@ enum Framing {
 
 /// Finds the end of a chunked body in the bytes going by.
 #[derive(Clone, Copy, Debug)]
-enum Chunked {
+pub(crate) enum Chunked {
     Size { size: usize, digits: bool },
     Extension { size: usize },
     SizeLf { size: usize },
@@ -313,7 +374,7 @@ enum Chunked {
 }
 
 impl Chunked {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         Chunked::Size {
             size: 0,
             digits: false,
@@ -322,7 +383,7 @@ impl Chunked {
 
     /// Advances over `bytes`; returns how many were part of the body (all, unless it ends),
     /// or None on a malformed body.
-    fn feed(&mut self, bytes: &[u8]) -> Option<usize> {
+    pub(crate) fn feed(&mut self, bytes: &[u8]) -> Option<usize> {
         let mut i = 0;
         while i < bytes.len() {
             if let Chunked::Done = self {
@@ -389,27 +450,27 @@ impl Chunked {
         Some(i)
     }
 
-    fn done(&self) -> bool {
+    pub(crate) fn done(&self) -> bool {
         matches!(self, Chunked::Done)
     }
 }
 
 /// The response head rewritten for the client, its framing and whether the server keeps the
 /// connection open.
-struct ResponseHead {
-    out: Vec<u8>,
-    framing: Framing,
-    server_close: bool,
-    head_len: usize,
+pub(crate) struct ResponseHead {
+    pub(crate) out: Vec<u8>,
+    pub(crate) framing: Framing,
+    pub(crate) server_close: bool,
+    pub(crate) head_len: usize,
 }
 
-enum HeadParse {
+pub(crate) enum HeadParse {
     Done(ResponseHead),
     Partial,
     Bad,
 }
 
-fn parse_response(buf: &[u8], head_request: bool, client_close: bool) -> HeadParse {
+pub(crate) fn parse_response(buf: &[u8], head_request: bool, client_close: bool) -> HeadParse {
     let head_end = match find_head_end(buf) {
         Some(end) if end <= MAX_HEAD => end,
         None if buf.len() <= MAX_HEAD => return HeadParse::Partial,
@@ -502,8 +563,8 @@ enum Outcome {
     Broken,
 }
 
-async fn read_more(
-    stream: &mut TcpStream,
+async fn read_more<S: tokio::io::AsyncRead + Unpin>(
+    stream: &mut S,
     buf: &mut BytesMut,
     timeout: Duration,
 ) -> std::io::Result<usize> {
@@ -518,14 +579,14 @@ async fn read_more(
 
 /// One try of `out` on server `b`, the response copied to `client`.
 #[allow(clippy::too_many_arguments)]
-async fn attempt(
+async fn attempt<C: ClientIo>(
     lb: &Lb,
     b: &Arc<Backend>,
     out: &[u8],
     head_request: bool,
     idempotent: bool,
     client_close: bool,
-    client: &mut TcpStream,
+    client: &mut C,
 ) -> Outcome {
     let (connect_timeout, server_timeout) = lb.pool.load().cfg.backend.timeouts();
     let mut reused = take_idle(b.addr);
@@ -587,13 +648,13 @@ enum Exchange {
     Broken,
 }
 
-async fn exchange(
+async fn exchange<C: ClientIo>(
     b: &Backend,
     conn: &mut ServerConn,
     out: &[u8],
     head_request: bool,
     client_close: bool,
-    client: &mut TcpStream,
+    client: &mut C,
     timeout: Duration,
 ) -> Exchange {
     if conn.stream.write_all(out).await.is_err() {
@@ -676,10 +737,10 @@ async fn exchange(
 
 /// A client that stops reading is dropped after `timeout` rather than held forever. Most
 /// writes fit the socket buffer at once; only the rest waits, under a timer.
-async fn write_within(client: &mut TcpStream, bytes: &[u8], timeout: Duration) -> bool {
+async fn write_within<C: ClientIo>(client: &mut C, bytes: &[u8], timeout: Duration) -> bool {
     let mut done = 0;
     while done < bytes.len() {
-        match client.try_write(&bytes[done..]) {
+        match client.try_write_now(&bytes[done..]) {
             Ok(0) => return false,
             Ok(n) => done += n,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
@@ -688,25 +749,32 @@ async fn write_within(client: &mut TcpStream, bytes: &[u8], timeout: Duration) -
     }
     done == bytes.len()
         || matches!(
-            tokio::time::timeout(timeout, client.write_all(&bytes[done..])).await,
+            tokio::time::timeout(timeout, send_all(client, &bytes[done..])).await,
             Ok(Ok(()))
         )
 }
 
-async fn write_error(client: &mut TcpStream, status: u16, details: &str) {
+/// `bytes`, written and flushed (TLS keeps records until flushed).
+async fn send_all<C: ClientIo>(client: &mut C, bytes: &[u8]) -> std::io::Result<()> {
+    client.write_all(bytes).await?;
+    client.flush().await
+}
+
+async fn write_error<C: ClientIo>(client: &mut C, status: u16, details: &str) {
     let resp = proxy::error_bytes(status, details);
-    let _ = client.write_all(&resp).await;
+    let _ = send_all(client, &resp).await;
 }
 
 /// The body arrives at no less than this rate, or the client is cut off.
 const MIN_BODY_RATE: u64 = 64 * 1024;
 
 /// Serves one client connection until it closes, falling back to hyper when a request needs it.
-pub async fn connection(
+pub async fn connection<C: ClientIo>(
     lb: &'static Lb,
-    mut client: TcpStream,
+    mut client: C,
     peer: SocketAddr,
     mut shutdown: watch::Receiver<bool>,
+    secure: Secure,
 ) {
     let (client_timeout, max_body, retries) = {
         let pool = lb.pool.load();
@@ -732,7 +800,7 @@ pub async fn connection(
                 scanned = buf.len();
             }
             if head_found || buf.len() > MAX_HEAD {
-                match parse_request(&buf, peer, max_body) {
+                match parse_request(&buf, peer, max_body, &secure) {
                     Parsed::Partial { body } => {
                         let len = body.unwrap_or(0) as u64;
                         body_allowance = Duration::from_secs(len / MIN_BODY_RATE);
@@ -764,7 +832,7 @@ pub async fn connection(
             Parsed::Partial { .. } => return,
             Parsed::Fallback => {
                 let io = Rewind::new(buf.freeze(), client);
-                proxy::serve_hyper(lb, io, peer, client_timeout).await;
+                proxy::serve_hyper(lb, io, peer, client_timeout, secure).await;
                 return;
             }
             Parsed::Refuse(status, details) => {
@@ -774,7 +842,7 @@ pub async fn connection(
             Parsed::Monitor { consumed, close } => {
                 buf.advance(consumed);
                 let text = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 15\r\n\r\nService ready.\n";
-                if client.write_all(text.as_bytes()).await.is_err() || close {
+                if send_all(&mut client, text.as_bytes()).await.is_err() || close {
                     return;
                 }
             }
@@ -885,10 +953,39 @@ mod tests {
     }
 
     #[test]
+    fn only_the_proxy_sets_tls_headers() {
+        let peer: SocketAddr = "10.0.0.9:5000".parse().unwrap_or_else(|e| panic!("{e}"));
+        let req = b"GET /a HTTP/1.1\r\nHost: x\r\nX-SSL-Client-S-DN: CN=forged\r\nX-Forwarded-Proto: https\r\n\r\n";
+        let text = |secure: &Secure| match parse_request(req, peer, 100, secure) {
+            Parsed::Forward { out, .. } => String::from_utf8_lossy(&out).into_owned(),
+            _ => panic!("not forwarded"),
+        };
+        let plain = text(&Secure::default());
+        assert!(
+            !plain.contains("forged") && !plain.contains("X-Forwarded-Proto"),
+            "{plain}"
+        );
+        let tls = text(&Secure {
+            tls: true,
+            client_subject: Some("CN=client1,O=Zato".into()),
+        });
+        assert!(!tls.contains("forged"), "{tls}");
+        assert!(tls.contains("X-Forwarded-Proto: https\r\n"), "{tls}");
+        assert!(
+            tls.contains(
+                "X-SSL-Client-Verify: SUCCESS\r\nX-SSL-Client-S-DN: CN=client1,O=Zato\r\n"
+            ),
+            "{tls}"
+        );
+    }
+
+    #[test]
     fn connection_never_strips_framing() {
         let peer: SocketAddr = "10.0.0.9:5000".parse().unwrap_or_else(|e| panic!("{e}"));
         let req = b"POST /zato/ping HTTP/1.1\r\nHost: x\r\nConnection: content-length, host, x-gone\r\nX-Gone: 1\r\ncontent-length: 10\r\n\r\nGET /a\r\n\r\n";
-        let Parsed::Forward { out, consumed, .. } = parse_request(req, peer, 100) else {
+        let Parsed::Forward { out, consumed, .. } =
+            parse_request(req, peer, 100, &Secure::default())
+        else {
             panic!("not forwarded");
         };
         let text = String::from_utf8_lossy(&out);
@@ -909,7 +1006,7 @@ mod tests {
             close,
             consumed,
             ..
-        } = parse_request(req, peer, 100)
+        } = parse_request(req, peer, 100, &Secure::default())
         else {
             panic!("not forwarded");
         };
@@ -931,12 +1028,17 @@ mod tests {
             b"GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
         ] {
             assert!(matches!(
-                parse_request(fallback, peer, 100),
+                parse_request(fallback, peer, 100, &Secure::default()),
                 Parsed::Fallback
             ));
         }
         assert!(matches!(
-            parse_request(b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nab", peer, 100),
+            parse_request(
+                b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nab",
+                peer,
+                100,
+                &Secure::default()
+            ),
             Parsed::Partial { body: Some(5) }
         ));
         // Ambiguous framing is refused, never forwarded or handed on.
@@ -954,7 +1056,10 @@ mod tests {
             b"POST / HTTP/1.1\r\nContent-Length : 3\r\n\r\nabc",
         ] {
             assert!(
-                matches!(parse_request(bad, peer, 100), Parsed::Refuse(400, _)),
+                matches!(
+                    parse_request(bad, peer, 100, &Secure::default()),
+                    Parsed::Refuse(400, _)
+                ),
                 "{}",
                 String::from_utf8_lossy(bad)
             );
@@ -964,12 +1069,18 @@ mod tests {
             parse_request(
                 b"POST / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nab",
                 peer,
-                100
+                100,
+                &Secure::default()
             ),
             Parsed::Forward { .. }
         ));
         assert!(matches!(
-            parse_request(b"POST / HTTP/1.1\r\nContent-Length: 500\r\n\r\n", peer, 100),
+            parse_request(
+                b"POST / HTTP/1.1\r\nContent-Length: 500\r\n\r\n",
+                peer,
+                100,
+                &Secure::default()
+            ),
             Parsed::Refuse(413, _)
         ));
     }

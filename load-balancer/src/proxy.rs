@@ -93,6 +93,15 @@ fn strip_hop_by_hop(h: &mut HeaderMap) {
     h.remove(header::TRANSFER_ENCODING);
 }
 
+/// The lower-case form hyper's static header names need.
+fn name_lower(name: &'static str) -> &'static str {
+    match name {
+        "X-Forwarded-Proto" => "x-forwarded-proto",
+        "X-SSL-Client-Verify" => "x-ssl-client-verify",
+        _ => "x-ssl-client-s-dn",
+    }
+}
+
 fn idempotent(m: &Method) -> bool {
     matches!(
         *m,
@@ -170,6 +179,7 @@ async fn attempt(lb: &Lb, b: &Arc<Backend>, req: Req) -> Attempt {
 async fn handle(
     lb: &'static Lb,
     peer: SocketAddr,
+    secure: &crate::fast::Secure,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     if req.uri().path() == MONITOR_URI {
@@ -211,6 +221,19 @@ async fn handle(
     };
     let mut headers = parts.headers;
     strip_hop_by_hop(&mut headers);
+    let forged: Vec<HeaderName> = headers
+        .keys()
+        .filter(|n| crate::fast::Secure::is_ours(n.as_str()))
+        .cloned()
+        .collect();
+    for n in forged {
+        headers.remove(n);
+    }
+    for (name, value) in secure.headers() {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            headers.insert(HeaderName::from_static(name_lower(name)), v);
+        }
+    }
     // The body is buffered now, so it goes with a Content-Length whatever framing it came in.
     if !body.is_empty() || headers.contains_key(header::CONTENT_LENGTH) {
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
@@ -282,8 +305,14 @@ async fn handle(
 }
 
 /// Serves clients until `shutdown` turns true, then lets open requests finish (up to 10 s).
-/// Each connection starts on the fast path (fast.rs), which hands it to hyper when needed.
-pub async fn serve(lb: &'static Lb, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+/// Each connection starts on the fast path (fast.rs), which hands it to hyper when needed;
+/// with `tls`, after a handshake that must end within the client timeout.
+pub async fn serve(
+    lb: &'static Lb,
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let configured = lb.pool.load().cfg.frontend.max_connections;
     // Each client connection holds a second descriptor: its connection to a server.
     let fd_limit = zato_common::net::raise_fd_limit();
@@ -316,8 +345,30 @@ pub async fn serve(lb: &'static Lb, listener: TcpListener, mut shutdown: watch::
         let stop = shutdown.clone();
         let open = open.clone();
         open.fetch_add(1, Relaxed);
+        let tls = tls.clone();
         tokio::spawn(async move {
-            crate::fast::connection(lb, stream, peer, stop).await;
+            match tls {
+                None => crate::fast::connection(lb, stream, peer, stop, Default::default()).await,
+                Some(acceptor) => {
+                    let timeout =
+                        Duration::from_secs_f64(lb.pool.load().cfg.frontend.client_timeout);
+                    if let Ok(Ok(s)) = tokio::time::timeout(timeout, acceptor.accept(stream)).await
+                    {
+                        let client_subject = s
+                            .get_ref()
+                            .1
+                            .peer_certificates()
+                            .and_then(|c| c.first())
+                            .and_then(|c| zato_ca::subject(c))
+                            .map(Arc::from);
+                        let secure = crate::fast::Secure {
+                            tls: true,
+                            client_subject,
+                        };
+                        crate::fast::connection(lb, s, peer, stop, secure).await;
+                    }
+                }
+            }
             open.fetch_sub(1, Relaxed);
             drop(permit);
         });
@@ -331,11 +382,20 @@ pub async fn serve(lb: &'static Lb, listener: TcpListener, mut shutdown: watch::
 
 /// The general path for one client connection: hyper's HTTP/1 server, for what the fast path
 /// leaves to it (HTTP/1.0, chunked request bodies, Upgrade, Expect, ...).
-pub async fn serve_hyper<T>(lb: &'static Lb, io: T, peer: SocketAddr, client_timeout: Duration)
-where
+pub async fn serve_hyper<T>(
+    lb: &'static Lb,
+    io: T,
+    peer: SocketAddr,
+    client_timeout: Duration,
+    secure: crate::fast::Secure,
+) where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let svc = hyper::service::service_fn(move |req| handle(lb, peer, req));
+    let secure = Arc::new(secure);
+    let svc = hyper::service::service_fn(move |req| {
+        let secure = secure.clone();
+        async move { handle(lb, peer, &secure, req).await }
+    });
     let _ = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(client_timeout)

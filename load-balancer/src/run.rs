@@ -50,6 +50,7 @@ fn proxy_thread(
     n: usize,
     lb: &'static Lb,
     listener: std::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<std::thread::JoinHandle<()>, RunError> {
     std::thread::Builder::new()
@@ -68,7 +69,7 @@ fn proxy_thread(
             };
             rt.block_on(async move {
                 match TcpListener::from_std(listener) {
-                    Ok(l) => crate::proxy::serve(lb, l, stop).await,
+                    Ok(l) => crate::proxy::serve(lb, l, tls, stop).await,
                     Err(e) => tracing::error!("proxy thread {n}: {e}"),
                 }
             });
@@ -89,6 +90,17 @@ pub async fn run(dir: &Path) -> Result<(), RunError> {
         &repo.join(&cfg.agent.key),
         &repo.join(&cfg.agent.ca_certs),
     )?;
+    let frontend_tls = match &cfg.frontend.tls {
+        Some(t) => Some(tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(
+            tls::frontend_config(&repo, t)?,
+        ))),
+        None => None,
+    };
+    let scheme = if frontend_tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let threads = match cfg.frontend.threads {
         0 => std::thread::available_parallelism().map_or(1, usize::from),
         n => n,
@@ -114,11 +126,17 @@ pub async fn run(dir: &Path) -> Result<(), RunError> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut proxies = Vec::new();
     for (i, l) in frontends.into_iter().enumerate() {
-        proxies.push(proxy_thread(i, lb, l, stop_rx.clone())?);
+        proxies.push(proxy_thread(
+            i,
+            lb,
+            l,
+            frontend_tls.clone(),
+            stop_rx.clone(),
+        )?);
     }
     let agent = tokio::spawn(crate::agent::serve(lb, agent, agent_tls, stop_rx));
     tracing::info!(
-        "Load balancer started at http://{frontend_bind} ({n} servers, {threads} proxy threads), agent at https://{agent_bind}, in {} ms",
+        "Load balancer started at {scheme}://{frontend_bind} ({n} servers, {threads} proxy threads), agent at https://{agent_bind}, in {} ms",
         started.elapsed().as_millis()
     );
     zato_common::signals::wait_for_stop().await;

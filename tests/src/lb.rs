@@ -16,6 +16,8 @@ pub struct Lb {
     pub dir: PathBuf,
     pub port: u16,
     pub child: Child,
+    /// The frontend speaks HTTPS.
+    pub tls: bool,
     _tmp: tempfile::TempDir,
 }
 
@@ -28,7 +30,8 @@ impl Drop for Lb {
 
 impl Lb {
     pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}{path}", self.port)
     }
 
     pub fn agent(&self) -> AgentClient {
@@ -69,11 +72,15 @@ impl Lb {
 
 /// A CA in `dir/ca` and a load balancer in `dir/lb` with fast health checks.
 pub async fn start_lb(servers: &[(&str, u16)]) -> Lb {
-    start_lb_with(servers, |_| {}).await
+    start_lb_with(servers, |_, _, _| {}).await
 }
 
-/// `start_lb` with the config changed by `tweak` before it starts.
-pub async fn start_lb_with(servers: &[(&str, u16)], tweak: fn(&mut LbConfig)) -> Lb {
+/// `start_lb` with `tweak` run before it starts, given the CA's directory, the load
+/// balancer's config dir (for files its config names) and the config to change.
+pub async fn start_lb_with(
+    servers: &[(&str, u16)],
+    tweak: impl FnOnce(&std::path::Path, &std::path::Path, &mut LbConfig),
+) -> Lb {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let ca = tmp.path().join("ca");
     zato_ca::create_ca(&ca, &Subject::default()).unwrap_or_else(|e| panic!("{e}"));
@@ -99,7 +106,7 @@ pub async fn start_lb_with(servers: &[(&str, u16)], tweak: fn(&mut LbConfig)) ->
     );
     cfg.health.interval = 0.1;
     cfg.health.timeout = 0.5;
-    tweak(&mut cfg);
+    tweak(&ca, &repo, &mut cfg);
     cfg.save(&dir).unwrap_or_else(|e| panic!("{e}"));
     let child = Command::new(bin_dir().join("zato-load-balancer"))
         .arg(&dir)
@@ -113,18 +120,26 @@ pub async fn start_lb_with(servers: &[(&str, u16)], tweak: fn(&mut LbConfig)) ->
         dir,
         port,
         child,
+        tls: cfg.frontend.tls.is_some(),
         _tmp: tmp,
     };
+    // An HTTPS frontend may want client certificates: its agent says when it is up (it
+    // listens only after the frontend's sockets are bound), as for `zato start`.
     let url = lb.url("/zato-lb-alive");
     let up = eventually(Duration::from_secs(10), || {
         let url = url.clone();
+        let agent = lb.tls.then(|| lb.agent());
         async move {
-            zato_common::http::local_client()
-                .get(&url)
-                .send()
-                .await
-                .ok()
-                .filter(|r| r.status() == 200)
+            match agent {
+                Some(a) => a.call(Method::GET, "/version", None).await.ok().map(|_| ()),
+                None => zato_common::http::local_client()
+                    .get(&url)
+                    .send()
+                    .await
+                    .ok()
+                    .filter(|r| r.status() == 200)
+                    .map(|_| ()),
+            }
         }
     })
     .await;

@@ -77,7 +77,7 @@ async fn slow_heads_and_bodies_are_cut_off_at_their_deadlines() {
     .await
     .unwrap_or_else(|e| panic!("{e:#}"));
     let port = cluster.servers[0].port;
-    let lb = start_lb_with(&[("server1", port)], |cfg| {
+    let lb = start_lb_with(&[("server1", port)], |_, _, cfg| {
         cfg.frontend.client_timeout = 1.0;
     })
     .await;
