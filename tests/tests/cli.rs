@@ -137,7 +137,10 @@ fn a_reused_pid_is_never_signalled() {
     std::fs::write(Path::new(&server).join("pidfile"), pid.to_string()).unwrap();
     let out = ok(&["stop", &server]);
     assert!(out.contains("another program"), "{out}");
-    assert!(running(pid), "zato stop signalled a process that is not the server");
+    assert!(
+        running(pid),
+        "zato stop signalled a process that is not the server"
+    );
     assert!(!Path::new(&server).join("pidfile").exists());
     std::fs::write(Path::new(&server).join("pidfile"), pid.to_string()).unwrap();
     let _guard = StopOnDrop(server.clone());
