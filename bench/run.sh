@@ -97,12 +97,28 @@ HA_PORT=$("${PY[@]}" port)
   "$BIN/zato" lb export-haproxy "$TMP/lb" --nbthread "$(nproc)" --output "$TMP/haproxy.cfg"
 } >> "$TMP/create.log" 2>&1 || { cat "$TMP/create.log" >&2; exit 1; }
 sed -i "s/bind 127.0.0.1:$LB_PORT/bind 127.0.0.1:$HA_PORT/" "$TMP/haproxy.cfg"
+# The same pair with HTTPS on the frontend: one certificate (from the same CA) for both.
+LBS_PORT=$("${PY[@]}" port)
+AGENTS_PORT=$("${PY[@]}" port)
+HAS_PORT=$("${PY[@]}" port)
+{
+  "$BIN/zato" create load-balancer "$TMP/lbs" --ca-path "$TMP/ca" --frontend-bind "127.0.0.1:$LBS_PORT" \
+    --agent-bind "127.0.0.1:$AGENTS_PORT" --server "server1=127.0.0.1:$PORT" --tls-host localhost
+  "$BIN/zato" lb export-haproxy "$TMP/lbs" --nbthread "$(nproc)" --output "$TMP/haproxy-tls.cfg"
+} >> "$TMP/create.log" 2>&1 || { cat "$TMP/create.log" >&2; exit 1; }
+sed -i "s/bind 127.0.0.1:$LBS_PORT/bind 127.0.0.1:$HAS_PORT/" "$TMP/haproxy-tls.cfg"
 "$BIN/zato-load-balancer" "$TMP/lb" > "$TMP/lb.stdout" 2>&1 &
 pids+=($!)
 haproxy -db -f "$TMP/haproxy.cfg" > "$TMP/haproxy.stdout" 2>&1 &
 pids+=($!)
+"$BIN/zato-load-balancer" "$TMP/lbs" > "$TMP/lbs.stdout" 2>&1 &
+pids+=($!)
+haproxy -db -f "$TMP/haproxy-tls.cfg" > "$TMP/haproxy-tls.stdout" 2>&1 &
+pids+=($!)
 "${PY[@]}" wait "http://127.0.0.1:$LB_PORT/zato/ping" 10
 "${PY[@]}" wait "http://127.0.0.1:$HA_PORT/zato/ping" 10
+"${PY[@]}" wait "https://127.0.0.1:$LBS_PORT/zato/ping" 10
+"${PY[@]}" wait "https://127.0.0.1:$HAS_PORT/zato/ping" 10
 
 # --- targets --------------------------------------------------------------------------------
 ECHO_BODY='{"message":"hi","count":3}'
@@ -129,6 +145,8 @@ TARGETS=(
   "py-outgoing|http://127.0.0.1:$PORT/bench/outgoing|-|hello|GET||"
   "haproxy-ping|http://127.0.0.1:$HA_PORT/zato/ping|-|ping|GET||"
   "lb-ping|http://127.0.0.1:$LB_PORT/zato/ping|-|ping|GET||"
+  "haproxy-https|https://127.0.0.1:$HAS_PORT/zato/ping|-|ping|GET||"
+  "lb-https|https://127.0.0.1:$LBS_PORT/zato/ping|-|ping|GET||"
 )
 check_all() {
   local t id url lua kind method body auth
@@ -233,6 +251,12 @@ meta = {
         {'id': 'lb-ping', 'label': 'GET /zato/ping via zato-load-balancer',
          'desc': 'our load balancer with its default lb.conf (one proxy thread per CPU; these '
                  'requests take its fast path), same server behind it'},
+        {'id': 'haproxy-https', 'label': 'HTTPS GET /zato/ping via HAProxy',
+         'desc': 'HAProxy with the config `zato lb export-haproxy` writes for a load balancer made '
+                 'with `zato create load-balancer --tls-host localhost` (same certificate and key, '
+                 'TLS terminated, keep-alive; wrk reuses its TLS connections)'},
+        {'id': 'lb-https', 'label': 'HTTPS GET /zato/ping via zato-load-balancer',
+         'desc': 'our load balancer with that certificate (`[frontend.tls]`), same server behind it'},
     ],
 }
 json.dump(meta, open(sys.argv[1], 'w'), indent=1)
