@@ -54,8 +54,35 @@ pub struct Call {
     pub http: Option<HttpReq>,
     /// Upstream's per-call `self.environ`.
     pub environ: Value,
-    /// Who called over a channel (peer address, forwarded-for), for throttling.
-    pub client: Option<String>,
+    /// Who called over a channel, for throttling.
+    pub client: Option<Client>,
+}
+
+/// The caller of a channel: the peer's address and the `X-Forwarded-For` it sent, kept as
+/// they came (no work per request); [`Client::key`] makes them one string when needed.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub peer: std::net::IpAddr,
+    pub forwarded_for: Option<hyper::header::HeaderValue>,
+}
+
+impl Client {
+    /// The peer's address and, when a proxy added one, the last `X-Forwarded-For` entry (our
+    /// load balancer appends the client it saw). A client talking to the server directly can
+    /// invent the latter, which only ever splits its own budget further.
+    pub fn key(&self) -> String {
+        let forwarded = self
+            .forwarded_for
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .map(str::trim)
+            .filter(|f| !f.is_empty());
+        match forwarded {
+            Some(f) => format!("{}|{f}", self.peer),
+            None => self.peer.to_string(),
+        }
+    }
 }
 
 impl Call {

@@ -329,6 +329,23 @@ async fn agent_requires_a_certificate_from_the_cluster_ca() {
     let http = zato_common::http::local_client();
     let (status, body) = get(&http, &lb.url("/anything")).await;
     assert_eq!(status, 503, "{body}");
+    // Each bad config is refused whole, naming what is wrong.
+    let refused = |bad: LbConfig, needle: &'static str| {
+        let agent = lb.agent();
+        async move {
+            let r = agent
+                .call(
+                    Method::PUT,
+                    "/config",
+                    Some(serde_json::to_value(&bad).unwrap_or_default()),
+                )
+                .await;
+            assert!(
+                matches!(&r, Err(e) if e.to_string().contains(needle)),
+                "{needle}: {r:?}"
+            );
+        }
+    };
     let mut bad = cfg.clone();
     bad.servers.push(Server {
         name: "x".into(),
@@ -336,47 +353,14 @@ async fn agent_requires_a_certificate_from_the_cluster_ca() {
         weight: 1,
         maintenance: false,
     });
-    let refused = lb
-        .agent()
-        .call(
-            Method::PUT,
-            "/config",
-            Some(serde_json::to_value(&bad).unwrap_or_default()),
-        )
-        .await;
-    assert!(
-        matches!(&refused, Err(e) if e.to_string().contains("not-an-address")),
-        "{refused:?}"
-    );
-    // A health-check path that would split the check's request line is refused too.
+    refused(bad, "not-an-address").await;
+    // A health-check path that would split the check's request line, a period that overflows.
     let mut bad = cfg.clone();
     bad.health.path = "/zato/ping HTTP/1.1\r\nX-Injected: 1\r\n\r\nGET /".into();
-    let refused = lb
-        .agent()
-        .call(
-            Method::PUT,
-            "/config",
-            Some(serde_json::to_value(&bad).unwrap_or_default()),
-        )
-        .await;
-    assert!(
-        matches!(&refused, Err(e) if e.to_string().contains("health.path")),
-        "{refused:?}"
-    );
-    bad.health.path = "/zato/ping".into();
+    refused(bad, "health.path").await;
+    let mut bad = cfg.clone();
     bad.health.interval = 1e20;
-    let refused = lb
-        .agent()
-        .call(
-            Method::PUT,
-            "/config",
-            Some(serde_json::to_value(&bad).unwrap_or_default()),
-        )
-        .await;
-    assert!(
-        matches!(&refused, Err(e) if e.to_string().contains("health.interval")),
-        "{refused:?}"
-    );
+    refused(bad, "health.interval").await;
     assert_eq!(
         LbConfig::load(&lb.dir).ok(),
         Some(cfg),

@@ -25,6 +25,7 @@ pub mod jwt;
 pub mod respond;
 pub mod routing;
 pub mod throttle;
+pub mod watchdog;
 pub mod wss;
 
 pub const ADMIN_INVOKE_SERVICE: &str = "zato.service.invoke";
@@ -34,7 +35,8 @@ pub const UNAUTHENTICATED_BODY_LIMIT: usize = 64 * 1024;
 
 /// Serves until `shutdown` turns true, then lets open connections finish their requests.
 /// At most `[main] max_connections` clients (fitted to the file limit) are served at once;
-/// the rest wait in the kernel's backlog. A head must come within `header_read_timeout`.
+/// the rest wait in the kernel's backlog. A head must come within `header_read_timeout`
+/// (`watchdog.rs`), which is also how long an idle kept-alive connection stays.
 pub async fn serve(
     state: Arc<ServerState>,
     listener: TcpListener,
@@ -51,7 +53,8 @@ pub async fn serve(
         );
     }
     let limit = Arc::new(tokio::sync::Semaphore::new(max_conns));
-    let header_timeout = std::time::Duration::from_secs_f64(main.header_read_timeout);
+    let watchdog =
+        watchdog::Watchdog::start(std::time::Duration::from_secs_f64(main.header_read_timeout));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     loop {
         let permit = tokio::select! {
@@ -71,19 +74,25 @@ pub async fn serve(
                 let _ = stream.set_nodelay(true);
                 let st = state.clone();
                 let peer = peer.ip();
+                let watch = watchdog.conn();
+                let conn_watch = watch.clone();
                 let svc = service_fn(move |req| {
                     let st = st.clone();
-                    async move { Ok::<_, Infallible>(handle(st, req, peer).await) }
+                    let busy = conn_watch.busy();
+                    async move {
+                        let resp = handle(st, req, peer).await;
+                        drop(busy);
+                        Ok::<_, Infallible>(resp)
+                    }
                 });
                 let conn = hyper::server::conn::http1::Builder::new()
-                    .timer(hyper_util::rt::TokioTimer::new())
-                    .header_read_timeout(header_timeout)
                     .serve_connection(TokioIo::new(stream), svc);
                 let conn = graceful.watch(conn);
-                tokio::spawn(async move {
+                let task = tokio::spawn(async move {
                     let _ = conn.await;
                     drop(permit);
                 });
+                watchdog.register(&watch, task.abort_handle());
             }
             _ = shutdown.changed() => break,
         }
@@ -106,19 +115,30 @@ enum BodyError {
     Read(hyper::Error),
 }
 
-/// The body's bytes, or TooBig as soon as they pass `limit`.
+/// The body's bytes, or TooBig as soon as they pass `limit`. A body that comes in one frame
+/// (the usual case) is not copied.
 async fn collect_limited(body: &mut Incoming, limit: usize) -> Result<Bytes, BodyError> {
-    let mut out = bytes::BytesMut::new();
+    let mut first: Option<Bytes> = None;
+    let mut more = bytes::BytesMut::new();
+    let mut len = 0usize;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(BodyError::Read)?;
         if let Ok(data) = frame.into_data() {
-            if out.len() + data.len() > limit {
+            len += data.len();
+            if len > limit {
                 return Err(BodyError::TooBig);
             }
-            out.extend_from_slice(&data);
+            match first.take() {
+                None if more.is_empty() => first = Some(data),
+                Some(f) => {
+                    more.extend_from_slice(&f);
+                    more.extend_from_slice(&data);
+                }
+                None => more.extend_from_slice(&data),
+            }
         }
     }
-    Ok(out.freeze())
+    Ok(first.unwrap_or_else(|| more.freeze()))
 }
 
 /// Reads and drops up to DRAIN_MAX more bytes of a refused body, for at most a second.
@@ -161,16 +181,30 @@ async fn read_body(
         drain(&mut body).await;
         return Err(too_big());
     }
-    let read = tokio::time::timeout(deadline, collect_limited(&mut body, limit));
-    let Ok(read) = read.await else {
-        return Err(Box::new(respond::error_json(
-            408,
-            cid,
-            &format!(
-                "The request body did not arrive within {} s ([main] body_read_timeout)",
-                deadline.as_secs_f64()
-            ),
-        )));
+    // No body (most GETs): nothing to wait for, no timer to arm.
+    if hyper::body::Body::is_end_stream(&body) {
+        return Ok(Bytes::new());
+    }
+    // A small body is usually all there already: the timer is armed only when it is not.
+    let read = {
+        let mut read = std::pin::pin!(collect_limited(&mut body, limit));
+        let first = std::future::poll_fn(|cx| std::task::Poll::Ready(read.as_mut().poll(cx))).await;
+        match first {
+            std::task::Poll::Ready(r) => r,
+            std::task::Poll::Pending => match tokio::time::timeout(deadline, read).await {
+                Ok(r) => r,
+                Err(_) => {
+                    return Err(Box::new(respond::error_json(
+                        408,
+                        cid,
+                        &format!(
+                            "The request body did not arrive within {} s ([main] body_read_timeout)",
+                            deadline.as_secs_f64()
+                        ),
+                    )));
+                }
+            },
+        }
     };
     match read {
         Ok(b) => Ok(b),
@@ -183,23 +217,6 @@ async fn read_body(
             cid,
             &format!("Cannot read the request body: {e}"),
         ))),
-    }
-}
-
-/// Who is calling, for throttling: the peer's address and, when a proxy added one, the last
-/// `X-Forwarded-For` entry (our load balancer appends the client it saw). A client talking to
-/// the server directly can invent the latter, which only ever splits its own budget further.
-fn client_of(peer: std::net::IpAddr, headers: &HeaderMap) -> String {
-    let forwarded = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.rsplit(','))
-        .map(str::trim)
-        .next();
-    match forwarded {
-        Some(f) if !f.is_empty() => format!("{peer}|{f}"),
-        _ => peer.to_string(),
     }
 }
 
@@ -256,7 +273,10 @@ pub async fn handle(
                 params: &params,
                 query,
                 headers: &parts.headers,
-                client: client_of(peer, &parts.headers),
+                client: crate::invoke::Client {
+                    peer,
+                    forwarded_for: parts.headers.get("x-forwarded-for").cloned(),
+                },
             };
             run_channel(&state, &cid, &ch, service, &http, &body).await
         }
@@ -276,8 +296,7 @@ pub struct HttpInfo<'a> {
     pub params: &'a [(String, String)],
     pub query: &'a str,
     pub headers: &'a HeaderMap,
-    /// See `client_of`.
-    pub client: String,
+    pub client: crate::invoke::Client,
 }
 
 pub fn query_map(query: &str) -> Map<String, Value> {

@@ -130,8 +130,8 @@ pub type BoxFut<'a> = Pin<Box<dyn Future<Output = ServiceResult> + Send + 'a>>;
 pub struct Ctx {
     pub state: Arc<ServerState>,
     pub cid: String,
-    /// The caller over a channel (see `http::client_of`); None for internal calls.
-    pub client: Option<String>,
+    /// The caller over a channel; None for internal calls.
+    pub client: Option<crate::invoke::Client>,
 }
 
 /// A service implemented in Rust.

@@ -259,7 +259,7 @@ async fn jwt_log_in(ctx: &Ctx, input: Value) -> ServiceResult {
     i.done()?;
     let throttle = &ctx.state.login_throttle;
     let user_key = format!("user:{username}");
-    let client_key = ctx.client.as_deref().map(|c| format!("client:{c}"));
+    let client_key = ctx.client.as_ref().map(|c| format!("client:{}", c.key()));
     let blocked = [Some(&user_key), client_key.as_ref()]
         .into_iter()
         .flatten()
