@@ -64,14 +64,14 @@ impl Secure {
                 .is_some_and(|p| p.eq_ignore_ascii_case("x-ssl-client-"))
     }
 
-    /// (name, value) pairs to add to a request.
+    /// (name, value) pairs to add to a request; names in lower case, as hyper wants them.
     pub fn headers(&self) -> impl Iterator<Item = (&'static str, &str)> {
-        let proto = self.tls.then_some(("X-Forwarded-Proto", "https"));
+        let proto = self.tls.then_some(("x-forwarded-proto", "https"));
         let subject = self
             .client_subject
             .as_deref()
             .into_iter()
-            .flat_map(|s| [("X-SSL-Client-Verify", "SUCCESS"), ("X-SSL-Client-S-DN", s)]);
+            .flat_map(|s| [("x-ssl-client-verify", "SUCCESS"), ("x-ssl-client-s-dn", s)]);
         proto.into_iter().chain(subject)
     }
 }
@@ -962,7 +962,7 @@ mod tests {
         };
         let plain = text(&Secure::default());
         assert!(
-            !plain.contains("forged") && !plain.contains("X-Forwarded-Proto"),
+            !plain.contains("forged") && !plain.contains("orwarded-Proto"),
             "{plain}"
         );
         let tls = text(&Secure {
@@ -970,10 +970,10 @@ mod tests {
             client_subject: Some("CN=client1,O=Zato".into()),
         });
         assert!(!tls.contains("forged"), "{tls}");
-        assert!(tls.contains("X-Forwarded-Proto: https\r\n"), "{tls}");
+        assert!(tls.contains("x-forwarded-proto: https\r\n"), "{tls}");
         assert!(
             tls.contains(
-                "X-SSL-Client-Verify: SUCCESS\r\nX-SSL-Client-S-DN: CN=client1,O=Zato\r\n"
+                "x-ssl-client-verify: SUCCESS\r\nx-ssl-client-s-dn: CN=client1,O=Zato\r\n"
             ),
             "{tls}"
         );

@@ -93,15 +93,6 @@ fn strip_hop_by_hop(h: &mut HeaderMap) {
     h.remove(header::TRANSFER_ENCODING);
 }
 
-/// The lower-case form hyper's static header names need.
-fn name_lower(name: &'static str) -> &'static str {
-    match name {
-        "X-Forwarded-Proto" => "x-forwarded-proto",
-        "X-SSL-Client-Verify" => "x-ssl-client-verify",
-        _ => "x-ssl-client-s-dn",
-    }
-}
-
 fn idempotent(m: &Method) -> bool {
     matches!(
         *m,
@@ -231,7 +222,7 @@ async fn handle(
     }
     for (name, value) in secure.headers() {
         if let Ok(v) = HeaderValue::from_str(value) {
-            headers.insert(HeaderName::from_static(name_lower(name)), v);
+            headers.insert(HeaderName::from_static(name), v);
         }
     }
     // The body is buffered now, so it goes with a Content-Length whatever framing it came in.
