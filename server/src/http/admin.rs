@@ -19,6 +19,7 @@ use crate::state::ServerState;
 /// is tried as `key=value` lines (the scheduler's "extra" format); a JSON string holding JSON
 /// (what the CLI sends for `--payload '{..}'`) is unpacked.
 pub fn parse_payload(text: &str) -> Result<Value, ServiceError> {
+    codec::refuse_reserved_key(text.as_bytes())?;
     let t = text.trim();
     if t.is_empty() {
         return Ok(Value::Null);

@@ -23,6 +23,22 @@ pub struct Decoded {
     pub soap: Option<SoapVersion>,
 }
 
+/// serde_json's `raw_value` feature (which sqlx turns on for the whole build) reads an object
+/// whose first key is this token as the JSON text in its value instead: what a client sent
+/// would not be what a service gets, and JSON the server writes with it would not read back.
+/// Request JSON holding it is refused.
+const SERDE_RAW_VALUE_TOKEN: &[u8] = b"$serde_json::private::RawValue";
+
+/// A 400 when `json` holds serde_json's reserved key (see [`SERDE_RAW_VALUE_TOKEN`]).
+pub fn refuse_reserved_key(json: &[u8]) -> Result<(), ServiceError> {
+    match memchr::memmem::find(json, SERDE_RAW_VALUE_TOKEN) {
+        Some(_) => Err(ServiceError::bad_request(
+            "Invalid JSON: `$serde_json::private::RawValue` is a reserved key",
+        )),
+        None => Ok(()),
+    }
+}
+
 fn text(body: &[u8], what: &str) -> Result<String, ServiceError> {
     String::from_utf8(body.to_vec()).map_err(|e| {
         ServiceError::bad_request(format!("Invalid {what}: the body is not UTF-8 ({e})"))
@@ -32,6 +48,7 @@ fn text(body: &[u8], what: &str) -> Result<String, ServiceError> {
 pub fn decode(data_format: &str, body: &[u8]) -> Result<Decoded, ServiceError> {
     match data_format {
         "json" => {
+            refuse_reserved_key(body)?;
             let raw = text(body, "JSON")?;
             let payload = if raw.trim().is_empty() {
                 Value::Null
@@ -347,6 +364,14 @@ mod tests {
             ))
             .is_err()
         );
+    }
+
+    #[test]
+    fn serde_json_reserved_key_is_refused() {
+        let body = br#"{"$serde_json::private::RawValue": "{\"a\": 1}"}"#;
+        let e = decode("json", body).err().map(|e| (e.status, e.message));
+        assert!(e.is_some_and(|(s, m)| s == 400 && m.contains("reserved")));
+        assert!(decode("json", br#"{"a": "$serde_json"}"#).is_ok());
     }
 
     #[test]
