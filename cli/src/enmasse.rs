@@ -181,7 +181,7 @@ pub(crate) fn substitute(v: &mut Value, missing: &mut BTreeSet<String>) {
 }
 
 /// Every `{Zato_Enmasse_Env.VAR}` placeholder in `v` whose variable is not set.
-fn unset_variables(v: &Value) -> BTreeSet<String> {
+pub(crate) fn unset_variables(v: &Value) -> BTreeSet<String> {
     let mut probe = v.clone();
     let mut missing = BTreeSet::new();
     substitute(&mut probe, &mut missing);
@@ -190,7 +190,7 @@ fn unset_variables(v: &Value) -> BTreeSet<String> {
 
 /// Removes `password` fields whose placeholders name unset variables; returns the (type,
 /// name) of each object touched.
-fn drop_unset_secrets(objects: &mut Value) -> Vec<(String, String)> {
+pub(crate) fn drop_unset_secrets(objects: &mut Value) -> Vec<(String, String)> {
     let mut dropped = Vec::new();
     let Some(types) = objects.as_object_mut() else {
         return dropped;

@@ -7,6 +7,8 @@ pub mod component;
 pub mod create;
 pub mod enmasse;
 pub mod exit;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod info;
 pub mod invoke;
 pub mod lb;

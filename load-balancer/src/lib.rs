@@ -6,6 +6,8 @@ pub mod balancer;
 pub mod client;
 pub mod config;
 pub mod fast;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod haproxy;
 pub mod health;
 pub mod proxy;

@@ -9,7 +9,7 @@ use super::{Builtin, Ctx, Input, ServiceError, ServiceResult, check_cluster};
 use crate::{broker, builtin};
 
 mod export;
-mod plan;
+pub(crate) mod plan;
 
 use plan::{Current, Plan};
 

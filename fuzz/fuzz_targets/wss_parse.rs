@@ -1,0 +1,11 @@
+//! WS-Security UsernameToken parsing, and the outgoing Security header read back.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    // Bounded inputs keep executions fast; nothing of interest needs more.
+    if data.len() <= 64 * 1024 {
+        zato_server::fuzzing::wss_parse(data);
+    }
+});
