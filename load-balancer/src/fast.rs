@@ -231,7 +231,12 @@ pub(crate) fn parse_request(
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut headers);
     match req.parse(&buf[..head_end]) {
-        Ok(httparse::Status::Complete(_)) => {}
+        // httparse also ends a head at a bare-LF blank line; the head is where the first CRLF
+        // CRLF is, for every reader alike, or the request is refused.
+        Ok(httparse::Status::Complete(n)) if n == head_end => {}
+        Ok(httparse::Status::Complete(_)) => {
+            return Parsed::Refuse(400, "The request's head must end lines with CRLF");
+        }
         // More headers than the fast path keeps room for: hyper decides.
         Err(httparse::Error::TooManyHeaders) => return Parsed::Fallback,
         // Whitespace before a colon, obs-fold, bare CR, bad tokens...: what one parser reads
@@ -1054,6 +1059,7 @@ mod tests {
             b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
             b"GET / HTTP/1.1\r\nX-A: a\r\n b\r\n\r\n",
             b"POST / HTTP/1.1\r\nContent-Length : 3\r\n\r\nabc",
+            b"GET / HTTP/1.1\nHost: x\n\nGET /b HTTP/1.1\r\n\r\n",
         ] {
             assert!(
                 matches!(

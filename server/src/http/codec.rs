@@ -29,13 +29,79 @@ pub struct Decoded {
 /// Request JSON holding it is refused.
 const SERDE_RAW_VALUE_TOKEN: &[u8] = b"$serde_json::private::RawValue";
 
-/// A 400 when `json` holds serde_json's reserved key (see [`SERDE_RAW_VALUE_TOKEN`]).
+/// A 400 when `json` holds serde_json's reserved key (see [`SERDE_RAW_VALUE_TOKEN`]),
+/// written plainly or with `\u` escapes. Without escapes in the body, one byte search does.
 pub fn refuse_reserved_key(json: &[u8]) -> Result<(), ServiceError> {
-    match memchr::memmem::find(json, SERDE_RAW_VALUE_TOKEN) {
-        Some(_) => Err(ServiceError::bad_request(
+    let reserved = || {
+        ServiceError::bad_request(
             "Invalid JSON: `$serde_json::private::RawValue` is a reserved key",
-        )),
-        None => Ok(()),
+        )
+    };
+    if memchr::memmem::find(json, SERDE_RAW_VALUE_TOKEN).is_some() {
+        return Err(reserved());
+    }
+    if memchr::memmem::find(json, b"\\u").is_some()
+        && let Err(e) = serde_json::from_slice::<NoReservedKey>(json)
+        && e.to_string().starts_with(RESERVED)
+    {
+        return Err(reserved());
+    }
+    Ok(())
+}
+
+const RESERVED: &str = "reserved key";
+
+/// Walks a JSON document's keys, unescaped, without building it; an error when one is
+/// serde_json's reserved key (malformed JSON is the decoder's to report).
+struct NoReservedKey;
+
+impl<'de> serde::Deserialize<'de> for NoReservedKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(NoReservedKeyVisitor)
+    }
+}
+
+struct NoReservedKeyVisitor;
+
+impl<'de> serde::de::Visitor<'de> for NoReservedKeyVisitor {
+    type Value = NoReservedKey;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while let Some(key) = map.next_key::<String>()? {
+            if key.as_bytes() == SERDE_RAW_VALUE_TOKEN {
+                return Err(serde::de::Error::custom(RESERVED));
+            }
+            map.next_value::<NoReservedKey>()?;
+        }
+        Ok(NoReservedKey)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<NoReservedKey>()?.is_some() {}
+        Ok(NoReservedKey)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(NoReservedKey)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(NoReservedKey)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(NoReservedKey)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(NoReservedKey)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(NoReservedKey)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(NoReservedKey)
     }
 }
 
@@ -155,16 +221,30 @@ pub(super) fn local(name: &[u8]) -> &[u8] {
         .map_or(name, |i| &name[i + 1..])
 }
 
+/// The SOAP version an Envelope start tag declares for its own prefix (or default namespace):
+/// the Envelope's namespace, not whatever namespace URI appears somewhere in the document.
+fn envelope_version(e: &quick_xml::events::BytesStart<'_>) -> Result<SoapVersion, String> {
+    let qname = e.name();
+    let key = match qname.prefix() {
+        Some(p) => format!("xmlns:{}", p.into_inner()),
+        None => "xmlns".to_string(),
+    };
+    let ns = e
+        .attributes()
+        .flatten()
+        .find(|a| a.key.into_inner() == key.as_str())
+        .map(|a| a.value.into_owned());
+    match ns.as_deref() {
+        Some(SOAP12_NS) => Ok(SoapVersion::V12),
+        Some(SOAP11_NS) => Ok(SoapVersion::V11),
+        _ => Err("the Envelope is in neither the SOAP 1.1 nor the SOAP 1.2 namespace".into()),
+    }
+}
+
 /// The inner XML of `Envelope/Body` and the SOAP version.
 fn soap_body(raw: &str) -> Result<(String, SoapVersion), String> {
     check_xml(raw)?;
-    let version = if raw.contains(SOAP12_NS) {
-        SoapVersion::V12
-    } else if raw.contains(SOAP11_NS) {
-        SoapVersion::V11
-    } else {
-        return Err("the Envelope is in neither the SOAP 1.1 nor the SOAP 1.2 namespace".into());
-    };
+    let mut version = None;
     let mut reader = Reader::from_str(raw);
     // check_xml bounded the depth; only level 1 (Envelope) and 2 (Body) matter here.
     let mut depth = 0usize;
@@ -176,8 +256,11 @@ fn soap_body(raw: &str) -> Result<(String, SoapVersion), String> {
             Event::Start(e) => {
                 depth += 1;
                 let name = local(e.name().into_inner().as_bytes());
-                if depth == 1 && name != b"Envelope" {
-                    return Err("the root element is not a SOAP Envelope".into());
+                if depth == 1 {
+                    if name != b"Envelope" {
+                        return Err("the root element is not a SOAP Envelope".into());
+                    }
+                    version = Some(envelope_version(&e)?);
                 }
                 if depth == 2 && name == b"Body" {
                     start = Some(reader.buffer_position());
@@ -187,16 +270,19 @@ fn soap_body(raw: &str) -> Result<(String, SoapVersion), String> {
                 if depth == 0 {
                     return Err("the root element is not a SOAP Envelope".into());
                 }
-                if depth == 1 && local(e.name().into_inner().as_bytes()) == b"Body" {
-                    return Ok((String::new(), version));
+                if depth == 1
+                    && local(e.name().into_inner().as_bytes()) == b"Body"
+                    && let Some(v) = version
+                {
+                    return Ok((String::new(), v));
                 }
             }
             Event::End(_) => {
                 if depth == 2
-                    && let Some(s) = start
+                    && let (Some(s), Some(v)) = (start, version)
                 {
                     let (s, e) = (s as usize, prev as usize);
-                    return Ok((raw.get(s..e).unwrap_or("").trim().to_string(), version));
+                    return Ok((raw.get(s..e).unwrap_or("").trim().to_string(), v));
                 }
                 depth = depth.saturating_sub(1);
             }
@@ -357,6 +443,9 @@ mod tests {
         let (inner, v) = soap_body(&env).unwrap();
         assert_eq!(inner, "<get><id>1</id></get>");
         assert_eq!(v, SoapVersion::V11);
+        // The version is the Envelope's namespace, not any namespace URI in the text.
+        let mixed = env.replace("<id>1</id>", &format!("<id>{SOAP12_NS}</id>"));
+        assert_eq!(soap_body(&mixed).unwrap().1, SoapVersion::V11);
         assert!(soap_body("<a/>").is_err());
         assert!(
             soap_body(&format!(
@@ -372,6 +461,10 @@ mod tests {
         let e = decode("json", body).err().map(|e| (e.status, e.message));
         assert!(e.is_some_and(|(s, m)| s == 400 && m.contains("reserved")));
         assert!(decode("json", br#"{"a": "$serde_json"}"#).is_ok());
+        // Escaped, it is the same key to serde_json.
+        let escaped = br#"{"$serde_json::private::RawValu\u0065": "{}"}"#;
+        assert!(decode("json", escaped).is_err());
+        assert!(decode("json", br#"{"caf\u00e9": [1, {"b": null}]}"#).is_ok());
     }
 
     #[test]
