@@ -121,7 +121,10 @@ impl Pool {
                     && let Some(pool) = pool.upgrade()
                 {
                     pool.retiring.fetch_sub(1, Ordering::SeqCst);
-                    let working = pool.live_threads() - pool.retiring.load(Ordering::SeqCst);
+                    // Saturating: two stuck threads returning at once pass each other here.
+                    let working = pool
+                        .live_threads()
+                        .saturating_sub(pool.retiring.load(Ordering::SeqCst));
                     if working < pool.target {
                         pool.spawn_thread();
                     }
