@@ -16,12 +16,14 @@ use zato_common::odb::channels::HttpSoap;
 use zato_common::odb::security::{APIKEY, BASIC_AUTH, SecDef, WSS, WSS_DIGEST, WssOpts};
 use zato_common::odb::sql_pool::SqlPool;
 
-use crate::http::codec::{self, SoapVersion};
-use crate::http::respond::Resp;
-use crate::http::routing::{Match, Routes};
-use crate::http::{admin, wss};
-use crate::services::enmasse::plan::{Current, Plan};
-use crate::services::{Body, Output};
+use crate::admin::enmasse::plan::{Current, Plan};
+use crate::channels::http::respond::{self, Resp};
+use crate::core::{Body, Output};
+use crate::invoke::request as admin;
+use crate::objects::routes::{Match, Routes};
+use crate::proto::codec;
+use crate::proto::soap::{self, SoapVersion};
+use crate::security::wss;
 
 /// The body of a response built in memory (always ready at once).
 fn body_of(resp: Resp) -> Vec<u8> {
@@ -56,7 +58,7 @@ fn allowed(finding: &str) -> bool {
 /// A SOAP Fault with `details` must be a SOAP envelope the codec reads back, as the version
 /// it is.
 fn fault_reads_back(details: &str, v: SoapVersion) {
-    let fault = body_of(codec::error(Some(v), 400, "cid", details));
+    let fault = body_of(respond::error(Some(v), 400, "cid", details));
     match codec::decode("soap", &fault) {
         Ok(d) if d.soap != Some(v) && allowed("soap-version-sniff") => {}
         Ok(d) => assert_eq!(
@@ -128,10 +130,10 @@ pub fn server_decode(data: &[u8]) {
                 headers: Vec::new(),
                 body: Body::Json(d.payload),
             };
-            let _ = body_of(codec::encode(format, d.soap, None, out, "cid"));
+            let _ = body_of(respond::encode(format, d.soap, None, out, "cid"));
         }
         Err(e) => {
-            assert_eq!(e.status, 400, "{}", e.message);
+            assert_eq!(e.kind, crate::core::ErrorKind::BadInput, "{}", e.message);
             assert_ne!(format, "plain");
         }
     }
@@ -162,7 +164,7 @@ pub fn wss_parse(data: &[u8]) {
     let header = wss::security_header(username, password, digest);
     let env = format!(
         "<s:Envelope xmlns:s=\"{}\"><s:Header>{header}</s:Header><s:Body/></s:Envelope>",
-        codec::SOAP11_NS
+        soap::SOAP11_NS
     );
     let tok = match wss::parse(env.as_bytes()) {
         Ok(Some(t)) => t,
@@ -400,7 +402,7 @@ fn payload_round_trip(text: &str) {
             let back = back.unwrap_or_else(|e| panic!("the reply is not JSON ({e}): {v}"));
             assert!(same_json(&v, &back), "{v} came back as {back}");
         }
-        Err(e) => assert_eq!(e.status, 400, "{}", e.message),
+        Err(e) => assert_eq!(e.kind, crate::core::ErrorKind::BadInput, "{}", e.message),
     }
 }
 
@@ -448,7 +450,7 @@ pub fn admin_invoke(data: &[u8]) {
                 let (_, bytes) = codec::encode_body(format, d.soap, Body::Json(d.payload));
                 let _ = String::from_utf8_lossy(&bytes);
             }
-            Err(e) => assert_eq!(e.status, 400, "{}", e.message),
+            Err(e) => assert_eq!(e.kind, crate::core::ErrorKind::BadInput, "{}", e.message),
         }
     }
     payload_round_trip(&text);

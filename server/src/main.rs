@@ -111,7 +111,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match rt.block_on(zato_server::run::run(
+    match rt.block_on(zato_server::app::run(
         &args.path,
         args.worker_index.unwrap_or(0),
     )) {

@@ -1,17 +1,21 @@
-//! Everything one server process holds: config, ODB, identity in the cluster, built-in
-//! services, the Python host and the live channel table.
+//! What one server process holds: config, ODB, identity in the cluster, the event bus, the
+//! built-in services, the Python host and the live tables of config objects. Handles only:
+//! the logic lives in the modules these types come from.
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use zato_common::config::ServerConfig;
-use zato_common::odb::Odb;
+use zato_common::odb::{Odb, OdbError};
 
-use crate::http::routing::Routes;
-use crate::outgoing::{Kvdb, Outgoing, SqlSessions};
+use crate::connectors::{Kvdb, SqlSessions};
+use crate::core::{Observer, Registry};
+use crate::events::{Bus, ClusterEvent};
+use crate::objects::{Source, Tables};
 use crate::python::PyHost;
-use crate::services::Registry;
+use crate::security::jwt::{JwtKeys, REVOKED_PREFIX};
+use crate::security::throttle::Throttle;
 
 /// A deployment package this process runs.
 #[derive(Debug, Clone)]
@@ -29,30 +33,26 @@ pub struct ServerState {
     pub cluster_name: String,
     pub server_id: i64,
     pub server_name: String,
-    /// Identifies this process on the broker (`server1:4242`).
-    pub origin: String,
     pub worker_index: u32,
-    pub builtins: Registry,
+    pub events: Arc<Bus>,
+    pub builtins: Registry<ServerState>,
+    /// See every call the invoker runs.
+    pub observers: Vec<Arc<dyn Observer>>,
     pub python: Arc<PyHost>,
-    pub routes: ArcSwap<Routes>,
-    /// Outgoing REST/SOAP and SQL connections, rebuilt with the channels.
-    pub outgoing: ArcSwap<Outgoing>,
+    /// Channels, outgoing connections, security and service states.
+    pub tables: Tables,
     /// Transactions of SQL sessions Python services hold open.
     pub sql_sessions: SqlSessions,
     /// The `[kvdb]` Redis connection, when one is configured; replaced by
     /// `zato.outgoing.redis.edit` on every server.
     pub kvdb: arc_swap::ArcSwapOption<Kvdb>,
     /// IDs (`jti`) of JWTs logged out, cluster-wide, with when each expires (from `kv_data`
-    /// on a config reload, and from `jwt_revoked` events in between).
+    /// at start-up and on `config` events, and from `jwt_revoked` events in between).
     pub revoked_jwts: ArcSwap<rustc_hash::FxHashMap<String, i64>>,
-    /// JWT definitions as log-in needs them (reloaded with the channels).
-    pub jwt_logins: ArcSwap<Vec<crate::http::jwt::JwtLogin>>,
     /// Failed JWT log-ins per client and per user.
-    pub login_throttle: crate::http::throttle::Throttle,
+    pub login_throttle: Throttle,
     /// Signs and checks JWTs (derived from the cluster's secret key).
-    pub jwt_keys: crate::http::jwt::JwtKeys,
-    /// Services switched off with `zato.service.edit`.
-    pub inactive: ArcSwap<rustc_hash::FxHashSet<String>>,
+    pub jwt_keys: JwtKeys,
     /// Deployment packages applied in this process, by file name.
     pub applied: Mutex<HashMap<String, Applied>>,
     pub rt: tokio::runtime::Handle,
@@ -83,46 +83,35 @@ impl ServerState {
         self.builtins.contains_key(name) || self.python.has(name)
     }
 
-    /// Re-reads channels, security definitions and service states from the ODB.
-    pub async fn reload_config(&self) -> Result<(), zato_common::odb::OdbError> {
-        let rows = self.odb.http_soap_list(self.cluster_id).await?;
-        let secs = self.odb.security_list(self.cluster_id, None).await?;
-        let pools = self.odb.sql_pool_list(self.cluster_id).await?;
-        let routes = Routes::build(&rows, &secs, &self.cfg.secret_key);
-        self.routes.store(Arc::new(routes));
-        let outgoing = Outgoing::build(
-            &self.outgoing.load(),
-            &rows,
-            &secs,
-            &pools,
-            &self.cfg.secret_key,
-        );
-        self.outgoing.store(Arc::new(outgoing));
-        self.jwt_logins.store(Arc::new(crate::http::jwt::logins(
-            &secs,
-            &self.cfg.secret_key,
-        )));
+    pub fn source(&self) -> Source<'_> {
+        Source {
+            odb: &self.odb,
+            cluster_id: self.cluster_id,
+            key: &self.cfg.secret_key,
+        }
+    }
+
+    /// Objects of `kind` changed (`id` when one object did): this process's table is rebuilt
+    /// before the call returns, every other process's within one poll.
+    pub async fn changed(&self, kind: &str, id: Option<i64>) {
+        self.events.emit(ClusterEvent::changed(kind, id)).await;
+    }
+
+    /// Every table and the revoked JWTs, from the ODB.
+    pub async fn reload_all(&self) -> Result<(), OdbError> {
+        self.tables.reload_all(&self.source()).await?;
         // kv_data drops a revocation once its token expired; until then it counts here.
         let revoked = self
             .odb
-            .kv_keys(self.cluster_id, crate::http::jwt::REVOKED_PREFIX)
+            .kv_keys(self.cluster_id, REVOKED_PREFIX)
             .await?
             .into_iter()
             .filter_map(|k| {
-                k.strip_prefix(crate::http::jwt::REVOKED_PREFIX)
+                k.strip_prefix(REVOKED_PREFIX)
                     .map(|jti| (jti.to_string(), i64::MAX))
             })
             .collect();
         self.revoked_jwts.store(Arc::new(revoked));
-        let inactive = self
-            .odb
-            .service_list(self.cluster_id)
-            .await?
-            .into_iter()
-            .filter(|s| !s.is_active)
-            .map(|s| s.name)
-            .collect();
-        self.inactive.store(Arc::new(inactive));
         Ok(())
     }
 }

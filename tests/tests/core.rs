@@ -136,13 +136,17 @@ async fn scenario(backend: Backend) {
             "{}",
             s.name
         );
-        let r = http
-            .get(format!("{}/hello/someone", s.address()))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        assert_eq!(r.text().await.unwrap(), "How goes it?");
+        // Each channel's create reaches the other server as its own event.
+        let hello = eventually(Duration::from_secs(2), || async {
+            let r = http
+                .get(format!("{}/hello/someone", s.address()))
+                .send()
+                .await
+                .ok()?;
+            (r.status() == 200).then_some(r.text().await.ok()?)
+        })
+        .await;
+        assert_eq!(hello.as_deref(), Some("How goes it?"), "{}", s.name);
     }
 
     // A broken file changes nothing, anywhere; the error names the file and line.

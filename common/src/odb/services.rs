@@ -123,48 +123,60 @@ impl Odb {
         cluster_id: i64,
         items: &[Deployment<'_>],
     ) -> OdbResult<HashMap<String, i64>> {
-        let mut ids: HashMap<String, i64> = self
+        Ok(self.ensure_service_rows(cluster_id, items.iter()).await?.0)
+    }
+
+    /// [`Odb::ensure_services`], also returning the user services whose `impl_name` changed
+    /// (for the caller to write in its transaction).
+    async fn ensure_service_rows<'a>(
+        &self,
+        cluster_id: i64,
+        items: impl Iterator<Item = &'a Deployment<'a>>,
+    ) -> OdbResult<(HashMap<String, i64>, Vec<(&'a str, &'a str)>)> {
+        let known: HashMap<String, (i64, String)> = self
             .service_list(cluster_id)
             .await?
             .into_iter()
-            .map(|s| (s.name, s.id))
+            .map(|s| (s.name, (s.id, s.impl_name)))
             .collect();
+        let mut ids: HashMap<String, i64> =
+            known.iter().map(|(k, (id, _))| (k.clone(), *id)).collect();
+        let mut renamed = Vec::new();
         for item in items {
-            if !ids.contains_key(item.name) {
-                let q = sqlx::query(self.sql_insert(
-                    "INSERT INTO service (name, is_active, impl_name, is_internal, slow_threshold, cluster_id) VALUES (?, 1, ?, ?, 99999, ?)",
-                ))
-                .bind(item.name.to_string())
-                .bind(item.impl_name.to_string())
-                .bind(b(item.is_internal))
-                .bind(cluster_id);
-                match self.insert_returning_id(q).await {
-                    Ok(id) => {
-                        ids.insert(item.name.to_string(), id);
+            match known.get(item.name) {
+                Some((_, impl_name)) => {
+                    if !item.is_internal && impl_name != item.impl_name {
+                        renamed.push((item.name, item.impl_name));
                     }
-                    // Another server of the cluster inserted it first: read its id.
-                    Err(_) => {
-                        if let Some(row) = self.service_by_name(cluster_id, item.name).await? {
-                            ids.insert(item.name.to_string(), row.id);
+                }
+                None if ids.contains_key(item.name) => {}
+                None => {
+                    let q = sqlx::query(self.sql_insert(
+                        "INSERT INTO service (name, is_active, impl_name, is_internal, slow_threshold, cluster_id) VALUES (?, 1, ?, ?, 99999, ?)",
+                    ))
+                    .bind(item.name.to_string())
+                    .bind(item.impl_name.to_string())
+                    .bind(b(item.is_internal))
+                    .bind(cluster_id);
+                    match self.insert_returning_id(q).await {
+                        Ok(id) => {
+                            ids.insert(item.name.to_string(), id);
+                        }
+                        // Another server of the cluster inserted it first: read its id.
+                        Err(_) => {
+                            if let Some(row) = self.service_by_name(cluster_id, item.name).await? {
+                                ids.insert(item.name.to_string(), row.id);
+                            }
                         }
                     }
                 }
-            } else if !item.is_internal {
-                sqlx::query(
-                    self.sql("UPDATE service SET impl_name = ? WHERE cluster_id = ? AND name = ?"),
-                )
-                .bind(item.impl_name.to_string())
-                .bind(cluster_id)
-                .bind(item.name.to_string())
-                .execute(self.pool())
-                .await?;
             }
         }
-        Ok(ids)
+        Ok((ids, renamed))
     }
 
-    /// [`Odb::ensure_services`], then records each deployment in `deployed_service` for this
-    /// server. Returns name → service id.
+    /// Records deployments without a package (the built-in services) for this server.
+    /// Returns name → service id.
     pub async fn record_deployments(
         &self,
         cluster_id: i64,
@@ -178,9 +190,7 @@ impl Odb {
     }
 
     /// One deployment, in one transaction: a new package (or the status of a stored one) and
-    /// what this server runs from it. Service rows are made first, outside it (a service row
-    /// deployed nowhere is harmless, and another server may be inserting the same one).
-    /// Returns name → service id and the package's id.
+    /// what this server runs from it. Returns name → service id and the package's id.
     pub async fn record_deployment(
         &self,
         cluster_id: i64,
@@ -188,57 +198,117 @@ impl Odb {
         package: PackageRef<'_>,
         items: &[Deployment<'_>],
     ) -> OdbResult<(HashMap<String, i64>, Option<i64>)> {
-        let ids = self.ensure_services(cluster_id, items).await?;
+        let (ids, mut package_ids) = self
+            .record_packages(cluster_id, server_id, vec![(package, items)])
+            .await?;
+        Ok((ids, package_ids.pop().flatten()))
+    }
+
+    /// Several deployments in one transaction (a server's start-up records every stored
+    /// package it deployed at once). Service rows are made first, outside it: a service row
+    /// deployed nowhere is harmless, and another server may be inserting the same one; rows
+    /// already recorded the same way are left alone. Returns name → service id and each
+    /// package's id, in order.
+    pub async fn record_packages(
+        &self,
+        cluster_id: i64,
+        server_id: i64,
+        packages: Vec<(PackageRef<'_>, &[Deployment<'_>])>,
+    ) -> OdbResult<(HashMap<String, i64>, Vec<Option<i64>>)> {
+        let (ids, renamed) = self
+            .ensure_service_rows(
+                cluster_id,
+                packages.iter().flat_map(|(_, items)| items.iter()),
+            )
+            .await?;
+        let recorded = self.recorded_sources(server_id).await?;
         let now = utc_now_iso();
         let mut tx = self.pool().begin().await?;
-        let package_id = match package {
-            PackageRef::None => None,
-            PackageRef::Stored(id) => Some(id),
-            PackageRef::New {
-                payload_name,
-                payload,
-                details,
-            } => {
-                let q = sqlx::query(self.sql_insert(
-                    "INSERT INTO deployment_package (deployment_time, details, payload_name, payload, server_id) VALUES (?, ?, ?, ?, ?)",
+        for (name, impl_name) in renamed {
+            sqlx::query(
+                self.sql("UPDATE service SET impl_name = ? WHERE cluster_id = ? AND name = ?"),
+            )
+            .bind(impl_name.to_string())
+            .bind(cluster_id)
+            .bind(name.to_string())
+            .execute(&mut *tx)
+            .await?;
+        }
+        let mut package_ids = Vec::with_capacity(packages.len());
+        for (package, items) in packages {
+            let package_id = match package {
+                PackageRef::None => None,
+                PackageRef::Stored(id) => Some(id),
+                PackageRef::New {
+                    payload_name,
+                    payload,
+                    details,
+                } => {
+                    let q = sqlx::query(self.sql_insert(
+                        "INSERT INTO deployment_package (deployment_time, details, payload_name, payload, server_id) VALUES (?, ?, ?, ?, ?)",
+                    ))
+                    .bind(now.clone())
+                    .bind(details.to_string())
+                    .bind(payload_name.to_string())
+                    .bind(payload.to_vec())
+                    .bind(server_id);
+                    Some(self.insert_returning_id_on(&mut tx, q).await?)
+                }
+            };
+            if let Some(id) = package_id {
+                self.set_deployment_status_on(&mut tx, id, server_id, "deployed", &now)
+                    .await?;
+            }
+            package_ids.push(package_id);
+            for item in items {
+                let Some(&service_id) = ids.get(item.name) else {
+                    continue;
+                };
+                let same = (
+                    item.source_path.map(str::to_string),
+                    item.source_hash.map(str::to_string),
+                );
+                if recorded.get(&service_id) == Some(&same) {
+                    continue;
+                }
+                sqlx::query(
+                    self.sql("DELETE FROM deployed_service WHERE server_id = ? AND service_id = ?"),
+                )
+                .bind(server_id)
+                .bind(service_id)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(self.sql(
+                    "INSERT INTO deployed_service (deployment_time, details, source, source_path, source_hash, source_hash_method, server_id, service_id) VALUES (?, '', ?, ?, ?, 'sha256', ?, ?)",
                 ))
                 .bind(now.clone())
-                .bind(details.to_string())
-                .bind(payload_name.to_string())
-                .bind(payload.to_vec())
-                .bind(server_id);
-                Some(self.insert_returning_id_on(&mut tx, q).await?)
-            }
-        };
-        if let Some(id) = package_id {
-            self.set_deployment_status_on(&mut tx, id, server_id, "deployed", &now)
+                .bind(item.source.map(|s| s.to_vec()))
+                .bind(item.source_path.map(str::to_string))
+                .bind(item.source_hash.map(str::to_string))
+                .bind(server_id)
+                .bind(service_id)
+                .execute(&mut *tx)
                 .await?;
-        }
-        for item in items {
-            let Some(&service_id) = ids.get(item.name) else {
-                continue;
-            };
-            sqlx::query(
-                self.sql("DELETE FROM deployed_service WHERE server_id = ? AND service_id = ?"),
-            )
-            .bind(server_id)
-            .bind(service_id)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(self.sql(
-                "INSERT INTO deployed_service (deployment_time, details, source, source_path, source_hash, source_hash_method, server_id, service_id) VALUES (?, '', ?, ?, ?, 'sha256', ?, ?)",
-            ))
-            .bind(now.clone())
-            .bind(item.source.map(|s| s.to_vec()))
-            .bind(item.source_path.map(str::to_string))
-            .bind(item.source_hash.map(str::to_string))
-            .bind(server_id)
-            .bind(service_id)
-            .execute(&mut *tx)
-            .await?;
+            }
         }
         tx.commit().await?;
-        Ok((ids, package_id))
+        Ok((ids, package_ids))
+    }
+
+    /// What this server has recorded as deployed: service id → (source path, source hash).
+    async fn recorded_sources(
+        &self,
+        server_id: i64,
+    ) -> OdbResult<HashMap<i64, (Option<String>, Option<String>)>> {
+        let rows = sqlx::query(self.sql(
+            "SELECT service_id, source_path, source_hash FROM deployed_service WHERE server_id = ?",
+        ))
+        .bind(server_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, (r.try_get(1)?, r.try_get(2)?))))
+            .collect()
     }
 
     pub async fn service_edit(

@@ -20,8 +20,8 @@ use pyo3::prelude::*;
 use rustc_hash::FxHashMap;
 use tokio::sync::oneshot;
 
-use crate::invoke::Call;
-use crate::services::{Output, ServiceError};
+use crate::core::Call;
+use crate::core::{Output, ServiceError};
 
 /// Runs shorter than this count towards promotion to the inline lane.
 const FAST: Duration = Duration::from_millis(2);

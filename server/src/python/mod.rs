@@ -11,8 +11,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use serde_json::Value;
 
-use crate::invoke::Call;
-use crate::services::{Body, Output, ServiceError};
+use crate::core::Call;
+use crate::core::{Body, Output, ServiceError};
 
 pub mod conv;
 pub mod inline;
@@ -365,13 +365,16 @@ impl PyHost {
                 Err(e @ PoolError::Busy(_)) => Err(busy(&e)),
             }
         };
-        let timed_out = matches!(&result, Err(e) if e.status == 504);
+        let timed_out = matches!(&result, Err(e) if e.kind == crate::core::ErrorKind::Timeout);
         lane.record(started.elapsed(), timed_out);
         result
     }
 
     fn invoke_in(&self, py: Python<'_>, mut req: Call) -> Result<Output, ServiceError> {
-        let http = req.http.take();
+        let http = match &mut req.origin {
+            crate::core::Origin::Http { req, .. } => req.take(),
+            crate::core::Origin::Internal => None,
+        };
         let build = || -> PyResult<Bound<'_, PyDict>> {
             // Interned keys: no new key strings per request.
             use pyo3::intern;
@@ -407,7 +410,8 @@ impl PyHost {
                         .and_then(|s| s.extract::<u16>())
                         .unwrap_or(400);
                     let msg = value.str().map(|s| s.to_string()).unwrap_or_default();
-                    let mut err = ServiceError::new(status, msg);
+                    let mut err =
+                        ServiceError::new(crate::core::ErrorKind::from_status(status), msg);
                     if let Ok(h) = value
                         .getattr("headers")
                         .and_then(|h| h.cast_into::<PyDict>().map_err(Into::into))
@@ -430,13 +434,13 @@ impl PyHost {
 /// A channel's Python dict is made once and copied per call (services may change theirs).
 fn channel_dict<'py>(
     py: Python<'py>,
-    ch: &crate::invoke::ChannelInfo,
+    ch: &crate::core::ChannelInfo,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let cached = match ch.py.get() {
+    let cached = match ch.cache.get().and_then(|c| c.downcast_ref::<Py<PyAny>>()) {
         Some(d) => d.bind(py).clone(),
         None => {
             let d = to_py(py, &ch.value)?;
-            let _ = ch.py.set(d.clone().unbind());
+            let _ = ch.cache.set(Box::new(d.clone().unbind()));
             d
         }
     };
@@ -465,7 +469,7 @@ const HTTP_KEYS: [&str; 7] = [
 /// services never look at the headers or the query string, so they are not converted.
 #[pyclass(frozen, name = "HttpData", module = "_zato_native")]
 pub struct HttpData {
-    req: crate::invoke::HttpReq,
+    req: crate::core::HttpReq,
 }
 
 impl HttpData {
@@ -538,7 +542,7 @@ impl HttpData {
 /// `self.request.http` as the Python package expects it.
 fn http_object<'py>(
     py: Python<'py>,
-    http: Option<crate::invoke::HttpReq>,
+    http: Option<crate::core::HttpReq>,
 ) -> PyResult<Bound<'py, PyAny>> {
     match http {
         Some(req) => Ok(Bound::new(py, HttpData { req })?.into_any()),
@@ -603,7 +607,7 @@ fn output_from(tuple: &Bound<'_, PyAny>) -> PyResult<Output> {
 /// 503 for a full interpreter queue: the caller may try again soon.
 fn busy(e: &PoolError) -> ServiceError {
     ServiceError::new(
-        503,
+        crate::core::ErrorKind::Unavailable,
         format!("The server is busy: {e}; try again later ([main] python_queue_size)"),
     )
 }

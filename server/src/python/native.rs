@@ -3,31 +3,33 @@
 //! a [`Bridge`]; every call that waits releases the interpreter first.
 use std::sync::{Arc, OnceLock};
 
-use pyo3::exceptions::{PyConnectionError, PyLookupError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{
+    PyConnectionError, PyConnectionRefusedError, PyLookupError, PyRuntimeError, PyValueError,
+};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 use serde_json::Value;
 
 use super::conv::{from_py, to_py};
-use crate::outgoing::sql::Kind;
-use crate::outgoing::{HttpCall, HttpReply, RedisReply, SqlReply, SqlValue};
+use crate::connectors::sql::Kind;
+use crate::connectors::{
+    ConnError, ConnErrorKind, HttpCall, HttpReply, RedisReply, SqlReply, SqlValue,
+};
 
-/// Why an outgoing call failed.
-#[derive(Debug)]
-pub enum OutError {
-    /// No such connection (or no `[kvdb]`): Python's LookupError.
-    Missing(String),
-    /// The remote end or the network failed: Python's ConnectionError.
-    Failed(String),
-}
-
-impl From<OutError> for PyErr {
-    fn from(e: OutError) -> Self {
-        match e {
-            OutError::Missing(m) => PyLookupError::new_err(m),
-            OutError::Failed(m) => PyConnectionError::new_err(m),
-        }
-    }
+/// A connector's error as the Python exception the wrappers expect: LookupError for a missing
+/// connection, ConnectionError (ConnectionRefusedError for a refusal) for everything else,
+/// which the wrappers turn into OutgoingConnectionError; the kind is on the exception as
+/// `kind` (`timeout`, `auth`, `input`...).
+fn py_conn_error(e: ConnError) -> PyErr {
+    let err = match e.kind {
+        ConnErrorKind::Missing => PyLookupError::new_err(e.message),
+        ConnErrorKind::Refused => PyConnectionRefusedError::new_err(e.message),
+        _ => PyConnectionError::new_err(e.message),
+    };
+    Python::attach(|py| {
+        let _ = err.value(py).setattr("kind", e.kind.as_str());
+    });
+    err
 }
 
 /// A SQL statement from Python: outside of a session (`handle` None) or inside one.
@@ -47,7 +49,7 @@ pub trait Bridge: Send + Sync {
         payload: Value,
         cid: &str,
         channel: &str,
-    ) -> Result<Value, (u16, String)>;
+    ) -> Result<Value, (crate::core::ErrorKind, String)>;
     /// Schedules any service in the background and returns the new CID.
     fn invoke_async(
         &self,
@@ -55,17 +57,17 @@ pub trait Bridge: Send + Sync {
         payload: Value,
         cid: &str,
         channel: &str,
-    ) -> Result<String, String>;
+    ) -> Result<String, (crate::core::ErrorKind, String)>;
     /// Whether an outgoing REST (`plain_http`) or SOAP connection of that name exists; also
     /// `sql` for SQL connections and `redis` for the `[kvdb]` one.
     fn has_outgoing(&self, kind: &str, name: &str) -> bool;
-    fn http(&self, transport: &str, name: &str, call: HttpCall) -> Result<HttpReply, OutError>;
-    fn sql(&self, call: SqlCall) -> Result<SqlReply, OutError>;
+    fn http(&self, transport: &str, name: &str, call: HttpCall) -> Result<HttpReply, ConnError>;
+    fn sql(&self, call: SqlCall) -> Result<SqlReply, ConnError>;
     /// Opens a session (a transaction) and returns its handle.
-    fn sql_begin(&self, conn: &str) -> Result<u64, OutError>;
+    fn sql_begin(&self, conn: &str) -> Result<u64, ConnError>;
     /// Commits or rolls back a session and forgets it.
-    fn sql_end(&self, handle: u64, commit: bool) -> Result<(), OutError>;
-    fn redis(&self, args: Vec<Vec<u8>>) -> Result<RedisReply, OutError>;
+    fn sql_end(&self, handle: u64, commit: bool) -> Result<(), ConnError>;
+    fn redis(&self, args: Vec<Vec<u8>>) -> Result<RedisReply, ConnError>;
 }
 
 static BRIDGE: OnceLock<Arc<dyn Bridge>> = OnceLock::new();
@@ -109,8 +111,11 @@ fn invoke<'py>(
     let result = py.detach(|| bridge.invoke(name, payload, cid, channel));
     match result {
         Ok(v) => to_py(py, &v),
-        Err((404, msg)) => Err(PyLookupError::new_err(msg)),
-        Err((status, msg)) => Err(PyValueError::new_err(format!("{status}: {msg}"))),
+        Err((crate::core::ErrorKind::NotFound, msg)) => Err(PyLookupError::new_err(msg)),
+        Err((kind, msg)) => Err(PyValueError::new_err(format!(
+            "{}: {msg}",
+            kind.http_status()
+        ))),
     }
 }
 
@@ -128,7 +133,7 @@ fn invoke_async(
     let payload = from_py(payload)?;
     let bridge = bridge()?;
     py.detach(|| bridge.invoke_async(name, payload, cid, channel))
-        .map_err(PyLookupError::new_err)
+        .map_err(|(_, msg)| PyLookupError::new_err(msg))
 }
 
 #[pyfunction]
@@ -158,7 +163,9 @@ fn out_http<'py>(
         params,
         headers,
     };
-    let reply = py.detach(|| bridge.http(transport, name, call))?;
+    let reply = py
+        .detach(|| bridge.http(transport, name, call))
+        .map_err(py_conn_error)?;
     (reply.status, reply.headers, PyBytes::new(py, &reply.body)).into_pyobject(py)
 }
 
@@ -228,7 +235,7 @@ fn sql_execute<'py>(
         sql,
         params,
     };
-    let reply = py.detach(|| bridge.sql(call))?;
+    let reply = py.detach(|| bridge.sql(call)).map_err(py_conn_error)?;
     let rows = PyList::empty(py);
     let mut ctors = Ctors::default();
     for row in &reply.rows {
@@ -244,13 +251,14 @@ fn sql_execute<'py>(
 #[pyfunction]
 fn sql_begin(py: Python<'_>, conn: String) -> PyResult<u64> {
     let bridge = bridge()?;
-    Ok(py.detach(|| bridge.sql_begin(&conn))?)
+    py.detach(|| bridge.sql_begin(&conn)).map_err(py_conn_error)
 }
 
 #[pyfunction]
 fn sql_end(py: Python<'_>, handle: u64, commit: bool) -> PyResult<()> {
     let bridge = bridge()?;
-    Ok(py.detach(|| bridge.sql_end(handle, commit))?)
+    py.detach(|| bridge.sql_end(handle, commit))
+        .map_err(py_conn_error)
 }
 
 fn redis_value<'py>(py: Python<'py>, v: &RedisReply) -> PyResult<Bound<'py, PyAny>> {
@@ -275,7 +283,7 @@ fn redis_value<'py>(py: Python<'py>, v: &RedisReply) -> PyResult<Bound<'py, PyAn
 #[pyfunction]
 fn redis_command<'py>(py: Python<'py>, args: Vec<Vec<u8>>) -> PyResult<Bound<'py, PyAny>> {
     let bridge = bridge()?;
-    let reply = py.detach(|| bridge.redis(args))?;
+    let reply = py.detach(|| bridge.redis(args)).map_err(py_conn_error)?;
     redis_value(py, &reply)
 }
 

@@ -1,0 +1,183 @@
+//! `zato.enmasse.export` and `zato.enmasse.import`: the cluster's configuration as one file
+//! (`zato enmasse`). Import checks the whole file first ([`plan`]) and then writes everything
+//! in one ODB transaction: a file with any problem changes nothing.
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+
+use super::{Builtin, Ctx, Input, ServiceError, ServiceResult, check_cluster};
+use crate::builtin;
+use crate::events::ClusterEvent;
+
+mod export;
+pub(crate) mod plan;
+
+use plan::{Current, Plan};
+
+pub const SECURITY: &str = "security";
+pub const CHANNEL_REST: &str = "channel_rest";
+pub const CHANNEL_SOAP: &str = "channel_soap";
+pub const OUTGOING_REST: &str = "outgoing_rest";
+pub const OUTGOING_SOAP: &str = "outgoing_soap";
+pub const OUTCONN_SQL: &str = "outconn_sql";
+
+async fn current(ctx: &Ctx) -> Result<Current, ServiceError> {
+    let (odb, cluster) = (&ctx.state.odb, ctx.state.cluster_id);
+    Ok(Current {
+        secs: odb.security_list(cluster, None).await?,
+        rows: odb.http_soap_list(cluster).await?,
+        pools: odb.sql_pool_list(cluster).await?,
+        services: odb
+            .service_list(cluster)
+            .await?
+            .into_iter()
+            .map(|s| (s.name, s.id))
+            .collect(),
+    })
+}
+
+/// What was written: "type `name`" lists.
+#[derive(Default)]
+struct Done {
+    created: Vec<String>,
+    updated: Vec<String>,
+}
+
+impl Done {
+    fn record(&mut self, existed: bool, object_type: &str, name: &str) {
+        let what = format!("{object_type} `{name}`");
+        if existed {
+            self.updated.push(what);
+        } else {
+            self.created.push(what);
+        }
+    }
+}
+
+async fn apply(
+    ctx: &Ctx,
+    plan: &Plan,
+    current: &Current,
+) -> Result<Done, zato_common::odb::OdbError> {
+    let (odb, cluster) = (&ctx.state.odb, ctx.state.cluster_id);
+    let key = &ctx.state.cfg.secret_key;
+    let mut done = Done::default();
+    let mut tx = odb.pool().begin().await?;
+    let mut sec_ids: HashMap<String, i64> = current
+        .secs
+        .iter()
+        .map(|d| (d.name.clone(), d.id))
+        .collect();
+    for s in &plan.security {
+        let id = match s.id {
+            Some(id) => {
+                odb.security_edit_on(&mut tx, cluster, id, &s.sec_type, &s.input)
+                    .await?;
+                if let Some(p) = &s.password {
+                    odb.security_set_password_on(&mut tx, cluster, id, &key.encrypt_for_odb(p))
+                        .await?;
+                }
+                id
+            }
+            None => {
+                // As create does: a random secret when the file gives none.
+                let password = s
+                    .password
+                    .clone()
+                    .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+                odb.security_create_on(
+                    &mut tx,
+                    cluster,
+                    &s.sec_type,
+                    &s.input,
+                    &key.encrypt_for_odb(&password),
+                )
+                .await?
+            }
+        };
+        sec_ids.insert(s.input.name.clone(), id);
+        done.record(s.id.is_some(), SECURITY, &s.input.name);
+    }
+    for h in &plan.http {
+        let mut input = h.input.clone();
+        input.security_id = h
+            .security_name
+            .as_ref()
+            .and_then(|n| sec_ids.get(n).copied());
+        input.service_id = h
+            .service
+            .as_ref()
+            .and_then(|n| current.services.get(n).copied());
+        match h.id {
+            Some(id) => odb.http_soap_edit_on(&mut tx, cluster, id, &input).await?,
+            None => {
+                odb.http_soap_create_on(&mut tx, cluster, &input).await?;
+            }
+        }
+        done.record(h.id.is_some(), h.object_type, &input.name);
+    }
+    for p in &plan.sql {
+        let stored = p.password.as_deref().map(|pw| key.encrypt_for_odb(pw));
+        match p.id {
+            Some(id) => {
+                odb.sql_pool_edit_on(&mut tx, cluster, id, &p.input).await?;
+                if let Some(s) = &stored {
+                    odb.sql_pool_set_password_on(&mut tx, cluster, id, s)
+                        .await?;
+                }
+            }
+            None => {
+                odb.sql_pool_create_on(&mut tx, cluster, &p.input, stored.as_deref().unwrap_or(""))
+                    .await?;
+            }
+        }
+        done.record(p.id.is_some(), OUTCONN_SQL, &p.input.name);
+    }
+    tx.commit().await?;
+    Ok(done)
+}
+
+/// `{objects: {type: [object, ...]}, replace, ignore_missing_defs}` →
+/// `{ok, problems: [{type, name, field, message}], created, updated, skipped}`.
+async fn import(ctx: &Ctx, input: Value) -> ServiceResult {
+    let i = Input::new(&input);
+    check_cluster(ctx, &i)?;
+    let replace = i.opt_bool("replace")?.unwrap_or(false);
+    let ignore = i.opt_bool("ignore_missing_defs")?.unwrap_or(false);
+    let objects = input.get("objects").cloned().unwrap_or(Value::Null);
+    let current = current(ctx).await?;
+    let plan = Plan::build(&objects, &current, replace, ignore);
+    if !plan.problems.is_empty() {
+        return Ok(json!({
+            "ok": false,
+            "problems": plan.problems.iter().map(plan::Problem::to_json).collect::<Vec<_>>(),
+            "skipped": plan.skipped,
+        }));
+    }
+    let done = apply(ctx, &plan, &current).await.map_err(|e| {
+        let e = ServiceError::from(e);
+        ServiceError::new(
+            e.kind,
+            format!(
+                "The ODB refused the import, nothing was changed: {}",
+                e.message
+            ),
+        )
+    })?;
+    // An import touches several kinds at once.
+    if let Err(e) = ctx.state.reload_all().await {
+        tracing::error!("cannot reload the configuration from the ODB: {e}");
+    }
+    ctx.state.events.publish(&ClusterEvent::Config).await;
+    Ok(json!({
+        "ok": true, "problems": [], "created": done.created, "updated": done.updated,
+        "skipped": plan.skipped,
+    }))
+}
+
+pub fn services() -> Vec<Builtin> {
+    vec![
+        builtin!("zato.enmasse.export", export::export),
+        builtin!("zato.enmasse.import", import),
+    ]
+}

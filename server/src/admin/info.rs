@@ -1,0 +1,38 @@
+//! `zato.server.get-list` and `zato.info.get-server-info`.
+use serde_json::{Value, json};
+
+use super::{Builtin, Ctx, Input, ServiceResult, check_cluster};
+use crate::builtin;
+
+async fn server_get_list(ctx: &Ctx, input: Value) -> ServiceResult {
+    check_cluster(ctx, &Input::new(&input))?;
+    let servers = ctx.state.odb.server_list(ctx.state.cluster_id).await?;
+    Ok(serde_json::to_value(servers).unwrap_or(Value::Null))
+}
+
+async fn get_server_info(ctx: &Ctx, _input: Value) -> ServiceResult {
+    let st = &ctx.state;
+    Ok(json!({
+        "server_id": st.server_id,
+        "server_name": st.server_name,
+        "cluster_id": st.cluster_id,
+        "cluster_name": st.cluster_name,
+        "pid": std::process::id(),
+        "worker_index": st.worker_index,
+        "workers": st.cfg.main.workers,
+        "bind": st.cfg.main.bind,
+        "uptime_seconds": st.started.elapsed().as_secs(),
+        "python_threads": st.python.live_threads(),
+        "python_services": st.python.names().len(),
+        "builtin_services": st.builtins.len(),
+        "channels": st.tables.channels.load().len(),
+        "version": env!("CARGO_PKG_VERSION"),
+    }))
+}
+
+pub fn services() -> Vec<Builtin> {
+    vec![
+        builtin!("zato.server.get-list", server_get_list),
+        builtin!("zato.info.get-server-info", get_server_info),
+    ]
+}

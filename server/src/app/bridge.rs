@@ -1,0 +1,133 @@
+//! Python's way into the server: the [`Bridge`] the Python package calls through.
+use std::sync::{Arc, Weak};
+
+use serde_json::Value;
+
+use crate::connectors::{ConnError, HttpCall, HttpReply, RedisReply, SqlConn, SqlReply};
+use crate::core::{Call, ErrorKind};
+use crate::invoke::{invoke, spawn, wait};
+use crate::python::native::{Bridge, SqlCall};
+use crate::state::ServerState;
+
+/// Python's way into the server.
+pub struct ServerBridge {
+    pub state: Weak<ServerState>,
+}
+
+impl ServerBridge {
+    fn state(&self) -> Result<Arc<ServerState>, ConnError> {
+        self.state
+            .upgrade()
+            .ok_or_else(|| ConnError::closed("the server is shutting down"))
+    }
+}
+
+fn sql_conn(state: &ServerState, name: &str) -> Result<Arc<SqlConn>, ConnError> {
+    state.tables.sql.load().get(name).cloned().ok_or_else(|| {
+        ConnError::missing(format!("no active outgoing SQL connection named `{name}`"))
+    })
+}
+
+impl Bridge for ServerBridge {
+    fn has_outgoing(&self, kind: &str, name: &str) -> bool {
+        let Ok(state) = self.state() else {
+            return false;
+        };
+        match kind {
+            "sql" => state.tables.sql.load().contains_key(name),
+            "redis" => state.kvdb.load().is_some(),
+            transport => state
+                .tables
+                .outgoing_http
+                .load()
+                .contains_key(&(transport.to_string(), name.to_string())),
+        }
+    }
+
+    fn http(&self, transport: &str, name: &str, call: HttpCall) -> Result<HttpReply, ConnError> {
+        let state = self.state()?;
+        let conn = state
+            .tables
+            .outgoing_http
+            .load()
+            .get(&(transport.to_string(), name.to_string()))
+            .cloned()
+            .ok_or_else(|| {
+                let kind = if transport == "soap" { "SOAP" } else { "REST" };
+                ConnError::missing(format!(
+                    "no active outgoing {kind} connection named `{name}`"
+                ))
+            })?;
+        let limit = state.cfg.main.max_response_size;
+        wait(&state, conn.send(call, limit))
+    }
+
+    fn sql(&self, call: SqlCall) -> Result<SqlReply, ConnError> {
+        let state = self.state()?;
+        let Some(handle) = call.handle else {
+            let conn = sql_conn(&state, &call.conn)?;
+            return wait(&state, conn.execute(&call.sql, &call.params));
+        };
+        let mut session = state.sql_sessions.take(handle)?;
+        let result = wait(&state, session.execute(&call.sql, &call.params));
+        state.sql_sessions.put_back(handle, session);
+        result
+    }
+
+    fn sql_begin(&self, conn: &str) -> Result<u64, ConnError> {
+        let state = self.state()?;
+        let c = sql_conn(&state, conn)?;
+        let tx = wait(&state, c.begin())?;
+        Ok(state.sql_sessions.open(tx))
+    }
+
+    fn sql_end(&self, handle: u64, commit: bool) -> Result<(), ConnError> {
+        let state = self.state()?;
+        let session = state.sql_sessions.take(handle)?;
+        wait(&state, session.end(commit))
+    }
+
+    fn redis(&self, args: Vec<Vec<u8>>) -> Result<RedisReply, ConnError> {
+        let state = self.state()?;
+        let kvdb = state.kvdb.load_full().ok_or_else(|| {
+            ConnError::missing(
+                "no Redis is configured; add a [kvdb] section to server.conf".to_string(),
+            )
+        })?;
+        wait(&state, kvdb.command(args))
+    }
+
+    fn invoke(
+        &self,
+        name: &str,
+        payload: Value,
+        cid: &str,
+        channel: &str,
+    ) -> Result<Value, (ErrorKind, String)> {
+        let state = self
+            .state()
+            .map_err(|e| (ErrorKind::Unavailable, e.message))?;
+        let call = Call::internal(name, cid, payload, channel);
+        wait(&state, invoke(&state, call))
+            .map(|o| o.body.to_value())
+            .map_err(|e| (e.kind, e.message))
+    }
+
+    fn invoke_async(
+        &self,
+        name: &str,
+        payload: Value,
+        _cid: &str,
+        channel: &str,
+    ) -> Result<String, (ErrorKind, String)> {
+        let state = self
+            .state()
+            .map_err(|e| (ErrorKind::Unavailable, e.message))?;
+        if !state.service_exists(name) {
+            return Err((ErrorKind::NotFound, format!("Service `{name}` not found")));
+        }
+        let cid = zato_common::new_cid();
+        spawn(&state, Call::internal(name, &cid, payload, channel));
+        Ok(cid)
+    }
+}

@@ -1,0 +1,284 @@
+//! Wiring: start-up and shutdown of one server process. Builds the handles, registers the
+//! built-in services and the event handlers, spawns the tasks.
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use arc_swap::ArcSwap;
+use serde_json::json;
+use thiserror::Error;
+use tokio::sync::watch;
+use zato_common::config::{ConfigError, ServerConfig};
+use zato_common::odb::services::Deployment;
+use zato_common::odb::{Odb, OdbError, schema};
+
+use crate::events::{Bus, ClusterEvent, changed_topic};
+use crate::python::{PyHost, PyHostError, native};
+use crate::state::ServerState;
+use crate::{admin, channels, deploy, objects};
+
+mod bridge;
+
+use bridge::ServerBridge;
+
+#[derive(Debug, Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Odb(#[from] OdbError),
+    #[error(
+        "this server's token is not in the ODB (was the ODB re-created?); create the server again with `zato create server`"
+    )]
+    UnknownServer,
+    #[error("the server's cluster (id {0}) is missing from the ODB")]
+    NoCluster(i64),
+    #[error(transparent)]
+    Python(#[from] PyHostError),
+    #[error("[kvdb]: {0}")]
+    Kvdb(crate::connectors::ConnError),
+    #[error("[main] bind = `{0}` is not an address:port")]
+    BadBind(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+fn listen(bind: &str, reuse_port: bool) -> Result<tokio::net::TcpListener, StartError> {
+    let addr: SocketAddr = bind
+        .parse()
+        .map_err(|_| StartError::BadBind(bind.to_string()))?;
+    let err = |source| StartError::Listen {
+        addr: bind.to_string(),
+        source,
+    };
+    // Worker processes of one server share the port.
+    let std = zato_common::net::bind(addr, reuse_port).map_err(err)?;
+    tokio::net::TcpListener::from_std(std).map_err(err)
+}
+
+/// Runs a server process until SIGTERM or SIGINT.
+pub async fn run(dir: &Path, worker_index: u32) -> Result<(), StartError> {
+    let started = Instant::now();
+    let cfg = ServerConfig::load(dir)?;
+    let odb = Odb::connect(&cfg.odb).await?;
+    schema::upgrade(&odb).await?;
+    let server = odb
+        .server_by_token(&cfg.main.token)
+        .await?
+        .ok_or(StartError::UnknownServer)?;
+    let cluster = odb
+        .cluster_by_id(server.cluster_id)
+        .await?
+        .ok_or(StartError::NoCluster(server.cluster_id))?;
+
+    let init = json!({
+        "server_name": server.name,
+        "cluster_name": cluster.name,
+        "return_tracebacks": cfg.misc.return_tracebacks,
+        "user_config_dir": cfg.dir.join("config/repo/user-conf").to_string_lossy(),
+    });
+    let python = PyHost::start(
+        &cfg.dir.join("work/python"),
+        &cfg.python.virtualenv,
+        cfg.main.python_threads,
+        cfg.main.python_queue_size,
+        std::time::Duration::from_secs_f64(cfg.main.service_timeout),
+        &init,
+    )?;
+    let reuse_port = cfg.main.workers > 1;
+    let bind = cfg.main.bind.clone();
+    let events = Arc::new(Bus::new(
+        odb.clone(),
+        cluster.id,
+        format!("{}:{}", server.name, std::process::id()),
+    ));
+    let tables = crate::objects::Tables::default();
+    let thresholds = tables.slow_thresholds.clone();
+    let state = Arc::new(ServerState {
+        events,
+        cluster_id: cluster.id,
+        cluster_name: cluster.name.clone(),
+        server_id: server.id,
+        server_name: server.name.clone(),
+        worker_index,
+        builtins: admin::registry(),
+        python,
+        tables,
+        observers: vec![Arc::new(crate::invoke::observe::SlowResponses {
+            thresholds,
+        })],
+        sql_sessions: Default::default(),
+        kvdb: arc_swap::ArcSwapOption::new(
+            crate::connectors::Kvdb::new(&cfg.kvdb)
+                .map_err(StartError::Kvdb)?
+                .map(Arc::new),
+        ),
+        revoked_jwts: ArcSwap::from_pointee(Default::default()),
+        login_throttle: Default::default(),
+        jwt_keys: crate::security::jwt::JwtKeys::new(&cfg.secret_key),
+        applied: Mutex::new(Default::default()),
+        rt: tokio::runtime::Handle::current(),
+        started,
+        odb,
+        cfg,
+    });
+    native::set_bridge(Arc::new(ServerBridge {
+        state: Arc::downgrade(&state),
+    }));
+    subscribe(&state);
+    // Events published from here on are seen by the broker loop.
+    let last_event = state.odb.last_event_id(state.cluster_id).await?;
+    if worker_index == 0 {
+        let mut names: Vec<&'static str> = state.builtins.keys().copied().collect();
+        names.sort_unstable();
+        let items: Vec<Deployment<'_>> = names
+            .iter()
+            .map(|n| Deployment {
+                name: n,
+                impl_name: n,
+                is_internal: true,
+                source: None,
+                source_path: None,
+                source_hash: None,
+            })
+            .collect();
+        state
+            .odb
+            .record_deployments(state.cluster_id, state.server_id, &items)
+            .await?;
+    }
+    state.reload_all().await?;
+    admin::redis::take_stored(&state).await;
+    let mut user_services = deploy::load_packages(&state).await;
+    if worker_index == 0 {
+        deploy::initial_scan(&state).await;
+        user_services = state.python.names().len();
+    }
+    tracing::info!(
+        "Deployed {user_services} user-defined services ({})",
+        state.server_name
+    );
+
+    let listener = listen(&bind, reuse_port)?;
+    if worker_index == 0 {
+        let (host, port) = bind.rsplit_once(':').unwrap_or((&bind, "0"));
+        let host_name = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
+        state
+            .odb
+            .set_server_up(
+                state.server_id,
+                &host_name,
+                host,
+                port.parse().unwrap_or(0),
+                "running",
+            )
+            .await?;
+    }
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(
+        state
+            .events
+            .clone()
+            .run(last_event, worker_index == 0, stop_rx.clone()),
+    );
+    if worker_index == 0 {
+        tokio::spawn(deploy::watch_pickup(state.clone(), stop_rx.clone()));
+    }
+    tracing::info!(
+        "Started `{}@{}` (pid: {}) at http://{bind} in {} ms",
+        state.server_name,
+        state.cluster_name,
+        std::process::id(),
+        started.elapsed().as_millis()
+    );
+    let server = tokio::spawn(channels::http::serve(state.clone(), listener, stop_rx));
+    zato_common::signals::wait_for_stop().await;
+    tracing::info!(
+        "Stopping server process ({}:{})",
+        state.server_name,
+        std::process::id()
+    );
+    let _ = stop_tx.send(true);
+    let _ = server.await;
+    if worker_index == 0 {
+        let _ = state
+            .odb
+            .set_server_up(state.server_id, "", "", 0, "clean-down")
+            .await;
+    }
+    state.odb.close().await;
+    Ok(())
+}
+
+/// Who reacts to which cluster event. Handlers hold the state weakly: the bus is part of it.
+fn subscribe(state: &Arc<ServerState>) {
+    let bus = state.events.clone();
+    let on = |topic: String, f: fn(Arc<ServerState>, ClusterEvent) -> crate::events::HandlerFut| {
+        let weak = Arc::downgrade(state);
+        bus.subscribe(
+            topic,
+            Arc::new(move |ev| match weak.upgrade() {
+                Some(st) => f(st, ev),
+                None => Box::pin(async {}),
+            }),
+        );
+    };
+    for kind in objects::KINDS {
+        on(changed_topic(kind), |st, ev| {
+            Box::pin(async move {
+                if let ClusterEvent::Changed { kind, id } = ev
+                    && let Err(e) = st.tables.reload(&st.source(), &kind, id).await
+                {
+                    tracing::error!("cannot reload `{kind}` objects from the ODB: {e}");
+                }
+            })
+        });
+    }
+    on(ClusterEvent::Config.topic(), |st, _| {
+        Box::pin(async move {
+            if let Err(e) = st.reload_all().await {
+                tracing::error!("cannot reload the configuration from the ODB: {e}");
+            }
+        })
+    });
+    on("deploy".into(), |st, ev| {
+        Box::pin(async move {
+            if let ClusterEvent::Deploy { package_id } = ev
+                && let Err(e) = deploy::apply_package(&st, package_id, false).await
+            {
+                tracing::error!(
+                    "deployment package {package_id} did not deploy here: {}",
+                    e.message
+                );
+            }
+        })
+    });
+    on("service_delete".into(), |st, ev| {
+        Box::pin(async move {
+            if let ClusterEvent::ServiceDelete { name } = ev {
+                st.python.remove(&name).await;
+            }
+        })
+    });
+    on("jwt_revoked".into(), |st, ev| {
+        Box::pin(async move {
+            if let ClusterEvent::JwtRevoked { jti, exp } = ev {
+                st.revoke_jwt(&jti, exp);
+            }
+        })
+    });
+    on("kvdb".into(), |st, ev| {
+        Box::pin(async move {
+            if let ClusterEvent::Kvdb(payload) = ev {
+                match admin::redis::from_wire(&st, &payload) {
+                    Some(cfg) => admin::redis::use_settings(&st, &cfg),
+                    None => tracing::error!("ignoring a `kvdb` cluster event that cannot be read"),
+                }
+            }
+        })
+    });
+}

@@ -1,0 +1,3 @@
+//! Inbound transports: each turns what arrives into a [`crate::core::Call`] and the result
+//! back into its own answer.
+pub mod http;

@@ -1,0 +1,85 @@
+//! Invoking a service by name, whatever it is written in: the one path used by channels,
+//! admin invoke, `self.invoke` from Python and async invocations. Observers see every call
+//! before and after it runs; statistics, slow-response logs and rate limits plug in there.
+use std::sync::Arc;
+use std::time::Instant;
+
+pub use crate::core::Observer;
+use crate::core::{Call, Ctx, Output, ServiceError};
+use crate::state::ServerState;
+
+pub mod observe;
+pub mod request;
+
+pub async fn invoke(state: &Arc<ServerState>, call: Call) -> Result<Output, ServiceError> {
+    let observers = &state.observers;
+    if observers.is_empty() {
+        return run(state, call).await;
+    }
+    let started = Instant::now();
+    let (name, cid) = (call.name.clone(), call.cid.clone());
+    let result = match observers.iter().try_for_each(|o| o.before(&call)) {
+        Ok(()) => run(state, call).await,
+        Err(e) => Err(e),
+    };
+    let took = started.elapsed();
+    for o in observers.iter() {
+        o.after(&name, &cid, took, result.as_ref());
+    }
+    result
+}
+
+async fn run(state: &Arc<ServerState>, call: Call) -> Result<Output, ServiceError> {
+    if state.tables.inactive.load().contains(&call.name) {
+        return Err(ServiceError::bad_request(format!(
+            "Service `{}` is not active",
+            call.name
+        )));
+    }
+    if let Some(svc) = state.builtins.get(call.name.as_str()) {
+        let ctx = Ctx {
+            state: state.clone(),
+            cid: call.cid.clone(),
+            client: call.client().cloned(),
+        };
+        let timeout = state.service_timeout();
+        return match tokio::time::timeout(timeout, svc.handle(&ctx, call.payload)).await {
+            Ok(r) => r.map(Output::json),
+            Err(_) => Err(ServiceError::timeout(&call.name, timeout)),
+        };
+    }
+    if state.python.has(&call.name) {
+        return state.python.invoke(call, state.service_timeout()).await;
+    }
+    Err(ServiceError::not_found(&call.name))
+}
+
+/// Starts `call` in the background; failures are logged with the call's CID.
+pub fn spawn(state: &Arc<ServerState>, call: Call) {
+    let st = state.clone();
+    state.rt.spawn(async move {
+        let (name, cid) = (call.name.clone(), call.cid.clone());
+        if let Err(e) = invoke(&st, call).await {
+            tracing::error!(
+                cid,
+                service = name,
+                "async invocation failed: {}",
+                e.message
+            );
+            if let Some(tb) = e.traceback {
+                tracing::error!(cid, service = name, "{tb}");
+            }
+        }
+    });
+}
+
+/// Runs a future to its end from a thread that runs Python: an interpreter thread of the pool
+/// lane, or a runtime thread of the inline lane (where blocking needs `block_in_place`).
+pub fn wait<F: std::future::Future>(state: &ServerState, fut: F) -> F::Output {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        state.python.demote_inline();
+        tokio::task::block_in_place(|| state.rt.block_on(fut))
+    } else {
+        state.rt.block_on(fut)
+    }
+}

@@ -1,0 +1,3 @@
+//! Message formats every transport shares: data-format codecs and SOAP.
+pub mod codec;
+pub mod soap;
