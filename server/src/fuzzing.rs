@@ -129,6 +129,7 @@ pub fn server_decode(data: &[u8]) {
                 content_type: None,
                 headers: Vec::new(),
                 body: Body::Json(d.payload),
+                disposition: None,
             };
             let _ = body_of(respond::encode(format, d.soap, None, out, "cid"));
         }
@@ -497,6 +498,7 @@ fn current() -> &'static Current {
                 .into_iter()
                 .map(|(k, v)| (k.to_string(), v))
                 .collect(),
+            kind_rows: Default::default(),
         }
     })
 }

@@ -9,7 +9,7 @@ use arc_swap::ArcSwap;
 use zato_common::config::ServerConfig;
 use zato_common::odb::{Odb, OdbError};
 
-use crate::connectors::{Kvdb, SqlSessions};
+use crate::connectors::{Connectors, Kvdb, SqlSessions};
 use crate::core::{Observer, Registry};
 use crate::events::{Bus, ClusterEvent};
 use crate::objects::{Source, Tables};
@@ -41,6 +41,8 @@ pub struct ServerState {
     pub python: Arc<PyHost>,
     /// Channels, outgoing connections, security and service states.
     pub tables: Tables,
+    /// Outgoing connections of the kinds Python reaches generically (AMQP...).
+    pub connectors: Connectors,
     /// Transactions of SQL sessions Python services hold open.
     pub sql_sessions: SqlSessions,
     /// The `[kvdb]` Redis connection, when one is configured; replaced by

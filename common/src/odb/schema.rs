@@ -2,6 +2,7 @@
 //! Integers and booleans are 64-bit on every backend so one decoder reads them all.
 use sqlx::Row;
 
+use super::kinds::{self, Kind, Ty as KindTy};
 use super::{Odb, OdbError, OdbResult};
 use crate::config::OdbEngine;
 
@@ -365,6 +366,36 @@ fn table_ddl(engine: OdbEngine, t: &Table, if_not_exists: bool) -> String {
     format!("CREATE TABLE {ine}{} ({}){tail}", t.name, parts.join(", "))
 }
 
+/// The table of a config kind: `id`, `name`, the kind's fields, `cluster_id`.
+fn kind_ddl(engine: OdbEngine, kind: &Kind, if_not_exists: bool) -> String {
+    let mut cols = vec![nn("id", Id), nn("name", Str(200))];
+    for f in kind.fields {
+        let ty = match f.ty {
+            KindTy::Str(n) => Str(n),
+            KindTy::Secret => Str(1000),
+            KindTy::Int | KindTy::Bool | KindTy::Ref(_) | KindTy::Service => Int,
+        };
+        cols.push(if f.required {
+            nn(f.name, ty)
+        } else {
+            c(f.name, ty)
+        });
+    }
+    cols.push(nn("cluster_id", Int));
+    let mut parts: Vec<String> = cols.iter().map(|c| col_ddl(engine, c)).collect();
+    parts.push("UNIQUE (cluster_id, name)".into());
+    let tail = match engine {
+        OdbEngine::Mysql => " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+        _ => "",
+    };
+    let ine = if if_not_exists { "IF NOT EXISTS " } else { "" };
+    format!(
+        "CREATE TABLE {ine}{} ({}){tail}",
+        kind.table,
+        parts.join(", ")
+    )
+}
+
 /// The DDL of the whole schema for one backend.
 pub fn ddl(engine: OdbEngine) -> Vec<String> {
     let mut out: Vec<String> = TABLES
@@ -372,6 +403,7 @@ pub fn ddl(engine: OdbEngine) -> Vec<String> {
         .chain(TABLES_V2)
         .map(|t| table_ddl(engine, t, false))
         .collect();
+    out.extend(kinds::ALL.iter().map(|k| kind_ddl(engine, k, false)));
     out.push("CREATE INDEX ix_cluster_event_cl ON cluster_event (cluster_id, id)".into());
     out.push("CREATE INDEX ix_dp_name ON deployment_package (payload_name)".into());
     out
@@ -446,8 +478,9 @@ fn supported(installed: Option<i64>) -> OdbResult<i64> {
 /// (`IF NOT EXISTS`, so servers starting together do not trip over each other).
 pub async fn upgrade(odb: &Odb) -> OdbResult<()> {
     if supported(installed_version(odb).await?)? == SCHEMA_VERSION {
-        return Ok(());
+        return ensure_kind_tables(odb).await;
     }
+    ensure_kind_tables(odb).await?;
     for t in TABLES_V2 {
         let stmt = table_ddl(odb.engine(), t, true);
         sqlx::query(sqlx::AssertSqlSafe(stmt))
@@ -466,10 +499,22 @@ pub async fn upgrade(odb: &Odb) -> OdbResult<()> {
     Ok(())
 }
 
+/// The tables of config kinds are created when missing at every start (`IF NOT EXISTS`): a
+/// kind added by a newer build needs no version of its own.
+async fn ensure_kind_tables(odb: &Odb) -> OdbResult<()> {
+    for k in kinds::ALL {
+        sqlx::query(sqlx::AssertSqlSafe(kind_ddl(odb.engine(), k, true)))
+            .execute(odb.pool())
+            .await?;
+    }
+    Ok(())
+}
+
 /// Drops every Zato table (`zato delete odb`).
 pub async fn drop_all(odb: &Odb) -> OdbResult<()> {
-    for t in TABLES.iter().chain(TABLES_V2).rev() {
-        let stmt = format!("DROP TABLE IF EXISTS {}", t.name);
+    let kind_tables = kinds::ALL.iter().rev().map(|k| k.table);
+    for name in kind_tables.chain(TABLES.iter().chain(TABLES_V2).rev().map(|t| t.name)) {
+        let stmt = format!("DROP TABLE IF EXISTS {name}");
         sqlx::query(sqlx::AssertSqlSafe(stmt))
             .execute(odb.pool())
             .await?;

@@ -10,6 +10,7 @@ pub mod deploy;
 pub mod enmasse;
 pub mod http_soap;
 pub mod info;
+pub mod kinds;
 pub mod ping;
 pub mod redis;
 pub mod security;
@@ -64,12 +65,9 @@ pub fn registry() -> crate::core::Registry<ServerState> {
     .flatten()
     .collect();
     all.into_iter()
-        .map(|b| {
-            (
-                b.name,
-                Arc::new(b) as Arc<dyn crate::core::Service<ServerState>>,
-            )
-        })
+        .map(|b| Arc::new(b) as Arc<dyn crate::core::Service<ServerState>>)
+        .chain(kinds::services())
+        .map(|s| (s.name(), s))
         .collect()
 }
 

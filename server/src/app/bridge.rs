@@ -36,6 +36,9 @@ impl Bridge for ServerBridge {
         match kind {
             "sql" => state.tables.sql.load().contains_key(name),
             "redis" => state.kvdb.load().is_some(),
+            kind if state.connectors.contains_key(kind) => {
+                state.connectors.get(kind).is_some_and(|c| c.has(name))
+            }
             transport => state
                 .tables
                 .outgoing_http
@@ -95,6 +98,23 @@ impl Bridge for ServerBridge {
             )
         })?;
         wait(&state, kvdb.command(args))
+    }
+
+    fn connector(
+        &self,
+        kind: &str,
+        conn: &str,
+        op: &str,
+        args: Value,
+        data: Option<Vec<u8>>,
+    ) -> Result<Value, ConnError> {
+        let state = self.state()?;
+        let connectors = state.connectors.get(kind).cloned().ok_or_else(|| {
+            ConnError::missing(format!(
+                "this server has no `{kind}` connections (is it built with that feature?)"
+            ))
+        })?;
+        wait(&state, connectors.call(conn, op, args, data))
     }
 
     fn invoke(

@@ -108,6 +108,7 @@ pub async fn run(dir: &Path, worker_index: u32) -> Result<(), StartError> {
         builtins: admin::registry(),
         python,
         tables,
+        connectors: Default::default(),
         observers: vec![Arc::new(crate::invoke::observe::SlowResponses {
             thresholds,
         })],
@@ -227,7 +228,7 @@ fn subscribe(state: &Arc<ServerState>) {
             }),
         );
     };
-    for kind in objects::KINDS {
+    for kind in objects::Tables::kinds() {
         on(changed_topic(kind), |st, ev| {
             Box::pin(async move {
                 if let ClusterEvent::Changed { kind, id } = ev

@@ -2,9 +2,12 @@
 //! `connection = outgoing`), SQL (`sql_pool` rows) and Redis (the `[kvdb]` section).
 //! Each table is rebuilt when its own rows change; connections whose definition did not change
 //! are kept, with their pools.
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
+use serde_json::Value;
 use zato_common::crypto::SecretKey;
 use zato_common::odb::channels::HttpSoap;
 use zato_common::odb::security::SecDef;
@@ -20,6 +23,31 @@ pub use error::{ConnError, ConnErrorKind};
 pub use http::{HttpCall, HttpConn, HttpReply};
 pub use kvdb::{Kvdb, RedisReply};
 pub use sql::{SqlConn, SqlReply, SqlSessions, SqlValue};
+
+/// What a call through a [`ConnectorKind`] returns.
+pub type ConnFuture<'a> = Pin<Box<dyn Future<Output = Result<Value, ConnError>> + Send + 'a>>;
+
+/// A kind of outgoing connection that Python reaches through one generic entry point
+/// (`_zato_native.connector_call(kind, name, op, args, data)`): AMQP, and the transports after
+/// it. Each keeps its own live table of connections.
+pub trait ConnectorKind: Send + Sync {
+    /// The kind's name in that entry point (`amqp`).
+    fn name(&self) -> &'static str;
+    /// Whether an active connection of that name exists.
+    fn has(&self, conn: &str) -> bool;
+    /// Runs `op` (`publish`, ...) on connection `conn` with JSON `args` and, for operations
+    /// that send bytes, `data`.
+    fn call<'a>(
+        &'a self,
+        conn: &'a str,
+        op: &'a str,
+        args: Value,
+        data: Option<Vec<u8>>,
+    ) -> ConnFuture<'a>;
+}
+
+/// The generic connector kinds of a server, by name.
+pub type Connectors = FxHashMap<&'static str, Arc<dyn ConnectorKind>>;
 
 /// Outgoing REST and SOAP connections by (transport, name): `plain_http` and `soap`
 /// connections may share a name.

@@ -83,6 +83,13 @@ pub enum Origin {
         req: Option<HttpReq>,
         client: Option<Client>,
     },
+    /// A message from a broker (`transport` is `amqp`, ...): its headers, properties and
+    /// delivery details as the transport describes them, which the service sees as
+    /// `self.request.<transport>`.
+    Message {
+        transport: &'static str,
+        meta: Value,
+    },
     /// `self.invoke`, admin invoke with no HTTP metadata, async invocations.
     #[default]
     Internal,
@@ -123,7 +130,7 @@ impl Call {
     pub fn client(&self) -> Option<&Client> {
         match &self.origin {
             Origin::Http { client, .. } => client.as_ref(),
-            Origin::Internal => None,
+            Origin::Message { .. } | Origin::Internal => None,
         }
     }
 }
@@ -149,12 +156,21 @@ impl Body {
     }
 }
 
+/// What a service decided about the broker message that started it
+/// (`self.request.amqp.ack()` / `.reject()`); None leaves it to the channel's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    Ack,
+    Reject,
+}
+
 #[derive(Debug, Clone)]
 pub struct Output {
     pub status: u16,
     pub content_type: Option<String>,
     pub headers: Vec<(String, String)>,
     pub body: Body,
+    pub disposition: Option<Disposition>,
 }
 
 impl Output {
@@ -168,6 +184,7 @@ impl Output {
             } else {
                 Body::Json(v)
             },
+            disposition: None,
         }
     }
 }
@@ -344,6 +361,17 @@ pub trait Observer: Send + Sync {
     }
     /// After it ran (or was refused), with how long it took.
     fn after(&self, name: &str, cid: &str, took: Duration, result: Result<&Output, &ServiceError>);
+}
+
+/// Rows of config kinds declared as data (`zato_common::odb::kinds`), by kind name, each row
+/// a JSON map typed by its kind's descriptor.
+pub type KindRows = rustc_hash::FxHashMap<&'static str, Arc<Vec<serde_json::Map<String, Value>>>>;
+
+/// Keeps something live in step with the rows of some kinds: connectors and channels of a
+/// transport. Called with every kind's rows whenever one of its kinds changed.
+pub trait ConfigListener: Send + Sync {
+    fn kinds(&self) -> &'static [&'static str];
+    fn apply(&self, rows: &KindRows);
 }
 
 /// Looked up on every request: FxHash, not SipHash (the keys are our own names).

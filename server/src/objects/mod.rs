@@ -3,16 +3,17 @@
 //! rows change; a change naming one object fetches just that row. Security definitions are the
 //! one kind others depend on: a change to them rebuilds the tables that use them from rows
 //! already held, without reading those again.
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use arc_swap::ArcSwap;
 use rustc_hash::{FxHashMap, FxHashSet};
 use zato_common::crypto::SecretKey;
 use zato_common::odb::channels::HttpSoap;
 use zato_common::odb::security::SecDef;
-use zato_common::odb::{Odb, OdbError};
+use zato_common::odb::{Odb, OdbError, kinds};
 
 use crate::connectors::{self, HttpTable, SqlTable};
+use crate::core::{ConfigListener, KindRows};
 use crate::security::jwt::{self, JwtLogin};
 
 pub mod routes;
@@ -46,6 +47,10 @@ pub struct Tables {
     pub inactive: ArcSwap<FxHashSet<String>>,
     /// Services with a `slow_threshold` (ms) below upstream's "never" of 99999.
     pub slow_thresholds: Arc<ArcSwap<FxHashMap<String, u64>>>,
+    /// Rows of the kinds declared as data (AMQP...), for the listeners that keep connectors
+    /// and channels of those kinds live.
+    pub kind_rows: ArcSwap<KindRows>,
+    listeners: RwLock<Vec<Arc<dyn ConfigListener>>>,
     /// One rebuild at a time: two interleaved would each start from a table the other replaces.
     rebuild: tokio::sync::Mutex<()>,
 }
@@ -73,10 +78,46 @@ impl Tables {
             SECURITY => self.reload_security(src).await,
             SQL => self.reload_sql(src).await,
             SERVICE => self.reload_services(src).await,
-            other => {
-                tracing::warn!("ignoring a change to objects of unknown kind `{other}`");
-                Ok(())
-            }
+            other => match kinds::ALL.iter().find(|k| k.name == other) {
+                Some(k) => {
+                    let rows = src.odb.kind_list(k, src.cluster_id).await?;
+                    let mut all = KindRows::clone(&self.kind_rows.load());
+                    all.insert(k.name, Arc::new(rows));
+                    self.kind_rows.store(Arc::new(all));
+                    self.notify(Some(k.name));
+                    Ok(())
+                }
+                None => {
+                    tracing::warn!("ignoring a change to objects of unknown kind `{other}`");
+                    Ok(())
+                }
+            },
+        }
+    }
+
+    /// Every kind a table here reloads on its own (the `changed:<kind>` topics to subscribe).
+    pub fn kinds() -> impl Iterator<Item = &'static str> {
+        KINDS.into_iter().chain(kinds::ALL.iter().map(|k| k.name))
+    }
+
+    /// `listener` is told now, and whenever one of its kinds changes.
+    pub fn listen(&self, listener: Arc<dyn ConfigListener>) {
+        listener.apply(&self.kind_rows.load());
+        self.listeners
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(listener);
+    }
+
+    /// Tells the listeners of `kind` (all of them when None).
+    fn notify(&self, kind: Option<&str>) {
+        let rows = self.kind_rows.load();
+        let listeners = self.listeners.read().unwrap_or_else(|p| p.into_inner());
+        for l in listeners
+            .iter()
+            .filter(|l| kind.is_none_or(|k| l.kinds().contains(&k)))
+        {
+            l.apply(&rows);
         }
     }
 
@@ -90,7 +131,17 @@ impl Tables {
         self.jwt_logins
             .store(Arc::new(jwt::logins(&self.secdefs.load(), src.key)));
         self.reload_sql(src).await?;
-        self.reload_services(src).await
+        self.reload_services(src).await?;
+        let mut all = KindRows::default();
+        for k in kinds::ALL {
+            all.insert(
+                k.name,
+                Arc::new(src.odb.kind_list(k, src.cluster_id).await?),
+            );
+        }
+        self.kind_rows.store(Arc::new(all));
+        self.notify(None);
+        Ok(())
     }
 
     async fn reload_http_soap(&self, src: &Source<'_>, id: Option<i64>) -> Result<(), OdbError> {

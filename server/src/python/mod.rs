@@ -371,9 +371,23 @@ impl PyHost {
     }
 
     fn invoke_in(&self, py: Python<'_>, mut req: Call) -> Result<Output, ServiceError> {
-        let http = match &mut req.origin {
-            crate::core::Origin::Http { req, .. } => req.take(),
-            crate::core::Origin::Internal => None,
+        let (http, message) = match &mut req.origin {
+            crate::core::Origin::Http { req, .. } => (req.take(), None),
+            crate::core::Origin::Message { transport, meta } => {
+                (None, Some((*transport, std::mem::take(meta))))
+            }
+            crate::core::Origin::Internal => (None, None),
+        };
+        let message = match message {
+            Some((transport, meta)) => {
+                let m = PyDict::new(py);
+                let filled = m
+                    .set_item("transport", transport)
+                    .and_then(|()| m.set_item("meta", to_py(py, &meta)?));
+                filled.map_err(|e| ServiceError::internal(&py_err_text(py, &e)))?;
+                Some(m)
+            }
+            None => None,
         };
         let build = || -> PyResult<Bound<'_, PyDict>> {
             // Interned keys: no new key strings per request.
@@ -386,6 +400,9 @@ impl PyHost {
             d.set_item(intern!(py, "data_format"), &req.data_format)?;
             d.set_item(intern!(py, "channel"), channel_dict(py, &req.channel)?)?;
             d.set_item(intern!(py, "http"), http_object(py, http)?)?;
+            if let Some(m) = &message {
+                d.set_item(intern!(py, "message"), m)?;
+            }
             if req.environ.is_null() {
                 d.set_item(intern!(py, "environ"), PyDict::new(py))?;
             } else {
@@ -397,7 +414,17 @@ impl PyHost {
         let rt = self.runtime.bind(py);
         match self.invoke_fn.bind(py).call1((dict,)) {
             Ok(tuple) => {
-                output_from(&tuple).map_err(|e| ServiceError::internal(&py_err_text(py, &e)))
+                let mut out = output_from(&tuple)
+                    .map_err(|e| ServiceError::internal(&py_err_text(py, &e)))?;
+                // `self.request.<transport>.ack()` / `.reject()` write their decision here.
+                out.disposition = message
+                    .and_then(|m| m.get_item("disposition").ok().flatten())
+                    .and_then(|d| match d.extract::<String>().ok()?.as_str() {
+                        "ack" => Some(crate::core::Disposition::Ack),
+                        "reject" => Some(crate::core::Disposition::Reject),
+                        _ => None,
+                    });
+                Ok(out)
             }
             Err(e) => {
                 let value = e.value(py);
@@ -601,6 +628,7 @@ fn output_from(tuple: &Bound<'_, PyAny>) -> PyResult<Output> {
         content_type,
         headers,
         body,
+        disposition: None,
     })
 }
 

@@ -68,6 +68,15 @@ pub trait Bridge: Send + Sync {
     /// Commits or rolls back a session and forgets it.
     fn sql_end(&self, handle: u64, commit: bool) -> Result<(), ConnError>;
     fn redis(&self, args: Vec<Vec<u8>>) -> Result<RedisReply, ConnError>;
+    /// An operation of a connector kind reached generically (see `ConnectorKind`).
+    fn connector(
+        &self,
+        kind: &str,
+        conn: &str,
+        op: &str,
+        args: Value,
+        data: Option<Vec<u8>>,
+    ) -> Result<Value, ConnError>;
 }
 
 static BRIDGE: OnceLock<Arc<dyn Bridge>> = OnceLock::new();
@@ -248,6 +257,26 @@ fn sql_execute<'py>(
     (reply.columns, rows, reply.rows_affected).into_pyobject(py)
 }
 
+/// `connector_call(kind, name, op, args, data=None)`: one operation of a generic connector
+/// (`amqp` `publish`, ...); `args` is a dict, `data` the bytes to send, if any.
+#[pyfunction]
+#[pyo3(signature = (kind, name, op, args, data=None))]
+fn connector_call<'py>(
+    py: Python<'py>,
+    kind: &str,
+    name: &str,
+    op: &str,
+    args: &Bound<'py, PyAny>,
+    data: Option<Vec<u8>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let args = from_py(args)?;
+    let bridge = bridge()?;
+    let reply = py
+        .detach(|| bridge.connector(kind, name, op, args, data))
+        .map_err(py_conn_error)?;
+    to_py(py, &reply)
+}
+
 #[pyfunction]
 fn sql_begin(py: Python<'_>, conn: String) -> PyResult<u64> {
     let bridge = bridge()?;
@@ -295,6 +324,7 @@ pub fn _zato_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sql_begin, m)?)?;
     m.add_function(wrap_pyfunction!(sql_end, m)?)?;
     m.add_function(wrap_pyfunction!(redis_command, m)?)?;
+    m.add_function(wrap_pyfunction!(connector_call, m)?)?;
     m.add_function(wrap_pyfunction!(log, m)?)?;
     m.add_function(wrap_pyfunction!(invoke, m)?)?;
     m.add_function(wrap_pyfunction!(invoke_async, m)?)?;

@@ -1,8 +1,11 @@
 //! `zato.enmasse.export`: the cluster's user configuration in enmasse's file format, secrets
 //! as `{Zato_Enmasse_Env.VAR}` placeholders, objects sorted by name so that an export of an
 //! import of an export is the same file.
+use std::collections::HashMap;
+
 use serde_json::{Map, Value, json};
 use zato_common::odb::channels::HttpSoap;
+use zato_common::odb::kinds::{self, Kind, Ty, Values};
 use zato_common::odb::security::{APIKEY, BASIC_AUTH, JWT, SEC_TYPES, SecDef, WSS};
 use zato_common::odb::sql_pool::SqlPool;
 use zato_common::setup::{ADMIN_INVOKE_SEC, PUBAPI_SEC};
@@ -117,6 +120,46 @@ fn sql(p: &SqlPool) -> Value {
     Value::Object(m)
 }
 
+/// A row of a kind declared as data: references by name, the secret as a placeholder.
+fn kind_row(
+    kind: &Kind,
+    row: &Values,
+    names: &HashMap<(&'static str, i64), String>,
+    services: &HashMap<i64, String>,
+) -> Value {
+    let mut m = Map::new();
+    put(&mut m, "name", row["name"].clone());
+    for f in kind.fields {
+        let v = row.get(f.name).cloned().unwrap_or(Value::Null);
+        match f.ty {
+            Ty::Secret => put(
+                &mut m,
+                f.name,
+                json!(secret_var(
+                    &kind.enmasse.to_ascii_uppercase(),
+                    row["name"].as_str().unwrap_or_default()
+                )),
+            ),
+            Ty::Ref(target) => put(
+                &mut m,
+                &format!("{}_name", f.ref_stem()),
+                v.as_i64()
+                    .and_then(|id| names.get(&(target.name, id)))
+                    .map_or(Value::Null, |n| json!(n)),
+            ),
+            Ty::Service => put(
+                &mut m,
+                "service_name",
+                v.as_i64()
+                    .and_then(|id| services.get(&id))
+                    .map_or(Value::Null, |n| json!(n)),
+            ),
+            _ => put(&mut m, f.name, v),
+        }
+    }
+    Value::Object(m)
+}
+
 fn sorted(mut items: Vec<Value>) -> Value {
     items.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
     Value::Array(items)
@@ -152,6 +195,33 @@ pub async fn export(ctx: &Ctx, _input: Value) -> ServiceResult {
     ] {
         if !items.is_empty() {
             out.insert(key.to_string(), sorted(items));
+        }
+    }
+    let mut rows = Vec::new();
+    for kind in kinds::ALL {
+        rows.push((kind, odb.kind_list(kind, cluster).await?));
+    }
+    let names: HashMap<(&'static str, i64), String> = rows
+        .iter()
+        .flat_map(|(k, rows)| {
+            rows.iter().filter_map(|r| {
+                Some(((k.name, r["id"].as_i64()?), r["name"].as_str()?.to_string()))
+            })
+        })
+        .collect();
+    let services: HashMap<i64, String> = odb
+        .service_list(cluster)
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s.name))
+        .collect();
+    for (kind, rows) in &rows {
+        if !rows.is_empty() {
+            let items = rows
+                .iter()
+                .map(|r| kind_row(kind, r, &names, &services))
+                .collect();
+            out.insert(kind.enmasse.to_string(), sorted(items));
         }
     }
     Ok(Value::Object(out))

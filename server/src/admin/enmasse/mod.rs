@@ -6,6 +6,9 @@ use std::collections::HashMap;
 use serde_json::{Value, json};
 
 use super::{Builtin, Ctx, Input, ServiceError, ServiceResult, check_cluster};
+use zato_common::odb::kinds::{self, Ty};
+
+use super::kinds::RefValue;
 use crate::builtin;
 use crate::events::ClusterEvent;
 
@@ -33,6 +36,13 @@ async fn current(ctx: &Ctx) -> Result<Current, ServiceError> {
             .into_iter()
             .map(|s| (s.name, s.id))
             .collect(),
+        kind_rows: {
+            let mut rows = HashMap::new();
+            for k in kinds::ALL {
+                rows.insert(k.name, odb.kind_list(k, cluster).await?);
+            }
+            rows
+        },
     })
 }
 
@@ -133,8 +143,70 @@ async fn apply(
         }
         done.record(p.id.is_some(), OUTCONN_SQL, &p.input.name);
     }
+    apply_kinds(ctx, plan, current, &mut tx, &mut done).await?;
     tx.commit().await?;
     Ok(done)
+}
+
+/// Objects of kinds declared as data, in the kinds' order (a kind after those it points at).
+async fn apply_kinds(
+    ctx: &Ctx,
+    plan: &Plan,
+    current: &Current,
+    tx: &mut sqlx::AnyConnection,
+    done: &mut Done,
+) -> Result<(), zato_common::odb::OdbError> {
+    let (odb, cluster) = (&ctx.state.odb, ctx.state.cluster_id);
+    let key = &ctx.state.cfg.secret_key;
+    let mut ids: HashMap<(&'static str, String), i64> = current
+        .kind_rows
+        .iter()
+        .flat_map(|(k, rows)| {
+            rows.iter().filter_map(move |r| {
+                Some(((*k, r["name"].as_str()?.to_string()), r["id"].as_i64()?))
+            })
+        })
+        .collect();
+    for kind in kinds::ALL {
+        for p in plan.kinds.iter().filter(|p| p.kind == *kind) {
+            let mut values = p.parsed.values.clone();
+            for (f, given) in &p.parsed.refs {
+                let id = match (given, f.ty) {
+                    (RefValue::Name(n), Ty::Ref(target)) => {
+                        ids.get(&(target.name, n.clone())).copied()
+                    }
+                    (RefValue::Name(n), _) => current.services.get(n).copied(),
+                    (RefValue::Id(id), _) => Some(*id),
+                };
+                values.insert(f.name.to_string(), id.map_or(Value::Null, Value::from));
+            }
+            if let Some(f) = kind.secret() {
+                // As create does: a random secret when the file gives none.
+                let secret = match (&p.password, p.id) {
+                    (Some(s), _) => Some(s.clone()),
+                    (None, None) => Some(uuid::Uuid::new_v4().simple().to_string()),
+                    (None, Some(_)) => None,
+                };
+                if let Some(s) = secret {
+                    values.insert(f.name.to_string(), Value::String(key.encrypt_for_odb(&s)));
+                }
+            }
+            let id = match p.id {
+                Some(id) => {
+                    odb.kind_update_on(tx, kind, cluster, id, &p.parsed.name, &values)
+                        .await?;
+                    id
+                }
+                None => {
+                    odb.kind_create_on(tx, kind, cluster, &p.parsed.name, &values)
+                        .await?
+                }
+            };
+            ids.insert((kind.name, p.parsed.name.clone()), id);
+            done.record(p.id.is_some(), kind.enmasse, &p.parsed.name);
+        }
+    }
+    Ok(())
 }
 
 /// `{objects: {type: [object, ...]}, replace, ignore_missing_defs}` →

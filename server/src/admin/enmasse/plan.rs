@@ -5,10 +5,12 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value, json};
 use zato_common::odb::channels::{HttpSoap, HttpSoapInput};
+use zato_common::odb::kinds::{Kind, Ty, Values};
 use zato_common::odb::security::{SEC_TYPES, SecDef, SecInput, TECH_ACCOUNT};
 use zato_common::odb::sql_pool::{SqlPool, SqlPoolInput};
 
 use super::{CHANNEL_REST, CHANNEL_SOAP, OUTCONN_SQL, OUTGOING_REST, OUTGOING_SOAP, SECURITY};
+use crate::admin::kinds::{self, Parsed, RefValue};
 use crate::admin::{Input, ServiceError, http_soap, security, sql};
 
 /// One thing wrong with the file.
@@ -58,11 +60,20 @@ pub struct SqlPlan {
     pub password: Option<String>,
 }
 
+/// An object of a kind declared as data; references are resolved when it is written.
+pub struct KindPlan {
+    pub kind: &'static Kind,
+    pub id: Option<i64>,
+    pub parsed: Parsed,
+    pub password: Option<String>,
+}
+
 #[derive(Default)]
 pub struct Plan {
     pub security: Vec<SecPlan>,
     pub http: Vec<HttpPlan>,
     pub sql: Vec<SqlPlan>,
+    pub kinds: Vec<KindPlan>,
     /// Objects left out because of --ignore-missing-defs: "type `name`: why".
     pub skipped: Vec<String>,
     pub problems: Vec<Problem>,
@@ -75,6 +86,8 @@ pub struct Current {
     pub pools: Vec<SqlPool>,
     /// Deployed services by name.
     pub services: HashMap<String, i64>,
+    /// Rows of the kinds declared as data, by kind name.
+    pub kind_rows: HashMap<&'static str, Vec<Values>>,
 }
 
 /// Upstream's older type names and what they became in 3.2.
@@ -197,8 +210,11 @@ impl Plan {
                 ));
                 continue;
             };
+            let as_kind = zato_common::odb::kinds::ALL
+                .iter()
+                .find(|k| k.enmasse == given_type);
             let fixed = canonical(given_type);
-            if fixed.is_none() && given_type != "http_soap" {
+            if fixed.is_none() && as_kind.is_none() && given_type != "http_soap" {
                 let msg = if NOT_SUPPORTED.contains(&given_type.as_str()) {
                     format!("type `{given_type}` is not supported by this version")
                 } else {
@@ -224,6 +240,26 @@ impl Plan {
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_string();
+                if let Some(kind) = as_kind {
+                    if name.is_empty() {
+                        plan.problems.push(Problem::new(
+                            kind.enmasse,
+                            &format!("#{}", n + 1),
+                            Some("name"),
+                            "missing name",
+                        ));
+                    } else if !seen.insert((kind.enmasse.to_string(), name.clone())) {
+                        plan.problems.push(Problem::new(
+                            kind.enmasse,
+                            &name,
+                            Some("name"),
+                            "appears more than once in the file",
+                        ));
+                    } else {
+                        plan.kind_object(kind, obj, &name, current, replace);
+                    }
+                    continue;
+                }
                 let object_type = match fixed.or_else(|| http_soap_type(obj)) {
                     Some(t) => t,
                     None => {
@@ -428,8 +464,109 @@ impl Plan {
         });
     }
 
+    fn kind_object(
+        &mut self,
+        kind: &'static Kind,
+        obj: &Map<String, Value>,
+        name: &str,
+        current: &Current,
+        replace: bool,
+    ) {
+        let mut value = obj.clone();
+        let password = kind.secret().and_then(|f| {
+            value
+                .remove(f.name)
+                .and_then(|p| p.as_str().map(str::to_string))
+        });
+        let parsed = match kinds::parse(kind, &Value::Object(value), None) {
+            Ok(p) => p,
+            Err(e) => return self.problems.push(from_error(kind.enmasse, name, e)),
+        };
+        let existing = current
+            .kind_rows
+            .get(kind.name)
+            .and_then(|rows| rows.iter().find(|r| r["name"] == name));
+        let id = match existing {
+            Some(_) if !replace => return self.exists_problem(kind.enmasse, name),
+            Some(r) => r["id"].as_i64(),
+            None => None,
+        };
+        self.kinds.push(KindPlan {
+            kind,
+            id,
+            parsed,
+            password,
+        });
+    }
+
+    /// References of kinds declared as data must be in the file or the cluster; their
+    /// services must be deployed.
+    fn check_kind_references(&mut self, current: &Current, ignore_missing_defs: bool) {
+        let in_file: HashSet<(&'static str, String)> = self
+            .kinds
+            .iter()
+            .map(|p| (p.kind.name, p.parsed.name.clone()))
+            .collect();
+        let mut kept = Vec::new();
+        for p in std::mem::take(&mut self.kinds) {
+            let mut missing = None;
+            for (f, given) in &p.parsed.refs {
+                let found = match (given, f.ty) {
+                    (RefValue::Name(n), Ty::Ref(target)) => {
+                        let in_file = in_file.contains(&(target.name, n.clone()));
+                        let in_cluster = current
+                            .kind_rows
+                            .get(target.name)
+                            .is_some_and(|rows| rows.iter().any(|r| r["name"] == n.as_str()));
+                        (in_file || in_cluster).then_some(()).ok_or_else(|| {
+                            (
+                                format!("{}_name", f.ref_stem()),
+                                format!(
+                                    "no {} named `{n}` in the file or the cluster",
+                                    target.label
+                                ),
+                            )
+                        })
+                    }
+                    (RefValue::Name(n), _) => current
+                        .services
+                        .contains_key(n)
+                        .then_some(())
+                        .ok_or_else(|| {
+                            (
+                                "service".to_string(),
+                                format!("no service named `{n}` is deployed; deploy it first"),
+                            )
+                        }),
+                    (RefValue::Id(_), _) => Err((
+                        f.name.to_string(),
+                        format!("give `{}_name` in a file, not an id", f.ref_stem()),
+                    )),
+                };
+                if let Err(m) = found {
+                    missing = Some(m);
+                    break;
+                }
+            }
+            match missing {
+                None => kept.push(p),
+                Some((_, why)) if ignore_missing_defs => self
+                    .skipped
+                    .push(format!("{} `{}`: {why}", p.kind.enmasse, p.parsed.name)),
+                Some((field, why)) => self.problems.push(Problem::new(
+                    p.kind.enmasse,
+                    &p.parsed.name,
+                    Some(&field),
+                    why,
+                )),
+            }
+        }
+        self.kinds = kept;
+    }
+
     /// Security definitions channels and connections name must be in the file or the cluster.
     fn check_references(&mut self, current: &Current, ignore_missing_defs: bool) {
+        self.check_kind_references(current, ignore_missing_defs);
         let known: HashSet<String> = self
             .security
             .iter()

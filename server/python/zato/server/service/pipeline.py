@@ -306,6 +306,7 @@ def run(entry, req, state):
     request.text = raw_request
     request.data_format = data_format
     request._zato_http = http
+    request._zato_message = req.get('message')
 
     if sio_def is None:
         response = _new(Response)
@@ -429,7 +430,8 @@ def _prepare(entry, req, state):
     service.user_config = state.config.user
     service.server = state.server
 
-    service.request = new_request(cid, req.get('payload'), req.get('raw_request'), data_format, http)
+    service.request = new_request(cid, req.get('payload'), req.get('raw_request'), data_format, http,
+        req.get('message'))
     service.response = _new_response(sio_def)
     return service
 

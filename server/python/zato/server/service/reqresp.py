@@ -36,6 +36,31 @@ class HTTPRequestData:
         return '<HTTPRequestData {}>'.format(self.to_dict())
 
 
+class MessageData:
+    """self.request.amqp (and later other brokers'): the message's `headers`, `properties` and
+    `delivery_info` as `msg`, and ack() / reject() to settle it before the service returns;
+    otherwise the channel's ack_mode decides once handle() is done."""
+
+    def __init__(self, message):
+        self._message = message
+        self.msg = bunchify(message.get('meta') or {})
+
+    def ack(self):
+        self._settle('ack')
+
+    def reject(self):
+        self._settle('reject')
+
+    def _settle(self, how):
+        done = self._message.get('disposition')
+        if done:
+            raise RuntimeError('The message was already settled ({})'.format(done))
+        self._message['disposition'] = how
+
+    def __repr__(self):
+        return '<MessageData {}>'.format(dict(self.msg))
+
+
 class Request:
     """self.request. `http`, `input` (for services without SimpleIO input) and `channel_params`
     are built on first access from what the host sent."""
@@ -54,6 +79,12 @@ class Request:
     @lazy_attr
     def http(self):
         return HTTPRequestData(self.__dict__.get('_zato_http'))
+
+    @lazy_attr
+    def amqp(self):
+        """None unless an AMQP channel started the call."""
+        message = self.__dict__.get('_zato_message')
+        return MessageData(message) if message and message.get('transport') == 'amqp' else None
 
     @lazy_attr
     def input(self):
@@ -88,7 +119,7 @@ class Request:
     bunchified = to_bunch
 
 
-def new_request(cid, payload, raw_request, data_format, http, _new=object.__new__):
+def new_request(cid, payload, raw_request, data_format, http, message=None, _new=object.__new__):
     """What the pipeline uses instead of Request(...): the same object, without the eager input Bunch."""
     request = _new(Request)
     request.cid = cid
@@ -96,6 +127,7 @@ def new_request(cid, payload, raw_request, data_format, http, _new=object.__new_
     request.text = raw_request
     request.data_format = data_format
     request._zato_http = http
+    request._zato_message = message
     return request
 
 
