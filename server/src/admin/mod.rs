@@ -6,6 +6,8 @@ use serde_json::{Map, Value};
 
 use crate::state::ServerState;
 
+#[cfg(feature = "amqp")]
+pub mod amqp;
 pub mod deploy;
 pub mod enmasse;
 pub mod http_soap;
@@ -60,6 +62,8 @@ pub fn registry() -> crate::core::Registry<ServerState> {
         redis::services(),
         enmasse::services(),
         info::services(),
+        #[cfg(feature = "amqp")]
+        amqp::services(),
     ]
     .into_iter()
     .flatten()

@@ -98,6 +98,15 @@ pub async fn run(dir: &Path, worker_index: u32) -> Result<(), StartError> {
     ));
     let tables = crate::objects::Tables::default();
     let thresholds = tables.slow_thresholds.clone();
+    let mut connectors = crate::connectors::Connectors::default();
+    #[cfg(feature = "amqp")]
+    {
+        let out = Arc::new(crate::connectors::amqp::AmqpOut::new(
+            cfg.secret_key.clone(),
+        ));
+        tables.listen(out.clone());
+        connectors.insert("amqp", out);
+    }
     let state = Arc::new(ServerState {
         events,
         cluster_id: cluster.id,
@@ -108,7 +117,7 @@ pub async fn run(dir: &Path, worker_index: u32) -> Result<(), StartError> {
         builtins: admin::registry(),
         python,
         tables,
-        connectors: Default::default(),
+        connectors,
         observers: vec![Arc::new(crate::invoke::observe::SlowResponses {
             thresholds,
         })],
@@ -131,6 +140,12 @@ pub async fn run(dir: &Path, worker_index: u32) -> Result<(), StartError> {
         state: Arc::downgrade(&state),
     }));
     subscribe(&state);
+    #[cfg(feature = "amqp")]
+    state
+        .tables
+        .listen(Arc::new(channels::amqp::AmqpChannels::new(Arc::downgrade(
+            &state,
+        ))));
     // Events published from here on are seen by the broker loop.
     let last_event = state.odb.last_event_id(state.cluster_id).await?;
     if worker_index == 0 {

@@ -13,6 +13,8 @@ use zato_common::odb::channels::HttpSoap;
 use zato_common::odb::security::SecDef;
 use zato_common::odb::sql_pool::SqlPool;
 
+#[cfg(feature = "amqp")]
+pub mod amqp;
 pub mod error;
 pub mod http;
 pub mod kvdb;

@@ -11,8 +11,10 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::{Odb, OdbError, OdbResult, conflict_or};
 
+pub mod amqp;
+
 /// Every kind with a table of its own, in dependency order (a kind after those it points at).
-pub static ALL: &[&Kind] = &[];
+pub static ALL: &[&Kind] = &[&amqp::DEF, &amqp::OUT, &amqp::CHANNEL];
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Ty {

@@ -5,17 +5,19 @@ The work is done by the server (Rust) with the interpreter released, so other re
 running while a service waits on a remote system.
 """
 
+from zato.server.connection.amqp_ import AMQPConnections
 from zato.server.connection.http_soap import HTTPConnections
 from zato.server.connection.kvdb import KVDB
 from zato.server.connection.sql import SQLConnections
 
 
 class Outgoing:
-    """`self.outgoing.plain_http` (also `.rest`), `.soap`, `.sql` and `.redis` (= `self.kvdb.conn`)."""
+    """`self.outgoing.plain_http` (also `.rest`), `.soap`, `.sql`, `.amqp` and `.redis` (= `self.kvdb.conn`)."""
 
-    __slots__ = ('plain_http', 'soap', 'sql', '_kvdb')
+    __slots__ = ('plain_http', 'soap', 'sql', 'amqp', '_kvdb')
 
     def __init__(self):
+        self.amqp = AMQPConnections()
         self.plain_http = HTTPConnections('plain_http')
         self.soap = HTTPConnections('soap')
         self.sql = SQLConnections()
