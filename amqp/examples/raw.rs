@@ -10,6 +10,14 @@
 //! `in_flight` (default 256) publishes outstanding at once over `channels` (default 4).
 //! `consume` fills a fresh queue with N messages, then consumes and acks them over `channels`
 //! (default 1) with `prefetch` (default 100). Both delete their queues.
+//!
+//! For measuring a server against the same numbers (bench/amqp.sh):
+//!
+//! ```text
+//! raw fill QUEUE N          declare QUEUE (expiring after 10 minutes unused) and put N messages in it
+//! raw wait-count QUEUE N    wait until QUEUE holds exactly N ready messages; print the time taken
+//! raw delete QUEUE          delete QUEUE and QUEUE.dead-letter
+//! ```
 
 use std::{
     sync::{
@@ -36,8 +44,43 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             a.parse().map_err(|e| format!("argument `{a}`: {e}"))
         })
     };
-    let usage = "usage: raw publish N [channels] [in_flight] | raw consume N [channels] [prefetch]";
+    let usage = "usage: raw publish N [channels] [in_flight] | raw consume N [channels] [prefetch] | raw fill QUEUE N | raw wait-count QUEUE N | raw delete QUEUE";
     let mode = args.first().ok_or(usage)?.clone();
+    if let ("fill" | "wait-count" | "delete", Some(queue)) = (mode.as_str(), args.get(1)) {
+        let def = Definition {
+            name: "raw-bench".into(),
+            ..Definition::default()
+        };
+        let admin = Admin::connect(&def).await?;
+        let n = args.get(2).map_or(Ok(0), |a| a.parse::<usize>())?;
+        match mode.as_str() {
+            "fill" => {
+                let mut table = Headers::new();
+                table.insert("x-expires".into(), json!(600_000));
+                admin.declare_queue(queue, false, &table).await?;
+                let publisher = Publisher::new(def.clone(), 4);
+                let took = publish_n(&publisher, queue, n, 256).await?;
+                publisher.close().await;
+                report("filled", n, took);
+            }
+            "wait-count" => {
+                let started = Instant::now();
+                while admin.message_count(queue).await? as usize != n {
+                    if started.elapsed() > Duration::from_secs(300) {
+                        return Err(format!("{queue} did not reach {n} messages in 300 s").into());
+                    }
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                println!("{:.3}", started.elapsed().as_secs_f64());
+            }
+            _ => {
+                admin.delete_queue(queue).await?;
+                admin.delete_queue(&format!("{queue}.dead-letter")).await?;
+            }
+        }
+        admin.close().await;
+        return Ok(());
+    }
     let n = arg(1, 0)?;
     if n == 0 {
         return Err(usage.into());
@@ -79,7 +122,7 @@ async fn publish_n(
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(in_flight);
-    for _ in 0..in_flight.clamp(1, n) {
+    for _ in 0..in_flight.clamp(1, n.max(1)) {
         let (publisher, next, body) = (publisher.clone(), next.clone(), body.clone());
         let msg = Message {
             routing_key: queue.to_owned(),

@@ -148,11 +148,8 @@ fn start(state: &Arc<ServerState>, row: &Values, def_row: &Values) -> Result<Con
     cfg.max_deliveries = u32::try_from(int(row, "max_deliveries", 5))
         .unwrap_or(5)
         .max(1);
-    let data_format = match text(row, "data_format") {
-        "" => "json",
-        other => other,
-    }
-    .to_string();
+    // As upstream: without a data format, JSON content types are decoded, the rest is text.
+    let data_format = text(row, "data_format").to_string();
     let info = ChannelInfo::new(json!({
         "id": int(row, "id", 0), "name": name, "type": "amqp", "data_format": data_format,
         "queue": text(row, "queue"), "is_internal": false,
@@ -198,7 +195,7 @@ fn start(state: &Arc<ServerState>, row: &Values, def_row: &Values) -> Result<Con
     Ok(Consumer::start(def, cfg, Arc::new(handler)))
 }
 
-/// The payload a service gets: JSON decoded for `json` channels (or a JSON content type),
+/// The payload a service gets: JSON decoded for `json` channels and for JSON content types,
 /// text otherwise (upstream hands over what kombu decoded).
 fn payload(def: &ChannelDef, d: &Delivery) -> Result<Value, String> {
     let json_ct = d
@@ -216,23 +213,27 @@ fn payload(def: &ChannelDef, d: &Delivery) -> Result<Value, String> {
     Ok(Value::String(String::from_utf8_lossy(&d.body).into_owned()))
 }
 
+/// The message's details, as JSON text: Python parses them only if the service looks.
 fn meta(d: &Delivery) -> Value {
     let p = &d.properties;
-    json!({
-        "headers": d.headers,
-        "properties": {
-            "content_type": p.content_type, "content_encoding": p.content_encoding,
-            "delivery_mode": p.delivery_mode, "priority": p.priority,
-            "correlation_id": p.correlation_id, "reply_to": p.reply_to,
-            "expiration": p.expiration, "message_id": p.message_id, "timestamp": p.timestamp,
-            "type": p.kind, "user_id": p.user_id, "app_id": p.app_id,
-        },
-        "delivery_info": {
-            "exchange": d.exchange, "routing_key": d.routing_key,
-            "redelivered": d.redelivered, "delivery_tag": d.delivery_tag,
-            "consumer_tag": d.consumer_tag, "delivery_count": d.delivery_count,
-        },
-    })
+    Value::String(
+        json!({
+            "headers": d.headers,
+            "properties": {
+                "content_type": p.content_type, "content_encoding": p.content_encoding,
+                "delivery_mode": p.delivery_mode, "priority": p.priority,
+                "correlation_id": p.correlation_id, "reply_to": p.reply_to,
+                "expiration": p.expiration, "message_id": p.message_id, "timestamp": p.timestamp,
+                "type": p.kind, "user_id": p.user_id, "app_id": p.app_id,
+            },
+            "delivery_info": {
+                "exchange": d.exchange, "routing_key": d.routing_key,
+                "redelivered": d.redelivered, "delivery_tag": d.delivery_tag,
+                "consumer_tag": d.consumer_tag, "delivery_count": d.delivery_count,
+            },
+        })
+        .to_string(),
+    )
 }
 
 async fn handle(state: &Arc<ServerState>, def: &ChannelDef, delivery: Delivery) -> Outcome {
@@ -248,12 +249,17 @@ async fn handle(state: &Arc<ServerState>, def: &ChannelDef, delivery: Delivery) 
             return Outcome::Failed(e);
         }
     };
+    let payload_is_text = payload.is_string();
     let call = Call {
         name: def.service.clone(),
         cid: cid.clone(),
         payload,
         raw_request: String::from_utf8_lossy(&delivery.body).into_owned(),
-        data_format: def.data_format.clone(),
+        data_format: match def.data_format.as_str() {
+            "" if payload_is_text => "text".to_string(),
+            "" => "json".to_string(),
+            other => other.to_string(),
+        },
         channel: def.info.clone(),
         origin: Origin::Message {
             transport: "amqp",

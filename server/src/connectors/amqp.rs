@@ -1,13 +1,15 @@
 //! Outgoing AMQP connections (`out_amqp` rows over `conn_def_amqp` definitions): one
 //! confirm-mode [`Publisher`] per connection, kept across reloads while neither row changes.
 //! Python publishes through `connector_call("amqp", name, "publish", args, body)`:
-//! `self.out.amqp.send(...)` hands the message to the connection, `self.out.amqp.invoke(...)`
-//! returns once the broker confirmed it.
+//! `self.out.amqp.send(...)` queues the message for the connection's sender task and returns
+//! (upstream's fire-and-forget: messages go out in the order sent, failures are logged), and
+//! `self.out.amqp.invoke(...)` returns once the broker confirmed the message.
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use rustc_hash::FxHashMap;
 use serde_json::{Map, Value, json};
+use tokio::sync::mpsc;
 use zato_amqp::{AmqpError, Definition, ErrorKind, Message, Properties, Publisher};
 use zato_common::crypto::SecretKey;
 use zato_common::odb::kinds::Values;
@@ -73,7 +75,55 @@ struct Out {
     /// The connection's own properties, used where a message does not set them.
     defaults: Properties,
     fingerprint: String,
+    /// `send`'s messages, published in order by one task; when the last sender is dropped
+    /// (the connection was replaced or removed) the task publishes what is left and closes
+    /// the publisher.
+    queue: mpsc::Sender<Message>,
 }
+
+/// Messages `send` may queue before the sending service waits for room.
+const SEND_QUEUE: usize = 10_000;
+
+/// Publishes what `send` queued. Messages waiting together go out as one batch whose
+/// publishes are started in queue order (so their frames are queued in that order) and whose
+/// broker confirms are then awaited together: one round trip per batch, not per message, and
+/// a message the broker refused is logged with its own error.
+async fn sender(publisher: Publisher, mut rx: mpsc::Receiver<Message>, name: String) {
+    let mut batch = Vec::with_capacity(SEND_BATCH);
+    while rx.recv_many(&mut batch, SEND_BATCH).await > 0 {
+        let mut sends: Vec<_> = batch
+            .drain(..)
+            .map(|msg| Some(Box::pin(publisher.publish(msg, true))))
+            .collect();
+        // Polled in queue order every time, so the first polls (which queue the frames) are.
+        std::future::poll_fn(|cx| {
+            let mut pending = false;
+            for slot in sends.iter_mut() {
+                if let Some(send) = slot {
+                    match send.as_mut().poll(cx) {
+                        std::task::Poll::Ready(result) => {
+                            if let Err(e) = result {
+                                tracing::error!(conn = name, "AMQP message not sent: {e}");
+                            }
+                            *slot = None;
+                        }
+                        std::task::Poll::Pending => pending = true,
+                    }
+                }
+            }
+            if pending {
+                std::task::Poll::Pending
+            } else {
+                std::task::Poll::Ready(())
+            }
+        })
+        .await;
+    }
+    publisher.close().await;
+}
+
+/// Messages the sender publishes at once.
+const SEND_BATCH: usize = 256;
 
 /// Every active outgoing AMQP connection, by name.
 pub struct AmqpOut {
@@ -109,10 +159,17 @@ impl AmqpOut {
             ..Properties::default()
         };
         let pool_size = usize::try_from(int("pool_size").unwrap_or(1)).unwrap_or(1);
+        let publisher = Publisher::new(def, pool_size.max(1));
+        let rt = tokio::runtime::Handle::try_current()
+            .map_err(|_| ConnError::closed("AMQP connections need the server's runtime"))?;
+        let (queue, rx) = mpsc::channel(SEND_QUEUE);
+        let name = row.get("name").and_then(Value::as_str).unwrap_or_default();
+        rt.spawn(sender(publisher.clone(), rx, name.to_string()));
         Ok(Out {
-            publisher: Publisher::new(def, pool_size.max(1)),
+            publisher,
             defaults,
             fingerprint: fingerprint(row, def_row),
+            queue,
         })
     }
 }
@@ -157,15 +214,8 @@ impl ConfigListener for AmqpOut {
                 Err(e) => tracing::error!(conn = name, "outgoing AMQP connection not built: {e}"),
             }
         }
-        // Connections replaced or removed are closed once their last publish is done.
-        for (name, out) in old.iter() {
-            if !table.get(name).is_some_and(|n| Arc::ptr_eq(n, out))
-                && let Ok(rt) = tokio::runtime::Handle::try_current()
-            {
-                let out = out.clone();
-                rt.spawn(async move { out.publisher.close().await });
-            }
-        }
+        // Connections replaced or removed close once their last queued message is out (see
+        // `sender`).
         self.table.store(Arc::new(table));
     }
 }
@@ -246,11 +296,16 @@ impl ConnectorKind for AmqpOut {
                     .unwrap_or_default(),
                 mandatory: args.get("mandatory").and_then(Value::as_bool) == Some(true),
             };
-            let confirm = args.get("confirm").and_then(Value::as_bool) == Some(true);
-            out.publisher
-                .publish(msg, confirm)
-                .await
-                .map_err(|e| conn_error(&e))?;
+            if args.get("confirm").and_then(Value::as_bool) == Some(true) {
+                out.publisher
+                    .publish(msg, true)
+                    .await
+                    .map_err(|e| conn_error(&e))?;
+            } else if let Err(mpsc::error::TrySendError::Full(msg)) = out.queue.try_send(msg) {
+                out.queue.send(msg).await.map_err(|_| {
+                    ConnError::closed(format!("AMQP connection `{conn}` was closed"))
+                })?;
+            }
             Ok(json!({"result": "OK"}))
         })
     }

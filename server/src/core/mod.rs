@@ -84,7 +84,8 @@ pub enum Origin {
         client: Option<Client>,
     },
     /// A message from a broker (`transport` is `amqp`, ...): its headers, properties and
-    /// delivery details as the transport describes them, which the service sees as
+    /// delivery details as the transport describes them (a JSON document, or its text when
+    /// the runtime should parse it only on use), which the service sees as
     /// `self.request.<transport>`.
     Message {
         transport: &'static str,

@@ -37,7 +37,8 @@ pub const KINDS: [&str; 4] = [HTTP_SOAP, SECURITY, SQL, SERVICE];
 pub struct Tables {
     secdefs: ArcSwap<Vec<SecDef>>,
     /// Every `http_soap` row by id: channels and outgoing connections are built from these.
-    http_rows: ArcSwap<FxHashMap<i64, HttpSoap>>,
+    /// Rows are shared: a change copies the map of pointers, not ten thousand rows.
+    http_rows: ArcSwap<FxHashMap<i64, Arc<HttpSoap>>>,
     pub channels: ArcSwap<Routes>,
     pub outgoing_http: ArcSwap<HttpTable>,
     pub sql: ArcSwap<SqlTable>,
@@ -151,8 +152,9 @@ impl Tables {
             self.channels
                 .store(Arc::new(Routes::build(&rows, &secs, src.key)));
             self.rebuild_outgoing_http(&rows, &secs, src.key);
-            self.http_rows
-                .store(Arc::new(rows.into_iter().map(|r| (r.id, r)).collect()));
+            self.http_rows.store(Arc::new(
+                rows.into_iter().map(|r| (r.id, Arc::new(r))).collect(),
+            ));
             return Ok(());
         };
         let row = src.odb.http_soap_by_id(src.cluster_id, id).await?;
@@ -163,7 +165,7 @@ impl Tables {
             .is_some_and(|r| r.connection == "outgoing");
         let mut rows = FxHashMap::clone(&self.http_rows.load());
         match &row {
-            Some(r) => rows.insert(id, r.clone()),
+            Some(r) => rows.insert(id, Arc::new(r.clone())),
             None => rows.remove(&id),
         };
         self.http_rows.store(Arc::new(rows));
@@ -173,7 +175,13 @@ impl Tables {
             .with_row(id, row.as_ref(), &secs, src.key);
         self.channels.store(Arc::new(channels));
         if was_outgoing || row.as_ref().is_some_and(|r| r.connection == "outgoing") {
-            let rows: Vec<HttpSoap> = self.http_rows.load().values().cloned().collect();
+            let rows: Vec<HttpSoap> = self
+                .http_rows
+                .load()
+                .values()
+                .filter(|r| r.connection == "outgoing")
+                .map(|r| HttpSoap::clone(r))
+                .collect();
             self.rebuild_outgoing_http(&rows, &secs, src.key);
         }
         Ok(())
@@ -187,7 +195,12 @@ impl Tables {
     /// New definitions, then what uses them, from the rows already held.
     async fn reload_security(&self, src: &Source<'_>) -> Result<(), OdbError> {
         let secs = src.odb.security_list(src.cluster_id, None).await?;
-        let rows: Vec<HttpSoap> = self.http_rows.load().values().cloned().collect();
+        let rows: Vec<HttpSoap> = self
+            .http_rows
+            .load()
+            .values()
+            .map(|r| HttpSoap::clone(r))
+            .collect();
         self.channels
             .store(Arc::new(Routes::build(&rows, &secs, src.key)));
         self.rebuild_outgoing_http(&rows, &secs, src.key);

@@ -386,4 +386,46 @@ mod tests {
             assert!(matches!(r.find("GET", bad), Match::None), "{bad}");
         }
     }
+
+    #[test]
+    fn literal_segments_win_and_methods_are_searched_across_branches() {
+        let key = SecretKey::generate();
+        let mut rows: Vec<HttpSoap> = (0..1000)
+            .map(|n| row(n, &format!("/scale/{n}/items/{{id}}"), Some("GET")))
+            .collect();
+        rows.push(row(5000, "/users/{id}", Some("GET")));
+        rows.push(row(5001, "/users/me", Some("POST")));
+        rows.push(row(5002, "/users/{id}", Some("DELETE")));
+        let r = Routes::build(&rows, &[], &key);
+        assert_eq!(r.len(), 1003);
+        for n in [0, 999] {
+            match r.find("GET", &format!("/scale/{n}/items/42")) {
+                Match::Found(c, p) => {
+                    assert_eq!(c.id, n);
+                    assert_eq!(p, vec![("id".to_string(), "42".to_string())]);
+                }
+                _ => panic!("no match for channel {n}"),
+            }
+        }
+        // `me` is literal on POST only; GET falls back to the `{id}` branch.
+        assert!(matches!(r.find("POST", "/users/me"), Match::Found(c, _) if c.id == 5001));
+        assert!(matches!(r.find("GET", "/users/me"), Match::Found(c, _) if c.id == 5000));
+        assert!(matches!(r.find("DELETE", "/users/7"), Match::Found(c, _) if c.id == 5002));
+        assert!(matches!(r.find("PUT", "/users/me"), Match::WrongMethod));
+        // One row replaced and one removed; the others stay the same channels.
+        let before = match r.find("GET", "/scale/1/items/1") {
+            Match::Found(c, _) => c,
+            _ => panic!("no match"),
+        };
+        let r2 = r.with_row(2, Some(&row(2, "/moved/{x}", None)), &[], &key);
+        let r2 = r2.with_row(3, None, &[], &key);
+        assert!(matches!(r2.find("GET", "/scale/2/items/1"), Match::None));
+        assert!(matches!(r2.find("PATCH", "/moved/a"), Match::Found(c, _) if c.id == 2));
+        assert!(matches!(r2.find("GET", "/scale/3/items/1"), Match::None));
+        match r2.find("GET", "/scale/1/items/1") {
+            Match::Found(c, _) => assert!(Arc::ptr_eq(&c, &before)),
+            _ => panic!("no match"),
+        }
+        assert_eq!(r2.len(), 1002);
+    }
 }

@@ -36,18 +36,21 @@ class AMQPConnections:
     __slots__ = ()
 
     def _publish(self, msg, out_name, exchange, routing_key, properties, headers, confirm, kwargs):
-        properties = dict(properties or {})
-        args = {
-            'exchange': exchange or '/',
-            'routing_key': routing_key or '',
-            'properties': properties,
-            'headers': dict(headers or {}),
-            'mandatory': bool(kwargs.pop('mandatory', False)),
-            'confirm': confirm,
-        }
-        # Upstream passes other keyword arguments to kombu's publish as properties.
-        properties.update(kwargs)
-        data = _body(msg, properties)
+        # Only what is given crosses into the server: a plain send is three keys.
+        args = {'exchange': exchange or '/', 'routing_key': routing_key or '', 'confirm': confirm}
+        if kwargs:
+            args['mandatory'] = bool(kwargs.pop('mandatory', False))
+            # Upstream passes other keyword arguments to kombu's publish as properties.
+            properties = dict(properties or {}, **kwargs)
+        if headers:
+            args['headers'] = headers
+        if type(msg) is bytes:
+            data = msg
+        else:
+            properties = dict(properties or {})
+            data = _body(msg, properties)
+        if properties:
+            args['properties'] = properties
         try:
             return native().connector_call(_KIND, out_name, 'publish', args, data)
         except LookupError as e:

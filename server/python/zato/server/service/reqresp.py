@@ -43,7 +43,14 @@ class MessageData:
 
     def __init__(self, message):
         self._message = message
-        self.msg = bunchify(message.get('meta') or {})
+
+    @lazy_attr
+    def msg(self):
+        # The server sends the details as JSON text, parsed only if a service looks at them.
+        meta = self._message.get('meta')
+        if isinstance(meta, str):
+            meta = json.loads(meta)
+        return bunchify(meta or {})
 
     def ack(self):
         self._settle('ack')
