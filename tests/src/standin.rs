@@ -58,6 +58,17 @@ where
                     .collect(),
                 body,
             };
+            // `/delay/<ms>/rest`: a slow remote system, answering as for `/rest`.
+            let mut seen = seen;
+            if let Some((ms, rest)) = seen
+                .path
+                .strip_prefix("/delay/")
+                .and_then(|p| p.split_once('/'))
+                .and_then(|(ms, rest)| Some((ms.parse::<u64>().ok()?, format!("/{rest}"))))
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                seen.path = rest;
+            }
             let (status, ct, text) = handler(&seen);
             let mut resp = Response::new(Full::new(Bytes::from(text)));
             *resp.status_mut() = hyper::StatusCode::from_u16(status)

@@ -610,3 +610,42 @@ async fn redis_settings_change_cluster_wide() {
     assert!(format!("{bad:?}").contains("port"), "{bad:?}");
     c.finish().await;
 }
+
+/// A service that waits on a slow remote system holds no interpreter seat while it waits: 24
+/// such calls at once, each waiting 300 ms, are not queued behind the 4 interpreter threads
+/// (which would take 6 x 300 ms).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_waiting_on_a_slow_remote_do_not_queue_behind_the_interpreter_threads() {
+    let cluster = TestCluster::start(Backend::Sqlite, Options::default())
+        .await
+        .unwrap();
+    let admin = cluster.servers[0].admin();
+    deploy(&admin).await;
+    let host = standin::start(remote).await;
+    outgoing(&admin, "Slow", &host, "/delay/300/yql2", json!({})).await;
+    create_channel(&admin, "slow", "/slow", "test.slow-call", json!({}))
+        .await
+        .unwrap();
+    let url = format!("{}/slow", cluster.servers[0].address());
+    let http = reqwest::Client::new();
+    let call = || async {
+        let r = http.get(&url).send().await.expect("call /slow");
+        assert_eq!(r.status(), 200);
+        r.json::<Value>().await.expect("JSON")
+    };
+    // Warm up the connection pools.
+    call().await;
+    let started = Instant::now();
+    let answers = futures_util::future::join_all((0..24).map(|_| call())).await;
+    let took = started.elapsed();
+    assert!(
+        answers
+            .iter()
+            .all(|a| a["query"]["results"]["quote"]["MarketCapitalization"] == "300.1B")
+    );
+    assert!(
+        took < Duration::from_millis(1200),
+        "24 calls of 300 ms took {took:?} with 4 interpreter threads"
+    );
+    cluster.finish().await;
+}

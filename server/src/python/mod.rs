@@ -319,6 +319,12 @@ impl PyHost {
             .unwrap_or(false)
     }
 
+    /// Runs `f` (a wait on the server with the interpreter released) from an interpreter
+    /// thread, letting another thread take jobs meanwhile (see `pool.rs`).
+    pub fn io_wait<T>(&self, f: impl FnOnce() -> T) -> T {
+        self.pool.io_wait(f)
+    }
+
     /// Called when Python code running inline is about to wait (see [`inline::Combiner::demote_current`]).
     pub fn demote_inline(&self) {
         self.combiner.demote_current();

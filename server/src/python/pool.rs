@@ -4,6 +4,12 @@
 //! A job whose caller has gone (timed out) by the time a thread takes it is skipped, never
 //! run late; a full queue refuses new work at once; threads stuck where Python cannot
 //! interrupt them (C code) are replaced only up to twice the configured number.
+//!
+//! A thread waiting on the server for I/O (an outgoing call, with the interpreter released)
+//! lends its seat: while jobs queue up, another thread is started, up to
+//! `MAX_IO_THREADS_FACTOR` times the configured number, so a service that mostly waits on a
+//! remote system is not limited to `python_threads` calls at once. Threads beyond the
+//! configured number end after `IDLE_EXIT` without work.
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -34,10 +40,18 @@ pub struct Pool {
     live: Arc<AtomicUsize>,
     /// Threads told to retire that have not come back yet (stuck in a service).
     retiring: Arc<AtomicUsize>,
+    /// Threads in [`Pool::io_wait`]: not running Python, not counted as taking jobs.
+    waiting: Arc<AtomicUsize>,
     /// Threads that should be taking jobs.
     target: usize,
     queue: usize,
 }
+
+/// Threads started while others wait on I/O never exceed `target` times this.
+const MAX_IO_THREADS_FACTOR: usize = 16;
+
+/// A thread above the configured number ends after this long without a job.
+const IDLE_EXIT: Duration = Duration::from_secs(10);
 
 /// Threads (working and stuck) never exceed `target` times this.
 const MAX_THREADS_FACTOR: usize = 2;
@@ -63,6 +77,7 @@ impl Pool {
             next_seq: AtomicU64::new(1),
             live: Arc::new(AtomicUsize::new(0)),
             retiring: Arc::new(AtomicUsize::new(0)),
+            waiting: Arc::new(AtomicUsize::new(0)),
             target: threads,
             queue: queue.max(1),
         });
@@ -103,7 +118,16 @@ impl Pool {
                         .unwrap_or(0);
                     slot.ident.store(ident, Ordering::SeqCst);
                 });
-                while let Ok(job) = rx.recv() {
+                loop {
+                    let job = match rx.recv_timeout(IDLE_EXIT) {
+                        Ok(job) => job,
+                        Err(crossbeam_channel::RecvTimeoutError::Timeout) => match pool.upgrade() {
+                            Some(p) if p.taking_jobs() > p.target => break,
+                            Some(_) => continue,
+                            None => break,
+                        },
+                        Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+                    };
                     Python::attach(|py| {
                         slot.job.store(job.seq, Ordering::SeqCst);
                         (job.run)(py);
@@ -116,6 +140,13 @@ impl Pool {
                     }
                 }
                 live.fetch_sub(1, Ordering::SeqCst);
+                // A thread that ended idle leaves no slot behind.
+                if !slot.retire.load(Ordering::SeqCst)
+                    && let Some(pool) = pool.upgrade()
+                    && let Ok(mut slots) = pool.slots.lock()
+                {
+                    slots.retain(|s| !Arc::ptr_eq(s, &slot));
+                }
                 // A stuck thread came back: if the cap kept it from being replaced, it is now.
                 if slot.retire.load(Ordering::SeqCst)
                     && let Some(pool) = pool.upgrade()
@@ -140,9 +171,42 @@ impl Pool {
         self.live.load(Ordering::SeqCst)
     }
 
+    /// Threads that take jobs: neither stuck (retiring) nor waiting on I/O.
+    fn taking_jobs(&self) -> usize {
+        self.live_threads()
+            .saturating_sub(self.retiring.load(Ordering::SeqCst))
+            .saturating_sub(self.waiting.load(Ordering::SeqCst))
+    }
+
+    /// Starts a thread when jobs wait and fewer than the configured number of threads take
+    /// jobs (the others wait on I/O), within the cap.
+    fn grow_if_waiting(self: &Arc<Self>) {
+        if !self.rx.is_empty()
+            && self.taking_jobs() < self.target
+            && self.live_threads() < self.target * MAX_IO_THREADS_FACTOR
+        {
+            self.spawn_thread();
+        }
+    }
+
+    /// Runs `f`, a wait on the server with the interpreter released, from an interpreter
+    /// thread; meanwhile this thread's seat goes to another one if jobs are waiting.
+    pub fn io_wait<T>(self: &Arc<Self>, f: impl FnOnce() -> T) -> T {
+        struct Back<'a>(&'a AtomicUsize);
+        impl Drop for Back<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let _back = Back(&self.waiting);
+        self.grow_if_waiting();
+        f()
+    }
+
     /// Queues `f` for an interpreter thread without waiting (its result goes wherever `f`
     /// sends it; `f` should skip its work when nobody waits for it any more).
-    pub fn submit<F>(&self, f: F) -> Result<(), PoolError>
+    pub fn submit<F>(self: &Arc<Self>, f: F) -> Result<(), PoolError>
     where
         F: FnOnce(Python<'_>) + Send + 'static,
     {
@@ -153,11 +217,15 @@ impl Pool {
         })
     }
 
-    fn send(&self, job: Job) -> Result<(), PoolError> {
+    fn send(self: &Arc<Self>, job: Job) -> Result<(), PoolError> {
         self.tx.try_send(job).map_err(|e| match e {
             crossbeam_channel::TrySendError::Full(_) => PoolError::Busy(self.queue),
             crossbeam_channel::TrySendError::Disconnected(_) => PoolError::Gone,
-        })
+        })?;
+        if self.waiting.load(Ordering::Relaxed) > 0 {
+            self.grow_if_waiting();
+        }
+        Ok(())
     }
 
     /// Runs `f` on an interpreter thread and waits at most `timeout` for its result. If the
