@@ -11,7 +11,9 @@ pub fn init(component_dir: &Path, file_name: &str, fg: bool) -> std::io::Result<
         .append(true)
         .open(logs.join(file_name))?;
     let filter = tracing_subscriber::EnvFilter::try_from_env("ZATO_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        // lapin logs at ERROR what zato-amqp reports itself with context (and the normal
+        // close of a channel while its connection closes); ZATO_LOG=lapin=debug shows it.
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,lapin=off"));
     let file_layer = tracing_subscriber::fmt::layer()
         .with_writer(std::sync::Mutex::new(file))
         .with_ansi(false)
