@@ -5,12 +5,13 @@
 # Writes bench/AMQP.md.
 #   bash bench/amqp.sh
 #   AMQP_MESSAGES=2000 BENCH_ROUNDS=1 bash bench/amqp.sh   # smoke
-# Env: AMQP_MESSAGES (20000) per measurement, BENCH_ROUNDS (3), AMQP_POOL (2) consumer
+# Env: AMQP_MESSAGES (100000) per measurement (large enough that starting the helper
+# processes the server side needs does not count), BENCH_ROUNDS (3), AMQP_POOL (2) consumer
 # channels, AMQP_PREFETCH (100), BENCH_AMQP_OUT (bench/AMQP.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
-N="${AMQP_MESSAGES:-20000}"
+N="${AMQP_MESSAGES:-100000}"
 ROUNDS="${BENCH_ROUNDS:-3}"
 POOL="${AMQP_POOL:-2}"
 PREFETCH="${AMQP_PREFETCH:-100}"

@@ -164,7 +164,18 @@ async fn next(admin: &Admin, queue: &str, within: Duration) -> Option<Delivery> 
 async fn channel_service_outgoing_and_settling() {
     let rabbit = rabbit("/").await;
     let (inq, outq, settleq) = (unique("in"), unique("out"), unique("settle"));
-    declare(&rabbit, &[&inq, &outq, &settleq]).await;
+    let (rejectq, rejectedq) = (unique("reject-mode"), unique("rejected"));
+    declare(&rabbit, &[&inq, &outq, &settleq, &rejectedq]).await;
+    // A queue whose rejected messages the broker moves to `rejectedq`: what reject mode did
+    // can be seen there.
+    let mut dlx = serde_json::Map::new();
+    dlx.insert("x-expires".into(), json!(300_000));
+    dlx.insert("x-dead-letter-exchange".into(), json!(""));
+    dlx.insert("x-dead-letter-routing-key".into(), json!(rejectedq));
+    rabbit
+        .declare_queue(&rejectq, true, &dlx)
+        .await
+        .expect("declare");
     let cluster = TestCluster::start(Backend::Sqlite, Options::default())
         .await
         .unwrap();
@@ -177,6 +188,14 @@ async fn channel_service_outgoing_and_settling() {
         &settleq,
         "test.amqp-settle",
         json!({"max_deliveries": 3}),
+    )
+    .await;
+    channel(
+        &admin,
+        &def,
+        &rejectq,
+        "test.amqp-settle",
+        json!({"ack_mode": "reject"}),
     )
     .await;
 
@@ -225,6 +244,35 @@ async fn channel_service_outgoing_and_settling() {
             .await
             .unwrap();
     }
+    // ack_mode reject: a message the service handled is rejected (here: moved by the broker
+    // to the queue's dead-letter target); one the service acked itself is not.
+    publisher
+        .publish(
+            message(&rejectq, json!({"do": "nothing", "n": 1}), json!({})),
+            true,
+        )
+        .await
+        .unwrap();
+    publisher
+        .publish(
+            message(&rejectq, json!({"do": "ack", "n": 2}), json!({})),
+            true,
+        )
+        .await
+        .unwrap();
+    let rejected = next(&rabbit, &rejectedq, Duration::from_secs(10))
+        .await
+        .expect("the message reject mode rejected");
+    assert_eq!(
+        serde_json::from_slice::<Value>(&rejected.body).unwrap()["n"],
+        1
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        rabbit.get(&rejectedq).await.unwrap().is_none(),
+        "the acked one is not rejected"
+    );
+    assert_eq!(rabbit.message_count(&rejectq).await.unwrap(), 0);
     // A service that raises: tried max_deliveries (3) times, then dead-lettered, not lost.
     publisher
         .publish(message(&settleq, json!({"do": "raise"}), json!({})), true)
@@ -302,7 +350,7 @@ async fn channel_service_outgoing_and_settling() {
     assert!(in_use.contains("is used by"), "{in_use}");
 
     publisher.close().await;
-    cleanup(&rabbit, &[&inq, &outq, &settleq]).await;
+    cleanup(&rabbit, &[&inq, &outq, &settleq, &rejectq, &rejectedq]).await;
     cluster.finish().await;
 }
 

@@ -18,6 +18,15 @@ from zato.common.exception import OutgoingConnectionError
 from zato.server.service.support import native
 
 _KIND = 'amqp'
+_call = None
+
+
+def _connector_call(*args):
+    # Looked up once: a service publishing in a loop pays for the call only.
+    global _call
+    if _call is None:
+        _call = native().connector_call
+    return _call(*args)
 
 
 def _body(msg, properties):
@@ -52,7 +61,7 @@ class AMQPConnections:
         if properties:
             args['properties'] = properties
         try:
-            return native().connector_call(_KIND, out_name, 'publish', args, data)
+            return _connector_call(_KIND, out_name, 'publish', args, data)
         except LookupError as e:
             raise OutgoingConnectionError(out_name, str(e)) from None
         except ConnectionError as e:
