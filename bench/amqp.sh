@@ -102,7 +102,7 @@ for round in $(seq 1 "$ROUNDS"); do
   admin zato.channel.amqp.edit "{\"id\": $CH_ID, \"is_active\": false}" >/dev/null
   echo "server-consume $(rate "$t0" "$t1")" | tee -a "$TMP/runs.txt"
 done
-ERRORS=$(grep -cE ' ERROR |panicked' "$TMP/server1/logs/server.log" "$TMP/server.stdout" | awk -F: '{s+=$2} END {print s+0}')
+ERRORS=$( (grep -cE ' ERROR |panicked' "$TMP/server1/logs/server.log" "$TMP/server.stdout" || true) | awk -F: '{s+=$2} END {print s+0}')
 
 python3 - "$TMP/runs.txt" "$OUT" <<PYEOF
 import statistics, sys
