@@ -220,6 +220,8 @@ pub async fn run(dir: &Path, worker_index: u32) -> Result<(), StartError> {
     );
     let _ = stop_tx.send(true);
     let _ = server.await;
+    // Consumers of broker channels finish their running services and settle their messages.
+    state.tables.stop_listeners().await;
     if worker_index == 0 {
         let _ = state
             .odb

@@ -128,6 +128,21 @@ impl ConfigListener for AmqpChannels {
             state.rt.spawn(async move { c.stop().await });
         }
     }
+
+    fn stop(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(async move {
+            let running: Vec<Running> = self
+                .running
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .drain()
+                .map(|(_, r)| r)
+                .collect();
+            for r in running {
+                r.consumer.stop().await;
+            }
+        })
+    }
 }
 
 fn start(state: &Arc<ServerState>, row: &Values, def_row: &Values) -> Result<Consumer, String> {

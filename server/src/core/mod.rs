@@ -373,6 +373,10 @@ pub type KindRows = rustc_hash::FxHashMap<&'static str, Arc<Vec<serde_json::Map<
 pub trait ConfigListener: Send + Sync {
     fn kinds(&self) -> &'static [&'static str];
     fn apply(&self, rows: &KindRows);
+    /// The server is stopping: stop what runs (consumers), letting running work finish.
+    fn stop(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(async {})
+    }
 }
 
 /// Looked up on every request: FxHash, not SipHash (the keys are our own names).

@@ -110,6 +110,18 @@ impl Tables {
             .push(listener);
     }
 
+    /// Stops every listener (the server is stopping), one after the other.
+    pub async fn stop_listeners(&self) {
+        let listeners: Vec<Arc<dyn ConfigListener>> = self
+            .listeners
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for l in listeners {
+            l.stop().await;
+        }
+    }
+
     /// Tells the listeners of `kind` (all of them when None).
     fn notify(&self, kind: Option<&str>) {
         let rows = self.kind_rows.load();
