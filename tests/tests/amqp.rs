@@ -305,6 +305,25 @@ async fn channel_service_outgoing_and_settling() {
     );
     let log = cluster.servers[0].log();
     assert!(log.contains("asked to fail"), "the failure is logged");
+    // A message a JSON channel cannot read is dead-lettered at once: retrying cannot help.
+    let mut unreadable = message(&settleq, json!(null), json!({}));
+    unreadable.body = b"not JSON {".to_vec().into();
+    publisher.publish(unreadable, true).await.unwrap();
+    let dead = next(
+        &rabbit,
+        &format!("{settleq}.dead-letter"),
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("the unreadable message in the dead-letter queue");
+    assert_eq!(&dead.body[..], b"not JSON {");
+    assert!(
+        dead.headers["x-zato-error"]
+            .as_str()
+            .is_some_and(|e| e.contains("not valid JSON")),
+        "{:?}",
+        dead.headers
+    );
 
     // The admin API's publish, and the list shows names.
     invoke(

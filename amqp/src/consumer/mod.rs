@@ -60,6 +60,9 @@ pub enum Outcome {
     /// Processing failed: retry later, up to [`ConsumerConfig::max_deliveries`] times, then move
     /// the message to the dead-letter queue (see the module documentation).
     Failed(String),
+    /// The message can never be processed (it cannot be read, say): move it to the
+    /// dead-letter queue at once, with this reason.
+    DeadLetter(String),
 }
 
 /// A boxed, sendable future, as returned by [`Handler::handle`].

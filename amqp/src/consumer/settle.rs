@@ -108,25 +108,41 @@ async fn process(
             AckMode::Ack => acker.ack(BasicAckOptions::default()).await,
             AckMode::Reject => reject(acker).await,
         },
-        Outcome::Failed(reason) => {
-            match republish(&ctx, &body, d.properties, count, &reason).await {
-                Ok(()) => acker.ack(BasicAckOptions::default()).await,
-                Err(e) => {
-                    warn!(queue = %ctx.queue, error = %e, "cannot republish a failed AMQP message; requeueing it");
-                    tokio::time::sleep(REQUEUE_PAUSE).await;
-                    let requeue = BasicNackOptions {
-                        multiple: false,
-                        requeue: true,
-                    };
-                    acker.nack(requeue).await
-                }
-            }
+        Outcome::Failed(reason) => failed(&ctx, acker, &body, d.properties, count, &reason).await,
+        // Trying again cannot help: straight to the dead-letter queue.
+        Outcome::DeadLetter(reason) => {
+            let count = count.max(ctx.max_deliveries);
+            failed(&ctx, acker, &body, d.properties, count, &reason).await
         }
     };
     if let Err(e) = settled {
         // The channel is gone, and with it the broker's record of this delivery: it will be
         // delivered again.
         debug!(queue = %ctx.queue, error = %e, "cannot settle an AMQP delivery; it will be redelivered");
+    }
+}
+
+/// Republishes a failed message (or dead-letters it, see [`republish`]) and acks the original
+/// once that is confirmed; if republishing fails, the original is requeued instead.
+async fn failed(
+    ctx: &Ctx,
+    acker: &lapin::Acker,
+    body: &[u8],
+    properties: BasicProperties,
+    count: u32,
+    reason: &str,
+) -> lapin::Result<bool> {
+    match republish(ctx, body, properties, count, reason).await {
+        Ok(()) => acker.ack(BasicAckOptions::default()).await,
+        Err(e) => {
+            warn!(queue = %ctx.queue, error = %e, "cannot republish a failed AMQP message; requeueing it");
+            tokio::time::sleep(REQUEUE_PAUSE).await;
+            let requeue = BasicNackOptions {
+                multiple: false,
+                requeue: true,
+            };
+            acker.nack(requeue).await
+        }
     }
 }
 

@@ -261,7 +261,7 @@ async fn handle(state: &Arc<ServerState>, def: &ChannelDef, delivery: Delivery) 
                 service = def.service,
                 "AMQP message not handed over: {e}"
             );
-            return Outcome::Failed(e);
+            return Outcome::DeadLetter(e);
         }
     };
     let payload_is_text = payload.is_string();
