@@ -80,6 +80,6 @@ pub fn wait<F: std::future::Future>(state: &ServerState, fut: F) -> F::Output {
         state.python.demote_inline();
         tokio::task::block_in_place(|| state.rt.block_on(fut))
     } else {
-        state.python.io_wait(|| state.rt.block_on(fut))
+        state.python.io_wait(&state.rt, fut)
     }
 }

@@ -319,10 +319,15 @@ impl PyHost {
             .unwrap_or(false)
     }
 
-    /// Runs `f` (a wait on the server with the interpreter released) from an interpreter
-    /// thread, letting another thread take jobs meanwhile (see `pool.rs`).
-    pub fn io_wait<T>(&self, f: impl FnOnce() -> T) -> T {
-        self.pool.io_wait(f)
+    /// Runs `fut` (a wait on the server with the interpreter released) from an interpreter
+    /// thread, letting another thread take jobs if the wait is long (see `pool.rs`).
+
+    pub fn io_wait<F: std::future::Future>(
+        &self,
+        rt: &tokio::runtime::Handle,
+        fut: F,
+    ) -> F::Output {
+        self.pool.io_wait(rt, fut)
     }
 
     /// Called when Python code running inline is about to wait (see [`inline::Combiner::demote_current`]).

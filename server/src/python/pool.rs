@@ -6,7 +6,8 @@
 //! interrupt them (C code) are replaced only up to twice the configured number.
 //!
 //! A thread waiting on the server for I/O (an outgoing call, with the interpreter released)
-//! lends its seat: while jobs queue up, another thread is started, up to
+//! for longer than `SLOW_WAIT` lends its seat: while jobs queue up, another thread is
+//! started, up to
 //! `MAX_IO_THREADS_FACTOR` times the configured number, so a service that mostly waits on a
 //! remote system is not limited to `python_threads` calls at once. Threads beyond the
 //! configured number end after `IDLE_EXIT` without work.
@@ -49,6 +50,9 @@ pub struct Pool {
 
 /// Threads started while others wait on I/O never exceed `target` times this.
 const MAX_IO_THREADS_FACTOR: usize = 16;
+
+/// A wait on I/O longer than this lends its thread's seat (see [`Pool::io_wait`]).
+const SLOW_WAIT: Duration = Duration::from_millis(2);
 
 /// A thread above the configured number ends after this long without a job.
 const IDLE_EXIT: Duration = Duration::from_secs(10);
@@ -189,19 +193,37 @@ impl Pool {
         }
     }
 
-    /// Runs `f`, a wait on the server with the interpreter released, from an interpreter
-    /// thread; meanwhile this thread's seat goes to another one if jobs are waiting.
-    pub fn io_wait<T>(self: &Arc<Self>, f: impl FnOnce() -> T) -> T {
-        struct Back<'a>(&'a AtomicUsize);
+    /// Runs `fut`, a wait on the server with the interpreter released, from an interpreter
+    /// thread. Once it has waited [`SLOW_WAIT`], this thread's seat goes to another one if
+    /// jobs are queued; a quick wait lends nothing, as more threads would only take turns
+    /// with the GIL and the CPUs.
+    pub fn io_wait<F: std::future::Future>(
+        self: &Arc<Self>,
+        rt: &tokio::runtime::Handle,
+        fut: F,
+    ) -> F::Output {
+        struct Back<'a>(&'a AtomicUsize, bool);
         impl Drop for Back<'_> {
             fn drop(&mut self) {
-                self.0.fetch_sub(1, Ordering::SeqCst);
+                if self.1 {
+                    self.0.fetch_sub(1, Ordering::SeqCst);
+                }
             }
         }
-        self.waiting.fetch_add(1, Ordering::SeqCst);
-        let _back = Back(&self.waiting);
-        self.grow_if_waiting();
-        f()
+        let mut back = Back(&self.waiting, false);
+        rt.block_on(async {
+            let mut fut = std::pin::pin!(fut);
+            tokio::select! {
+                biased;
+                out = &mut fut => out,
+                () = tokio::time::sleep(SLOW_WAIT) => {
+                    self.waiting.fetch_add(1, Ordering::SeqCst);
+                    back.1 = true;
+                    self.grow_if_waiting();
+                    fut.await
+                }
+            }
+        })
     }
 
     /// Queues `f` for an interpreter thread without waiting (its result goes wherever `f`
