@@ -321,7 +321,6 @@ impl PyHost {
 
     /// Runs `fut` (a wait on the server with the interpreter released) from an interpreter
     /// thread, letting another thread take jobs if the wait is long (see `pool.rs`).
-
     pub fn io_wait<F: std::future::Future>(
         &self,
         rt: &tokio::runtime::Handle,
