@@ -17,6 +17,8 @@ POOL="${AMQP_POOL:-2}"
 PREFETCH="${AMQP_PREFETCH:-100}"
 OUT="${BENCH_AMQP_OUT:-$ROOT/bench/AMQP.md}"
 PY=(python3 "$ROOT/bench/bench.py")
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 
 cargo build --release -p zato-server -p zato-cli
 cargo build --release -p zato-amqp --example raw
@@ -35,10 +37,7 @@ cleanup() {
   if [ -n "$SERVER_PID" ]; then kill -TERM "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
   "$RAW" delete "$QIN" >/dev/null 2>&1 || true
   "$RAW" delete "$QOUT" >/dev/null 2>&1 || true
-  if [ "$rc" -ne 0 ] && [ -f "$TMP/server1/logs/server.log" ]; then
-    echo "--- last lines of the server log ---" >&2
-    tail -n 40 "$TMP/server1/logs/server.log" >&2
-  fi
+  [ "$rc" -eq 0 ] || show_server_log
   [ -z "${BENCH_KEEP_LOG:-}" ] || cp "$TMP/server1/logs/server.log" "$BENCH_KEEP_LOG" 2>/dev/null || true
   rm -rf "$TMP"
   exit "$rc"
@@ -47,16 +46,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-PORT=$("${PY[@]}" port)
-PW="admin.invoke.$(tr -d - < /proc/sys/kernel/random/uuid)"
-KEY=$("$BIN/zato" crypto create-secret-key)
-ODB=(--odb-type sqlite --odb-db-name "$TMP/zato.db")
-{
-  "$BIN/zato" create odb "${ODB[@]}"
-  "$BIN/zato" create cluster bench "${ODB[@]}" --secret-key="$KEY" --admin-invoke-password="$PW"
-  "$BIN/zato" create server "$TMP/server1" bench server1 "${ODB[@]}" --secret-key="$KEY" \
-    --http-host 127.0.0.1 --http-port "$PORT"
-} > "$TMP/create.log" 2>&1 || { cat "$TMP/create.log" >&2; exit 1; }
+new_server bench
 cp "$ROOT/bench/services/bench_amqp.py" "$TMP/server1/pickup/incoming/services/"
 "$BIN/zato-server" "$TMP/server1" > "$TMP/server.stdout" 2>&1 &
 SERVER_PID=$!

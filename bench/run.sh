@@ -15,6 +15,8 @@ CONNS="${BENCH_CONNECTIONS:-32}"
 STARTS="${BENCH_STARTS:-3}"
 OUT="${BENCH_OUT:-$ROOT/bench/RESULTS.md}"
 PY=(python3 "$ROOT/bench/bench.py")
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 
 bash scripts/install-deps.sh --bench
 command -v wrk >/dev/null || { echo "wrk is missing" >&2; exit 1; }
@@ -38,10 +40,7 @@ cleanup() {
   trap - EXIT INT TERM
   [ -f "$TMP/startup.pid" ] && stop_pid "$(cat "$TMP/startup.pid")"
   for p in "${pids[@]}"; do stop_pid "$p"; done
-  if [ "$rc" -ne 0 ] && [ -f "$TMP/server1/logs/server.log" ]; then
-    echo "--- last lines of the server log ---" >&2
-    tail -n 40 "$TMP/server1/logs/server.log" >&2
-  fi
+  [ "$rc" -eq 0 ] || show_server_log
   rm -rf "$TMP"
   exit "$rc"
 }
@@ -56,16 +55,7 @@ pids+=($!)
 "${PY[@]}" wait "http://127.0.0.1:$BASE_PORT/"
 
 # --- server ---------------------------------------------------------------------------------
-PORT=$("${PY[@]}" port)
-PW="admin.invoke.$(tr -d - < /proc/sys/kernel/random/uuid)"
-KEY=$("$BIN/zato" crypto create-secret-key)
-ODB=(--odb-type sqlite --odb-db-name "$TMP/zato.db")
-{
-  "$BIN/zato" create odb "${ODB[@]}"
-  "$BIN/zato" create cluster bench "${ODB[@]}" --secret-key="$KEY" --admin-invoke-password="$PW"
-  "$BIN/zato" create server "$TMP/server1" bench server1 "${ODB[@]}" --secret-key="$KEY" \
-    --http-host 127.0.0.1 --http-port "$PORT"
-} > "$TMP/create.log" 2>&1 || { cat "$TMP/create.log" >&2; exit 1; }
+new_server bench
 "$BIN/zato-server" "$TMP/server1" > "$TMP/server.stdout" 2>&1 &
 SERVER_PID=$!
 pids+=("$SERVER_PID")

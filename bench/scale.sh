@@ -20,6 +20,8 @@ CONNS="${BENCH_CONNECTIONS:-32}"
 STARTS="${BENCH_STARTS:-5}"
 OUT="${BENCH_SCALE_OUT:-$ROOT/bench/SCALE.md}"
 PY=(python3 "$ROOT/bench/bench.py")
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 SC=(python3 "$ROOT/bench/scale.py")
 
 bash scripts/install-deps.sh --bench
@@ -44,10 +46,7 @@ cleanup() {
   trap - EXIT INT TERM
   [ -f "$TMP/startup.pid" ] && kill -KILL "$(cat "$TMP/startup.pid")" 2>/dev/null
   stop_server
-  if [ "$rc" -ne 0 ] && [ -f "$TMP/server1/logs/server.log" ]; then
-    echo "--- last lines of the server log ---" >&2
-    tail -n 40 "$TMP/server1/logs/server.log" >&2
-  fi
+  [ "$rc" -eq 0 ] || show_server_log
   rm -rf "$TMP"
   exit "$rc"
 }
@@ -55,16 +54,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-PORT=$("${PY[@]}" port)
-PW="admin.invoke.$(tr -d - < /proc/sys/kernel/random/uuid)"
-KEY=$("$BIN/zato" crypto create-secret-key)
-ODB=(--odb-type sqlite --odb-db-name "$TMP/zato.db")
-{
-  "$BIN/zato" create odb "${ODB[@]}"
-  "$BIN/zato" create cluster scale "${ODB[@]}" --secret-key="$KEY" --admin-invoke-password="$PW"
-  "$BIN/zato" create server "$TMP/server1" scale server1 "${ODB[@]}" --secret-key="$KEY" \
-    --http-host 127.0.0.1 --http-port "$PORT"
-} > "$TMP/create.log" 2>&1 || { cat "$TMP/create.log" >&2; exit 1; }
+new_server scale
 
 echo "== $SERVICES services, $CHANNELS channels"
 "${SC[@]}" services "$TMP/server1/pickup/incoming/services" "$SERVICES"

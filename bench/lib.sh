@@ -1,0 +1,24 @@
+# Shared by bench/*.sh (sourced): a fresh SQLite ODB, cluster and server under $TMP, with
+# $BIN's binaries and $PY (bench.py). Sets PORT (the server's) and PW (admin.invoke's).
+#   new_server CLUSTER_NAME
+new_server() {
+  PORT=$("${PY[@]}" port)
+  PW="admin.invoke.$(tr -d - < /proc/sys/kernel/random/uuid)"
+  local key odb
+  key=$("$BIN/zato" crypto create-secret-key)
+  odb=(--odb-type sqlite --odb-db-name "$TMP/zato.db")
+  {
+    "$BIN/zato" create odb "${odb[@]}"
+    "$BIN/zato" create cluster "$1" "${odb[@]}" --secret-key="$key" --admin-invoke-password="$PW"
+    "$BIN/zato" create server "$TMP/server1" "$1" server1 "${odb[@]}" --secret-key="$key" \
+      --http-host 127.0.0.1 --http-port "$PORT"
+  } > "$TMP/create.log" 2>&1 || { cat "$TMP/create.log" >&2; exit 1; }
+}
+
+# The last lines of the server's log, after a failed run.
+show_server_log() {
+  if [ -f "$TMP/server1/logs/server.log" ]; then
+    echo "--- last lines of the server log ---" >&2
+    tail -n 40 "$TMP/server1/logs/server.log" >&2
+  fi
+}
