@@ -557,3 +557,61 @@ async fn enmasse_round_trip_of_amqp_objects() {
     a.finish().await;
     b.finish().await;
 }
+
+/// Messages that queued up while the server was down meet their service after a restart:
+/// channels start only once the services they call are deployed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_waiting_for_a_restarted_server_are_handled() {
+    let rabbit = rabbit("/").await;
+    let (inq, outq) = (unique("restart-in"), unique("restart-out"));
+    declare(&rabbit, &[&inq, &outq]).await;
+    let mut cluster = TestCluster::start(Backend::Sqlite, Options::default())
+        .await
+        .unwrap();
+    let admin = cluster.servers[0].admin();
+    // Deployed first, so at start-up the relay is deployed only after a second of this.
+    let slow = "import time\ntime.sleep(1)\nfrom zato.server.service import Service\n\nclass Slow(Service):\n    name = 'test.slow-import'\n";
+    invoke(
+        &admin,
+        "zato.service.upload-package",
+        json!({"payload": base64::engine::general_purpose::STANDARD.encode(slow), "payload_name": "slow_import.py"}),
+    )
+    .await;
+    let def = setup(&admin, "/").await;
+    channel(&admin, &def, &inq, "test.amqp-relay", json!({})).await;
+    cluster.servers[0].stop();
+    let publisher = Publisher::new(broker("/"), 1);
+    for n in 0..20 {
+        publisher
+            .publish(
+                message(&inq, json!({"n": n}), json!({"x-out-queue": outq})),
+                true,
+            )
+            .await
+            .unwrap();
+    }
+    cluster.servers[0].start().await.unwrap();
+    let mut seen = HashSet::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while seen.len() < 20 && std::time::Instant::now() < deadline {
+        match rabbit.get(&outq).await {
+            Ok(Some(d)) => {
+                let v: Value = serde_json::from_slice(&d.body).expect("JSON");
+                seen.insert(v["n"].as_i64().expect("n"));
+            }
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    assert_eq!(seen.len(), 20, "relayed after the restart");
+    assert!(
+        rabbit
+            .get(&format!("{inq}.dead-letter"))
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing dead-lettered"
+    );
+    publisher.close().await;
+    cleanup(&rabbit, &[&inq, &outq]).await;
+    cluster.finish().await;
+}

@@ -140,12 +140,6 @@ pub async fn run(dir: &Path, worker_index: u32) -> Result<(), StartError> {
         state: Arc::downgrade(&state),
     }));
     subscribe(&state);
-    #[cfg(feature = "amqp")]
-    state
-        .tables
-        .listen(Arc::new(channels::amqp::AmqpChannels::new(Arc::downgrade(
-            &state,
-        ))));
     // Events published from here on are seen by the broker loop.
     let last_event = state.odb.last_event_id(state.cluster_id).await?;
     if worker_index == 0 {
@@ -178,6 +172,14 @@ pub async fn run(dir: &Path, worker_index: u32) -> Result<(), StartError> {
         "Deployed {user_services} user-defined services ({})",
         state.server_name
     );
+    // Broker channels start once the services they call are deployed: a message must not
+    // meet a service that is not there yet (it would be retried, then dead-lettered).
+    #[cfg(feature = "amqp")]
+    state
+        .tables
+        .listen(Arc::new(channels::amqp::AmqpChannels::new(Arc::downgrade(
+            &state,
+        ))));
 
     let listener = listen(&bind, reuse_port)?;
     if worker_index == 0 {
