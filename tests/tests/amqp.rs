@@ -359,6 +359,15 @@ async fn channel_service_outgoing_and_settling() {
         typo.contains("unknown field `ack_mod`; did you mean `ack_mode`?"),
         "{typo}"
     );
+    let long = admin
+        .invoke(
+            "zato.definition.amqp.create",
+            &json!({"name": "x".repeat(300), "host": "h", "username": "u"}),
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(long.contains("at most 200 characters"), "{long}");
     // A definition in use cannot be deleted.
     let def_id = invoke(&admin, "zato.definition.amqp.get-list", json!({})).await[0]["id"].clone();
     let in_use = admin

@@ -206,6 +206,13 @@ pub fn parse(
         None => i.str("name"),
     };
     i.done()?;
+    // The column holds 200 characters on every backend; control characters name nothing.
+    if name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(ServiceError::bad_request(format!(
+            "`name` of an {} must be at most 200 characters, without control characters",
+            kind.label
+        )));
+    }
     let get = |k: &str| input.get(k).filter(|v| !v.is_null());
     let mut values = Map::new();
     let mut refs = Vec::new();
