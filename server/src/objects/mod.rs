@@ -29,7 +29,7 @@ pub const SQL: &str = "sql";
 /// `service` rows: which services are active.
 pub const SERVICE: &str = "service";
 
-/// Every kind with a live table here.
+/// The kinds with hand-written tables here; [`Tables::kinds`] adds those declared as data.
 pub const KINDS: [&str; 4] = [HTTP_SOAP, SECURITY, SQL, SERVICE];
 
 /// The live tables of one server process.
@@ -64,9 +64,9 @@ pub struct Source<'a> {
 }
 
 impl Tables {
-    /// Reloads the table of `kind` (one of [`KINDS`]); `id` narrows an `http_soap` change to
-    /// one row. Unknown kinds are logged and ignored: a newer server may publish kinds this one
-    /// does not have.
+    /// Reloads the table of `kind` (one of [`Tables::kinds`]); `id` narrows an `http_soap`
+    /// change to one row. Unknown kinds are logged and ignored: a newer server may publish kinds
+    /// this one does not have.
     pub async fn reload(
         &self,
         src: &Source<'_>,

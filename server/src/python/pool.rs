@@ -194,7 +194,7 @@ impl Pool {
     }
 
     /// Runs `fut`, a wait on the server with the interpreter released, from an interpreter
-    /// thread. Once it has waited [`SLOW_WAIT`], this thread's seat goes to another one if
+    /// thread. Once it has waited `SLOW_WAIT` (2 ms), this thread's seat goes to another one if
     /// jobs are queued; a quick wait lends nothing, as more threads would only take turns
     /// with the GIL and the CPUs.
     pub fn io_wait<F: std::future::Future>(
