@@ -5,6 +5,8 @@ pub mod cid;
 pub mod config;
 pub mod crypto;
 pub mod files;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod kvdb;
 pub mod locate;

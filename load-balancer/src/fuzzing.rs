@@ -2,7 +2,7 @@
 //! and response framing, each run on arbitrary bytes with the invariants a proxy must keep
 //! asserted, so that a broken invariant is a crash the fuzzer reports.
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::OnceLock;
+use zato_common::fuzzing::allowed;
 
 use crate::fast::{Chunked, Framing, HeadParse, Parsed, Secure, parse_request, parse_response};
 use crate::proxy::MONITOR_URI;
@@ -19,23 +19,6 @@ const HOP_BY_HOP: &[&str] = &[
     "upgrade",
     "transfer-encoding",
 ];
-
-/// Known findings (listed in fuzz/RESULTS.md) that `ZATO_FUZZ_ALLOW` (names separated by
-/// commas) turns from a crash into a skipped input, so that fuzzing can go on past them until
-/// they are fixed. Unset, every one is a crash: their inputs in fuzz/seeds replay them.
-fn allowed(finding: &str) -> bool {
-    static ALLOW: OnceLock<Vec<String>> = OnceLock::new();
-    ALLOW
-        .get_or_init(|| {
-            std::env::var("ZATO_FUZZ_ALLOW")
-                .unwrap_or_default()
-                .split(',')
-                .map(|s| s.trim().to_string())
-                .collect()
-        })
-        .iter()
-        .any(|a| a == finding)
-}
 
 fn count(headers: &[httparse::Header<'_>], name: &str) -> usize {
     headers

@@ -4,7 +4,9 @@
 //! hold, so that a broken invariant is a crash the fuzzer reports.
 use std::future::Future;
 use std::sync::OnceLock;
+
 use std::task::{Context, Poll, Waker};
+use zato_common::fuzzing::allowed;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -36,23 +38,6 @@ fn body_of(resp: Resp) -> Vec<u8> {
         Poll::Ready(Err(e)) => match e {},
         Poll::Pending => panic!("an in-memory body is not ready"),
     }
-}
-
-/// Known findings (listed in fuzz/RESULTS.md) that `ZATO_FUZZ_ALLOW` (names separated by
-/// commas) turns from a crash into a skipped input, so that fuzzing can go on past them until
-/// they are fixed. Unset, every one is a crash: their inputs in fuzz/seeds replay them.
-fn allowed(finding: &str) -> bool {
-    static ALLOW: OnceLock<Vec<String>> = OnceLock::new();
-    ALLOW
-        .get_or_init(|| {
-            std::env::var("ZATO_FUZZ_ALLOW")
-                .unwrap_or_default()
-                .split(',')
-                .map(|s| s.trim().to_string())
-                .collect()
-        })
-        .iter()
-        .any(|a| a == finding)
 }
 
 /// A SOAP Fault with `details` must be a SOAP envelope the codec reads back, as the version
@@ -181,7 +166,7 @@ pub fn wss_parse(data: &[u8]) {
     }
 }
 
-fn http_row(id: i64, path: &str, method: Option<&str>) -> HttpSoap {
+pub(crate) fn http_row(id: i64, path: &str, method: Option<&str>) -> HttpSoap {
     HttpSoap {
         id,
         name: format!("ch{id}"),

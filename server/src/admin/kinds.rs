@@ -5,8 +5,11 @@
 //! one; references (`def_name`, `service`) are resolved by name.
 use std::sync::Arc;
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value, json};
 use zato_common::odb::kinds::{self, Default as Dflt, Field, Kind, Ty, Values};
+use zato_common::odb::{Odb, OdbError};
 
 use super::{BoxFut, Ctx, Input, ServiceError, ServiceResult, check_cluster, new_password};
 use crate::core::{ErrorKind, Service};
@@ -321,8 +324,53 @@ async fn resolve_service(ctx: &Ctx, name: &str) -> Result<Value, ServiceError> {
     Ok(Value::from(row.id))
 }
 
+/// The names of what rows of kinds declared as data point at (other kinds' rows and
+/// services), read once for a whole list or export.
+pub struct RefNames {
+    rows: HashMap<(&'static str, i64), String>,
+    services: HashMap<i64, String>,
+}
+
+impl RefNames {
+    pub async fn load(odb: &Odb, cluster_id: i64) -> Result<Self, OdbError> {
+        let mut rows = HashMap::new();
+        for k in kinds::ALL {
+            for r in odb.kind_list(k, cluster_id).await? {
+                if let (Some(id), Some(name)) = (r["id"].as_i64(), r["name"].as_str()) {
+                    rows.insert((k.name, id), name.to_string());
+                }
+            }
+        }
+        let services = odb
+            .service_list(cluster_id)
+            .await?
+            .into_iter()
+            .map(|s| (s.id, s.name))
+            .collect();
+        Ok(Self { rows, services })
+    }
+
+    /// The name the reference field `f` holding `value` points at (null when none).
+    pub fn of(&self, f: &Field, value: &Value) -> Value {
+        let name = value.as_i64().and_then(|id| match f.ty {
+            Ty::Ref(target) => self.rows.get(&(target.name, id)),
+            Ty::Service => self.services.get(&id),
+            _ => None,
+        });
+        name.map_or(Value::Null, |n| Value::String(n.clone()))
+    }
+
+    /// Where an input or an export gives the name: `def_name`, `service_name`.
+    pub fn key(f: &Field) -> String {
+        match f.ty {
+            Ty::Service => "service_name".to_string(),
+            _ => format!("{}_name", f.ref_stem()),
+        }
+    }
+}
+
 /// A row as the admin API shows it: no secret, references also by name.
-async fn describe(ctx: &Ctx, kind: &Kind, row: &Values) -> Result<Value, ServiceError> {
+fn describe(kind: &Kind, row: &Values, names: &RefNames) -> Value {
     let mut out = Map::new();
     out.insert("id".into(), row["id"].clone());
     out.insert("name".into(), row["name"].clone());
@@ -330,38 +378,14 @@ async fn describe(ctx: &Ctx, kind: &Kind, row: &Values) -> Result<Value, Service
         let v = row.get(f.name).cloned().unwrap_or(Value::Null);
         match f.ty {
             Ty::Secret => continue,
-            Ty::Ref(target) => {
-                let name = match v.as_i64() {
-                    Some(id) => ctx
-                        .state
-                        .odb
-                        .kind_by_id(target, ctx.state.cluster_id, id)
-                        .await?
-                        .map(|r| r["name"].clone()),
-                    None => None,
-                };
-                out.insert(
-                    format!("{}_name", f.ref_stem()),
-                    name.unwrap_or(Value::Null),
-                );
-            }
-            Ty::Service => {
-                let name = match v.as_i64() {
-                    Some(id) => ctx
-                        .state
-                        .odb
-                        .service_by_id(ctx.state.cluster_id, id)
-                        .await?
-                        .map(|s| Value::String(s.name)),
-                    None => None,
-                };
-                out.insert("service_name".into(), name.unwrap_or(Value::Null));
+            Ty::Ref(_) | Ty::Service => {
+                out.insert(RefNames::key(f), names.of(f, &v));
             }
             _ => {}
         }
         out.insert(f.name.to_string(), v);
     }
-    Ok(Value::Object(out))
+    Value::Object(out)
 }
 
 async fn find(ctx: &Ctx, kind: &Kind, input: &Value) -> Result<Values, ServiceError> {
@@ -421,16 +445,16 @@ async fn edit(ctx: &Ctx, kind: &'static Kind, input: Value) -> ServiceResult {
 async fn get_list(ctx: &Ctx, kind: &'static Kind, input: Value) -> ServiceResult {
     check_cluster(ctx, &Input::new(&input))?;
     let rows = ctx.state.odb.kind_list(kind, ctx.state.cluster_id).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in &rows {
-        out.push(describe(ctx, kind, row).await?);
-    }
-    Ok(Value::Array(out))
+    let names = RefNames::load(&ctx.state.odb, ctx.state.cluster_id).await?;
+    Ok(Value::Array(
+        rows.iter().map(|r| describe(kind, r, &names)).collect(),
+    ))
 }
 
 async fn get_by_id(ctx: &Ctx, kind: &'static Kind, input: Value) -> ServiceResult {
     let row = find(ctx, kind, &input).await?;
-    describe(ctx, kind, &row).await
+    let names = RefNames::load(&ctx.state.odb, ctx.state.cluster_id).await?;
+    Ok(describe(kind, &row, &names))
 }
 
 async fn delete(ctx: &Ctx, kind: &'static Kind, input: Value) -> ServiceResult {

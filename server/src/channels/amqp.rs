@@ -50,9 +50,30 @@ impl AmqpChannels {
 
 /// What a consumer needs to know of its channel per message.
 struct ChannelDef {
-    service: String,
+    service_id: i64,
+    /// Read from the ODB on the first message (a changed row makes a new channel).
+    service: tokio::sync::OnceCell<String>,
     data_format: String,
     info: Arc<ChannelInfo>,
+}
+
+impl ChannelDef {
+    async fn service_name(&self, state: &ServerState) -> Result<&str, String> {
+        self.service
+            .get_or_try_init(|| async {
+                match state
+                    .odb
+                    .service_by_id(state.cluster_id, self.service_id)
+                    .await
+                {
+                    Ok(Some(s)) => Ok(s.name),
+                    Ok(None) => Err(format!("service id {} does not exist", self.service_id)),
+                    Err(e) => Err(format!("cannot read the channel's service: {e}")),
+                }
+            })
+            .await
+            .map(String::as_str)
+    }
 }
 
 fn text<'a>(row: &'a Values, k: &str) -> &'a str {
@@ -169,42 +190,23 @@ fn start(state: &Arc<ServerState>, row: &Values, def_row: &Values) -> Result<Con
         "id": int(row, "id", 0), "name": name, "type": "amqp", "data_format": data_format,
         "queue": text(row, "queue"), "is_internal": false,
     }));
+    let channel = Arc::new(ChannelDef {
+        service_id,
+        service: tokio::sync::OnceCell::new(),
+        data_format,
+        info,
+    });
     let weak = Arc::downgrade(state);
-    let odb = state.odb.clone();
-    let cluster_id = state.cluster_id;
-    // The service is looked up by id on each message: a renamed or redeployed service is found.
-    let channel = Arc::new(Mutex::new(None::<Arc<ChannelDef>>));
     let handler = move |delivery: Delivery| {
-        let (weak, odb, channel) = (weak.clone(), odb.clone(), channel.clone());
-        let (info, data_format) = (info.clone(), data_format.clone());
+        let (weak, channel) = (weak.clone(), channel.clone());
         async move {
             let Some(state) = weak.upgrade() else {
                 return Outcome::Failed("the server is stopping".into());
             };
-            let cached = channel.lock().ok().and_then(|c| c.clone());
-            let def = match cached {
-                Some(d) => d,
-                None => match odb.service_by_id(cluster_id, service_id).await {
-                    Ok(Some(s)) => {
-                        let d = Arc::new(ChannelDef {
-                            service: s.name,
-                            data_format,
-                            info,
-                        });
-                        if let Ok(mut c) = channel.lock() {
-                            *c = Some(d.clone());
-                        }
-                        d
-                    }
-                    Ok(None) => {
-                        return Outcome::Failed(format!("service id {service_id} does not exist"));
-                    }
-                    Err(e) => {
-                        return Outcome::Failed(format!("cannot read the channel's service: {e}"));
-                    }
-                },
-            };
-            handle(&state, &def, delivery).await
+            match channel.service_name(&state).await {
+                Ok(service) => handle(&state, &channel, service, delivery).await,
+                Err(e) => Outcome::Failed(e),
+            }
         }
     };
     Ok(Consumer::start(def, cfg, Arc::new(handler)))
@@ -251,22 +253,23 @@ fn meta(d: &Delivery) -> Value {
     )
 }
 
-async fn handle(state: &Arc<ServerState>, def: &ChannelDef, delivery: Delivery) -> Outcome {
+async fn handle(
+    state: &Arc<ServerState>,
+    def: &ChannelDef,
+    service: &str,
+    delivery: Delivery,
+) -> Outcome {
     let cid = zato_common::new_cid();
     let payload = match payload(def, &delivery) {
         Ok(p) => p,
         Err(e) => {
-            tracing::error!(
-                cid,
-                service = def.service,
-                "AMQP message not handed over: {e}"
-            );
+            tracing::error!(cid, service, "AMQP message not handed over: {e}");
             return Outcome::DeadLetter(e);
         }
     };
     let payload_is_text = payload.is_string();
     let call = Call {
-        name: def.service.clone(),
+        name: service.to_string(),
         cid: cid.clone(),
         payload,
         raw_request: String::from_utf8_lossy(&delivery.body).into_owned(),
@@ -291,22 +294,12 @@ async fn handle(state: &Arc<ServerState>, def: &ChannelDef, delivery: Delivery) 
         Err(e) => {
             let level_error = !matches!(e.kind, ErrorKind::BadInput | ErrorKind::NotFound);
             if level_error {
-                tracing::error!(
-                    cid,
-                    service = def.service,
-                    "AMQP message failed: {}",
-                    e.message
-                );
+                tracing::error!(cid, service, "AMQP message failed: {}", e.message);
             } else {
-                tracing::warn!(
-                    cid,
-                    service = def.service,
-                    "AMQP message failed: {}",
-                    e.message
-                );
+                tracing::warn!(cid, service, "AMQP message failed: {}", e.message);
             }
             if let Some(tb) = &e.traceback {
-                tracing::error!(cid, service = def.service, "{tb}");
+                tracing::error!(cid, service, "{tb}");
             }
             Outcome::Failed(e.message)
         }

@@ -253,19 +253,6 @@ impl ErrorKind {
             Self::Other(_) => 500,
         }
     }
-
-    /// The caller's fault (4xx-like): retrying the same input will not help.
-    pub fn is_caller_error(self) -> bool {
-        matches!(
-            self,
-            Self::BadInput
-                | Self::Unauthorized
-                | Self::Forbidden
-                | Self::NotFound
-                | Self::MethodNotAllowed
-                | Self::Conflict
-        ) || matches!(self, Self::Other(s) if (400..500).contains(&s))
-    }
 }
 
 /// A failed invocation: what kind of failure, a message for the caller and, for errors raised
@@ -297,9 +284,6 @@ impl ServiceError {
             ErrorKind::NotFound,
             format!("Service `{service}` not found"),
         )
-    }
-    pub fn missing(message: impl Into<String>) -> Self {
-        Self::new(ErrorKind::NotFound, message)
     }
     pub fn internal(message: &str) -> Self {
         Self::new(ErrorKind::Internal, message)
@@ -356,6 +340,11 @@ pub trait Service<S>: Send + Sync {
 /// Told about every call the invoker runs: statistics, slow-response logs and rate limits plug
 /// in here.
 pub trait Observer: Send + Sync {
+    /// Whether this observer looks at calls of `service` at all: a call no observer wants
+    /// runs without being timed or having its name kept.
+    fn wants(&self, _service: &str) -> bool {
+        true
+    }
     /// Before the call runs; an error refuses it (a rate limit, say).
     fn before(&self, _call: &Call) -> Result<(), ServiceError> {
         Ok(())

@@ -66,14 +66,12 @@ enum Origin<'a> {
 /// stored in the ODB (one transaction), and only then are its services swapped in. If the
 /// store fails, nothing changed here either. Returns what was deployed and the package id.
 /// Where a deployed file's copy is kept (`work/hot-deploy/current/<file>`).
-fn current_path(state: &ServerState, file_name: &str) -> String {
+fn current_path(state: &ServerState, file_name: &str) -> PathBuf {
     state
         .cfg
         .dir
         .join("work/hot-deploy/current")
         .join(file_name)
-        .to_string_lossy()
-        .into_owned()
 }
 
 async fn deploy_here(
@@ -97,13 +95,9 @@ async fn deploy_here(
             tracing::error!("Could not deploy `{file_name}`: {f}");
             ServiceError::bad_request(format!("Could not deploy {f}"))
         })?;
-    let current = state
-        .cfg
-        .dir
-        .join("work/hot-deploy/current")
-        .join(file_name);
+    let current = current_path(state, file_name);
     let hash = sha256_hex(bytes);
-    let path = current_path(state, file_name);
+    let path = current.to_string_lossy().into_owned();
     let items: Vec<Deployment<'_>> = deployed
         .iter()
         .map(|d| Deployment {
@@ -297,7 +291,9 @@ pub async fn load_packages(state: &Arc<ServerState>) -> usize {
     for pkg in &packages {
         match apply_stored(state, pkg, false).await {
             Ok(deployed) => {
-                let path = current_path(state, &pkg.payload_name);
+                let path = current_path(state, &pkg.payload_name)
+                    .to_string_lossy()
+                    .into_owned();
                 done.push((pkg, deployed, path, sha256_hex(&pkg.payload)));
             }
             Err(e) => tracing::error!(

@@ -125,10 +125,6 @@ impl Bus {
         }
     }
 
-    pub fn origin(&self) -> &str {
-        &self.origin
-    }
-
     /// Calls `handler` for every event of `topic` (see [`ClusterEvent::topic`]).
     pub fn subscribe(&self, topic: impl Into<String>, handler: Handler) {
         // A poisoned lock only means a subscriber panicked while adding; the map is whole.

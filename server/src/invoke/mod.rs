@@ -13,17 +13,18 @@ pub mod request;
 
 pub async fn invoke(state: &Arc<ServerState>, call: Call) -> Result<Output, ServiceError> {
     let observers = &state.observers;
-    if observers.is_empty() {
+    if !observers.iter().any(|o| o.wants(&call.name)) {
         return run(state, call).await;
     }
     let started = Instant::now();
     let (name, cid) = (call.name.clone(), call.cid.clone());
-    let result = match observers.iter().try_for_each(|o| o.before(&call)) {
+    let wanting = || observers.iter().filter(|o| o.wants(&name));
+    let result = match wanting().try_for_each(|o| o.before(&call)) {
         Ok(()) => run(state, call).await,
         Err(e) => Err(e),
     };
     let took = started.elapsed();
-    for o in observers.iter() {
+    for o in wanting() {
         o.after(&name, &cid, took, result.as_ref());
     }
     result

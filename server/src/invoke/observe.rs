@@ -15,6 +15,11 @@ pub struct SlowResponses {
 }
 
 impl Observer for SlowResponses {
+    /// Only services with a threshold below upstream's "never" are timed.
+    fn wants(&self, service: &str) -> bool {
+        self.thresholds.load().contains_key(service)
+    }
+
     fn after(&self, name: &str, cid: &str, took: Duration, _: Result<&Output, &ServiceError>) {
         let ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
         if let Some(limit) = self.thresholds.load().get(name)
@@ -26,5 +31,20 @@ impl Observer for SlowResponses {
                 "slow response: {ms} ms, above the service's slow_threshold of {limit} ms"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_services_with_a_threshold_are_timed() {
+        let thresholds = Arc::new(ArcSwap::from_pointee(
+            [("slow.svc".to_string(), 10)].into_iter().collect(),
+        ));
+        let slow = SlowResponses { thresholds };
+        assert!(slow.wants("slow.svc"));
+        assert!(!slow.wants("other.svc"));
     }
 }

@@ -338,34 +338,9 @@ fn resolve_all(secdefs: &[SecDef], key: &SecretKey) -> HashMap<i64, SecCheck> {
 mod tests {
     use super::*;
 
+    /// A channel row as the fuzz targets build them.
     fn row(id: i64, path: &str, method: Option<&str>) -> HttpSoap {
-        HttpSoap {
-            id,
-            name: format!("ch{id}"),
-            is_active: true,
-            is_internal: false,
-            connection: "channel".into(),
-            transport: "plain_http".into(),
-            host: None,
-            url_path: path.into(),
-            method: method.map(str::to_string),
-            soap_action: None,
-            soap_version: None,
-            data_format: Some("json".into()),
-            content_type: None,
-            timeout: None,
-            pool_size: None,
-            validate_tls: true,
-            merge_url_params_req: true,
-            url_params_pri: None,
-            params_pri: None,
-            security_id: None,
-            security_name: None,
-            sec_type: None,
-            service_id: None,
-            service_name: Some("svc".into()),
-            cluster_id: 1,
-        }
+        crate::fuzzing::http_row(id, path, method)
     }
 
     #[test]

@@ -148,11 +148,9 @@ impl Kind {
 /// encrypted), checked by the caller.
 pub type Values = Map<String, Value>;
 
-fn bind<'q>(
-    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
-    f: &Field,
-    v: Option<&Value>,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+fn bind<'q>(q: AnyQuery<'q>, f: &Field, v: Option<&Value>) -> AnyQuery<'q> {
     match (f.ty, v) {
         (_, None | Some(Value::Null)) => match f.ty {
             Ty::Str(_) | Ty::Secret => q.bind(None::<String>),
@@ -181,13 +179,7 @@ impl Odb {
         cluster_id: i64,
         id: i64,
     ) -> OdbResult<Option<Values>> {
-        let sql = self.dialect(&format!("{} AND id = ?", kind.select()));
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(cluster_id)
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
-        row.as_ref().map(|r| kind.row(r)).transpose()
+        self.kind_one(kind, cluster_id, "id", |q| q.bind(id)).await
     }
 
     pub async fn kind_by_name(
@@ -196,10 +188,20 @@ impl Odb {
         cluster_id: i64,
         name: &str,
     ) -> OdbResult<Option<Values>> {
-        let sql = self.dialect(&format!("{} AND name = ?", kind.select()));
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(cluster_id)
-            .bind(name.to_string())
+        self.kind_one(kind, cluster_id, "name", |q| q.bind(name.to_string()))
+            .await
+    }
+
+    /// The row whose `column` has the value `bind` adds to the query.
+    async fn kind_one<'q>(
+        &self,
+        kind: &Kind,
+        cluster_id: i64,
+        column: &str,
+        bind: impl FnOnce(AnyQuery<'q>) -> AnyQuery<'q>,
+    ) -> OdbResult<Option<Values>> {
+        let sql = self.dialect(&format!("{} AND {column} = ?", kind.select()));
+        let row = bind(sqlx::query(AssertSqlSafe(sql)).bind(cluster_id))
             .fetch_optional(self.pool())
             .await?;
         row.as_ref().map(|r| kind.row(r)).transpose()

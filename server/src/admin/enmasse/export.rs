@@ -1,8 +1,6 @@
 //! `zato.enmasse.export`: the cluster's user configuration in enmasse's file format, secrets
 //! as `{Zato_Enmasse_Env.VAR}` placeholders, objects sorted by name so that an export of an
 //! import of an export is the same file.
-use std::collections::HashMap;
-
 use serde_json::{Map, Value, json};
 use zato_common::odb::channels::HttpSoap;
 use zato_common::odb::kinds::{self, Kind, Ty, Values};
@@ -11,6 +9,7 @@ use zato_common::odb::sql_pool::SqlPool;
 use zato_common::setup::{ADMIN_INVOKE_SEC, PUBAPI_SEC};
 
 use super::{CHANNEL_REST, CHANNEL_SOAP, OUTCONN_SQL, OUTGOING_REST, OUTGOING_SOAP, SECURITY};
+use crate::admin::kinds::RefNames;
 use crate::admin::{Ctx, ServiceResult};
 
 /// The environment variable a secret is read from on import: `ZATO_<KIND>_<NAME>_PASSWORD`.
@@ -121,12 +120,7 @@ fn sql(p: &SqlPool) -> Value {
 }
 
 /// A row of a kind declared as data: references by name, the secret as a placeholder.
-fn kind_row(
-    kind: &Kind,
-    row: &Values,
-    names: &HashMap<(&'static str, i64), String>,
-    services: &HashMap<i64, String>,
-) -> Value {
+fn kind_row(kind: &Kind, row: &Values, names: &RefNames) -> Value {
     let mut m = Map::new();
     put(&mut m, "name", row["name"].clone());
     for f in kind.fields {
@@ -140,20 +134,7 @@ fn kind_row(
                     row["name"].as_str().unwrap_or_default()
                 )),
             ),
-            Ty::Ref(target) => put(
-                &mut m,
-                &format!("{}_name", f.ref_stem()),
-                v.as_i64()
-                    .and_then(|id| names.get(&(target.name, id)))
-                    .map_or(Value::Null, |n| json!(n)),
-            ),
-            Ty::Service => put(
-                &mut m,
-                "service_name",
-                v.as_i64()
-                    .and_then(|id| services.get(&id))
-                    .map_or(Value::Null, |n| json!(n)),
-            ),
+            Ty::Ref(_) | Ty::Service => put(&mut m, &RefNames::key(f), names.of(f, &v)),
             _ => put(&mut m, f.name, v),
         }
     }
@@ -197,30 +178,11 @@ pub async fn export(ctx: &Ctx, _input: Value) -> ServiceResult {
             out.insert(key.to_string(), sorted(items));
         }
     }
-    let mut rows = Vec::new();
+    let names = RefNames::load(odb, cluster).await?;
     for kind in kinds::ALL {
-        rows.push((kind, odb.kind_list(kind, cluster).await?));
-    }
-    let names: HashMap<(&'static str, i64), String> = rows
-        .iter()
-        .flat_map(|(k, rows)| {
-            rows.iter().filter_map(|r| {
-                Some(((k.name, r["id"].as_i64()?), r["name"].as_str()?.to_string()))
-            })
-        })
-        .collect();
-    let services: HashMap<i64, String> = odb
-        .service_list(cluster)
-        .await?
-        .into_iter()
-        .map(|s| (s.id, s.name))
-        .collect();
-    for (kind, rows) in &rows {
+        let rows = odb.kind_list(kind, cluster).await?;
         if !rows.is_empty() {
-            let items = rows
-                .iter()
-                .map(|r| kind_row(kind, r, &names, &services))
-                .collect();
+            let items = rows.iter().map(|r| kind_row(kind, r, &names)).collect();
             out.insert(kind.enmasse.to_string(), sorted(items));
         }
     }
