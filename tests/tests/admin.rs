@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use serde_json::{Value, json};
+use zato_common::admin::{AdminError, AdminResponse};
 use zato_tests::{Backend, Options, Server, TestCluster, create_channel, drop_file, eventually};
 
 const ASYNCS: &str = include_str!("fixtures/asyncs.py");
@@ -326,6 +327,125 @@ async fn services_channels_and_security() {
     })
     .await;
     assert!(gone.is_some());
+    c.finish().await;
+}
+
+/// A misspelt key never leaves a setting out silently, and a second channel on a path that
+/// already has one is refused, naming it; what upstream's clients send is accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typos_and_clashing_channels_are_refused() {
+    let c = TestCluster::start(Backend::Sqlite, Options::default())
+        .await
+        .unwrap();
+    let admin = c.servers[0].admin();
+    let err = |r: Result<AdminResponse, AdminError>| match r {
+        Ok(r) => panic!("accepted: {:?}", r.data),
+        Err(e) => e.to_string(),
+    };
+    admin
+        .invoke(
+            "zato.security.basic-auth.create",
+            &json!({"name": "crm", "username": "crm", "realm": "r", "is_active": true}),
+        )
+        .await
+        .unwrap();
+    let channel = |name: &str, path: &str, method: &str, extra: Value| {
+        let mut v = json!({"name": name, "url_path": path, "method": method,
+            "connection": "channel", "transport": "plain_http", "service": "zato.ping"});
+        for (k, x) in extra.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        v
+    };
+    let typo = err(admin
+        .invoke(
+            "zato.http-soap.create",
+            &channel("typo", "/typo", "GET", json!({"securty_name": "crm"})),
+        )
+        .await);
+    assert!(
+        typo.contains("unknown field `securty_name`; did you mean `security_name`?"),
+        "{typo}"
+    );
+    let list = admin
+        .invoke("zato.http-soap.get-list", &json!({"connection": "channel"}))
+        .await
+        .unwrap()
+        .data;
+    assert!(
+        !list.to_string().contains("\"typo\""),
+        "the channel went live: {list}"
+    );
+    let typo = err(admin
+        .invoke("zato.service.get-list", &json!({"qeury": "ping"}))
+        .await);
+    assert!(typo.contains("did you mean `query`?"), "{typo}");
+
+    // Upstream's web admin sends every field, most of them empty: accepted.
+    admin
+        .invoke(
+            "zato.http-soap.create",
+            &channel("orders", "/orders/{id}", "GET", json!({"cluster_id": 1,
+                "security_id": null, "security_groups": [], "has_rbac": false, "cache_id": null,
+                "match_slash": true, "serialization_type": "string", "is_rate_limit_active": false})),
+        )
+        .await
+        .unwrap();
+    let groups = err(admin
+        .invoke(
+            "zato.http-soap.create",
+            &channel(
+                "grouped",
+                "/grouped",
+                "GET",
+                json!({"security_groups": ["admins"]}),
+            ),
+        )
+        .await);
+    assert!(
+        groups.contains("`security_groups` is an upstream feature"),
+        "{groups}"
+    );
+
+    // Same path shape and method: refused, naming the first; another method is fine.
+    let clash = err(admin
+        .invoke(
+            "zato.http-soap.create",
+            &channel("orders2", "/orders/{order_id}", "GET", json!({})),
+        )
+        .await);
+    assert!(
+        clash.contains("channel `orders` already serves `/orders/{id}` for GET"),
+        "{clash}"
+    );
+    let any = err(admin
+        .invoke(
+            "zato.http-soap.create",
+            &channel("orders3", "/orders/{x}", "", json!({})),
+        )
+        .await);
+    assert!(any.contains("channel `orders` already serves"), "{any}");
+    let post = admin
+        .invoke(
+            "zato.http-soap.create",
+            &channel("orders-post", "/orders/{id}", "POST", json!({})),
+        )
+        .await
+        .unwrap()
+        .data;
+    // Editing the POST one onto GET clashes too.
+    let edit = err(admin
+        .invoke(
+            "zato.http-soap.edit",
+            &channel(
+                "orders-post",
+                "/orders/{id}",
+                "get",
+                json!({"id": post["id"]}),
+            ),
+        )
+        .await);
+    assert!(edit.contains("channel `orders` already serves"), "{edit}");
     c.finish().await;
 }
 

@@ -174,6 +174,9 @@ channel_rest:
   - {name: dangling, service: zato.ping, url_path: /d, security_name: Nobody}
   - {name: no-service, service: not.deployed, url_path: /n}
   - {name: bad-format, service: zato.ping, url_path: /b, data_format: yaml}
+  - {name: typo, service: zato.ping, url_path: /t, security_nmae: CRM Basic}
+  - {name: same-path, service: zato.ping, url_path: /ok}
+  - {name: groups, service: zato.ping, url_path: /g, security_groups: [admins]}
 outconn_sql:
   - {name: bad engine, engine: oracle, host: h, db_name: d, username: u}
 scheduler:
@@ -191,7 +194,10 @@ wrong_type:
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     for needle in [
-        "has 10 problem(s); nothing was imported",
+        "has 13 problem(s); nothing was imported",
+        "channel_rest `typo`: security_nmae: unknown field `security_nmae`; did you mean `security_name`?",
+        "channel_rest `same-path`: channel `ok-channel` already serves `/ok` for every method",
+        "channel_rest `groups`: security_groups: `security_groups` is an upstream feature this server does not have",
         "security `No User`: username: Missing input: username",
         "security `New Basic`: name: appears more than once in the file",
         "security `CRM Basic`: already exists in the cluster; import with --replace to update it",

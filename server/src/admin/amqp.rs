@@ -3,8 +3,8 @@
 use serde_json::{Value, json};
 
 use super::{Builtin, Ctx, Input, ServiceError, ServiceResult};
-use crate::builtin;
 use crate::core::ErrorKind;
+use crate::{builtin, io};
 
 /// `{conn_name, request_data, exchange, routing_key}` → `{response_data: {"result": "OK"}}`,
 /// returned once the broker confirmed the message.
@@ -36,5 +36,14 @@ async fn publish(ctx: &Ctx, input: Value) -> ServiceResult {
 }
 
 pub fn services() -> Vec<Builtin> {
-    vec![builtin!("zato.outgoing.amqp.publish", publish)]
+    vec![builtin!(
+        "zato.outgoing.amqp.publish",
+        publish,
+        &io! {
+            doc: "Publishes `request_data` through an outgoing AMQP connection; returns once the broker confirmed it.",
+            required: &["conn_name"],
+            optional: &["request_data", "exchange", "routing_key"],
+            output: &["response_data"],
+        }
+    )]
 }

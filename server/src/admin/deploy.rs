@@ -2,7 +2,7 @@
 use serde_json::{Value, json};
 
 use super::{Builtin, Ctx, Input, ServiceResult};
-use crate::{builtin, deploy};
+use crate::{builtin, deploy, io};
 
 async fn hot_deploy_create(ctx: &Ctx, input: Value) -> ServiceResult {
     let mut i = Input::new(&input);
@@ -13,5 +13,14 @@ async fn hot_deploy_create(ctx: &Ctx, input: Value) -> ServiceResult {
 }
 
 pub fn services() -> Vec<Builtin> {
-    vec![builtin!("zato.hot-deploy.create", hot_deploy_create)]
+    vec![builtin!(
+        "zato.hot-deploy.create",
+        hot_deploy_create,
+        &io! {
+            doc: "Deploys a package stored in the ODB (by zato.service.upload-package) on this server.",
+            required: &["package_id"],
+            ignored: &["is_startup"],
+            output: &["services_deployed"],
+        }
+    )]
 }

@@ -3,7 +3,7 @@ use serde_json::{Value, json};
 use zato_common::odb::channels::{HttpSoap, HttpSoapInput};
 
 use super::{Builtin, Ctx, Input, ServiceError, ServiceResult, check_cluster};
-use crate::{builtin, objects};
+use crate::{builtin, io, objects};
 
 /// Upstream's name for "no security definition".
 pub const NO_SECURITY: &str = "zato-no-security";
@@ -289,8 +289,79 @@ async fn get(ctx: &Ctx, input: Value) -> ServiceResult {
     Ok(describe(&find(ctx, &input).await?))
 }
 
+/// A channel answers by path and method; one with the same path (params in the same places)
+/// and an overlapping method would never be reached.
+pub fn clash<'a>(
+    channels: impl IntoIterator<Item = (i64, &'a str, &'a str, Option<&'a str>)>,
+    data: &HttpSoapInput,
+    except: Option<i64>,
+) -> Option<ServiceError> {
+    if data.connection != "channel" || !data.is_active {
+        return None;
+    }
+    let shape = |p: &str| -> Vec<String> {
+        p.split('/')
+            .map(|s| {
+                if s.contains('{') {
+                    "{}".into()
+                } else {
+                    s.to_string()
+                }
+            })
+            .collect()
+    };
+    let method = |m: Option<&str>| m.filter(|m| !m.is_empty()).map(str::to_ascii_uppercase);
+    let (mine, my_method) = (shape(&data.url_path), method(data.method.as_deref()));
+    let (_, name, path, m) = channels.into_iter().find(|(id, _, path, m)| {
+        Some(*id) != except
+            && shape(path) == mine
+            && match (&my_method, method(*m)) {
+                (Some(a), Some(b)) => *a == b,
+                _ => true,
+            }
+    })?;
+    let methods = match method(m) {
+        Some(m) => format!("for {m}"),
+        None => "for every method".into(),
+    };
+    Some(ServiceError::new(
+        crate::core::ErrorKind::Conflict,
+        format!(
+            "channel `{name}` already serves `{path}` {methods}; give this one another path or method, or edit `{name}`"
+        ),
+    ))
+}
+
+/// Refuses `data` when an active channel in the ODB already serves its path and method.
+async fn refuse_clash(
+    ctx: &Ctx,
+    data: &HttpSoapInput,
+    except: Option<i64>,
+) -> Result<(), ServiceError> {
+    if data.connection != "channel" || !data.is_active {
+        return Ok(());
+    }
+    let rows = ctx.state.odb.http_soap_list(ctx.state.cluster_id).await?;
+    let active = rows
+        .iter()
+        .filter(|r| r.connection == "channel" && r.is_active)
+        .map(|r| {
+            (
+                r.id,
+                r.name.as_str(),
+                r.url_path.as_str(),
+                r.method.as_deref(),
+            )
+        });
+    match clash(active, data, except) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
 async fn create(ctx: &Ctx, input: Value) -> ServiceResult {
     let data = read_input(ctx, &input, None).await?;
+    refuse_clash(ctx, &data, None).await?;
     let id = ctx
         .state
         .odb
@@ -316,6 +387,7 @@ async fn edit(ctx: &Ctx, input: Value) -> ServiceResult {
             )
         })?;
     let data = read_input(ctx, &input, Some(&existing)).await?;
+    refuse_clash(ctx, &data, Some(id)).await?;
     ctx.state
         .odb
         .http_soap_edit(ctx.state.cluster_id, id, &data)
@@ -376,14 +448,174 @@ async fn ping(ctx: &Ctx, input: Value) -> ServiceResult {
     Ok(json!({"id": row.id, "is_success": is_success, "info": info}))
 }
 
+/// What create and edit read (edit: `id` too).
+pub const FIELDS: &[&str] = &[
+    "name",
+    "url_path",
+    "connection",
+    "transport",
+    "is_active",
+    "is_internal",
+    "merge_url_params_req",
+    "data_format",
+    "timeout",
+    "pool_size",
+    "validate_tls",
+    "security_id",
+    "security_name",
+    "sec_def",
+    "service",
+    "service_name",
+    "method",
+    "soap_action",
+    "soap_version",
+    "content_type",
+    "host",
+    "url_params_pri",
+    "params_pri",
+];
+
+/// Upstream's create/edit keys with no effect here.
+pub const IGNORED: &[&str] = &[
+    "service_id",
+    "ping_method",
+    "serialization_type",
+    "content_encoding",
+    "match_slash",
+    "http_accept",
+    "hl7_version",
+    "json_path",
+    "should_parse_on_input",
+    "should_validate",
+    "should_return_errors",
+    "data_encoding",
+    "is_audit_log_sent_active",
+    "is_audit_log_received_active",
+    "max_len_messages_sent",
+    "max_len_messages_received",
+    "max_bytes_per_message_sent",
+    "max_bytes_per_message_received",
+    "tls_verify",
+    "is_wrapper",
+    "wrapper_type",
+    "username",
+    "password",
+    "cache_expiry",
+    "rate_limit_type",
+    "rate_limit_def",
+    "rate_limit_check_parent_def",
+];
+
+/// Upstream's create/edit keys for features this server does not have: refused with a value.
+pub const UNSUPPORTED: &[&str] = &[
+    "security_groups",
+    "has_rbac",
+    "sec_use_rbac",
+    "sec_tls_ca_cert_id",
+    "cache_id",
+    "service_whitelist",
+    "is_rate_limit_active",
+];
+
+const DESCRIBED: &[&str] = &[
+    "id",
+    "name",
+    "is_active",
+    "is_internal",
+    "connection",
+    "transport",
+    "host",
+    "url_path",
+    "method",
+    "soap_action",
+    "soap_version",
+    "data_format",
+    "content_type",
+    "timeout",
+    "pool_size",
+    "validate_tls",
+    "merge_url_params_req",
+    "url_params_pri",
+    "params_pri",
+    "security_id",
+    "security_name",
+    "sec_type",
+    "service_id",
+    "service_name",
+    "cluster_id",
+];
+
 pub fn services() -> Vec<Builtin> {
     vec![
-        builtin!("zato.http-soap.get-list", get_list),
-        builtin!("zato.http-soap.get", get),
-        builtin!("zato.http-soap.get-by-name", get),
-        builtin!("zato.http-soap.ping", ping),
-        builtin!("zato.http-soap.create", create),
-        builtin!("zato.http-soap.edit", edit),
-        builtin!("zato.http-soap.delete", delete),
+        builtin!(
+            "zato.http-soap.get-list",
+            get_list,
+            &io! {
+                doc: "REST and SOAP channels and outgoing connections, filtered by `connection` and `transport`.",
+                optional: &["connection", "transport"],
+                ignored: &["data_format", "cur_page", "paginate", "query"],
+                output: DESCRIBED,
+            }
+        ),
+        builtin!(
+            "zato.http-soap.get",
+            get,
+            &io! {
+                doc: "One channel or outgoing connection, by id, or by name and `connection` (default `channel`).",
+                optional: &["id", "name", "connection"],
+                output: DESCRIBED,
+            }
+        ),
+        builtin!(
+            "zato.http-soap.get-by-name",
+            get,
+            &io! {
+                doc: "The same as zato.http-soap.get.",
+                optional: &["name", "connection", "id"],
+                output: DESCRIBED,
+            }
+        ),
+        builtin!(
+            "zato.http-soap.ping",
+            ping,
+            &io! {
+                doc: "Sends a request through an outgoing connection (to `ping_path`, or its own path).",
+                optional: &["id", "name", "connection", "ping_path"],
+                output: &["id", "is_success", "info"],
+            }
+        ),
+        builtin!(
+            "zato.http-soap.create",
+            create,
+            &io! {
+                doc: "Creates a REST or SOAP channel (`connection: channel`, needs a `service`) or outgoing connection (`connection: outgoing`, needs a `host`). A second channel with the same path and method is refused.",
+                required: &["name", "url_path", "connection"],
+                optional: FIELDS,
+                ignored: IGNORED,
+                unsupported: UNSUPPORTED,
+                output: &["id", "name", "url_path"],
+            }
+        ),
+        builtin!(
+            "zato.http-soap.edit",
+            edit,
+            &io! {
+                doc: "Changes a channel or outgoing connection; optional fields left out keep their values.",
+                required: &["id", "name", "url_path", "connection"],
+                optional: FIELDS,
+                ignored: IGNORED,
+                unsupported: UNSUPPORTED,
+                output: &["id", "name"],
+            }
+        ),
+        builtin!(
+            "zato.http-soap.delete",
+            delete,
+            &io! {
+                doc: "Deletes a channel or outgoing connection (not an internal one), by id, or by name and `connection`.",
+                optional: &["id", "name", "connection", "should_raise_if_missing"],
+                output: &["details"],
+            }
+        ),
     ]
 }

@@ -2,7 +2,7 @@
 use serde_json::{Value, json};
 
 use super::{Builtin, Ctx, Input, ServiceResult, check_cluster};
-use crate::builtin;
+use crate::{builtin, io};
 
 async fn server_get_list(ctx: &Ctx, input: Value) -> ServiceResult {
     check_cluster(ctx, &Input::new(&input))?;
@@ -32,7 +32,25 @@ async fn get_server_info(ctx: &Ctx, _input: Value) -> ServiceResult {
 
 pub fn services() -> Vec<Builtin> {
     vec![
-        builtin!("zato.server.get-list", server_get_list),
-        builtin!("zato.info.get-server-info", get_server_info),
+        builtin!(
+            "zato.server.get-list",
+            server_get_list,
+            &io! {
+                doc: "The cluster's servers as recorded in the ODB.",
+                output: &["id", "cluster_id", "name", "host", "bind_host", "bind_port",
+                    "last_join_status", "last_join_mod_date", "last_join_mod_by", "up_status",
+                    "up_mod_date"],
+            }
+        ),
+        builtin!(
+            "zato.info.get-server-info",
+            get_server_info,
+            &io! {
+                doc: "What this server process is: ids, bind address, uptime, thread and object counts.",
+                output: &["server_id", "server_name", "cluster_id", "cluster_name", "pid",
+                    "worker_index", "workers", "bind", "uptime_seconds", "python_threads",
+                    "python_services", "builtin_services", "channels", "version"],
+            }
+        ),
     ]
 }

@@ -12,7 +12,7 @@ use zato_common::odb::kinds::{self, Default as Dflt, Field, Kind, Ty, Values};
 use zato_common::odb::{Odb, OdbError};
 
 use super::{BoxFut, Ctx, Input, ServiceError, ServiceResult, check_cluster, new_password};
-use crate::core::{ErrorKind, Service};
+use crate::core::{ErrorKind, Io, Service};
 use crate::state::ServerState;
 
 #[derive(Clone, Copy)]
@@ -29,11 +29,15 @@ struct KindService {
     name: &'static str,
     kind: &'static Kind,
     op: Op,
+    io: Io,
 }
 
 impl Service<ServerState> for KindService {
     fn name(&self) -> &'static str {
         self.name
+    }
+    fn io(&self) -> &Io {
+        &self.io
     }
     fn handle<'a>(&'a self, ctx: &'a Ctx, input: Value) -> BoxFut<'a> {
         Box::pin(async move {
@@ -65,10 +69,83 @@ pub fn services() -> Vec<Arc<dyn Service<ServerState>>> {
         }
         for (suffix, op) in ops {
             let name: &'static str = format!("{}.{suffix}", kind.services).leak();
-            out.push(Arc::new(KindService { name, kind, op }));
+            let io = io_of(kind, op);
+            out.push(Arc::new(KindService { name, kind, op, io }));
         }
     }
     out
+}
+
+/// What a kind's service takes and returns, made from the kind's fields (once per process).
+fn io_of(kind: &'static Kind, op: Op) -> Io {
+    fn leak(v: Vec<String>) -> &'static [&'static str] {
+        let v: Vec<&'static str> = v.into_iter().map(|s| &*s.leak()).collect();
+        v.leak()
+    }
+    let label = kind.label;
+    let described = {
+        let mut keys = vec!["id".to_string(), "name".to_string()];
+        for f in kind.fields {
+            match f.ty {
+                Ty::Secret => continue,
+                Ty::Ref(_) | Ty::Service => keys.push(RefNames::key(f)),
+                _ => {}
+            }
+            keys.push(f.name.to_string());
+        }
+        leak(keys)
+    };
+    let required = || {
+        let mut keys = vec!["name".to_string()];
+        keys.extend(
+            kind.fields
+                .iter()
+                .filter(|f| f.required)
+                .map(|f| f.name.to_string()),
+        );
+        leak(keys)
+    };
+    let fields = leak(
+        known_keys(kind)
+            .into_iter()
+            .filter(|k| !matches!(k.as_str(), "cluster_id" | "id" | "password1" | "password2"))
+            .collect(),
+    );
+    let doc = |text: String| -> &'static str { text.leak() };
+    match op {
+        Op::Create => crate::io! {
+            doc: doc(format!("Creates an {label}.")),
+            required: required(),
+            optional: fields,
+            output: &["id", "name"],
+        },
+        Op::Edit => crate::io! {
+            doc: doc(format!("Changes an {label}; fields left out keep their values.")),
+            required: &["id"],
+            optional: fields,
+            output: &["id", "name"],
+        },
+        Op::GetList => crate::io! {
+            doc: doc(format!("Every {label} (secrets are never returned).")),
+            output: described,
+        },
+        Op::GetById => crate::io! {
+            doc: doc(format!("One {label}, by id.")),
+            required: &["id"],
+            output: described,
+        },
+        Op::Delete => crate::io! {
+            doc: doc(format!("Deletes an {label}, unless another object uses it.")),
+            required: &["id"],
+            output: &["details"],
+        },
+        Op::ChangePassword => crate::io! {
+            doc: doc(format!("Sets the secret of an {label}.")),
+            required: &["id", "password1"],
+            optional: &["password2"],
+            output: &["id"],
+        },
+    }
 }
 
 /// Every input key `kind` understands.
@@ -92,27 +169,13 @@ fn refuse_unknown(kind: &Kind, input: &Value) -> Result<(), ServiceError> {
         return Ok(());
     };
     let known = known_keys(kind);
-    let unknown: Vec<String> = map
-        .keys()
-        .filter(|k| !known.iter().any(|n| n == *k))
-        .map(|k| {
-            let closest = known
-                .iter()
-                .map(|n| (strsim::levenshtein(k, n), n))
-                .min()
-                .filter(|(d, _)| *d <= 3);
-            match closest {
-                Some((_, n)) => format!("unknown field `{k}`; did you mean `{n}`?"),
-                None => format!("unknown field `{k}`"),
-            }
-        })
-        .collect();
+    let known: Vec<&str> = known.iter().map(String::as_str).collect();
+    let unknown = crate::core::unknown_keys(map.keys().map(String::as_str), &known);
     if unknown.is_empty() {
         Ok(())
     } else {
         Err(ServiceError::bad_request(format!(
-            "{}; the fields of an {} are {}",
-            unknown.join("; "),
+            "{unknown}; the fields of an {} are {}",
             kind.label,
             known.join(", ")
         )))

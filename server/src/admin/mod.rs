@@ -15,11 +15,12 @@ pub mod info;
 pub mod kinds;
 pub mod ping;
 pub mod redis;
+pub mod reference;
 pub mod security;
 pub mod service;
 pub mod sql;
 
-pub use crate::core::{BoxFut, ServiceError, ServiceResult};
+pub use crate::core::{BoxFut, Io, ServiceError, ServiceResult};
 
 /// Per-call context of a built-in service.
 pub type Ctx = crate::core::Ctx<ServerState>;
@@ -27,6 +28,7 @@ pub type Ctx = crate::core::Ctx<ServerState>;
 /// A built-in made from an async function.
 pub struct Builtin {
     pub name: &'static str,
+    pub io: &'static Io,
     pub call: for<'a> fn(&'a Ctx, Value) -> BoxFut<'a>,
 }
 
@@ -34,21 +36,50 @@ impl crate::core::Service<ServerState> for Builtin {
     fn name(&self) -> &'static str {
         self.name
     }
+    fn io(&self) -> &Io {
+        self.io
+    }
     fn handle<'a>(&'a self, ctx: &'a Ctx, input: Value) -> BoxFut<'a> {
         (self.call)(ctx, input)
     }
 }
 
-/// `builtin!("zato.x.y", path::to::async_fn)`.
+/// `builtin!("zato.x.y", path::to::async_fn, &IO)`.
 #[macro_export]
 macro_rules! builtin {
-    ($name:expr, $f:path) => {{
+    ($name:expr, $f:path, $io:expr) => {{
         fn call<'a>(c: &'a $crate::admin::Ctx, i: serde_json::Value) -> $crate::admin::BoxFut<'a> {
             Box::pin($f(c, i))
         }
-        $crate::admin::Builtin { name: $name, call }
+        $crate::admin::Builtin {
+            name: $name,
+            io: $io,
+            call,
+        }
     }};
 }
+
+/// An [`Io`] with only the fields given: `io! { doc: "...", required: &["name"], .. }`.
+#[macro_export]
+macro_rules! io {
+    ($($field:ident : $value:expr),* $(,)?) => {
+        $crate::core::Io {
+            $($field: $value,)*
+            ..$crate::admin::NO_IO
+        }
+    };
+}
+
+/// The empty declaration [`io!`] starts from.
+pub const NO_IO: Io = Io {
+    doc: "",
+    required: &[],
+    optional: &[],
+    ignored: &[],
+    unsupported: &[],
+    any_input: false,
+    output: &[],
+};
 
 /// Every built-in service of this server.
 pub fn registry() -> crate::core::Registry<ServerState> {

@@ -8,10 +8,10 @@ use serde_json::{Value, json};
 use zato_common::config::KvdbConfig;
 
 use super::{Builtin, Ctx, Input, ServiceError, ServiceResult, check_cluster, new_password};
-use crate::builtin;
 use crate::connectors::Kvdb;
 use crate::events::ClusterEvent;
 use crate::state::ServerState;
+use crate::{builtin, io};
 
 /// The `kv_data` key of the cluster-wide settings.
 pub const KVDB_KEY: &str = "zato.kvdb.config";
@@ -100,6 +100,8 @@ async fn change(ctx: &Ctx, cfg: KvdbConfig) -> Result<(), ServiceError> {
     Ok(())
 }
 
+const DESCRIBED: &[&str] = &["id", "name", "is_active", "host", "port", "db"];
+
 fn describe(cfg: &KvdbConfig) -> Value {
     json!({"id": 1, "name": "default", "is_active": cfg.is_configured(),
         "host": cfg.host, "port": cfg.port, "db": cfg.db})
@@ -115,6 +117,11 @@ async fn edit(ctx: &Ctx, input: Value) -> ServiceResult {
     check_cluster(ctx, &i)?;
     let mut cfg = current(&ctx.state);
     cfg.host = i.str("host");
+    if i.opt_bool("use_redis_sentinels")? == Some(true) {
+        return Err(ServiceError::bad_request(
+            "Redis Sentinel is not supported; give the master's host and port",
+        ));
+    }
     let port = i.opt_int("port")?.unwrap_or(i64::from(cfg.port));
     let db = i.opt_int("db")?.unwrap_or(i64::from(cfg.db));
     i.done()?;
@@ -158,9 +165,44 @@ async fn ping(ctx: &Ctx, input: Value) -> ServiceResult {
 
 pub fn services() -> Vec<Builtin> {
     vec![
-        builtin!("zato.outgoing.redis.get-list", get_list),
-        builtin!("zato.outgoing.redis.edit", edit),
-        builtin!("zato.outgoing.redis.change-password", change_password),
-        builtin!("zato.outgoing.redis.ping", ping),
+        builtin!(
+            "zato.outgoing.redis.get-list",
+            get_list,
+            &io! {
+                doc: "The cluster's Redis connection (one, named `default`).",
+                ignored: &["id", "name"],
+                output: DESCRIBED,
+            }
+        ),
+        builtin!(
+            "zato.outgoing.redis.edit",
+            edit,
+            &io! {
+                doc: "Sets the cluster's Redis address; every server reconnects.",
+                required: &["host"],
+                optional: &["port", "db", "use_redis_sentinels"],
+                ignored: &["id", "name", "redis_sentinels", "redis_sentinels_master"],
+                output: DESCRIBED,
+            }
+        ),
+        builtin!(
+            "zato.outgoing.redis.change-password",
+            change_password,
+            &io! {
+                doc: "Sets the Redis password (empty: none).",
+                optional: &["password1", "password2"],
+                ignored: &["id", "name"],
+                output: &["id"],
+            }
+        ),
+        builtin!(
+            "zato.outgoing.redis.ping",
+            ping,
+            &io! {
+                doc: "Sends PING to Redis; fails when it does not answer.",
+                ignored: &["id"],
+                output: &["id", "response_time"],
+            }
+        ),
     ]
 }

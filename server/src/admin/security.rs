@@ -9,7 +9,7 @@ use zato_common::odb::security::{
 
 use super::{Builtin, Ctx, Input, ServiceError, ServiceResult, check_cluster, new_password};
 use crate::events::ClusterEvent;
-use crate::{builtin, objects};
+use crate::{builtin, io, objects};
 
 /// What get-list and get-by-name return: the type's own fields, never the secret.
 pub fn describe(d: &SecDef) -> Value {
@@ -213,6 +213,11 @@ async fn edit(ctx: &Ctx, input: &Value, sec_type: &str) -> ServiceResult {
     check_cluster(ctx, &i)?;
     let id = i.int("id")?;
     i.done()?;
+    if i.opt_str("password").is_some() {
+        return Err(ServiceError::bad_request(
+            "edit does not change the secret; use change-password (password1, password2)",
+        ));
+    }
     let old = existing(ctx, &Input::new(&json!({"id": id})), sec_type).await?;
     let data = read(&mut i, sec_type, Some(&old))?;
     ctx.state
@@ -360,29 +365,189 @@ family!(wss, WSS);
 family!(tech, TECH_ACCOUNT);
 family!(jwt, JWT);
 
+/// The fields each family's create and edit read, besides `name` and `is_active`.
+const BASIC_FIELDS: &[&str] = &["name", "is_active", "username", "realm", "password"];
+const APIKEY_FIELDS: &[&str] = &["name", "is_active", "header", "password"];
+const WSS_FIELDS: &[&str] = &[
+    "name",
+    "is_active",
+    "username",
+    "password",
+    "password_type",
+    "reject_empty_nonce_creat",
+    "reject_stale_tokens",
+    "reject_expiry_limit",
+    "nonce_freshness_time",
+];
+const TECH_FIELDS: &[&str] = &["name", "is_active", "password"];
+const JWT_FIELDS: &[&str] = &["name", "is_active", "username", "ttl", "password"];
+const WITH_USER: &[&str] = &["name", "username"];
+/// Upstream's rate limits: not here (yet), so a limit is never silently dropped.
+pub const RATE_LIMITS: &[&str] = &["is_rate_limit_active"];
+pub const RATE_LIMIT_DETAILS: &[&str] = &[
+    "rate_limit_type",
+    "rate_limit_def",
+    "rate_limit_check_parent_def",
+];
+const DESCRIBED: &[&str] = &[
+    "id",
+    "name",
+    "is_active",
+    "username",
+    "sec_type",
+    "realm",
+    "header",
+    "password_type",
+    "reject_empty_nonce_creat",
+    "reject_stale_tokens",
+    "reject_expiry_limit",
+    "nonce_freshness_time",
+    "ttl",
+];
+
 macro_rules! register {
-    ($out:ident, $prefix:literal, $m:ident) => {
+    ($out:ident, $prefix:literal, $m:ident, $what:literal, $required:expr, $fields:expr) => {
         $out.extend([
-            builtin!(concat!($prefix, ".get-list"), $m::get_list),
-            builtin!(concat!($prefix, ".get-by-name"), $m::get_by_name),
-            builtin!(concat!($prefix, ".create"), $m::create),
-            builtin!(concat!($prefix, ".edit"), $m::edit),
-            builtin!(concat!($prefix, ".delete"), $m::delete),
-            builtin!(concat!($prefix, ".change-password"), $m::change_password),
+            builtin!(
+                concat!($prefix, ".get-list"),
+                $m::get_list,
+                &io! {
+                    doc: concat!("Every ", $what, " definition (secrets are never returned)."),
+                    ignored: &["cur_page", "paginate", "query"],
+                    output: DESCRIBED,
+                }
+            ),
+            builtin!(
+                concat!($prefix, ".get-by-name"),
+                $m::get_by_name,
+                &io! {
+                    doc: concat!("One ", $what, " definition, by name or id."),
+                    optional: &["name", "id"],
+                    output: DESCRIBED,
+                }
+            ),
+            builtin!(
+                concat!($prefix, ".create"),
+                $m::create,
+                &io! {
+                    doc: concat!("Creates a ", $what, " definition; without a `password` it gets a random one (set it with change-password)."),
+                    required: $required,
+                    optional: $fields,
+                    ignored: RATE_LIMIT_DETAILS,
+                    unsupported: RATE_LIMITS,
+                    output: &["id", "name", "header"],
+                }
+            ),
+            builtin!(
+                concat!($prefix, ".edit"),
+                $m::edit,
+                &io! {
+                    doc: concat!("Changes a ", $what, " definition; fields left out keep their values."),
+                    required: &["id"],
+                    optional: $fields,
+                    ignored: RATE_LIMIT_DETAILS,
+                    unsupported: RATE_LIMITS,
+                    output: &["id", "name"],
+                }
+            ),
+            builtin!(
+                concat!($prefix, ".delete"),
+                $m::delete,
+                &io! {
+                    doc: concat!("Deletes a ", $what, " definition, by id or name, unless a channel uses it."),
+                    optional: &["id", "name"],
+                    output: &["details"],
+                }
+            ),
+            builtin!(
+                concat!($prefix, ".change-password"),
+                $m::change_password,
+                &io! {
+                    doc: concat!("Sets the secret of a ", $what, " definition, by id or name."),
+                    required: &["password1"],
+                    optional: &["id", "name", "password2"],
+                    output: &["id"],
+                }
+            ),
         ]);
     };
 }
 
 pub fn services() -> Vec<Builtin> {
     let mut out = vec![
-        builtin!("zato.security.get-list", get_list_all),
-        builtin!("zato.security.jwt.log-in", jwt_log_in),
-        builtin!("zato.security.jwt.log-out", jwt_log_out),
+        builtin!(
+            "zato.security.get-list",
+            get_list_all,
+            &io! {
+                doc: "Every security definition, or those of the types in `sec_type` (a name or a list).",
+                optional: &["sec_type"],
+                ignored: &["needs_internal", "cur_page", "paginate", "query"],
+                output: DESCRIBED,
+            }
+        ),
+        builtin!(
+            "zato.security.jwt.log-in",
+            jwt_log_in,
+            &io! {
+                doc: "Checks a JWT definition's username and password and returns a signed token.",
+                required: &["username", "password"],
+                unsupported: &["totp_code"],
+                output: &["token", "expires_at", "ttl"],
+            }
+        ),
+        builtin!(
+            "zato.security.jwt.log-out",
+            jwt_log_out,
+            &io! {
+                doc: "Revokes a token issued by zato.security.jwt.log-in.",
+                required: &["token"],
+                output: &["result"],
+            }
+        ),
     ];
-    register!(out, "zato.security.basic-auth", basic);
-    register!(out, "zato.security.apikey", apikey);
-    register!(out, "zato.security.wss", wss);
-    register!(out, "zato.security.tech-account", tech);
-    register!(out, "zato.security.jwt", jwt);
+    register!(
+        out,
+        "zato.security.basic-auth",
+        basic,
+        "Basic Auth",
+        WITH_USER,
+        BASIC_FIELDS
+    );
+    register!(
+        out,
+        "zato.security.apikey",
+        apikey,
+        "API key",
+        &["name"],
+        APIKEY_FIELDS
+    );
+    register!(
+        out,
+        "zato.security.wss",
+        wss,
+        "WS-Security",
+        WITH_USER,
+        WSS_FIELDS
+    );
+    register!(
+        out,
+        "zato.security.tech-account",
+        tech,
+        "technical account",
+        &["name"],
+        TECH_FIELDS
+    );
+    register!(out, "zato.security.jwt", jwt, "JWT", WITH_USER, JWT_FIELDS);
     out
+}
+
+/// The fields a definition of `sec_type` takes, for enmasse.
+pub fn fields(sec_type: &str) -> &'static [&'static str] {
+    match sec_type {
+        BASIC_AUTH => BASIC_FIELDS,
+        APIKEY => APIKEY_FIELDS,
+        WSS => WSS_FIELDS,
+        JWT => JWT_FIELDS,
+        _ => TECH_FIELDS,
+    }
 }

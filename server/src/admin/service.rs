@@ -7,7 +7,7 @@ use zato_common::odb::services::ServiceRow;
 
 use super::{Builtin, Ctx, Input, ServiceError, ServiceResult, check_cluster};
 use crate::events::ClusterEvent;
-use crate::{builtin, deploy, objects};
+use crate::{builtin, deploy, io, objects};
 
 fn describe(ctx: &Ctx, s: &ServiceRow) -> Value {
     json!({
@@ -163,16 +163,111 @@ async fn upload_package(ctx: &Ctx, input: Value) -> ServiceResult {
     Ok(json!({"services_deployed": names}))
 }
 
+const DESCRIBED: &[&str] = &[
+    "id",
+    "name",
+    "is_active",
+    "impl_name",
+    "is_internal",
+    "may_be_deleted",
+    "slow_threshold",
+    "is_deployed",
+];
+
+/// Paging and filtering keys upstream's list services take.
+const LIST_IGNORED: &[&str] = &["cur_page", "paginate", "should_include_scheduler"];
+
 pub fn services() -> Vec<Builtin> {
     vec![
-        builtin!("zato.service.get-list", get_list),
-        builtin!("zato.service.get-by-name", get_one),
-        builtin!("zato.service.get-by-id", get_one),
-        builtin!("zato.service.is-deployed", is_deployed),
-        builtin!("zato.service.edit", edit),
-        builtin!("zato.service.delete", delete),
-        builtin!("zato.service.get-source-info", get_source_info),
-        builtin!("zato.service.invoke", invoke),
-        builtin!("zato.service.upload-package", upload_package),
+        builtin!(
+            "zato.service.get-list",
+            get_list,
+            &io! {
+                doc: "The cluster's services; `query` keeps those whose name contains it.",
+                optional: &["query"],
+                ignored: LIST_IGNORED,
+                output: DESCRIBED,
+            }
+        ),
+        builtin!(
+            "zato.service.get-by-name",
+            get_one,
+            &io! {
+                doc: "One service, by name (or id).",
+                optional: &["name", "id"],
+                output: DESCRIBED,
+            }
+        ),
+        builtin!(
+            "zato.service.get-by-id",
+            get_one,
+            &io! {
+                doc: "One service, by id (or name).",
+                optional: &["id", "name"],
+                output: DESCRIBED,
+            }
+        ),
+        builtin!(
+            "zato.service.is-deployed",
+            is_deployed,
+            &io! {
+                doc: "Whether a service of that name is deployed on this server.",
+                required: &["name"],
+                output: &["is_deployed"],
+            }
+        ),
+        builtin!(
+            "zato.service.edit",
+            edit,
+            &io! {
+                doc: "Activates or deactivates a service, or sets its slow-response threshold (ms).",
+                required: &["id"],
+                optional: &["is_active", "slow_threshold"],
+                ignored: &["is_json_schema_enabled", "needs_json_schema_err_details",
+                    "is_rate_limit_active", "rate_limit_type", "rate_limit_def",
+                    "rate_limit_check_parent_def"],
+                output: DESCRIBED,
+            }
+        ),
+        builtin!(
+            "zato.service.delete",
+            delete,
+            &io! {
+                doc: "Deletes a service (not an internal one) from the cluster and undeploys it.",
+                optional: &["id", "name"],
+                output: &["details"],
+            }
+        ),
+        builtin!(
+            "zato.service.get-source-info",
+            get_source_info,
+            &io! {
+                doc: "The source code a service was deployed from, and where.",
+                optional: &["id", "name"],
+                output: &["service_id", "name", "server_name", "source", "source_path",
+                    "source_hash", "source_hash_method", "deployment_time"],
+            }
+        ),
+        builtin!(
+            "zato.service.invoke",
+            invoke,
+            &io! {
+                doc: "Invokes a service by name or id with a base64 payload; the answer is base64 too.",
+                optional: &["name", "id", "payload", "channel", "data_format", "transport",
+                    "is_async", "async"],
+                ignored: &["expiration", "pid", "all_pids", "timeout", "skip_response_elem",
+                    "needs_response_time", "needs_headers"],
+                output: &["response"],
+            }
+        ),
+        builtin!(
+            "zato.service.upload-package",
+            upload_package,
+            &io! {
+                doc: "Deploys a Python file (base64 `payload`, file name `payload_name`) on every server.",
+                required: &["payload", "payload_name"],
+                output: &["services_deployed"],
+            }
+        ),
     ]
 }

@@ -7,7 +7,7 @@ use zato_common::odb::sql_pool::{SQL_ENGINES, SqlPool, SqlPoolInput};
 
 use super::{Builtin, Ctx, Input, ServiceError, ServiceResult, check_cluster, new_password};
 use crate::connectors::sql::engine_of;
-use crate::{builtin, objects};
+use crate::{builtin, io, objects};
 
 fn engine_name(engine: &str) -> &'static str {
     SQL_ENGINES
@@ -205,16 +205,118 @@ async fn get_engine_list(_ctx: &Ctx, _input: Value) -> ServiceResult {
     ))
 }
 
+/// What a pool's create and edit take (edit: `id` too; what it leaves out stays).
+pub const FIELDS: &[&str] = &[
+    "name",
+    "is_active",
+    "engine",
+    "host",
+    "port",
+    "db_name",
+    "username",
+    "pool_size",
+    "extra",
+];
+
+const DESCRIBED: &[&str] = &[
+    "id",
+    "name",
+    "is_active",
+    "engine",
+    "engine_display_name",
+    "host",
+    "port",
+    "db_name",
+    "username",
+    "pool_size",
+    "extra",
+];
+
 pub fn services() -> Vec<Builtin> {
     vec![
-        builtin!("zato.outgoing.sql.get-list", get_list),
-        builtin!("zato.outgoing.sql.get", get),
-        builtin!("zato.outgoing.sql.get-by-name", get),
-        builtin!("zato.outgoing.sql.create", create),
-        builtin!("zato.outgoing.sql.edit", edit),
-        builtin!("zato.outgoing.sql.delete", delete),
-        builtin!("zato.outgoing.sql.change-password", change_password),
-        builtin!("zato.outgoing.sql.ping", ping),
-        builtin!("zato.outgoing.sql.get-engine-list", get_engine_list),
+        builtin!(
+            "zato.outgoing.sql.get-list",
+            get_list,
+            &io! {
+                doc: "The cluster's outgoing SQL connections (passwords are never returned).",
+                ignored: &["cur_page", "paginate", "query"],
+                output: DESCRIBED,
+            }
+        ),
+        builtin!(
+            "zato.outgoing.sql.get",
+            get,
+            &io! {
+                doc: "One outgoing SQL connection, by id or name.",
+                optional: &["id", "name"],
+                output: DESCRIBED,
+            }
+        ),
+        builtin!(
+            "zato.outgoing.sql.get-by-name",
+            get,
+            &io! {
+                doc: "One outgoing SQL connection, by name or id.",
+                optional: &["name", "id"],
+                output: DESCRIBED,
+            }
+        ),
+        builtin!(
+            "zato.outgoing.sql.create",
+            create,
+            &io! {
+                doc: "Creates an outgoing SQL connection (engine `postgresql`, `mysql` or `sqlite`); the password is optional.",
+                required: &["name", "engine", "db_name"],
+                optional: &["is_active", "host", "port", "username", "pool_size", "extra", "password"],
+                output: &["id", "name", "display_name"],
+            }
+        ),
+        builtin!(
+            "zato.outgoing.sql.edit",
+            edit,
+            &io! {
+                doc: "Changes an outgoing SQL connection; fields left out keep their values.",
+                required: &["id"],
+                optional: FIELDS,
+                output: &["id", "name", "display_name"],
+            }
+        ),
+        builtin!(
+            "zato.outgoing.sql.delete",
+            delete,
+            &io! {
+                doc: "Deletes an outgoing SQL connection, by id or name.",
+                optional: &["id", "name"],
+                output: &["details"],
+            }
+        ),
+        builtin!(
+            "zato.outgoing.sql.change-password",
+            change_password,
+            &io! {
+                doc: "Sets the password of an outgoing SQL connection, by id or name.",
+                required: &["password1"],
+                optional: &["id", "name", "password2"],
+                output: &["id"],
+            }
+        ),
+        builtin!(
+            "zato.outgoing.sql.ping",
+            ping,
+            &io! {
+                doc: "Runs `SELECT 1` through the connection and says how long it took (seconds).",
+                optional: &["id", "name"],
+                ignored: &["should_raise_on_error"],
+                output: &["id", "response_time"],
+            }
+        ),
+        builtin!(
+            "zato.outgoing.sql.get-engine-list",
+            get_engine_list,
+            &io! {
+                doc: "The SQL engines outgoing connections may use.",
+                output: &["id", "name"],
+            }
+        ),
     ]
 }

@@ -78,6 +78,8 @@ pub async fn run(dir: &Path, worker_index: u32) -> Result<(), StartError> {
     let init = json!({
         "server_name": server.name,
         "cluster_name": cluster.name,
+        "cluster_id": cluster.id,
+        "server_id": server.id,
         "return_tracebacks": cfg.misc.return_tracebacks,
         "user_config_dir": cfg.dir.join("config/repo/user-conf").to_string_lossy(),
     });

@@ -334,7 +334,129 @@ pub struct Ctx<S> {
 /// A service implemented in Rust.
 pub trait Service<S>: Send + Sync {
     fn name(&self) -> &'static str;
+    /// What it takes and returns: checked before each call and published as the reference.
+    fn io(&self) -> &Io;
     fn handle<'a>(&'a self, ctx: &'a Ctx<S>, input: Value) -> BoxFut<'a>;
+}
+
+/// A Rust service's input and output, declared next to it. Input keys outside these lists are
+/// refused before the service runs (a misspelt `security_name` must not leave a channel
+/// unsecured); the admin-service reference in `docs/` is generated from the same lists.
+#[derive(Debug, Clone, Copy)]
+pub struct Io {
+    /// One line on what the service does.
+    pub doc: &'static str,
+    pub required: &'static [&'static str],
+    pub optional: &'static [&'static str],
+    /// Keys upstream's clients and export files send that are accepted and have no effect.
+    pub ignored: &'static [&'static str],
+    /// Upstream features this server does not have: accepted only when empty (null, false,
+    /// "", 0, [] or {}), as upstream's clients send them; a value is refused, never dropped.
+    pub unsupported: &'static [&'static str],
+    /// Takes any input and ignores it (health checks post whatever they have).
+    pub any_input: bool,
+    pub output: &'static [&'static str],
+}
+
+/// Accepted by every Rust service: upstream's clients send it everywhere.
+pub const ALWAYS_KNOWN: &[&str] = &["cluster_id"];
+
+impl Io {
+    /// Whether `key` is one of the inputs.
+    pub fn knows(&self, key: &str) -> bool {
+        ALWAYS_KNOWN.contains(&key)
+            || self.required.contains(&key)
+            || self.optional.contains(&key)
+            || self.ignored.contains(&key)
+            || self.unsupported.contains(&key)
+    }
+
+    /// Refuses an input object with keys the service does not know, naming the closest known
+    /// key of each.
+    pub fn refuse_unknown(&self, service: &str, input: &Value) -> Result<(), ServiceError> {
+        // The common case, checked without allocating.
+        let Some(map) = input.as_object().filter(|_| !self.any_input) else {
+            return Ok(());
+        };
+        if map.keys().all(|k| self.knows(k))
+            && self
+                .unsupported
+                .iter()
+                .all(|k| map.get(*k).is_none_or(is_empty))
+        {
+            return Ok(());
+        }
+        refuse_unknown_keys(
+            &format!("`{service}`"),
+            input,
+            &[self.required, self.optional, self.ignored, self.unsupported],
+            self.unsupported,
+        )
+    }
+}
+
+/// Refuses an input object with a key outside `known` (each named with the closest known
+/// one), or with a value for one of `unsupported`. `what` names the taker in the message.
+pub fn refuse_unknown_keys(
+    what: &str,
+    input: &Value,
+    known: &[&[&str]],
+    unsupported: &[&str],
+) -> Result<(), ServiceError> {
+    let Some(map) = input.as_object() else {
+        return Ok(());
+    };
+    for key in unsupported {
+        if map.get(*key).is_some_and(|v| !is_empty(v)) {
+            return Err(ServiceError::bad_request(format!(
+                "`{key}` is an upstream feature this server does not have; leave it out or \
+                 empty ({what})"
+            )));
+        }
+    }
+    let known: Vec<&str> = known.iter().flat_map(|k| k.iter().copied()).collect();
+    let unknown = unknown_keys(map.keys().map(String::as_str), &known);
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let takes = if known.is_empty() {
+        "no input".to_string()
+    } else {
+        known.join(", ")
+    };
+    Err(ServiceError::bad_request(format!(
+        "{unknown}; {what} takes {takes}"
+    )))
+}
+
+/// Null, false, "", 0, [] or {}.
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+    }
+}
+
+/// "unknown field `x`; did you mean `y`?" for each of `keys` not in `known`, joined by "; ".
+pub fn unknown_keys<'a>(keys: impl Iterator<Item = &'a str>, known: &[&str]) -> String {
+    keys.filter(|k| !known.contains(k) && !ALWAYS_KNOWN.contains(k))
+        .map(|k| {
+            let closest = known
+                .iter()
+                .map(|n| (strsim::levenshtein(k, n), *n))
+                .min()
+                .filter(|(d, n)| *d <= 3 && *d < n.len());
+            match closest {
+                Some((_, n)) => format!("unknown field `{k}`; did you mean `{n}`?"),
+                None => format!("unknown field `{k}`"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Told about every call the invoker runs: statistics, slow-response logs and rate limits plug

@@ -38,6 +38,7 @@ async fn run(state: &Arc<ServerState>, call: Call) -> Result<Output, ServiceErro
         )));
     }
     if let Some(svc) = state.builtins.get(call.name.as_str()) {
+        svc.io().refuse_unknown(&call.name, &call.payload)?;
         let ctx = Ctx {
             state: state.clone(),
             cid: call.cid.clone(),

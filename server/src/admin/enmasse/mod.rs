@@ -9,8 +9,8 @@ use super::{Builtin, Ctx, Input, ServiceError, ServiceResult, check_cluster};
 use zato_common::odb::kinds::{self, Ty};
 
 use super::kinds::RefValue;
-use crate::builtin;
 use crate::events::ClusterEvent;
+use crate::{builtin, io};
 
 mod export;
 pub(crate) mod plan;
@@ -249,7 +249,22 @@ async fn import(ctx: &Ctx, input: Value) -> ServiceResult {
 
 pub fn services() -> Vec<Builtin> {
     vec![
-        builtin!("zato.enmasse.export", export::export),
-        builtin!("zato.enmasse.import", import),
+        builtin!(
+            "zato.enmasse.export",
+            export::export,
+            &io! {
+                doc: "The cluster's configuration: a map from each enmasse type (security, channel_rest, ...) to its objects, secrets as placeholders.",
+            }
+        ),
+        builtin!(
+            "zato.enmasse.import",
+            import,
+            &io! {
+                doc: "Checks every object first and applies all of them in one transaction, or none; `replace` updates existing ones.",
+                required: &["objects"],
+                optional: &["replace", "ignore_missing_defs"],
+                output: &["ok", "problems", "created", "updated", "skipped"],
+            }
+        ),
     ]
 }

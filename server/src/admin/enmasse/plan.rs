@@ -12,6 +12,7 @@ use zato_common::odb::sql_pool::{SqlPool, SqlPoolInput};
 use super::{CHANNEL_REST, CHANNEL_SOAP, OUTCONN_SQL, OUTGOING_REST, OUTGOING_SOAP, SECURITY};
 use crate::admin::kinds::{self, Parsed, RefValue};
 use crate::admin::{Input, ServiceError, http_soap, security, sql};
+use crate::core::refuse_unknown_keys;
 
 /// One thing wrong with the file.
 #[derive(Debug)]
@@ -334,6 +335,18 @@ impl Plan {
             return;
         }
         let value = Value::Object(obj.clone());
+        if let Err(e) = refuse_unknown_keys(
+            &format!("a {sec_type} definition"),
+            &value,
+            &[
+                security::fields(sec_type),
+                &["type", "sec_type"],
+                security::RATE_LIMIT_DETAILS,
+            ],
+            security::RATE_LIMITS,
+        ) {
+            return self.problems.push(from_error(SECURITY, name, e));
+        }
         let mut i = Input::new(&value);
         let input = match security::read(&mut i, sec_type, None).and_then(|d| i.done().map(|_| d)) {
             Ok(d) => d,
@@ -396,6 +409,18 @@ impl Plan {
             _ => ("outgoing", "soap"),
         };
         let mut value = Value::Object(obj.clone());
+        if let Err(e) = refuse_unknown_keys(
+            &format!("a {object_type}"),
+            &value,
+            &[
+                http_soap::FIELDS,
+                http_soap::IGNORED,
+                http_soap::UNSUPPORTED,
+            ],
+            http_soap::UNSUPPORTED,
+        ) {
+            return self.problems.push(from_error(object_type, name, e));
+        }
         value["connection"] = json!(connection);
         value["transport"] = json!(transport);
         let mut i = Input::new(&value);
@@ -430,6 +455,35 @@ impl Plan {
             Some(r) => Some(r.id),
             None => None,
         };
+        // Against the cluster's channels (less the one replaced) and the file's earlier ones.
+        let replaced: HashSet<i64> = self.http.iter().filter_map(|p| p.id).chain(id).collect();
+        let in_cluster = current
+            .rows
+            .iter()
+            .filter(|r| r.connection == "channel" && r.is_active && !replaced.contains(&r.id))
+            .map(|r| {
+                (
+                    r.id,
+                    r.name.as_str(),
+                    r.url_path.as_str(),
+                    r.method.as_deref(),
+                )
+            });
+        let in_file = self
+            .http
+            .iter()
+            .filter(|p| p.input.connection == "channel" && p.input.is_active)
+            .map(|p| {
+                (
+                    -1,
+                    p.input.name.as_str(),
+                    p.input.url_path.as_str(),
+                    p.input.method.as_deref(),
+                )
+            });
+        if let Some(e) = http_soap::clash(in_cluster.chain(in_file), &parsed.data, None) {
+            return self.problems.push(from_error(object_type, name, e));
+        }
         self.http.push(HttpPlan {
             id,
             object_type,
@@ -447,6 +501,11 @@ impl Plan {
         replace: bool,
     ) {
         let value = Value::Object(obj.clone());
+        if let Err(e) =
+            refuse_unknown_keys("an outconn_sql", &value, &[sql::FIELDS, &["password"]], &[])
+        {
+            return self.problems.push(from_error(OUTCONN_SQL, name, e));
+        }
         let mut i = Input::new(&value);
         let input = match sql::read(&mut i, None).and_then(|d| i.done().map(|_| d)) {
             Ok(d) => d,

@@ -1,0 +1,67 @@
+//! The admin-service reference in `docs/admin-services.md`, made from each service's [`Io`]
+//! declaration; a test fails when the file and the code disagree
+//! (`ZATO_UPDATE_DOCS=1 cargo test -p zato-server reference` rewrites it).
+use super::Io;
+
+/// The reference as Markdown, services sorted by name.
+pub fn markdown<'a>(services: impl IntoIterator<Item = (&'a str, &'a Io)>) -> String {
+    let mut all: Vec<(&str, &Io)> = services.into_iter().collect();
+    all.sort_by_key(|(name, _)| *name);
+    let list = |keys: &[&str]| {
+        keys.iter()
+            .map(|k| format!("`{k}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut out = String::from(
+        "# Admin services\n\n\
+         Generated from the code (`server/src/admin/reference.rs`); do not edit by hand.\n\n\
+         Every service is invoked through `POST /zato/admin/invoke` (or `zato service invoke`).\n\
+         Input keys not listed are refused with the closest known key named; `cluster_id` is\n\
+         accepted everywhere. Errors answer 400 for bad input, 404 for a missing object, 409 for\n\
+         a conflict (a name or a channel path taken, an object still in use).\n\n",
+    );
+    for (name, io) in all {
+        out.push_str(&format!("## `{name}`\n\n{}\n\n", io.doc));
+        for (label, keys) in [
+            ("Required", io.required),
+            ("Optional", io.optional),
+            ("Accepted from upstream, no effect", io.ignored),
+            (
+                "Upstream features not supported (accepted only empty)",
+                io.unsupported,
+            ),
+            ("Output", io.output),
+        ] {
+            if !keys.is_empty() {
+                out.push_str(&format!("- {label}: {}\n", list(keys)));
+            }
+        }
+        if io.any_input {
+            out.push_str("- Input: anything (ignored)\n");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reference_is_current() {
+        let registry = super::super::registry();
+        let text = super::markdown(registry.iter().map(|(n, s)| (*n, s.io())));
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/admin-services.md");
+        if std::env::var_os("ZATO_UPDATE_DOCS").is_some() {
+            std::fs::write(path, &text).unwrap();
+        }
+        let on_disk = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            on_disk == text,
+            "docs/admin-services.md is out of date; run ZATO_UPDATE_DOCS=1 cargo test -p zato-server reference"
+        );
+        for (name, svc) in &registry {
+            assert!(!svc.io().doc.is_empty(), "{name} has no doc line");
+        }
+    }
+}
