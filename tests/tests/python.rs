@@ -8,6 +8,9 @@ use serde_json::{Value, json};
 use zato_tests::{Backend, Options, TestCluster, create_channel, eventually};
 
 const SURFACE: &str = include_str!("fixtures/surface.py");
+const INVENTORY: &str = include_str!("fixtures/inventory.py");
+/// Every public name of upstream's service, exception, api and SimpleIO modules, by module.
+const UPSTREAM_INVENTORY: &str = include_str!("../../server/python/upstream-inventory.json");
 
 /// A virtualenv with one package, and a user config file, as users would set them up.
 fn prepare(dir: &Path) {
@@ -118,5 +121,123 @@ async fn python_service_surface() {
         (env.result.as_str(), data),
         ("ZATO_OK", json!({"pong": "zato"}))
     );
+    c.finish().await;
+}
+
+/// Starts a cluster and deploys fixtures/inventory.py (`test.inventory` and its helpers).
+async fn start_with_inventory() -> TestCluster {
+    let c = TestCluster::start(Backend::Sqlite, Options::default())
+        .await
+        .unwrap();
+    let s = &c.servers[0];
+    let payload = base64::engine::general_purpose::STANDARD.encode(INVENTORY);
+    let r = s
+        .admin()
+        .invoke(
+            "zato.service.upload-package",
+            &json!({"payload": payload, "payload_name": "inventory.py"}),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", s.log()));
+    assert!(
+        r.data["services_deployed"]
+            .as_array()
+            .is_some_and(|names| names.contains(&json!("test.inventory"))),
+        "{}",
+        r.data
+    );
+    c
+}
+
+/// Upstream's public names all import, and a few behave as upstream's (statuses, SimpleIO aliases,
+/// self.server.fs_server_config).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_upstream_inventory() {
+    let c = start_with_inventory().await;
+    let s = &c.servers[0];
+    create_channel(
+        &s.admin(),
+        "inventory",
+        "/inventory",
+        "test.inventory",
+        json!({}),
+    )
+    .await
+    .unwrap();
+
+    let inventory: Value = serde_json::from_str(UPSTREAM_INVENTORY).unwrap();
+    let expected: usize = inventory
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(module, _)| !module.starts_with('_'))
+        .map(|(_, names)| names.as_array().unwrap().len())
+        .sum();
+    assert!(expected > 0);
+
+    let http = zato_common::http::local_client();
+    let url = format!("{}/inventory", s.address());
+    let r = eventually(Duration::from_secs(2), || async {
+        let r = http
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(UPSTREAM_INVENTORY)
+            .send()
+            .await
+            .ok()?;
+        (r.status() != 404).then_some(r)
+    })
+    .await
+    .expect("the channel never appeared");
+    assert_eq!(r.status(), 200, "{}", s.log());
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["missing"], json!([]), "names missing: {body}");
+    assert_eq!(body["failures"], json!([]), "behaviours differ: {body}");
+    assert_eq!(body["checked"], json!(expected));
+    c.finish().await;
+}
+
+/// ServiceUnavailable answers 503 and InternalServerError 500 over a REST channel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_service_unavailable_is_503() {
+    let c = start_with_inventory().await;
+    let s = &c.servers[0];
+    create_channel(
+        &s.admin(),
+        "unavailable",
+        "/inventory/unavailable/{how}",
+        "test.inventory.unavailable",
+        json!({}),
+    )
+    .await
+    .unwrap();
+
+    let http = zato_common::http::local_client();
+    let get = |how: &'static str| {
+        let http = http.clone();
+        let url = format!("{}/inventory/unavailable/{how}", s.address());
+        async move {
+            eventually(Duration::from_secs(2), || async {
+                let r = http.get(&url).send().await.ok()?;
+                (r.status() != 404).then_some(r)
+            })
+            .await
+            .expect("the channel never appeared")
+        }
+    };
+
+    // raise ServiceUnavailable('x')
+    let r = get("short").await;
+    assert_eq!(r.status(), 503);
+
+    // raise ServiceUnavailable(self.cid, 'Try again later'): the message is the error's details.
+    let r = get("full").await;
+    assert_eq!(r.status(), 503);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["details"], "Try again later", "{body}");
+
+    // raise InternalServerError(self.cid)
+    let r = get("ise").await;
+    assert_eq!(r.status(), 500);
     c.finish().await;
 }

@@ -12,11 +12,12 @@ import os
 import re
 import sys
 import threading
+import tomllib
 import types
 
 from zato.common.api import SIMPLE_IO_DEFAULTS
 from zato.common.exception import Reportable
-from zato.common.ext.bunch import Bunch
+from zato.common.ext.bunch import Bunch, bunchify
 from zato.common.util.api import get_impl_name, get_service_name
 from zato.server.config import load_user_config
 from zato.server.service import Service
@@ -41,9 +42,13 @@ class _State:
         sio = dict(SIMPLE_IO_DEFAULTS)
         sio.update({key: list(value) for key, value in (config.get('simple_io') or {}).items() if value is not None})
         self.sio_config = sio
-        user = load_user_config(config.get('user_config_dir') or '', lambda level, msg: emit(level, '', _logger_name, msg))
-        self.config = Bunch(user=user)
-        self.server = ServerInfo(self.server_name, self.cluster_name)
+        user_config_dir = config.get('user_config_dir') or ''
+        self.config = Bunch(user=load_user_config(user_config_dir, _log))
+        server = self.server = ServerInfo(self.server_name, self.cluster_name)
+        # Upstream's self.server has these as well; the ids are None if the host does not pass them.
+        server.id = config.get('server_id')
+        server.cluster_id = config.get('cluster_id')
+        server.fs_server_config = _fs_server_config(config, user_config_dir)
 
 
 class ServiceEntry:
@@ -63,6 +68,30 @@ class ServiceEntry:
     def to_dict(self):
         return {'name': self.name, 'impl_name': self.impl_name, 'class_name': self.class_name,
             'file_name': self.file_name}
+
+
+def _log(level, msg):
+    emit(level, '', _logger_name, msg)
+
+
+def _fs_server_config(config, user_config_dir):
+    """self.server.fs_server_config: server.conf as a Bunch of sections (values as in the file, so secrets stay
+    `zato+secret://` references). The host may pass it in; otherwise it is read from config/repo/server.conf,
+    the directory user-conf is in."""
+    given = config.get('fs_server_config')
+    if given is not None:
+        return bunchify(dict(given))
+    if not user_config_dir:
+        return Bunch()
+    path = os.path.join(os.path.dirname(os.path.normpath(user_config_dir)), 'server.conf')
+    try:
+        with open(path, 'rb') as f:
+            return bunchify(tomllib.load(f))
+    except FileNotFoundError:
+        return Bunch()
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        _log(logging.WARNING, 'Could not read `{}` for self.server.fs_server_config: {}'.format(path, e))
+        return Bunch()
 
 
 _state = _State({})

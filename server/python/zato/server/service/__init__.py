@@ -1,27 +1,152 @@
 # -*- coding: utf-8 -*-
-"""`Service`, the base class of every user service, plus SimpleIO types and Model re-exported as upstream does."""
+"""`Service`, the base class of every user service, and the other public names of upstream's zato.server.service:
+SimpleIO types (with their pre-3.0 aliases), Model, hook and adapter base classes, and the constants and exceptions
+upstream's module imports from zato.common.api and zato.common.exception.
+
+Names that stand for server features this server does not have (publish/subscribe, WebSockets, the invoke_retry,
+fan-out and parallel patterns) are classes that raise NotImplementedError saying so.
+"""
 
 import datetime as dt
 import json
+import logging
 import time
+import typing
+from dataclasses import dataclass
+from traceback import format_exc
 
-from zato.common.api import CHANNEL, DATA_FORMAT
+# Some of these are unused here: upstream's module has them, so user code may import them from it.
+from zato.common.api import BROKER, CHANNEL, DATA_FORMAT, HL7, KVDB, NO_DEFAULT_VALUE, NotGiven, PARAMS_PRIORITY, PUBSUB, \
+     WEB_SOCKET, zato_no_op_marker  # noqa: F401
 from zato.common.convert import to_plain
-from zato.common.exception import ServiceMissingException
+from zato.common.exception import Inactive, Reportable, ServiceMissingException, ZatoException  # noqa: F401
 from zato.common.ext.bunch import Bunch, bunchify
 from zato.common.marshal_.api import Model
 from zato.common.util.api import get_impl_name, get_service_name
 from zato.common.util.lazy import lazy_attr
-from zato.simpleio import AsIs, Bool, CSV, Date, DateTime, Decimal, Dict, DictList, Float, Int, \
+from zato.simpleio import AsIs, Bool, CSV, Date, DateTime, Decimal, Dict, DictList, Elem as SIOElem, Float, Int, \
      List, Opaque, Text, UTC, UUID
 from zato.server.service.support import ChannelInfo, ServiceLogger, native, wsgi_environ
 
-__all__ = ['Service', 'Model', 'Bunch', 'AsIs', 'Bool', 'CSV', 'Date', 'DateTime', 'Decimal', 'Dict', 'DictList',
-    'Float', 'Int', 'List', 'Opaque', 'Text', 'UTC', 'UUID', 'DATA_FORMAT']
+__all__ = ['Service', 'Model', 'ModelCtx', 'Bunch', 'dataclass', 'AsIs', 'Bool', 'CSV', 'Date', 'DateTime', 'Decimal',
+    'Dict', 'DictList', 'Float', 'Int', 'List', 'Opaque', 'Text', 'UTC', 'UUID', 'SIOElem', 'Boolean', 'Integer',
+    'ForceType', 'ListOfDicts', 'Nested', 'Unicode', 'DATA_FORMAT', 'PubSubHook', 'WSXHook', 'WSXAdapter', 'RESTAdapter']
 
-# Integer is an upstream alias of Int.
+logger = logging.getLogger(__name__)
+
+NOT_GIVEN = 'ZATO_NOT_GIVEN'
+
+# Names of SimpleIO types before Zato 3.0
+Boolean = Bool
 Integer = Int
+ForceType = SIOElem
+ListOfDicts = DictList
+Nested = Opaque
+Unicode = Text
 
+# Hooks a service may implement, by when they run.
+before_job_hooks = ('before_job', 'before_one_time_job', 'before_interval_based_job', 'before_cron_style_job')
+after_job_hooks = ('after_job', 'after_one_time_job', 'after_interval_based_job', 'after_cron_style_job')
+before_handle_hooks = ('before_handle',)
+after_handle_hooks = ('after_handle', 'finalize_handle')
+
+# Keyword arguments of an internal invocation that are not passed on to the service.
+internal_invoke_keys = {'target', 'set_response_func', 'cid'}
+
+
+def call_hook_no_service(hook):
+    """Runs a bound hook; an error is logged, not raised."""
+    try:
+        hook()
+    except Exception:
+        logger.error('Can\'t run hook `%s`, e:`%s`', hook, format_exc())
+
+
+def call_hook_with_service(hook, service):
+    """Runs hook(service); an error is logged, not raised."""
+    try:
+        hook(service)
+    except Exception:
+        logger.error('Can\'t run hook `%s`, e:`%s`', hook, format_exc())
+
+
+class ModuleCtx:
+    HTTP_Channels = {CHANNEL.HTTP_SOAP, CHANNEL.INVOKE}
+    Channel_Scheduler = CHANNEL.SCHEDULER
+    Channel_Service = CHANNEL.SERVICE
+    Pattern_Call_Channels = {CHANNEL.FANOUT_CALL, CHANNEL.PARALLEL_EXEC_CALL}
+
+
+class ModelCtx:
+    """What a model's hooks are given: the service, the data and the model class."""
+
+    service: 'Service'
+    data: 'typing.Any'
+    DataClass: 'typing.Any'
+
+
+@dataclass(init=False)
+class AsyncCtx:
+    """The context of an invoke_async call, as upstream passes it around."""
+
+    calling_service: str
+    service_name: str
+    cid: str
+    data: str
+    data_format: str
+    zato_ctx: typing.Any
+    environ: dict
+    callback: typing.Optional[list] = None
+
+
+class ChannelSecurityInfo:
+    """The security definition of a channel (upstream's type of self.channel.security)."""
+
+    __slots__ = ('id', 'name', 'type', 'username', 'impl')
+
+    def __init__(self, id, name, type, username, impl):
+        self.id = id
+        self.name = name
+        self.type = type
+        self.username = username
+        self.impl = impl
+
+    def to_dict(self, needs_impl=False):
+        out = {'id': self.id, 'name': self.name, 'type': self.type, 'username': self.username}
+        if needs_impl:
+            out['impl'] = self.impl
+        return out
+
+
+def _not_available(what, feature):
+    return NotImplementedError('{} is not available in this server: it has no {}'.format(what, feature))
+
+
+class PubSub:
+    """Upstream's publish/subscribe API (self.pubsub)."""
+
+    def __init__(self, *args, **kwargs):
+        raise _not_available('PubSub', 'publish/subscribe (topics, subscriptions, delivery tasks)')
+
+
+class WSXFacade:
+    """Upstream's self.wsx (WebSocket channels and outgoing connections)."""
+
+    def __init__(self, *args, **kwargs):
+        raise _not_available('WSXFacade', 'WebSocket channels or outgoing WebSocket connections')
+
+
+class PatternsFacade:
+    """Upstream's self.patterns (invoke_retry, fanout, parallel)."""
+
+    def __init__(self, *args, **kwargs):
+        raise _not_available('PatternsFacade', 'invoke_retry, fan-out or parallel-execution patterns')
+
+
+class AMQPFacade:
+    """Holds the send/invoke/invoke_async callables of upstream's self.amqp."""
+
+    __slots__ = ('send', 'invoke', 'invoke_async')
 
 def _unwrap(result):
     """Upstream's invoke() returns what is inside {'response': ...} or {'zato_...': ...}."""
@@ -237,3 +362,202 @@ class Service:
     def __repr__(self):
         return '<{} name:{!r} cid:{!r}>'.format(type(self).__name__, getattr(self, 'name', None),
             getattr(self, 'cid', None))
+
+# ################################################################################################################################
+# Base classes of hooks and adapters
+
+
+class _Hook(Service):
+    """A service that runs one of its methods, chosen by the hook type in its `ctx` input."""
+
+    _hook_func_name = {}
+
+    class SimpleIO:
+        input_required = (Opaque('ctx'),)
+        output_optional = ('hook_action',)
+
+    def handle(self):
+        ctx = self.request.input.ctx
+        hook_type = ctx['hook_type'] if isinstance(ctx, dict) else ctx.hook_type
+        getattr(self, self._hook_func_name[hook_type])()
+
+
+class PubSubHook(_Hook):
+    """Subclasses act as publish/subscribe hooks. This server has no publish/subscribe, so it never calls them
+    by itself; they still deploy and run when invoked with a `ctx`."""
+
+    _hook_func_name = {
+        PUBSUB.HOOK_TYPE.BEFORE_PUBLISH: 'before_publish',
+        PUBSUB.HOOK_TYPE.BEFORE_DELIVERY: 'before_delivery',
+        PUBSUB.HOOK_TYPE.ON_OUTGOING_SOAP_INVOKE: 'on_outgoing_soap_invoke',
+        PUBSUB.HOOK_TYPE.ON_SUBSCRIBED: 'on_subscribed',
+        PUBSUB.HOOK_TYPE.ON_UNSUBSCRIBED: 'on_unsubscribed',
+    }
+
+    # The marker default tells upstream's server that a hook was not overridden.
+
+    def before_publish(self, _zato_no_op_marker=zato_no_op_marker):
+        """Runs before a message is published to a topic."""
+
+    def before_delivery(self, _zato_no_op_marker=zato_no_op_marker):
+        """Runs before a message is delivered to an endpoint."""
+
+    def on_outgoing_soap_invoke(self, _zato_no_op_marker=zato_no_op_marker):
+        """Runs before a message is sent through an outgoing SOAP connection."""
+
+    def on_subscribed(self, _zato_no_op_marker=zato_no_op_marker):
+        """Runs for each new subscription."""
+
+    def on_unsubscribed(self, _zato_no_op_marker=zato_no_op_marker):
+        """Runs when a client unsubscribes."""
+
+
+class WSXHook(_Hook):
+    """Subclasses act as WebSocket channel hooks. This server has no WebSocket channels, so it never calls them
+    by itself; they still deploy and run when invoked with a `ctx`."""
+
+    _hook_func_name = {
+        WEB_SOCKET.HOOK_TYPE.ON_CONNECTED: 'on_connected',
+        WEB_SOCKET.HOOK_TYPE.ON_DISCONNECTED: 'on_disconnected',
+        WEB_SOCKET.HOOK_TYPE.ON_PUBSUB_RESPONSE: 'on_pubsub_response',
+        WEB_SOCKET.HOOK_TYPE.ON_VAULT_MOUNT_POINT_NEEDED: 'on_vault_mount_point_needed',
+    }
+
+    def on_connected(self, _zato_no_op_marker=zato_no_op_marker):
+        """Runs when a WebSocket connection is established."""
+
+    def on_disconnected(self, _zato_no_op_marker=zato_no_op_marker):
+        """Runs when a WebSocket connection is dropped."""
+
+    def on_pubsub_response(self, _zato_no_op_marker=zato_no_op_marker):
+        """Runs when a response to a pub/sub message arrives."""
+
+    def on_vault_mount_point_needed(self, _zato_no_op_marker=zato_no_op_marker):
+        """Runs when the Vault mount point of a channel's credentials is needed."""
+
+
+class WSXAdapter(Service):
+    """Base of services handling events of outgoing WebSocket connections (on_connected, on_message_received,
+    on_closed); there are no such connections in this server."""
+
+    on_connected: typing.Callable
+    on_message_received: typing.Callable
+    on_closed: typing.Callable
+
+
+class RESTAdapter(Service):
+    """A service that calls a REST endpoint through an outgoing connection and returns what it answered.
+
+    Subclasses set `conn_name` (or `get_conn_name`), optionally `model` (a Model, or list[Model]) to map the
+    response to, `map_response(data, **kwargs)` to transform it, and the get_* methods to build the call.
+    """
+
+    model = None
+    conn_name = ''
+    auth_scopes = ''
+    sec_def_name = None
+    log_response = False
+    map_response = None
+    get_conn_name = None
+    get_auth = None
+    get_auth_scopes = None
+    get_path_params = None
+    get_method = None
+    get_request = None
+    get_headers = None
+    get_query_string = None
+    get_auth_bearer = None
+    get_sec_def_name = None
+
+    has_query_string_id = False
+    query_string_id_param = None
+
+    has_json_id = False
+    json_id_param = None
+
+    method = 'GET'
+
+    def rest_call(self, conn_name, *, data='', model=None, callback=None, params=None, headers=None, method='',
+            sec_def_name=None, auth_scopes=None, log_response=True):
+        """Calls the connection and returns the response's data, mapped to `model` and through `callback`.
+
+        A response other than 2xx/3xx raises an Exception with its text. If the call itself fails (e.g. the
+        remote end is down), the error is logged and None is returned, as upstream does.
+        """
+        if (sec_def_name is not None and sec_def_name is not NotGiven) or auth_scopes:
+            raise NotImplementedError('RESTAdapter: per-call security definitions and auth scopes '
+                '(sec_def_name, auth_scopes) are not supported here; set security on the outgoing connection')
+
+        conn = self.out.rest[conn_name].conn
+        try:
+            response = conn.send(self.cid, data, params, headers, method=method or None)
+        except Exception:
+            self.logger.warning('Caught an exception -> %s', format_exc())
+            return None
+
+        if log_response:
+            self.logger.info('REST call response received -> %s', response.text)
+        if not response.ok:
+            raise Exception(response.text)
+
+        out = response.data
+        if model:
+            if typing.get_origin(model) is list:
+                item_class = typing.get_args(model)[0]
+                out = [item_class.from_dict(item) for item in out]
+            else:
+                out = model.from_dict(out)
+
+        if callback:
+            # `id` is the builtin, exactly what upstream passes.
+            out = callback(out, cid=self.cid, id=id, model=model, callback=callback)
+        return out
+
+    def handle(self):
+        params = {}
+        request = ''
+        headers = {}
+
+        # Upstream reads get_conn_name without calling it; a method or a plain value both work here.
+        get_conn_name = self.get_conn_name
+        if get_conn_name:
+            conn_name = get_conn_name() if callable(get_conn_name) else get_conn_name
+        else:
+            conn_name = self.conn_name
+
+        if self.get_request:
+            request = self.get_request()
+
+        if self.has_query_string_id:
+            param = self.query_string_id_param or 'id'
+            params[param] = self.request.input[param]
+
+        if self.get_query_string:
+            params.update(self.get_query_string(params))
+
+        if self.get_path_params:
+            params.update(self.get_path_params(params))
+
+        method = (self.get_method() if self.get_method else self.method).upper()
+
+        if self.get_auth_bearer:
+            headers['Authorization'] = 'Bearer {}'.format(self.get_auth_bearer())
+
+        if self.get_sec_def_name:
+            sec_def_name = self.get_sec_def_name()
+        elif self.sec_def_name:
+            sec_def_name = self.sec_def_name
+        else:
+            sec_def_name = NotGiven
+
+        if self.get_auth_scopes:
+            auth_scopes = self.get_auth_scopes()
+        else:
+            auth_scopes = self.auth_scopes or ''
+
+        if self.get_headers:
+            headers.update(self.get_headers())
+
+        self.response.payload = self.rest_call(conn_name, data=request, model=self.model, callback=self.map_response,
+            params=params, headers=headers, method=method, sec_def_name=sec_def_name, auth_scopes=auth_scopes,
+            log_response=self.log_response)
