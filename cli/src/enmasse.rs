@@ -315,7 +315,36 @@ async fn export(args: &EnmasseArgs) -> CliResult<()> {
         .map(|m| m.values().filter_map(Value::as_array).map(Vec::len).sum())
         .unwrap_or(0);
     println!("Exported {count} objects to {}", output.display());
+    let mut vars = std::collections::BTreeSet::new();
+    env_placeholders(&data, &mut vars);
+    if !vars.is_empty() {
+        println!(
+            "Its secrets are placeholders; an import reads them from these environment variables:"
+        );
+        for v in vars {
+            println!("  {v}");
+        }
+    }
     Ok(())
+}
+
+/// The variables named by `{Zato_Enmasse_Env.VAR}` placeholders anywhere in `v`.
+fn env_placeholders(v: &Value, out: &mut std::collections::BTreeSet<String>) {
+    const OPEN: &str = "{Zato_Enmasse_Env.";
+    match v {
+        Value::String(s) => {
+            let mut rest = s.as_str();
+            while let Some(at) = rest.find(OPEN) {
+                rest = &rest[at + OPEN.len()..];
+                let Some(end) = rest.find('}') else { break };
+                out.insert(rest[..end].to_string());
+                rest = &rest[end..];
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| env_placeholders(x, out)),
+        Value::Object(m) => m.values().for_each(|x| env_placeholders(x, out)),
+        _ => {}
+    }
 }
 
 pub async fn run(args: EnmasseArgs) -> CliResult<()> {

@@ -63,12 +63,29 @@ async fn populate(admin: &AdminClient) {
     ] {
         invoke(admin, service, input).await;
     }
+    // SQLite has no password: the export must not ask for one.
+    let db = std::env::temp_dir().join(format!("zato-enmasse-{}.db", std::process::id()));
+    invoke(
+        admin,
+        "zato.outgoing.sql.create",
+        json!({"name": "Local cache", "engine": "sqlite", "db_name": db.to_str().unwrap()}),
+    )
+    .await;
 }
 
 fn export(server: &Path, file: &Path, format: &str) -> String {
     let (s, f) = (server.to_str().unwrap(), file.to_str().unwrap());
-    ok(&["enmasse", s, "--export", "--format", format, "--output", f]);
-    std::fs::read_to_string(file).unwrap()
+    let out = ok(&["enmasse", s, "--export", "--format", format, "--output", f]);
+    let text = std::fs::read_to_string(file).unwrap();
+    // Every placeholder in the file is named on the console, once.
+    for part in text.split("{Zato_Enmasse_Env.").skip(1) {
+        let var = part.split('}').next().unwrap();
+        assert!(
+            out.lines().any(|l| l.trim() == var),
+            "`{var}` not listed:\n{out}"
+        );
+    }
+    text
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,7 +120,8 @@ async fn export_import_export_is_identical() {
             "--input",
             first_path.to_str().unwrap(),
         ]);
-        assert!(out.contains("Created (10)"), "{out}");
+        assert!(out.contains("Created (11)"), "{out}");
+        assert!(!first.contains("LOCAL_CACHE_PASSWORD"), "{first}");
         let second = export(
             &target.servers[0].dir,
             &dir.path().join(format!("second.{format}")),
@@ -130,7 +148,7 @@ async fn export_import_export_is_identical() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("Updated (10)"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Updated (11)"));
     let http = zato_common::http::local_client();
     let url = format!("{}/api/users/7", b.servers[0].address());
     eventually(Duration::from_secs(3), || async {

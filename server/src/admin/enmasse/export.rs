@@ -109,7 +109,15 @@ fn sql(p: &SqlPool) -> Value {
         ("port", json!(p.port)),
         ("db_name", json!(p.db_name)),
         ("username", json!(p.username)),
-        ("password", json!(secret_var("SQL", &p.name))),
+        // SQLite has no password: no placeholder an import would then need.
+        (
+            "password",
+            if p.engine == "sqlite" {
+                Value::Null
+            } else {
+                json!(secret_var("SQL", &p.name))
+            },
+        ),
         ("pool_size", json!(p.pool_size)),
         ("extra", json!(p.extra)),
         ("is_active", json!(p.is_active)),
