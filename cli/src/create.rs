@@ -438,7 +438,8 @@ pub async fn run(cmd: Create) -> anyhow::Result<()> {
                     bind: &format!("{http_host}:{http_port}"),
                     workers,
                     service_timeout: 60.0,
-                    return_tracebacks: true,
+                    // Tracebacks show server paths and remote addresses: never to clients by default.
+                    return_tracebacks: false,
                     secret_key: &key,
                 },
             )

@@ -34,6 +34,9 @@ fn create_server(dir: &Path, port: u16) -> String {
         "--http-port",
         &port.to_string(),
     ]);
+    // A server made for real use never sends tracebacks to clients (quickstart does).
+    let conf = std::fs::read_to_string(server.join("config/repo/server.conf")).unwrap();
+    assert!(conf.contains("return_tracebacks = false"), "{conf}");
     server.to_str().unwrap().to_string()
 }
 
