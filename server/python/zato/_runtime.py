@@ -48,7 +48,7 @@ class _State:
         # Upstream's self.server has these as well; the ids are None if the host does not pass them.
         server.id = config.get('server_id')
         server.cluster_id = config.get('cluster_id')
-        server.fs_server_config = _fs_server_config(config, user_config_dir)
+        server.fs_server_config = _fs_server_config(user_config_dir)
 
 
 class ServiceEntry:
@@ -74,13 +74,9 @@ def _log(level, msg):
     emit(level, '', _logger_name, msg)
 
 
-def _fs_server_config(config, user_config_dir):
+def _fs_server_config(user_config_dir):
     """self.server.fs_server_config: server.conf as a Bunch of sections (values as in the file, so secrets stay
-    `zato+secret://` references). The host may pass it in; otherwise it is read from config/repo/server.conf,
-    the directory user-conf is in."""
-    given = config.get('fs_server_config')
-    if given is not None:
-        return bunchify(dict(given))
+    `zato+secret://` references), read from config/repo/server.conf, the directory user-conf is in."""
     if not user_config_dir:
         return Bunch()
     path = os.path.join(os.path.dirname(os.path.normpath(user_config_dir)), 'server.conf')
