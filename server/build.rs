@@ -35,12 +35,17 @@ fn main() {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default();
     println!("cargo:rustc-env=BUILD_PYTHON_HOME={home}");
+    // `zato-server --python-executable`: the CLI makes the cluster's virtualenv with it, so
+    // packages installed there match the embedded interpreter's version.
+    println!("cargo:rustc-env=BUILD_PYTHON_EXE={exe}");
     println!("cargo:rerun-if-env-changed=PYO3_PYTHON");
 
     let root =
         PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default()).join("python");
     let mut files = Vec::new();
     collect(&root.join("zato"), &mut files);
+    // Upstream's services import `bunch` at the top level.
+    collect(&root.join("bunch"), &mut files);
     files.sort();
     let mut src = String::from("pub static PYTHON_FILES: &[(&str, &str)] = &[\n");
     for f in &files {
@@ -60,4 +65,5 @@ fn main() {
         panic!("cannot write {}: {e}", out.display());
     }
     println!("cargo:rerun-if-changed=python/zato");
+    println!("cargo:rerun-if-changed=python/bunch");
 }

@@ -441,9 +441,11 @@ pub async fn run(cmd: Create) -> anyhow::Result<()> {
                     // Tracebacks show server paths and remote addresses: never to clients by default.
                     return_tracebacks: false,
                     secret_key: &key,
+                    virtualenv: crate::pyenv::SERVER_ENV,
                 },
             )
             .await?;
+            crate::pyenv::create(&path.join(crate::pyenv::SERVER_ENV))?;
             println!("Server `{server_name}` created in {}", path.display());
         }
     }

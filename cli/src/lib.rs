@@ -16,6 +16,7 @@ pub mod password;
 pub mod process;
 pub mod procinfo;
 pub mod prompt;
+pub mod pyenv;
 pub mod quickstart;
 pub mod secrets;
 pub mod shortcuts;

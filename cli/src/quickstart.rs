@@ -271,7 +271,7 @@ async fn build(
         .collect();
     let mut steps = Steps {
         done: 0,
-        total: 5 + usize::from(args.servers),
+        total: 6 + usize::from(args.servers),
     };
 
     let ca_dir = base.join("ca");
@@ -323,6 +323,7 @@ async fn build(
                 service_timeout: 60.0,
                 return_tracebacks: true,
                 secret_key,
+                virtualenv: crate::pyenv::QUICKSTART_ENV,
             },
         )
         .await
@@ -351,6 +352,9 @@ async fn build(
         args.lb_tls_host.as_deref(),
     )?;
     steps.done("Load-balancer created");
+
+    crate::pyenv::create(&base.join("venv"))?;
+    steps.done("Python virtualenv created (add packages with `zato python install`)");
 
     write_scripts(base, cluster_name, &servers, kvdb.is_some(), &not_built)?;
     steps.done("Management scripts created");

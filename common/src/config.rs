@@ -230,9 +230,17 @@ fn default_allow_internal() -> Vec<String> {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct PythonConfig {
-    /// A virtualenv whose site-packages services may import from.
+    /// A virtualenv whose site-packages services may import from; relative to the server dir.
     #[serde(default)]
     pub virtualenv: String,
+}
+
+impl PythonConfig {
+    /// The virtualenv's directory, if one is configured (a relative path is under `server_dir`).
+    pub fn env_dir(&self, server_dir: &Path) -> Option<PathBuf> {
+        let v = self.virtualenv.trim();
+        (!v.is_empty()).then(|| server_dir.join(v))
+    }
 }
 
 /// The optional Redis connection (`[kvdb]`); an empty host means none is configured.

@@ -198,6 +198,8 @@ pub struct ServerSpec<'a> {
     pub service_timeout: f64,
     pub return_tracebacks: bool,
     pub secret_key: &'a SecretKey,
+    /// `[python] virtualenv`, relative to the server dir; "" for none.
+    pub virtualenv: &'a str,
 }
 
 #[derive(Serialize)]
@@ -299,6 +301,7 @@ pub async fn create_server(
         workers => spec.workers,
         service_timeout => spec.service_timeout,
         return_tracebacks => if spec.return_tracebacks { "true" } else { "false" },
+        virtualenv => toml_escape(spec.virtualenv),
         odb => minijinja::context! {
             engine => spec.odb.engine.as_str(),
             db_name => toml_escape(&spec.odb.db_name),

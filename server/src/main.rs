@@ -15,22 +15,27 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[command(version, about = "A Zato-compatible application server", long_about = None)]
 struct Args {
     /// The server directory (with config/repo/server.conf).
-    path: PathBuf,
+    #[arg(required_unless_present = "python_executable")]
+    path: Option<PathBuf>,
     /// Also log to stderr.
     #[arg(long)]
     fg: bool,
     /// Internal: run as worker process N of a supervisor.
     #[arg(long, hide = true)]
     worker_index: Option<u32>,
+    /// Print the Python executable whose library this server embeds, and exit (virtualenvs
+    /// for services are made with it).
+    #[arg(long)]
+    python_executable: bool,
 }
 
 /// Starts the workers and relays SIGTERM/SIGINT to them.
-fn supervise(args: &Args, workers: u32) -> anyhow::Result<ExitCode> {
+fn supervise(path: &std::path::Path, args: &Args, workers: u32) -> anyhow::Result<ExitCode> {
     let exe = std::env::current_exe()?;
     let mut children = Vec::new();
     for i in 0..workers {
         let mut cmd = std::process::Command::new(&exe);
-        cmd.arg(&args.path).arg("--worker-index").arg(i.to_string());
+        cmd.arg(path).arg("--worker-index").arg(i.to_string());
         if args.fg {
             cmd.arg("--fg");
         }
@@ -76,14 +81,22 @@ fn supervise(args: &Args, workers: u32) -> anyhow::Result<ExitCode> {
 fn main() -> ExitCode {
     zato_server::python::pin_python_home();
     let args = Args::parse();
-    if let Err(e) = zato_common::logging::init(&args.path, "server.log", args.fg) {
+    if args.python_executable {
+        println!("{}", env!("BUILD_PYTHON_EXE"));
+        return ExitCode::SUCCESS;
+    }
+    let Some(path) = args.path.as_deref() else {
+        eprintln!("Cannot start the server: no server directory given");
+        return ExitCode::from(2);
+    };
+    if let Err(e) = zato_common::logging::init(path, "server.log", args.fg) {
         eprintln!(
             "Cannot open the log file under {}: {e}",
-            args.path.join("logs").display()
+            path.join("logs").display()
         );
         return ExitCode::from(1);
     }
-    let workers = match zato_common::config::ServerConfig::load(&args.path) {
+    let workers = match zato_common::config::ServerConfig::load(path) {
         Ok(c) => c.main.workers,
         Err(e) => {
             eprintln!("Cannot start the server: {e}");
@@ -92,7 +105,7 @@ fn main() -> ExitCode {
         }
     };
     if workers > 1 && args.worker_index.is_none() {
-        return supervise(&args, workers).unwrap_or_else(|e| {
+        return supervise(path, &args, workers).unwrap_or_else(|e| {
             eprintln!("Cannot start the worker processes: {e}");
             ExitCode::from(1)
         });
@@ -111,10 +124,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match rt.block_on(zato_server::app::run(
-        &args.path,
-        args.worker_index.unwrap_or(0),
-    )) {
+    match rt.block_on(zato_server::app::run(path, args.worker_index.unwrap_or(0))) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("Cannot start the server: {e}");

@@ -393,6 +393,7 @@ impl TestCluster {
                     service_timeout: opts.service_timeout,
                     return_tracebacks: true,
                     secret_key: &key,
+                    virtualenv: "",
                 },
             )
             .await?;

@@ -25,6 +25,7 @@ from zato.server.service import pipeline
 from zato.server.service.simpleio import SIODefinitionError, describe_sio, get_sio_def, sio_to_xml
 from zato.server.service.support import ServerInfo, ServiceLogger, emit, install_logging_bridge
 from zato._errors import DeployError, ServiceError
+from zato import _pyenv
 
 __all__ = ['init', 'deploy', 'remove', 'has_service', 'service_names', 'describe', 'invoke',
     'DeployError', 'ServiceError']
@@ -98,8 +99,10 @@ _write_lock = threading.RLock()
 
 def init(config):
     global _state
-    _state = _State(dict(config or {}))
+    config = dict(config or {})
+    _state = _State(config)
     install_logging_bridge()
+    _pyenv.setup(config.get('python_env'), config.get('server_dir'), _log)
 
 # ################################################################################################################################
 # Deployment
@@ -126,6 +129,9 @@ def _error_line(exc, file_name):
 
 def _error_message(exc):
     detail = exc.msg if isinstance(exc, SyntaxError) else str(exc)
+    hint = _pyenv.install_hint(exc)
+    if hint:
+        detail = '{}; {}'.format(detail, hint)
     name = type(exc).__name__
     return '{}: {}'.format(name, detail) if detail else name
 
@@ -206,6 +212,7 @@ def stage(source, file_name):
         previous_lines = linecache.cache.get(file_name)
         # Tracebacks and inspect.getsource need the source even if the file is not on disk.
         linecache.cache[file_name] = (len(source), None, source.splitlines(True), file_name)
+        _pyenv.refresh()
         try:
             module = _execute(source, file_name, module_name)
             entries = _collect(module, module_name, source, file_name, logger)

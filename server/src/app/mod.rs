@@ -82,10 +82,11 @@ pub async fn run(dir: &Path, worker_index: u32) -> Result<(), StartError> {
         "server_id": server.id,
         "return_tracebacks": cfg.misc.return_tracebacks,
         "user_config_dir": cfg.dir.join("config/repo/user-conf").to_string_lossy(),
+        "server_dir": cfg.dir.to_string_lossy(),
+        "python_env": cfg.python.env_dir(&cfg.dir).map(|p| p.to_string_lossy().into_owned()),
     });
     let python = PyHost::start(
         &cfg.dir.join("work/python"),
-        &cfg.python.virtualenv,
         cfg.main.python_threads,
         cfg.main.python_queue_size,
         std::time::Duration::from_secs_f64(cfg.main.service_timeout),

@@ -152,10 +152,10 @@ fn py_err_text(py: Python<'_>, err: &PyErr) -> String {
 }
 
 impl PyHost {
-    /// Starts the interpreter (once per process) and `zato._runtime.init(init_config)`.
+    /// Starts the interpreter (once per process) and `zato._runtime.init(init_config)`, which
+    /// also adds the services' virtualenv (`python_env`) to `sys.path`.
     pub fn start(
         lib_dir: &Path,
-        virtualenv: &str,
         threads: usize,
         queue: usize,
         service_timeout: Duration,
@@ -167,19 +167,6 @@ impl PyHost {
             let sys = py.import("sys")?;
             let path = sys.getattr("path")?.cast_into::<PyList>()?;
             path.insert(0, lib_dir.to_string_lossy().as_ref())?;
-            if !virtualenv.is_empty() {
-                let ver = sys.getattr("version_info")?;
-                let (major, minor): (u32, u32) = (
-                    ver.getattr("major")?.extract()?,
-                    ver.getattr("minor")?.extract()?,
-                );
-                let site_dir = Path::new(virtualenv)
-                    .join("lib")
-                    .join(format!("python{major}.{minor}"))
-                    .join("site-packages");
-                py.import("site")?
-                    .call_method1("addsitedir", (site_dir.to_string_lossy().as_ref(),))?;
-            }
             let runtime = py.import("zato._runtime")?;
             runtime.call_method1("init", (to_py(py, init_config)?,))?;
             Ok(runtime.unbind())
