@@ -75,11 +75,46 @@ class SQLTestCase(unittest.TestCase):
         native.sql_begin = lambda conn: self.log.append(('begin', conn)) or 42
         native.sql_end = lambda handle, commit: self.log.append(('end', handle, commit))
 
-    def test_rows_are_dicts_with_attribute_access(self):
+    def test_rows_are_sqlalchemy_like(self):
         rows = outgoing.sql.get('db').execute('SELECT id, name FROM t WHERE id > :id', {'id': 0})
         self.assertEqual(rows, [{'id': 1, 'name': 'a'}, {'id': 2, 'name': 'b'}])
-        self.assertEqual((rows[1].name, rows.fetchone().id, rows.scalar(), len(rows)), ('b', 1, 1, 2))
+        self.assertEqual(rows, [(1, 'a'), (2, 'b')])
+        self.assertEqual((rows[1].name, rows[1]['name'], rows[1][1], rows[1][-1], len(rows)), ('b', 'b', 'b', 'b', 2))
+        first = rows[0]
+        id_, name = first
+        self.assertEqual((id_, name, first._fields, first._asdict(), dict(first), first._mapping['name']),
+            (1, 'a', ('id', 'name'), {'id': 1, 'name': 'a'}, {'id': 1, 'name': 'a'}, 'a'))
+        self.assertEqual((first.keys(), first.items(), first.get('nope', 'x'), 'id' in first, tuple(first)),
+            (['id', 'name'], [('id', 1), ('name', 'a')], 'x', True, (1, 'a')))
+        with self.assertRaisesRegex(KeyError, 'the columns are: id, name'):
+            first['nope']
+        with self.assertRaisesRegex(AttributeError, 'No column `nope`'):
+            first.nope
+        self.assertEqual([(i, n) for i, n in rows], [(1, 'a'), (2, 'b')])
         self.assertEqual(outgoing.sql.get('db').execute('DELETE FROM t').rowcount, 3)
+
+    def test_results_fetch_like_a_cursor(self):
+        conn = outgoing.sql.get('db')
+        rows = conn.execute('SELECT id, name FROM t')
+        self.assertEqual((rows.fetchone().id, rows.fetchone().id, rows.fetchone()), (1, 2, None))
+        self.assertEqual(len(rows), 2, 'len and indexing still see every row')
+        self.assertEqual(conn.execute('SELECT 1').scalar(), 1)
+        self.assertEqual(conn.execute('SELECT 1').fetchmany(5), [(1, 'a'), (2, 'b')])
+        self.assertEqual(conn.execute('SELECT 1').mappings().all(), [{'id': 1, 'name': 'a'}, {'id': 2, 'name': 'b'}])
+        self.assertEqual(conn.execute('SELECT 1').scalars().all(), [1, 2])
+        self.assertEqual(conn.execute('SELECT 1').first(), (1, 'a'))
+        self.assertEqual(conn.execute('SELECT 1').keys(), ['id', 'name'])
+        with self.assertRaisesRegex(Exception, 'Multiple rows'):
+            conn.execute('SELECT 1').one()
+        result = conn.execute('SELECT 1')
+        result.fetchone()
+        self.assertEqual(result.one().name, 'b')
+        with self.assertRaisesRegex(Exception, 'No row'):
+            result.one()
+        self.assertIsNone(result.one_or_none())
+        from zato.common.convert import to_plain
+        self.assertEqual(to_plain({'rows': conn.execute('SELECT 1'), 'row': conn.execute('SELECT 1').first()}),
+            {'rows': [{'id': 1, 'name': 'a'}, {'id': 2, 'name': 'b'}], 'row': {'id': 1, 'name': 'a'}})
 
     def test_sessions_commit_roll_back_and_start_lazily(self):
         conn = outgoing.sql.get('db')

@@ -47,6 +47,19 @@ impl Bridge for ServerBridge {
         }
     }
 
+    fn outgoing_config(&self, kind: &str, name: &str) -> Option<Value> {
+        let state = self.state().ok()?;
+        match kind {
+            "sql" => state.tables.sql.load().get(name).map(|c| c.config.clone()),
+            transport => state
+                .tables
+                .outgoing_http
+                .load()
+                .get(&(transport.to_string(), name.to_string()))
+                .map(|c| c.config.clone()),
+        }
+    }
+
     fn http(&self, transport: &str, name: &str, call: HttpCall) -> Result<HttpReply, ConnError> {
         let state = self.state()?;
         let conn = state

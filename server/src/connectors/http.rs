@@ -62,6 +62,8 @@ pub struct HttpConn {
     client: reqwest::Client,
     /// What the connection was built from; an unchanged one is kept across reloads.
     pub fingerprint: String,
+    /// The ODB row (no secrets in it), for Python's `.config`.
+    pub config: serde_json::Value,
 }
 
 /// Everything that, when changed, needs a new client.
@@ -140,6 +142,7 @@ impl HttpConn {
             auth,
             client,
             fingerprint,
+            config: serde_json::to_value(row).unwrap_or_default(),
         })
     }
 

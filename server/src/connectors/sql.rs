@@ -82,6 +82,8 @@ pub struct SqlConn {
     engine: OdbEngine,
     pool: Pool,
     pub fingerprint: String,
+    /// The ODB row without its password, for Python's `.config`.
+    pub config: serde_json::Value,
 }
 
 pub fn fingerprint(p: &SqlPool) -> String {
@@ -150,6 +152,7 @@ impl SqlConn {
             engine,
             pool,
             fingerprint,
+            config: serde_json::to_value(p).unwrap_or_default(),
         })
     }
 

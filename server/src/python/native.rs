@@ -61,6 +61,9 @@ pub trait Bridge: Send + Sync {
     /// Whether an outgoing REST (`plain_http`) or SOAP connection of that name exists; also
     /// `sql` for SQL connections and `redis` for the `[kvdb]` one.
     fn has_outgoing(&self, kind: &str, name: &str) -> bool;
+    /// The settings of an outgoing REST/SOAP (`plain_http`, `soap`) or `sql` connection,
+    /// without secrets; None if there is no such connection.
+    fn outgoing_config(&self, kind: &str, name: &str) -> Option<Value>;
     fn http(&self, transport: &str, name: &str, call: HttpCall) -> Result<HttpReply, ConnError>;
     fn sql(&self, call: SqlCall) -> Result<SqlReply, ConnError>;
     /// Opens a session (a transaction) and returns its handle.
@@ -148,6 +151,18 @@ fn invoke_async(
 #[pyfunction]
 fn has_outgoing(kind: &str, name: &str) -> PyResult<bool> {
     Ok(bridge()?.has_outgoing(kind, name))
+}
+
+#[pyfunction]
+fn outgoing_config<'py>(
+    py: Python<'py>,
+    kind: &str,
+    name: &str,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    bridge()?
+        .outgoing_config(kind, name)
+        .map(|v| to_py(py, &v))
+        .transpose()
 }
 
 /// Returns `(status, [(header, value)], body)`.
@@ -319,6 +334,7 @@ fn redis_command<'py>(py: Python<'py>, args: Vec<Vec<u8>>) -> PyResult<Bound<'py
 #[pymodule]
 pub fn _zato_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(has_outgoing, m)?)?;
+    m.add_function(wrap_pyfunction!(outgoing_config, m)?)?;
     m.add_function(wrap_pyfunction!(out_http, m)?)?;
     m.add_function(wrap_pyfunction!(sql_execute, m)?)?;
     m.add_function(wrap_pyfunction!(sql_begin, m)?)?;

@@ -387,6 +387,8 @@ def _default(elem, sio_default):
 def _as_mapping(item, sio_def):
     if isinstance(item, dict):
         return item
+    if isinstance(item, tuple) and hasattr(item, '_asdict'):
+        return item._asdict()
     if dataclasses.is_dataclass(item) and not isinstance(item, type):
         return {field.name: getattr(item, field.name) for field in dataclasses.fields(item)}
     # Any other object (e.g. an ORM row): read the declared output elements as attributes.
@@ -447,7 +449,8 @@ def write_output(sio_def, plan, payload):
             out[name] = value if type(value) in scalars else to_plain(value)
         return out
 
-    if isinstance(payload, (list, tuple)):
+    # A SQL row or a named tuple is one item, not a list of them.
+    if isinstance(payload, (list, tuple)) and not hasattr(payload, '_asdict'):
         return [_serialize_item(item, sio_def, plan) for item in payload]
     return _serialize_item(payload, sio_def, plan)
 
