@@ -39,6 +39,18 @@ async fn cluster(opts: Options) -> TestCluster {
     )
     .await
     .unwrap();
+    create_channel(&admin, "typed", "/typed", "test.typed", json!({}))
+        .await
+        .unwrap();
+    create_channel(
+        &admin,
+        "calls-down",
+        "/calls-down",
+        "test.calls-down",
+        json!({}),
+    )
+    .await
+    .unwrap();
     create_channel(
         &admin,
         "xml",
@@ -443,5 +455,142 @@ async fn promoted_service_that_hangs() {
         assert_eq!(post("/maybe-spin", json!({})).await.unwrap().status(), 200);
         still_serving(&c).await;
     }
+    c.finish().await;
+}
+
+/// A request that is JSON but not an object, or an invoke payload that is not JSON, is explained.
+#[tokio::test]
+async fn json_that_is_not_an_object() {
+    let c = cluster(Options::default()).await;
+    let s = &c.servers[0];
+    let http = zato_common::http::local_client();
+    let url = format!("{}/typed", s.address());
+    for (body, what) in [
+        ("\"hello\"", "the request is the text 'hello'"),
+        ("[1, 2]", "the request is a JSON array"),
+        ("7", "the request is a JSON number"),
+    ] {
+        let r = http.post(&url).body(body).send().await.unwrap();
+        let text = expect(r, 400, what).await;
+        assert!(text.contains("a JSON object is expected"), "{text}");
+        assert!(text.contains("Missing input: a, b"), "{text}");
+    }
+    // As `zato service invoke --payload hello` sends it: the text as a JSON string.
+    let err = s
+        .admin()
+        .invoke("test.typed", &json!("hello"))
+        .await
+        .expect_err("accepted")
+        .to_string();
+    assert!(err.contains("the request is the text 'hello'"), "{err}");
+    let r = http
+        .post(&url)
+        .body("{\"a\": 1, \"b\": 2}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    c.finish().await;
+}
+
+/// A 401 on a SOAP channel is a SOAP Fault (1.1, or 1.2 for a SOAP 1.2 request), not JSON.
+#[tokio::test]
+async fn soap_channels_refuse_with_a_fault() {
+    let c = cluster(Options::default()).await;
+    let s = &c.servers[0];
+    let admin = s.admin();
+    admin
+        .invoke(
+            "zato.security.basic-auth.create",
+            &json!({"name": "soap-users", "username": "u", "password": "p", "realm": "SOAP"}),
+        )
+        .await
+        .unwrap();
+    create_channel(
+        &admin,
+        "secured-soap",
+        "/secured-soap",
+        "test.envelope",
+        json!({"transport": "soap", "data_format": "xml", "security_name": "soap-users"}),
+    )
+    .await
+    .unwrap();
+    let url = format!("{}/secured-soap", s.address());
+    let http = zato_common::http::local_client();
+    for (content_type, ns) in [
+        ("text/xml", "http://schemas.xmlsoap.org/soap/envelope/"),
+        (
+            "application/soap+xml",
+            "http://www.w3.org/2003/05/soap-envelope",
+        ),
+    ] {
+        let r = http
+            .post(&url)
+            .header("content-type", content_type)
+            .basic_auth("u", Some("wrong"))
+            .body("<x/>")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.headers().get("www-authenticate").unwrap(),
+            "Basic realm=\"SOAP\""
+        );
+        let body = expect(r, 401, "Unauthorized; cid=").await;
+        assert!(body.contains("Fault>") && body.contains(ns), "{body}");
+    }
+    c.finish().await;
+}
+
+/// With `return_tracebacks = false` (what `zato create server` writes), a failing service or a
+/// remote system that is down sends the client no traceback, server path or remote address.
+#[tokio::test]
+async fn no_server_details_without_tracebacks() {
+    fn no_tracebacks(dir: &std::path::Path) {
+        let conf = dir.join("config/repo/server.conf");
+        let text = std::fs::read_to_string(&conf)
+            .unwrap()
+            .replace("return_tracebacks = true", "return_tracebacks = false");
+        std::fs::write(&conf, text).unwrap();
+    }
+    let c = cluster(Options {
+        prepare: Some(no_tracebacks),
+        ..Default::default()
+    })
+    .await;
+    let s = &c.servers[0];
+    let closed = zato_tests::free_port();
+    s.admin()
+        .invoke(
+            "zato.http-soap.create",
+            &json!({"name": "down", "connection": "outgoing", "transport": "plain_http",
+                "host": format!("http://127.0.0.1:{closed}"), "url_path": "/internal/api"}),
+        )
+        .await
+        .unwrap();
+    let http = zato_common::http::local_client();
+    for path in ["/raiser", "/calls-down"] {
+        let r = http
+            .post(format!("{}{path}", s.address()))
+            .send()
+            .await
+            .unwrap();
+        let body = expect(r, 500, "An error has occurred (CID").await;
+        for secret in [
+            "Traceback",
+            ".py",
+            "/tmp",
+            &s.dir.to_string_lossy(),
+            &closed.to_string(),
+            "/internal/api",
+            "always fails",
+        ] {
+            assert!(!body.contains(secret), "{path}: `{secret}` in {body}");
+        }
+    }
+    assert!(
+        s.log().contains("/internal/api"),
+        "the log keeps the details"
+    );
     c.finish().await;
 }

@@ -7,6 +7,7 @@ use hyper::HeaderMap;
 
 use super::respond::{Resp, unauthorized};
 use crate::objects::routes::Channel;
+use crate::proto::soap::SoapVersion;
 use crate::security::check::SecCheck;
 use crate::security::same;
 use crate::state::ServerState;
@@ -23,9 +24,32 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     Some((u.to_string(), p.to_string()))
 }
 
-fn refuse(ch: &Channel, cid: &str, why: &str, realm: Option<&str>) -> Box<Resp> {
+/// The SOAP version a refusal is answered in on a SOAP channel (1.2 when the request is
+/// `application/soap+xml`), None on other channels.
+fn soap_of(ch: &Channel, headers: &HeaderMap) -> Option<SoapVersion> {
+    if ch.transport != "soap" && ch.data_format != "soap" {
+        return None;
+    }
+    let soap12 = headers
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("application/soap+xml"));
+    Some(if soap12 {
+        SoapVersion::V12
+    } else {
+        SoapVersion::V11
+    })
+}
+
+fn refuse(
+    ch: &Channel,
+    headers: &HeaderMap,
+    cid: &str,
+    why: &str,
+    realm: Option<&str>,
+) -> Box<Resp> {
     tracing::info!(cid, channel = ch.name, "unauthorized: {why:?}");
-    Box::new(unauthorized(cid, realm))
+    Box::new(unauthorized(soap_of(ch, headers), cid, realm))
 }
 
 /// Ok when the caller may use the channel (so far as the request head tells).
@@ -54,8 +78,14 @@ pub fn check(
             {
                 Ok(())
             }
-            Some(_) => Err(refuse(ch, cid, "wrong credentials", Some(realm))),
-            None => Err(refuse(ch, cid, "no Basic Auth credentials", Some(realm))),
+            Some(_) => Err(refuse(ch, headers, cid, "wrong credentials", Some(realm))),
+            None => Err(refuse(
+                ch,
+                headers,
+                cid,
+                "no Basic Auth credentials",
+                Some(realm),
+            )),
         },
         SecCheck::ApiKey {
             header,
@@ -64,7 +94,7 @@ pub fn check(
             ..
         } => match headers.get(header.as_str()).map(|v| v.as_bytes()) {
             Some(v) if *is_active && !key.is_empty() && same(v, key.as_bytes()) => Ok(()),
-            _ => Err(refuse(ch, cid, "missing or wrong API key", None)),
+            _ => Err(refuse(ch, headers, cid, "missing or wrong API key", None)),
         },
         SecCheck::Jwt {
             id,
@@ -73,23 +103,33 @@ pub fn check(
             ..
         } => {
             let Some(token) = crate::security::jwt::bearer(headers) else {
-                return Err(refuse(ch, cid, "no Bearer token", None));
+                return Err(refuse(ch, headers, cid, "no Bearer token", None));
             };
             match state.jwt_keys.verify(token) {
-                Ok(c) if !*is_active || c.sec_def != *id || c.sub != *username => {
-                    Err(refuse(ch, cid, "the token is for another definition", None))
-                }
+                Ok(c) if !*is_active || c.sec_def != *id || c.sub != *username => Err(refuse(
+                    ch,
+                    headers,
+                    cid,
+                    "the token is for another definition",
+                    None,
+                )),
                 Ok(c) if state.revoked_jwts.load().contains_key(&c.jti) => {
-                    Err(refuse(ch, cid, "the token was logged out", None))
+                    Err(refuse(ch, headers, cid, "the token was logged out", None))
                 }
                 Ok(_) => Ok(()),
-                Err(e) => Err(refuse(ch, cid, &format!("invalid token: {e}"), None)),
+                Err(e) => Err(refuse(
+                    ch,
+                    headers,
+                    cid,
+                    &format!("invalid token: {e}"),
+                    None,
+                )),
             }
         }
         SecCheck::Wss { .. } => Ok(()),
         SecCheck::Broken(why) => {
             tracing::error!(cid, channel = ch.name, "refusing a request: {why}");
-            Err(Box::new(unauthorized(cid, None)))
+            Err(Box::new(unauthorized(soap_of(ch, headers), cid, None)))
         }
     }
 }

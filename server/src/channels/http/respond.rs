@@ -52,8 +52,9 @@ pub fn url_not_found(cid: &str) -> Resp {
     build(404, None, cid, format!("URL not found (CID:{cid})"))
 }
 
-pub fn unauthorized(cid: &str, realm: Option<&str>) -> Resp {
-    let mut resp = error_json(401, cid, &format!("Unauthorized; cid={cid}"));
+/// 401 as the channel answers errors: JSON, or a SOAP Fault on SOAP channels.
+pub fn unauthorized(soap: Option<SoapVersion>, cid: &str, realm: Option<&str>) -> Resp {
+    let mut resp = error(soap, 401, cid, &format!("Unauthorized; cid={cid}"));
     if let Some(realm) = realm {
         add_header(
             &mut resp,

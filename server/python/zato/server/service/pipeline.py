@@ -165,6 +165,30 @@ def _input_sources(req, sio_def, channel):
         return url + [message]
     return [message, params, query]
 
+def _parse_input(req, sio_def, channel):
+    """parse_input, saying what was wrong with a request that is not a JSON object."""
+    try:
+        return parse_input(sio_def, _input_sources(req, sio_def, channel))
+    except ServiceError as e:
+        payload = req.get('payload')
+        if e.status != 400 or not str(e.message).startswith('Missing input') or isinstance(payload, dict) \
+                or payload is None or payload == '' or req.get('data_format') in ('xml', 'soap'):
+            raise
+        if isinstance(payload, str):
+            # The body as it came (a JSON string there is `"text"`); else the payload text itself.
+            raw = req.get('raw_request')
+            try:
+                payload = json.loads(raw if isinstance(raw, str) and raw.strip() else payload)
+            except ValueError as parse_error:
+                payload = None
+                what = 'not valid JSON ({})'.format(parse_error)
+        if isinstance(payload, str):
+            what = 'the text {!r}'.format(payload if len(payload) <= 40 else payload[:40] + '...')
+        elif payload is not None:
+            what = 'a JSON {}'.format({list: 'array', bool: 'boolean', dict: 'object'}.get(type(payload), 'number'))
+        raise ServiceError(400, 'Invalid input: a JSON object is expected and the request is {}; {}'.format(
+            what, e.message)) from None
+
 # ################################################################################################################################
 # Hooks and handlers
 
@@ -338,7 +362,7 @@ def run(entry, req, state):
             if type(payload) is dict and plan.sio_input is not None and not (http and (http.get('params') or http.get('GET'))):
                 request.input = read_input(plan.sio_input, payload.get, None)
             else:
-                request.input = parse_input(sio_def, _input_sources(req, sio_def, channel))
+                request.input = _parse_input(req, sio_def, channel)
         # Otherwise request.input (path and query parameters) is built on first access.
 
         if plan.accept and not service.accept():
@@ -444,7 +468,7 @@ def _run_generic(entry, req, state, plan):
     token = current_cid.set(service.cid)
     try:
         if plan.parses_input:
-            service.request.input = parse_input(sio_def, _input_sources(req, sio_def, channel))
+            service.request.input = _parse_input(req, sio_def, channel)
         # Otherwise request.input (path and query parameters) is built on first access.
 
         if not service.accept():
