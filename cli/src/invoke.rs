@@ -34,6 +34,9 @@ pub struct InvokeArgs {
     /// Seconds an async invocation may wait before it is dropped.
     #[arg(long, default_value_t = 15)]
     pub expiration: u64,
+    /// Indent the response (JSON or XML) even when the output is not a terminal.
+    #[arg(long)]
+    pub pretty: bool,
 }
 
 fn parse_headers(text: &str) -> CliResult<Vec<(String, String)>> {
@@ -97,12 +100,57 @@ pub async fn call(path: &std::path::Path, service: &str, payload: &Value) -> Cli
 
 /// Prints a response as JSON: pretty on a terminal, compact in a pipe.
 pub fn print_json(data: &Value) {
-    let text = if std::io::stdout().is_terminal() {
+    println!("{}", json_text(data, std::io::stdout().is_terminal()));
+}
+
+fn json_text(data: &Value, pretty: bool) -> String {
+    let text = if pretty {
         serde_json::to_string_pretty(data)
     } else {
         serde_json::to_string(data)
     };
-    println!("{}", text.unwrap_or_default());
+    text.unwrap_or_default()
+}
+
+/// An XML document indented two spaces per level; None when `text` is not well-formed XML.
+pub fn indent_xml(text: &str) -> Option<String> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(text);
+    reader.config_mut().trim_text(true);
+    let mut writer = quick_xml::Writer::new_with_indent(Vec::new(), b' ', 2);
+    let mut depth = 0usize;
+    loop {
+        match reader.read_event().ok()? {
+            Event::Eof => break,
+            e => {
+                match &e {
+                    Event::Start(_) => depth += 1,
+                    Event::End(_) => depth = depth.checked_sub(1)?,
+                    _ => {}
+                }
+                writer.write_event(e).ok()?;
+            }
+        }
+    }
+    (depth == 0).then(|| String::from_utf8(writer.into_inner()).ok())?
+}
+
+/// How `zato service invoke` shows a response: an XML document (asked for, or any string
+/// answer that is one) as XML, anything else as JSON.
+fn response_text(data: &Value, xml_call: bool, pretty: bool) -> String {
+    if let Value::String(doc) = data {
+        let looks_xml = doc.trim_start().starts_with('<');
+        if looks_xml
+            && pretty
+            && let Some(indented) = indent_xml(doc)
+        {
+            return indented;
+        }
+        if xml_call || (looks_xml && indent_xml(doc).is_some()) {
+            return doc.clone();
+        }
+    }
+    json_text(data, pretty)
 }
 
 pub async fn run(args: InvokeArgs) -> CliResult<()> {
@@ -122,10 +170,29 @@ pub async fn run(args: InvokeArgs) -> CliResult<()> {
     req.is_async = Some(args.is_async);
     req.expiration = Some(Value::from(args.expiration));
     let data = send(&args.path, &req, &headers).await?;
-    // An XML or SOAP call is answered with a document: printed as it is, not as a JSON string.
-    match (&data, xml) {
-        (Value::String(doc), true) => println!("{doc}"),
-        _ => print_json(&data),
-    }
+    let pretty = args.pretty || std::io::stdout().is_terminal();
+    println!("{}", response_text(&data, xml, pretty));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_answers_print_as_xml() {
+        let doc = Value::String("<a><b>1</b><c/></a>".into());
+        assert_eq!(response_text(&doc, false, false), "<a><b>1</b><c/></a>");
+        assert_eq!(
+            response_text(&doc, false, true),
+            "<a>\n  <b>1</b>\n  <c/>\n</a>"
+        );
+        // Text that only starts like XML stays a JSON string.
+        let text = Value::String("<not closed".into());
+        assert_eq!(response_text(&text, false, false), "\"<not closed\"");
+        let obj = serde_json::json!({"a": 1});
+        assert_eq!(response_text(&obj, false, false), "{\"a\":1}");
+        assert_eq!(response_text(&obj, false, true), "{\n  \"a\": 1\n}");
+        assert!(indent_xml("<a><b></a>").is_none());
+    }
 }

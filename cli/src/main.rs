@@ -74,11 +74,45 @@ enum Command {
     ///
     /// Example: zato delete-rest-channel --path /opt/zato/server1 --name get-user
     DeleteRestChannel(zato_cli::shortcuts::Target),
+    /// Create a SOAP channel: a URL path whose SOAP requests a service answers.
+    ///
+    /// Example: zato create-soap-channel --path /opt/zato/server1 --name get-user-soap --url-path /soap/users --service my.get-user --basic-auth crm
+    CreateSoapChannel(zato_cli::shortcuts::SoapChannelArgs),
+    /// Delete a SOAP channel.
+    ///
+    /// Example: zato delete-soap-channel --path /opt/zato/server1 --name get-user-soap
+    DeleteSoapChannel(zato_cli::shortcuts::Target),
+    /// Create an outgoing REST connection (`self.out.rest['NAME']` in services).
+    ///
+    /// Example: zato create-outgoing-rest --path /opt/zato/server1 --name crm --host https://crm.example.com --url-path /api/users/{id} --basic-auth crm
+    CreateOutgoingRest(zato_cli::shortcuts::OutgoingRestArgs),
+    /// Delete an outgoing REST connection.
+    ///
+    /// Example: zato delete-outgoing-rest --path /opt/zato/server1 --name crm
+    DeleteOutgoingRest(zato_cli::shortcuts::Target),
+    /// Create an outgoing SOAP connection (`self.out.soap['NAME']` in services).
+    ///
+    /// Example: zato create-outgoing-soap --path /opt/zato/server1 --name billing --host https://billing.example.com --url-path /ws --soap-action getInvoice
+    CreateOutgoingSoap(zato_cli::shortcuts::OutgoingSoapArgs),
+    /// Delete an outgoing SOAP connection.
+    ///
+    /// Example: zato delete-outgoing-soap --path /opt/zato/server1 --name billing
+    DeleteOutgoingSoap(zato_cli::shortcuts::Target),
+    /// Create an outgoing SQL connection (`self.outgoing.sql.get('NAME')` in services).
+    ///
+    /// Example: zato create-outgoing-sql --path /opt/zato/server1 --name crm-db --engine postgresql --host 127.0.0.1 --port 5432 --db-name crm --username crm --password-file /run/secrets/crm-db
+    CreateOutgoingSql(zato_cli::shortcuts::OutgoingSqlArgs),
+    /// Delete an outgoing SQL connection.
+    ///
+    /// Example: zato delete-outgoing-sql --path /opt/zato/server1 --name crm-db
+    DeleteOutgoingSql(zato_cli::shortcuts::Target),
     /// Export the cluster's configuration to a file, or import one (checked whole first, then
     /// applied in one transaction).
     ///
-    /// Example: zato enmasse /opt/zato/server1 --export --output config.yaml
-    ///          zato enmasse /opt/zato/server1 --import --input config.yaml --replace
+    /// Examples:
+    ///   zato enmasse /opt/zato/server1 --export --output config.yaml
+    ///   zato enmasse /opt/zato/server1 --import --input config.yaml --replace
+    #[command(verbatim_doc_comment)]
     Enmasse(zato_cli::enmasse::EnmasseArgs),
     /// The load balancer, through its agent API.
     #[command(subcommand)]
@@ -130,6 +164,9 @@ enum Command {
     /// Services.
     #[command(subcommand)]
     Service(Service),
+    /// The virtualenv services import third-party packages from.
+    #[command(subcommand)]
+    Python(Python),
     /// Encrypt text with a component's key (or --secret-key), as stored in secrets.conf.
     ///
     /// Example: zato encrypt --data s3cret --path /opt/zato/server1
@@ -162,6 +199,29 @@ enum Service {
     ///
     /// Example: zato service invoke /opt/zato/server1 zato.ping
     Invoke(InvokeArgs),
+    /// Hot-deploy a Python file to every server of the cluster; a file that does not deploy
+    /// changes nothing and its error is printed.
+    ///
+    /// Example: zato service deploy /opt/zato/server1 ./my_services.py
+    Deploy {
+        /// A server of the cluster.
+        path: PathBuf,
+        /// The .py file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum Python {
+    /// Install packages for every server under PATH (a server, or a quickstart cluster's
+    /// directory); services deployed afterwards import them, no restart needed.
+    ///
+    /// Examples:
+    ///   zato python install ~/qs requests
+    ///   zato python install ~/qs --upstream
+    ///   zato python install /opt/zato/server1 'lxml>=5' xmltodict
+    #[command(verbatim_doc_comment)]
+    Install(zato_cli::pyenv::InstallArgs),
 }
 
 #[derive(Subcommand)]
@@ -172,6 +232,7 @@ enum Quickstart {
     ///   zato quickstart create ~/qs --start
     ///   zato quickstart create ~/qs --odb-type postgresql --odb-host localhost --odb-port 5432 --odb-user zato --odb-db-name zato --odb-password '' --kvdb-host localhost
     ///   zato quickstart create /opt/qs-1 sqlite localhost 6379
+    #[command(verbatim_doc_comment)]
     Create(Box<QuickstartArgs>),
 }
 
@@ -211,7 +272,20 @@ async fn run(command: Command) -> CliResult<()> {
         Command::Enmasse(a) => zato_cli::enmasse::run(a).await,
         Command::ChangePassword(a) => zato_cli::shortcuts::change_password(a).await,
         Command::CreateRestChannel(a) => zato_cli::shortcuts::create_rest_channel(a).await,
-        Command::DeleteRestChannel(t) => zato_cli::shortcuts::delete_rest_channel(t).await,
+        Command::DeleteRestChannel(t) | Command::DeleteSoapChannel(t) => {
+            zato_cli::shortcuts::delete_rest_channel(t).await
+        }
+        Command::CreateSoapChannel(a) => zato_cli::shortcuts::create_soap_channel(a).await,
+        Command::CreateOutgoingRest(a) => zato_cli::shortcuts::create_outgoing_rest(a).await,
+        Command::CreateOutgoingSoap(a) => zato_cli::shortcuts::create_outgoing_soap(a).await,
+        Command::DeleteOutgoingRest(t) | Command::DeleteOutgoingSoap(t) => {
+            zato_cli::shortcuts::delete_outgoing_http(t).await
+        }
+        Command::CreateOutgoingSql(a) => zato_cli::shortcuts::create_outgoing_sql(a).await,
+        Command::DeleteOutgoingSql(t) => zato_cli::shortcuts::delete_outgoing_sql(t).await,
+        Command::Service(Service::Deploy { path, file }) => {
+            zato_cli::shortcuts::deploy_service(&path, &file).await
+        }
         Command::Info { path, format } => info::run(&path, format),
         Command::CheckConfig { path } => check::run(&path).await,
         Command::SetAdminInvokePassword {
@@ -261,6 +335,7 @@ async fn run(command: Command) -> CliResult<()> {
             process::wait(&address, &url_path, secs(timeout), secs(interval), silent).await
         }
         Command::Service(Service::Invoke(args)) => invoke::run(args).await,
+        Command::Python(Python::Install(args)) => zato_cli::pyenv::install(args),
         Command::Encrypt(a) => {
             secrets::encrypt(&a.data, a.secret_key.as_deref(), a.path.as_deref())
         }
@@ -314,6 +389,31 @@ mod tests {
     use clap::Parser;
 
     use super::{Cli, Command};
+
+    /// Every `--help` example is a line of its own, ready to copy and paste.
+    #[test]
+    fn help_examples_are_one_per_line() {
+        fn check(cmd: &mut clap::Command, path: &str) {
+            let help = cmd.render_long_help().to_string();
+            for line in help.lines() {
+                assert!(
+                    line.matches("zato ").count() <= 1,
+                    "`{path} --help` runs two examples together: {line}"
+                );
+            }
+            let names: Vec<String> = cmd
+                .get_subcommands()
+                .map(|c| c.get_name().to_string())
+                .collect();
+            for name in names {
+                if let Some(sub) = cmd.find_subcommand_mut(&name) {
+                    check(sub, &format!("{path} {name}"));
+                }
+            }
+        }
+        use clap::CommandFactory;
+        check(&mut Cli::command(), "zato");
+    }
 
     /// Fernet keys are url-safe base64 and may start with `-`.
     #[test]

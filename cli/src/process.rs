@@ -10,7 +10,7 @@ use crate::exit::{
 };
 
 /// The binary that runs a component of `kind`, from the directory of the `zato` executable.
-fn binary_for(kind: &str) -> CliResult<PathBuf> {
+pub(crate) fn binary_for(kind: &str) -> CliResult<PathBuf> {
     let name = match kind {
         SERVER => "zato-server",
         LOAD_BALANCER => "zato-load-balancer",
@@ -168,7 +168,7 @@ pub async fn start(dir: &Path, fg: bool, no_wait: bool, timeout: Duration) -> Cl
             })?
     };
     let pid = child.id();
-    std::fs::write(component::pidfile(&dir), pid.to_string())
+    std::fs::write(component::pidfile(&dir), format!("{pid}\n"))
         .map_err(|e| CliError::failed(format!("cannot write the pidfile: {e}")))?;
     if no_wait {
         println!("OK");

@@ -37,6 +37,10 @@ fn create_server(dir: &Path, port: u16) -> String {
     // A server made for real use never sends tracebacks to clients (quickstart does).
     let conf = std::fs::read_to_string(server.join("config/repo/server.conf")).unwrap();
     assert!(conf.contains("return_tracebacks = false"), "{conf}");
+    // ... and has its own virtualenv for services' packages, made on the embedded Python.
+    assert!(conf.contains("virtualenv = \"venv\""), "{conf}");
+    assert!(server.join("venv/bin/python").exists());
+    assert!(server.join("venv/pyvenv.cfg").exists());
     server.to_str().unwrap().to_string()
 }
 
@@ -60,11 +64,12 @@ fn start_invoke_stop() {
     let _guard = StopOnDrop(server.clone());
 
     assert_eq!(ok(&["start", s]), "OK");
-    let pid: i32 = std::fs::read_to_string(Path::new(s).join("pidfile"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pidfile = std::fs::read_to_string(Path::new(s).join("pidfile")).unwrap();
+    assert!(
+        pidfile.ends_with('\n'),
+        "{pidfile:?}: a text file ends with a newline"
+    );
+    let pid: i32 = pidfile.trim().parse().unwrap();
     fails(&["start", s], 9, "already running");
 
     // JSON in a pipe is compact.

@@ -115,3 +115,47 @@ async fn a_deployment_the_odb_refuses_changes_nothing_anywhere() {
     assert!(logged.is_some(), "{}", c.servers[0].log());
     c.finish().await;
 }
+
+/// An upload of a file the pickup dirs also hold puts the uploaded code in every server's pickup
+/// dir: touching the old file there later must not roll the service back.
+#[tokio::test(flavor = "multi_thread")]
+async fn uploads_keep_pickup_dirs_current() {
+    let c = TestCluster::start(
+        Backend::Sqlite,
+        Options {
+            servers: 2,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let (s1, s2) = (&c.servers[0], &c.servers[1]);
+    for s in [s1, s2] {
+        zato_tests::drop_file(&s.pickup_dir(), "version.py", &version_service(1)).unwrap();
+    }
+    assert!(answers(&s1.admin(), 1).await, "{}", s1.log());
+    zato_tests::deploy(&s1.admin(), "version.py", &version_service(2))
+        .await
+        .unwrap();
+    for s in [s1, s2] {
+        assert!(answers(&s.admin(), 2).await, "{}", s.log());
+        let path = s.pickup_dir().join("version.py");
+        let current = eventually(Duration::from_secs(5), || async {
+            (std::fs::read_to_string(&path).ok()? == version_service(2)).then_some(())
+        })
+        .await;
+        assert!(
+            current.is_some(),
+            "{} still holds the old code",
+            path.display()
+        );
+        // A touch (an editor saving, `touch`) redeploys what the file holds: the new code.
+        let file = std::fs::File::options().append(true).open(&path).unwrap();
+        file.set_modified(std::time::SystemTime::now()).unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for s in [s1, s2] {
+        assert_eq!(version(&s.admin()).await, Some(json!(2)), "{}", s.log());
+    }
+    c.finish().await;
+}

@@ -265,6 +265,7 @@ fn remember(
     bytes: &[u8],
     deployment_time: String,
 ) {
+    sync_pickup(state, file_name, bytes, &deployment_time);
     if let Ok(mut applied) = state.applied.lock() {
         applied.insert(
             file_name.to_string(),
@@ -274,6 +275,39 @@ fn remember(
                 deployment_time,
             },
         );
+    }
+}
+
+/// A pickup-dir file of the same name as a package deployed from elsewhere (an upload, another
+/// server) gets the deployed content: otherwise the old file would sit there looking current,
+/// and a later touch of it would silently roll the service back. The watcher then finds the
+/// file equal to what is deployed and does nothing. A file changed after the package was made
+/// (edited while the server was down) is left alone: the pickup scan deploys it.
+fn sync_pickup(state: &ServerState, file_name: &str, bytes: &[u8], deployment_time: &str) {
+    if state.worker_index != 0 {
+        return;
+    }
+    let path = state.cfg.pickup_dir.join(file_name);
+    let Ok(current) = std::fs::read(&path) else {
+        return;
+    };
+    let modified = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .map(|t| zato_common::time::to_iso(t.into()));
+    if current == bytes || modified.is_ok_and(|m| m.as_str() > deployment_time) {
+        return;
+    }
+    let tmp = state.cfg.pickup_dir.join(format!(".{file_name}.zato-sync"));
+    let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, &path));
+    match written {
+        Ok(()) => tracing::info!("{} now holds the deployed `{file_name}`", path.display()),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            tracing::warn!(
+                "{} differs from the deployed `{file_name}` and cannot be updated: {e}",
+                path.display()
+            );
+        }
     }
 }
 
