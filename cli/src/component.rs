@@ -96,6 +96,29 @@ pub fn running_here(pid: i32, dir: &Path) -> bool {
     alive(pid) && is_ours(pid, dir)
 }
 
+/// Why the component in `dir` is not running, or None when it is. Said before any guess at
+/// credentials or certificates: with the component stopped, whatever else listens on its
+/// port (another cluster) answers and its refusal would mislead.
+pub fn not_running(dir: &Path) -> Option<String> {
+    let start = format!("start it with `zato start {}`", dir.display());
+    match read_pid(dir) {
+        Err(e) => Some(format!("{}; {start}", e.message)),
+        Ok(None) => Some(format!(
+            "The component in {} is not running (it has no pidfile); {start}",
+            dir.display()
+        )),
+        Ok(Some(pid)) if !alive(pid) => Some(format!(
+            "The component in {} is not running (pid {pid} of its pidfile has exited); {start}",
+            dir.display()
+        )),
+        Ok(Some(pid)) if !is_ours(pid, dir) => Some(format!(
+            "The component in {} is not running (pid {pid} of its pidfile is another program now); {start}",
+            dir.display()
+        )),
+        Ok(Some(_)) => None,
+    }
+}
+
 pub fn signal(pid: i32, sig: i32) -> bool {
     // SAFETY: plain kill(2) on a pid we read from our own pidfile.
     pid > 0 && unsafe { libc::kill(pid, sig) } == 0

@@ -145,36 +145,120 @@ pub fn collect(dir: &Path) -> CliResult<Map<String, Value>> {
     Ok(out)
 }
 
-fn text_value(v: &Value) -> String {
+/// A value for the text table, readable in 100 columns: sockets one per line, objects as
+/// `key: value` lines, lists comma-separated.
+fn text_value(key: &str, v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Null => "None".into(),
+        Value::Object(m) if key.ends_with("connections") => m
+            .iter()
+            .flat_map(|(state, list)| {
+                let list = list.as_array().cloned().unwrap_or_default();
+                list.into_iter()
+                    .map(move |c| format!("{state} {}", text_value("", &c["formatted"])))
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Value::Object(m) => m
+            .iter()
+            .map(|(k, v)| format!("{k}: {}", text_value(k, v)))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Value::Array(a) => a
+            .iter()
+            .map(|v| text_value("", v))
+            .collect::<Vec<_>>()
+            .join(", "),
         other => other.to_string(),
     }
 }
 
-pub fn run(dir: &Path, format: Format) -> CliResult<()> {
-    let info = collect(dir)?;
+/// A table that wraps its cells to fit 100 columns.
+fn narrow_table(header: &[&str]) -> comfy_table::Table {
+    let mut table = comfy_table::Table::new();
+    table
+        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
+        .set_width(100)
+        .set_header(header.iter().copied());
+    table
+}
+
+fn print(
+    value: Value,
+    format: Format,
+    text: impl FnOnce(Value) -> comfy_table::Table,
+) -> CliResult<()> {
     match format {
-        Format::Json => println!("{}", Value::Object(info)),
+        Format::Json => println!("{value}"),
         Format::Yaml => {
-            let text = serde_yaml_ng::to_string(&Value::Object(info))
-                .map_err(|e| CliError::failed(e.to_string()))?;
+            let text =
+                serde_yaml_ng::to_string(&value).map_err(|e| CliError::failed(e.to_string()))?;
             print!("{text}");
         }
-        Format::Text => {
-            let mut table = comfy_table::Table::new();
-            table.set_header(["Key", "Value"]);
-            // The map is ordered by insertion; the table, as upstream's, by key.
-            let mut rows: Vec<_> = info.iter().collect();
-            rows.sort_by(|a, b| a.0.cmp(b.0));
-            for (k, v) in rows {
-                table.add_row([k.clone(), text_value(v)]);
-            }
-            println!("{table}");
-        }
+        Format::Text => println!("{}", text(value)),
     }
     Ok(())
+}
+
+/// The component directories right below `dir` (a quickstart cluster's), with their state.
+fn cluster_components(dir: &Path) -> Vec<Value> {
+    let mut found: Vec<_> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter_map(|p| {
+            let kind = if p.join(".zato-ca-dir").exists() {
+                "CA".to_string()
+            } else {
+                component::kind(&p).ok()?
+            };
+            let pid = component::read_pid(&p)
+                .ok()
+                .flatten()
+                .filter(|pid| component::running_here(*pid, &p));
+            Some(json!({
+                "path": p.to_string_lossy(), "component": kind,
+                "running": pid.is_some(), "pid": pid,
+            }))
+        })
+        .collect();
+    found.sort_by(|a, b| a["path"].as_str().cmp(&b["path"].as_str()));
+    found
+}
+
+pub fn run(dir: &Path, format: Format) -> CliResult<()> {
+    if !dir.join(".zato-info").exists() {
+        let full = std::path::absolute(dir).map_err(|e| CliError::failed(e.to_string()))?;
+        let components = cluster_components(&full);
+        if !components.is_empty() {
+            let value = json!({"cluster_dir": full.to_string_lossy(), "components": components});
+            return print(value, format, |v| {
+                let mut table = narrow_table(&["Component dir", "Component", "Running", "PID"]);
+                for c in v["components"].as_array().into_iter().flatten() {
+                    table.add_row([
+                        text_value("", &c["path"]),
+                        text_value("", &c["component"]),
+                        text_value("", &c["running"]),
+                        text_value("", &c["pid"]),
+                    ]);
+                }
+                table
+            });
+        }
+    }
+    let info = collect(dir)?;
+    print(Value::Object(info), format, |v| {
+        let mut table = narrow_table(&["Key", "Value"]);
+        // The map is ordered by insertion; the table, as upstream's, by key.
+        let mut rows: Vec<_> = v.as_object().into_iter().flatten().collect();
+        rows.sort_by(|a, b| a.0.cmp(b.0));
+        for (k, v) in rows {
+            table.add_row([k.clone(), text_value(k, v)]);
+        }
+        table
+    })
 }
 
 #[cfg(test)]

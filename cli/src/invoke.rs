@@ -75,7 +75,13 @@ pub async fn send(
         .map_err(|e| {
             CliError::failed(format!("Cannot find the server's admin credentials: {e}"))
         })?;
-    match client.send_with_headers(req, headers).await {
+    let sent = client.send_with_headers(req, headers).await;
+    if sent.is_err()
+        && let Some(why) = component::not_running(path)
+    {
+        return Err(CliError::failed(why));
+    }
+    match sent {
         Ok(resp) if resp.ok => Ok(resp.data),
         Ok(resp) => Err(CliError::failed(format!(
             "{} (CID {})",

@@ -107,7 +107,11 @@ async fn call(dir: &Path, method: Method, path: &str, body: Option<Value>) -> Cl
     client(dir)?
         .call(method, path, body)
         .await
-        .map_err(agent_error)
+        .map_err(|e| match e {
+            // The agent answered: it runs, and its refusal is the error to show.
+            AgentError::Status { .. } => agent_error(e),
+            _ => component::not_running(dir).map_or_else(|| agent_error(e), CliError::failed),
+        })
 }
 
 /// A call that changes the servers; the agent answers with the new list, printed as a table.
@@ -128,6 +132,22 @@ fn read_config_file(path: &Path) -> CliResult<Value> {
     serde_json::to_value(cfg).map_err(|e| CliError::failed(e.to_string()))
 }
 
+/// A latency from the load balancer's histogram: the upper bound of its bucket, which is up to
+/// ~19% above the true value, so two significant digits are all it can honestly show.
+fn latency_bound(v: &Value) -> String {
+    match v.as_f64() {
+        Some(ms) if ms > 0.0 => {
+            // Rounded up to two significant digits, so that "≤" stays true.
+            let exp = ms.log10().floor() as i32 - 1;
+            let step = 10f64.powi(exp);
+            let up = ((ms / step) - 1e-9).ceil() * step;
+            let digits = (-exp).max(0) as usize;
+            format!("≤ {up:.digits$}")
+        }
+        _ => "-".into(),
+    }
+}
+
 fn print_servers(list: &Value) {
     let mut table = comfy_table::Table::new();
     table.set_header([
@@ -137,10 +157,6 @@ fn print_servers(list: &Value) {
         let cell = |k: &str| match &s[k] {
             Value::String(t) => t.clone(),
             Value::Null => "-".into(),
-            Value::Number(n) => n
-                .as_f64()
-                .filter(|_| n.is_f64())
-                .map_or_else(|| n.to_string(), |f| format!("{f:.2}")),
             other => other.to_string(),
         };
         table.add_row([
@@ -151,11 +167,12 @@ fn print_servers(list: &Value) {
             cell("requests"),
             cell("errors"),
             cell("active_connections"),
-            cell("p50_ms"),
-            cell("p99_ms"),
+            latency_bound(&s["p50_ms"]),
+            latency_bound(&s["p99_ms"]),
         ]);
     }
     println!("{table}");
+    println!("Latencies are histogram bucket bounds: the true value is up to 19% lower.");
 }
 
 pub async fn run(cmd: Lb) -> CliResult<()> {
@@ -273,4 +290,20 @@ pub async fn run(cmd: Lb) -> CliResult<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::latency_bound;
+    use serde_json::json;
+
+    #[test]
+    fn latencies_show_two_significant_digits() {
+        assert_eq!(latency_bound(&json!(1.189_207)), "≤ 1.2");
+        assert_eq!(latency_bound(&json!(0.011_892)), "≤ 0.012");
+        assert_eq!(latency_bound(&json!(26.908_685)), "≤ 27");
+        assert_eq!(latency_bound(&json!(430.539)), "≤ 440");
+        assert_eq!(latency_bound(&json!(0.004)), "≤ 0.0040");
+        assert_eq!(latency_bound(&json!(null)), "-");
+    }
 }

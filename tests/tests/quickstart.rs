@@ -164,13 +164,14 @@ async fn sqlite_quickstart_starts_serves_and_stops() {
         "--start",
     ]);
     for line in [
-        "[1/7] Certificate authority created",
-        "[2/7] ODB schema created",
-        "[3/7] ODB initial data created",
-        "[4/7] server1 created",
-        "[5/7] server2 created",
-        "[6/7] Load-balancer created",
-        "[7/7] Management scripts created",
+        "[1/8] Certificate authority created",
+        "[2/8] ODB schema created",
+        "[3/8] ODB initial data created",
+        "[4/8] server1 created",
+        "[5/8] server2 created",
+        "[6/8] Load-balancer created",
+        "[7/8] Python virtualenv created",
+        "[8/8] Management scripts created",
         "Quickstart cluster qs-test created",
         "[1/5] SQL ODB connection OK",
         "[3/5] server1 started",
@@ -206,6 +207,19 @@ async fn sqlite_quickstart_starts_serves_and_stops() {
     let yaml = ok(&["info", &qs.path("server2"), "--format", "yaml"]);
     assert!(yaml.contains("component_running: true"), "{yaml}");
 
+    for component in ["server1", "load-balancer"] {
+        let text = ok(&["info", &qs.path(component)]);
+        let widest = text.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+        assert!(widest <= 100, "{widest} columns:\n{text}");
+    }
+    // A cluster root lists its components.
+    let root = ok(&["info", &qs.path("")]);
+    for line in ["server1", "server2", "load-balancer", "LOAD_BALANCER", "CA"] {
+        assert!(root.contains(line), "`{line}` not in:\n{root}");
+    }
+    let lb_text = ok(&["lb", "servers", &qs.path("load-balancer")]);
+    assert!(lb_text.contains("bucket bounds"), "{lb_text}");
+    another_cluster_on_the_same_ports(&qs, port, lb_port, agent_port);
     wrong_admin_password_and_its_fix(&qs).await;
     // Starting a running cluster again: exit 9 from `zato start`.
     let again = std::process::Command::new("bash")
@@ -220,6 +234,36 @@ async fn sqlite_quickstart_starts_serves_and_stops() {
     let out = qs.stop();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("[2/3] server1 was not running"));
+}
+
+/// A second cluster made on the first one's ports and not started: the CLI says that its
+/// components are not running rather than blaming the first cluster's credentials or TLS.
+fn another_cluster_on_the_same_ports(qs: &Cluster, port: u16, lb_port: u16, agent_port: u16) {
+    let other = Cluster::new();
+    ok(&[
+        "quickstart",
+        "create",
+        &other.path(""),
+        "--http-port",
+        &port.to_string(),
+        "--lb-port",
+        &lb_port.to_string(),
+        "--lb-agent-port",
+        &agent_port.to_string(),
+    ]);
+    let server1 = other.path("server1");
+    fails(
+        &["service", "invoke", &server1, "zato.ping"],
+        1,
+        &format!("{server1} is not running (it has no pidfile); start it with `zato start"),
+    );
+    fails(
+        &["lb", "servers", &other.path("load-balancer")],
+        1,
+        "load-balancer is not running",
+    );
+    // The first cluster is untouched.
+    ok(&["service", "invoke", &qs.path("server1"), "zato.ping"]);
 }
 
 /// The cluster's id and its admin.invoke definition.
@@ -491,7 +535,7 @@ fn quickstart_error_exits() {
         "--servers",
         "1",
     ]);
-    assert!(out.contains("[2/6] ODB schema created"), "{out}");
+    assert!(out.contains("[2/7] ODB schema created"), "{out}");
     // Wrong article forms.
     fails(
         &["quickstart", "create", &dir("bad"), "sqlite", "localhost"],
@@ -512,12 +556,15 @@ fn quickstart_error_exits() {
         13,
         "not both",
     );
-    // Not a component directory.
+    // Not a component directory (a cluster's directory lists its components instead).
+    let ca = format!("{first}/ca");
     fails(
-        &["info", &first],
+        &["info", &ca],
         3,
         "doesn't seem to belong to a Zato component",
     );
+    let listed = ok(&["info", &first, "--format", "json"]);
+    assert!(listed.contains(r#""component":"SERVER""#), "{listed}");
     fails(
         &["check-config", &first],
         3,
