@@ -13,6 +13,14 @@ pub fn markdown<'a>(services: impl IntoIterator<Item = (&'a str, &'a Io)>) -> St
             .collect::<Vec<_>>()
             .join(", ")
     };
+    // A create shares its field list with the edit: what it requires is not also optional.
+    let optional = |io: &Io| -> Vec<&str> {
+        io.optional
+            .iter()
+            .copied()
+            .filter(|k| !io.required.contains(k))
+            .collect()
+    };
     let mut out = String::from(
         "# Admin services\n\n\
          Generated from the code (`server/src/admin/reference.rs`); do not edit by hand.\n\n\
@@ -25,7 +33,7 @@ pub fn markdown<'a>(services: impl IntoIterator<Item = (&'a str, &'a Io)>) -> St
         out.push_str(&format!("## `{name}`\n\n{}\n\n", io.doc));
         for (label, keys) in [
             ("Required", io.required),
-            ("Optional", io.optional),
+            ("Optional", &optional(io)[..]),
             ("Accepted from upstream, no effect", io.ignored),
             (
                 "Upstream features not supported (accepted only empty)",
