@@ -96,27 +96,29 @@ pub fn running_here(pid: i32, dir: &Path) -> bool {
     alive(pid) && is_ours(pid, dir)
 }
 
-/// Why the component in `dir` is not running, or None when it is. Said before any guess at
-/// credentials or certificates: with the component stopped, whatever else listens on its
-/// port (another cluster) answers and its refusal would mislead.
-pub fn not_running(dir: &Path) -> Option<String> {
-    let start = format!("start it with `zato start {}`", dir.display());
-    match read_pid(dir) {
-        Err(e) => Some(format!("{}; {start}", e.message)),
-        Ok(None) => Some(format!(
-            "The component in {} is not running (it has no pidfile); {start}",
-            dir.display()
-        )),
-        Ok(Some(pid)) if !alive(pid) => Some(format!(
-            "The component in {} is not running (pid {pid} of its pidfile has exited); {start}",
-            dir.display()
-        )),
-        Ok(Some(pid)) if !is_ours(pid, dir) => Some(format!(
-            "The component in {} is not running (pid {pid} of its pidfile is another program now); {start}",
-            dir.display()
-        )),
-        Ok(Some(_)) => None,
+/// Said when something on the component's `port` answered but refused us (a 401, a TLS
+/// failure): if that is another program (another cluster's server, after this one stopped),
+/// the refusal says nothing about this component's credentials or certificates. None when
+/// the listener is this component, or cannot be seen (another user's process).
+pub fn other_on_port(dir: &Path, port: u16) -> Option<String> {
+    let pids = crate::procinfo::listeners_on(port);
+    if pids.is_empty() || pids.iter().any(|p| is_ours(*p, dir)) {
+        return None;
     }
+    let pid = pids[0];
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|c| {
+            c.split(|b| *b == 0)
+                .map(String::from_utf8_lossy)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default();
+    Some(format!(
+        "The component in {dir} is not running: port {port} is held by another program, pid {pid} (`{cmd}`). Start this one with `zato start {dir}` once the port is free, or give it another port",
+        dir = dir.display(),
+        cmd = cmdline.trim()
+    ))
 }
 
 pub fn signal(pid: i32, sig: i32) -> bool {

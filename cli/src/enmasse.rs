@@ -254,7 +254,7 @@ async fn import(args: &EnmasseArgs) -> CliResult<()> {
     let payload = json!({
         "objects": objects, "replace": args.replace, "ignore_missing_defs": args.ignore_missing_defs,
     });
-    let reply = invoke::call(&args.path, "zato.enmasse.import", &payload).await?;
+    let reply = crate::sync::change(&args.path, "zato.enmasse.import", &payload).await?;
     for s in reply["skipped"].as_array().into_iter().flatten() {
         eprintln!("Skipped {}", s.as_str().unwrap_or_default());
     }

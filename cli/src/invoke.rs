@@ -76,8 +76,8 @@ pub async fn send(
             CliError::failed(format!("Cannot find the server's admin credentials: {e}"))
         })?;
     let sent = client.send_with_headers(req, headers).await;
-    if sent.is_err()
-        && let Some(why) = component::not_running(path)
+    if let Err(AdminError::Status { status: 401, .. }) = &sent
+        && let Some(why) = server_port(path).and_then(|p| component::other_on_port(path, p))
     {
         return Err(CliError::failed(why));
     }
@@ -97,6 +97,12 @@ pub async fn send(
         ))),
         Err(e) => Err(CliError::failed(e.to_string())),
     }
+}
+
+/// The port in the server's `bind`.
+fn server_port(path: &std::path::Path) -> Option<u16> {
+    let cfg = zato_common::config::ServerConfig::load(path).ok()?;
+    cfg.main.bind.rsplit_once(':')?.1.parse().ok()
 }
 
 /// Invokes a service with a JSON payload (the payload object itself, as admin services take it).

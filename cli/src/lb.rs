@@ -104,14 +104,17 @@ fn client(dir: &Path) -> CliResult<AgentClient> {
 
 /// One agent call for the load balancer in `dir`.
 async fn call(dir: &Path, method: Method, path: &str, body: Option<Value>) -> CliResult<Value> {
-    client(dir)?
-        .call(method, path, body)
-        .await
-        .map_err(|e| match e {
-            // The agent answered: it runs, and its refusal is the error to show.
-            AgentError::Status { .. } => agent_error(e),
-            _ => component::not_running(dir).map_or_else(|| agent_error(e), CliError::failed),
-        })
+    client(dir)?.call(method, path, body).await.map_err(|e| {
+        // A TLS failure may be another cluster's agent on this one's port.
+        let other = match &e {
+            AgentError::Tls(_) | AgentError::Connect { .. } => LbConfig::load(dir)
+                .ok()
+                .and_then(|cfg| cfg.agent.bind.rsplit_once(':')?.1.parse().ok())
+                .and_then(|port| component::other_on_port(dir, port)),
+            _ => None,
+        };
+        other.map_or_else(|| agent_error(e), CliError::failed)
+    })
 }
 
 /// A call that changes the servers; the agent answers with the new list, printed as a table.

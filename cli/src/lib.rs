@@ -20,4 +20,5 @@ pub mod pyenv;
 pub mod quickstart;
 pub mod secrets;
 pub mod shortcuts;
+pub mod sync;
 pub mod version;

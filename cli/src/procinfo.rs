@@ -73,6 +73,40 @@ fn socket_inodes(pid: i32) -> HashSet<u64> {
     out
 }
 
+/// The processes listening on TCP `port` (any address) that this user may inspect.
+pub fn listeners_on(port: u16) -> Vec<i32> {
+    let mut inodes = HashSet::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            let (Some(local), Some(&"0A"), Some(inode)) = (cols.get(1), cols.get(3), cols.get(9))
+            else {
+                continue;
+            };
+            if parse_addr(local).is_some_and(|a| a.port() == port)
+                && let Ok(inode) = inode.parse::<u64>()
+            {
+                inodes.insert(inode);
+            }
+        }
+    }
+    if inodes.is_empty() {
+        return Vec::new();
+    }
+    let mut pids: Vec<i32> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| !socket_inodes(*pid).is_disjoint(&inodes))
+        .collect();
+    pids.sort_unstable();
+    pids
+}
+
 /// Every TCP socket (IPv4 and IPv6) the process holds.
 pub fn tcp_sockets(pid: i32) -> Vec<Socket> {
     let inodes = socket_inodes(pid);

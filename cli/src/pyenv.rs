@@ -148,7 +148,11 @@ fn envs_of(path: &Path) -> CliResult<BTreeSet<PathBuf>> {
                 zato_common::config::repo_dir(&dir).join("server.conf").display()
             ))
         })?;
-        envs.insert(std::path::absolute(&env).unwrap_or(env));
+        // Servers of a quickstart cluster share `../venv`: one install, under its real path.
+        let env = std::fs::canonicalize(&env)
+            .or_else(|_| std::path::absolute(&env))
+            .unwrap_or(env);
+        envs.insert(env);
     }
     Ok(envs)
 }

@@ -143,7 +143,7 @@ pub async fn create_basic_auth(a: BasicAuthArgs) -> CliResult<()> {
     if let Some(pw) = given_secret(a.password, a.password_file.as_deref())? {
         p["password"] = json!(pw);
     }
-    done(&invoke::call(&a.path, "zato.security.basic-auth.create", &p).await?)
+    done(&crate::sync::change(&a.path, "zato.security.basic-auth.create", &p).await?)
 }
 
 pub async fn create_api_key(a: ApiKeyArgs) -> CliResult<()> {
@@ -151,12 +151,12 @@ pub async fn create_api_key(a: ApiKeyArgs) -> CliResult<()> {
     if let Some(pw) = given_secret(a.password, a.password_file.as_deref())? {
         p["password"] = json!(pw);
     }
-    done(&invoke::call(&a.path, "zato.security.apikey.create", &p).await?)
+    done(&crate::sync::change(&a.path, "zato.security.apikey.create", &p).await?)
 }
 
 pub async fn delete(t: Target, sec_type: SecType) -> CliResult<()> {
     let service = format!("{}.delete", sec_type.prefix());
-    done(&invoke::call(&t.path, &service, &Value::Object(t.payload())).await?)
+    done(&crate::sync::change(&t.path, &service, &Value::Object(t.payload())).await?)
 }
 
 /// `--password`, or the contents of `--password-file`, or None (a random one is made).
@@ -185,7 +185,7 @@ pub async fn change_password(a: ChangePasswordArgs) -> CliResult<()> {
     p.insert("password1".into(), json!(password));
     p.insert("password2".into(), json!(password));
     let service = format!("{}.change-password", a.sec_type.prefix());
-    invoke::call(&a.target.path, &service, &Value::Object(p)).await?;
+    crate::sync::change(&a.target.path, &service, &Value::Object(p)).await?;
     println!("Password changed");
     Ok(())
 }
@@ -206,13 +206,13 @@ pub async fn create_rest_channel(a: RestChannelArgs) -> CliResult<()> {
     if let Some(sec) = a.basic_auth.or(a.api_key) {
         p["security_name"] = json!(sec);
     }
-    done(&invoke::call(&a.path, "zato.http-soap.create", &p).await?)
+    done(&crate::sync::change(&a.path, "zato.http-soap.create", &p).await?)
 }
 
 pub async fn delete_rest_channel(t: Target) -> CliResult<()> {
     let mut p = t.payload();
     p.insert("connection".into(), json!("channel"));
-    done(&invoke::call(&t.path, "zato.http-soap.delete", &Value::Object(p)).await?)
+    done(&crate::sync::change(&t.path, "zato.http-soap.delete", &Value::Object(p)).await?)
 }
 
 #[derive(Args, Debug)]
@@ -255,7 +255,7 @@ pub async fn create_soap_channel(a: SoapChannelArgs) -> CliResult<()> {
     if let Some(sec) = a.basic_auth.or(a.wss) {
         p["security_name"] = json!(sec);
     }
-    done(&invoke::call(&a.path, "zato.http-soap.create", &p).await?)
+    done(&crate::sync::change(&a.path, "zato.http-soap.create", &p).await?)
 }
 
 /// What outgoing REST and SOAP connections share.
@@ -303,7 +303,7 @@ impl OutgoingCommon {
                 p[key] = json!(v);
             }
         }
-        done(&invoke::call(&self.path, "zato.http-soap.create", &p).await?)
+        done(&crate::sync::change(&self.path, "zato.http-soap.create", &p).await?)
     }
 }
 
@@ -363,7 +363,7 @@ pub async fn create_outgoing_soap(a: OutgoingSoapArgs) -> CliResult<()> {
 pub async fn delete_outgoing_http(t: Target) -> CliResult<()> {
     let mut p = t.payload();
     p.insert("connection".into(), json!("outgoing"));
-    done(&invoke::call(&t.path, "zato.http-soap.delete", &Value::Object(p)).await?)
+    done(&crate::sync::change(&t.path, "zato.http-soap.delete", &Value::Object(p)).await?)
 }
 
 #[derive(Args, Debug)]
@@ -404,12 +404,12 @@ pub async fn create_outgoing_sql(a: OutgoingSqlArgs) -> CliResult<()> {
     if let Some(pw) = given_secret(a.password, a.password_file.as_deref())? {
         p["password"] = json!(pw);
     }
-    done(&invoke::call(&a.path, "zato.outgoing.sql.create", &p).await?)
+    done(&crate::sync::change(&a.path, "zato.outgoing.sql.create", &p).await?)
 }
 
 pub async fn delete_outgoing_sql(t: Target) -> CliResult<()> {
     done(
-        &invoke::call(
+        &crate::sync::change(
             &t.path,
             "zato.outgoing.sql.delete",
             &Value::Object(t.payload()),
@@ -435,7 +435,7 @@ pub async fn deploy_service(path: &Path, file: &Path) -> CliResult<()> {
         "payload": base64::engine::general_purpose::STANDARD.encode(bytes),
         "payload_name": name,
     });
-    let data = invoke::call(path, "zato.service.upload-package", &payload).await?;
+    let data = crate::sync::change(path, "zato.service.upload-package", &payload).await?;
     let names: Vec<&str> = data["services_deployed"]
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_str).collect())

@@ -159,6 +159,16 @@ impl AdminClient {
         }
     }
 
+    /// The same credentials for another server of the cluster, at `address`.
+    pub fn at(&self, address: &str) -> Self {
+        Self {
+            http: self.http.clone(),
+            url: format!("{}{ADMIN_INVOKE_PATH}", address.trim_end_matches('/')),
+            username: self.username.clone(),
+            password: self.password.clone(),
+        }
+    }
+
     pub async fn invoke(&self, name: &str, payload: &Value) -> Result<AdminResponse, AdminError> {
         self.send(&InvokeRequest::new(name, payload)).await
     }

@@ -30,6 +30,12 @@ pub enum LocateError {
 pub fn server_address(cfg: &ServerConfig) -> String {
     let bind = &cfg.main.bind;
     let (host, port) = bind.rsplit_once(':').unwrap_or((bind.as_str(), "17010"));
+    bind_address(host, port)
+}
+
+/// The URL to reach a server bound to `host`:`port` from this machine (a wildcard bind is
+/// reached on loopback).
+pub fn bind_address(host: &str, port: &str) -> String {
     let host = match host.trim_matches(|c| c == '[' || c == ']') {
         "0.0.0.0" | "" => "127.0.0.1".to_string(),
         "::" => "[::1]".to_string(),

@@ -255,12 +255,12 @@ fn another_cluster_on_the_same_ports(qs: &Cluster, port: u16, lb_port: u16, agen
     fails(
         &["service", "invoke", &server1, "zato.ping"],
         1,
-        &format!("{server1} is not running (it has no pidfile); start it with `zato start"),
+        &format!("{server1} is not running: port {port} is held by another program"),
     );
     fails(
         &["lb", "servers", &other.path("load-balancer")],
         1,
-        "load-balancer is not running",
+        &format!("load-balancer is not running: port {agent_port} is held by another program"),
     );
     // The first cluster is untouched.
     ok(&["service", "invoke", &qs.path("server1"), "zato.ping"]);

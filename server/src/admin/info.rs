@@ -1,4 +1,4 @@
-//! `zato.server.get-list` and `zato.info.get-server-info`.
+//! `zato.server.get-list`, `zato.info.get-server-info` and `zato.cluster.get-event-position`.
 use serde_json::{Value, json};
 
 use super::{Builtin, Ctx, Input, ServiceResult, check_cluster};
@@ -30,6 +30,17 @@ async fn get_server_info(ctx: &Ctx, _input: Value) -> ServiceResult {
     }))
 }
 
+async fn get_event_position(ctx: &Ctx, _input: Value) -> ServiceResult {
+    let st = &ctx.state;
+    let latest = st.odb.last_event_id(st.cluster_id).await?;
+    Ok(json!({
+        "applied": st.events.applied(),
+        "latest": latest,
+        "pid": std::process::id(),
+        "workers": st.cfg.main.workers,
+    }))
+}
+
 pub fn services() -> Vec<Builtin> {
     vec![
         builtin!(
@@ -50,6 +61,14 @@ pub fn services() -> Vec<Builtin> {
                 output: &["server_id", "server_name", "cluster_id", "cluster_name", "pid",
                     "worker_index", "workers", "bind", "uptime_seconds", "python_threads",
                     "python_services", "builtin_services", "channels", "version"],
+            }
+        ),
+        builtin!(
+            "zato.cluster.get-event-position",
+            get_event_position,
+            &io! {
+                doc: "How far this server process has followed the cluster's changes: `applied`, the last event it has handled, and `latest`, the last one published. `zato` commands that change the cluster wait until every process has applied `latest`.",
+                output: &["applied", "latest", "pid", "workers"],
             }
         ),
     ]

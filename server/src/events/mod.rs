@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -113,6 +114,8 @@ pub struct Bus {
     /// Identifies this process on the bus (`server1:4242`): its own events are not redelivered.
     origin: String,
     handlers: RwLock<FxHashMap<String, Vec<Handler>>>,
+    /// The highest event id this process has read and handled (its own included).
+    applied: AtomicI64,
 }
 
 impl Bus {
@@ -122,7 +125,14 @@ impl Bus {
             cluster_id,
             origin,
             handlers: RwLock::default(),
+            applied: AtomicI64::new(0),
         }
+    }
+
+    /// How far this process has followed the cluster: every event up to this id is handled.
+    /// Commands that change the cluster wait until each process reaches the latest id.
+    pub fn applied(&self) -> i64 {
+        self.applied.load(Ordering::Acquire)
     }
 
     /// Calls `handler` for every event of `topic` (see [`ClusterEvent::topic`]).
@@ -178,6 +188,7 @@ impl Bus {
         mut shutdown: watch::Receiver<bool>,
     ) {
         let mut high = start_after;
+        self.applied.store(high, Ordering::Release);
         let mut handled: BTreeSet<i64> = BTreeSet::new();
         let mut since_prune = 0u32;
         loop {
@@ -213,6 +224,7 @@ impl Bus {
                     ),
                 }
             }
+            self.applied.store(high, Ordering::Release);
             let floor = high - WINDOW;
             handled = handled.split_off(&floor);
             since_prune += 1;
