@@ -379,3 +379,106 @@ async fn security_and_rest_channel_shortcuts() {
     );
     cluster.finish().await;
 }
+
+/// The SOAP channel and outgoing connection commands create what they say (seen through the
+/// admin API), delete it, and refuse to delete it twice; `--pretty` indents answers.
+#[tokio::test(flavor = "multi_thread")]
+async fn connection_shortcuts() {
+    use zato_tests::{Backend, Options, TestCluster};
+    let cluster = TestCluster::start(Backend::Sqlite, Options::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let server = &cluster.servers[0];
+    let path = server.dir.to_string_lossy().into_owned();
+    let p = path.as_str();
+    let host = server.address();
+    let db = server
+        .dir
+        .join("shortcuts.db")
+        .to_string_lossy()
+        .into_owned();
+    let creates: [&[&str]; 4] = [
+        &[
+            "create-soap-channel",
+            "--name",
+            "sc-soap",
+            "--url-path",
+            "/sc/soap",
+            "--service",
+            "zato.ping",
+        ],
+        &[
+            "create-outgoing-rest",
+            "--name",
+            "sc-rest",
+            "--host",
+            &host,
+            "--url-path",
+            "/zato/ping",
+            "--method",
+            "get",
+        ],
+        &[
+            "create-outgoing-soap",
+            "--name",
+            "sc-out-soap",
+            "--host",
+            &host,
+            "--url-path",
+            "/ws",
+            "--soap-action",
+            "ping",
+        ],
+        &[
+            "create-outgoing-sql",
+            "--name",
+            "sc-sql",
+            "--engine",
+            "sqlite",
+            "--db-name",
+            &db,
+        ],
+    ];
+    for args in creates {
+        let mut all = vec![args[0], "--path", p];
+        all.extend(&args[1..]);
+        ok(&all);
+    }
+    let listed =
+        |service: &str, payload: &str| ok(&["service", "invoke", p, service, "--payload", payload]);
+    let channels = listed(
+        "zato.http-soap.get-list",
+        r#"{"connection": "channel", "transport": "soap"}"#,
+    );
+    assert!(channels.contains(r#""name":"sc-soap""#), "{channels}");
+    let rest = listed(
+        "zato.http-soap.get-list",
+        r#"{"connection": "outgoing", "transport": "plain_http"}"#,
+    );
+    assert!(rest.contains(r#""name":"sc-rest""#), "{rest}");
+    let soap = listed(
+        "zato.http-soap.get-list",
+        r#"{"connection": "outgoing", "transport": "soap"}"#,
+    );
+    assert!(
+        soap.contains(r#""name":"sc-out-soap""#) && soap.contains("ping"),
+        "{soap}"
+    );
+    let sql = listed("zato.outgoing.sql.get-list", "{}");
+    assert!(sql.contains(r#""name":"sc-sql""#), "{sql}");
+    let pretty = ok(&["service", "invoke", p, "zato.ping", "--pretty"]);
+    assert_eq!(pretty, "{\n  \"pong\": \"zato\"\n}");
+    for (command, name) in [
+        ("delete-soap-channel", "sc-soap"),
+        ("delete-outgoing-rest", "sc-rest"),
+        ("delete-outgoing-soap", "sc-out-soap"),
+        ("delete-outgoing-sql", "sc-sql"),
+    ] {
+        ok(&[command, "--path", p, "--name", name]);
+        let again = zato(&[command, "--path", p, "--name", name]);
+        assert_eq!(again.status.code(), Some(1), "{command} twice: {again:?}");
+    }
+    let sql = listed("zato.outgoing.sql.get-list", "{}");
+    assert!(!sql.contains("sc-sql"), "{sql}");
+    cluster.finish().await;
+}
