@@ -13,12 +13,30 @@ pub fn markdown<'a>(services: impl IntoIterator<Item = (&'a str, &'a Io)>) -> St
             .collect::<Vec<_>>()
             .join(", ")
     };
-    // A create shares its field list with the edit: what it requires is not also optional.
+    // A create shares its field list with the edit: what it requires (or an alternative
+    // to it) is not listed again as optional.
     let optional = |io: &Io| -> Vec<&str> {
+        let alts: Vec<&str> = io
+            .required
+            .iter()
+            .flat_map(|k| alternatives(k, io))
+            .collect();
         io.optional
             .iter()
             .copied()
-            .filter(|k| !io.required.contains(k))
+            .filter(|k| !io.required.contains(k) && !alts.contains(k))
+            .collect()
+    };
+    let required = |io: &Io| -> Vec<String> {
+        io.required
+            .iter()
+            .map(|k| {
+                std::iter::once(*k)
+                    .chain(alternatives(k, io))
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            })
             .collect()
     };
     let mut out = String::from(
@@ -30,9 +48,12 @@ pub fn markdown<'a>(services: impl IntoIterator<Item = (&'a str, &'a Io)>) -> St
          a conflict (a name or a channel path taken, an object still in use).\n\n",
     );
     for (name, io) in all {
+        let required = required(io);
         out.push_str(&format!("## `{name}`\n\n{}\n\n", io.doc));
+        if !required.is_empty() {
+            out.push_str(&format!("- Required: {}\n", required.join(", ")));
+        }
         for (label, keys) in [
-            ("Required", io.required),
             ("Optional", &optional(io)[..]),
             ("Accepted from upstream, no effect", io.ignored),
             (
@@ -51,6 +72,20 @@ pub fn markdown<'a>(services: impl IntoIterator<Item = (&'a str, &'a Io)>) -> St
         out.push('\n');
     }
     out
+}
+
+/// The keys that may name a required reference instead of its id (`def_name` for `def_id`;
+/// `service` or `service_name` for `service_id`), as the services accept them.
+fn alternatives(key: &str, io: &Io) -> Vec<&'static str> {
+    let Some(stem) = key.strip_suffix("_id") else {
+        return Vec::new();
+    };
+    let by_name = format!("{stem}_name");
+    io.optional
+        .iter()
+        .copied()
+        .filter(|k| *k == by_name || (stem == "service" && *k == "service"))
+        .collect()
 }
 
 #[cfg(test)]
