@@ -99,11 +99,22 @@ pub fn running_here(pid: i32, dir: &Path) -> bool {
 /// Said when something on the component's `port` answered but refused us (a 401, a TLS
 /// failure): if that is another program (another cluster's server, after this one stopped),
 /// the refusal says nothing about this component's credentials or certificates. None when
-/// the listener is this component, or cannot be seen (another user's process).
+/// the listener is this component, or cannot be seen and this component's pidfile names a
+/// live process of it.
 pub fn other_on_port(dir: &Path, port: u16) -> Option<String> {
     let pids = crate::procinfo::listeners_on(port);
-    if pids.is_empty() || pids.iter().any(|p| is_ours(*p, dir)) {
+    if pids.iter().any(|p| is_ours(*p, dir)) {
         return None;
+    }
+    if pids.is_empty() {
+        // Another user's process: only our own pidfile can tell.
+        let running = read_pid(dir).ok().flatten().is_some_and(|p| running_here(p, dir));
+        return (!running).then(|| {
+            format!(
+                "Port {port} answered, but the component in {dir} has no live pidfile: it looks stopped, and the program on that port (another user's, not visible here) is not it. Start this one with `zato start {dir}` once the port is free",
+                dir = dir.display()
+            )
+        });
     }
     let pid = pids[0];
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline"))
