@@ -83,12 +83,18 @@ pub fn is_ours(pid: i32, dir: &Path) -> bool {
     let mut args = cmdline
         .split(|b| *b == 0)
         .map(|a| String::from_utf8_lossy(a).into_owned());
-    let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    // The same directory may be spelled otherwise (a symlink, `..`): compare real paths.
+    let real = |p: &Path| {
+        std::fs::canonicalize(p)
+            .or_else(|_| std::path::absolute(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    };
+    let dir = real(dir);
     let binary = args.next().unwrap_or_default();
     let is_component = Path::new(&binary)
         .file_name()
         .is_some_and(|n| n.to_string_lossy().starts_with("zato-"));
-    is_component && args.any(|a| Path::new(&a) == dir)
+    is_component && args.any(|a| real(Path::new(&a)) == dir)
 }
 
 /// A live process of this component directory (see `is_ours`).
@@ -108,7 +114,10 @@ pub fn other_on_port(dir: &Path, port: u16) -> Option<String> {
     }
     if pids.is_empty() {
         // Another user's process: only our own pidfile can tell.
-        let running = read_pid(dir).ok().flatten().is_some_and(|p| running_here(p, dir));
+        let running = read_pid(dir)
+            .ok()
+            .flatten()
+            .is_some_and(|p| running_here(p, dir));
         return (!running).then(|| {
             format!(
                 "Port {port} answered, but the component in {dir} has no live pidfile: it looks stopped, and the program on that port (another user's, not visible here) is not it. Start this one with `zato start {dir}` once the port is free",

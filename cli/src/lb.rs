@@ -105,9 +105,9 @@ fn client(dir: &Path) -> CliResult<AgentClient> {
 /// One agent call for the load balancer in `dir`.
 async fn call(dir: &Path, method: Method, path: &str, body: Option<Value>) -> CliResult<Value> {
     client(dir)?.call(method, path, body).await.map_err(|e| {
-        // A TLS failure may be another cluster's agent on this one's port.
+        // A failed handshake may be another cluster's agent on this one's port.
         let other = match &e {
-            AgentError::Tls(_) | AgentError::Connect { .. } => LbConfig::load(dir)
+            AgentError::Handshake { .. } => LbConfig::load(dir)
                 .ok()
                 .and_then(|cfg| cfg.agent.bind.rsplit_once(':')?.1.parse().ok())
                 .and_then(|port| component::other_on_port(dir, port)),

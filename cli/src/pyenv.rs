@@ -184,7 +184,9 @@ pub fn install(args: InstallArgs) -> CliResult<()> {
             c.args(["-m", "pip"]);
             c
         } else if Command::new(embedded_python()?)
-            .args(["-m", "pip", "--version"])
+            .args(["-m", "pip", "--python"])
+            .arg(&python)
+            .arg("--version")
             .output()
             .is_ok_and(|o| o.status.success())
         {
@@ -193,6 +195,7 @@ pub fn install(args: InstallArgs) -> CliResult<()> {
             c.args(["-m", "pip", "--python"]).arg(&python);
             c
         } else {
+            // No pip on the base interpreter, or one older than 22.3 (no `--python`).
             run(
                 Command::new(&python).args(["-m", "ensurepip", "--default-pip"]),
                 &format!("bringing pip into {}", env.display()),
@@ -210,5 +213,10 @@ pub fn install(args: InstallArgs) -> CliResult<()> {
         run(&mut pip, &format!("pip install into {}", env.display()))?;
     }
     println!("Done; services deployed from now on can import the packages, no restart needed");
+    if args.upgrade {
+        println!(
+            "A package that services had already imported stays in its old version in running servers until they restart"
+        );
+    }
     Ok(())
 }

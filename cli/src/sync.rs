@@ -34,8 +34,10 @@ async fn position(client: &AdminClient) -> Option<Value> {
 }
 
 /// Waits until every running server process of the cluster has handled the events published
-/// so far. A server that does not answer is not running and is skipped; one that is still
-/// behind after [`TIMEOUT`] is named on stderr (it applies the change when it catches up).
+/// so far. A server that does not answer is not running and is skipped, as is one whose
+/// address reaches another server (a wildcard bind on another host). After [`TIMEOUT`] in
+/// all, the servers still behind are named on stderr (they apply the change once they catch
+/// up). Handled means processed: a change that failed on a server is in that server's log.
 pub async fn wait_for_cluster(path: &Path) {
     let Ok(client) = server_client(path).await else {
         return;
@@ -47,9 +49,13 @@ pub async fn wait_for_cluster(path: &Path) {
     let Ok(servers) = client.send(&list).await else {
         return;
     };
+    let deadline = Instant::now() + TIMEOUT;
     for server in servers.data.as_array().into_iter().flatten() {
-        let (Some(host), Some(port)) = (server["bind_host"].as_str(), server["bind_port"].as_i64())
-        else {
+        let (Some(name), Some(host), Some(port)) = (
+            server["name"].as_str(),
+            server["bind_host"].as_str(),
+            server["bind_port"].as_i64(),
+        ) else {
             continue;
         };
         if server["up_status"] != "running" {
@@ -57,9 +63,11 @@ pub async fn wait_for_cluster(path: &Path) {
         }
         let address = bind_address(host, &port.to_string());
         let other = client.at(&address);
-        let deadline = Instant::now() + TIMEOUT;
         let mut caught_up: HashSet<u64> = HashSet::new();
         while let Some(p) = position(&other).await {
+            if p["server"] != name {
+                break;
+            }
             if p["applied"].as_i64().is_some_and(|a| a >= latest) {
                 caught_up.insert(p["pid"].as_u64().unwrap_or(0));
             }
@@ -68,8 +76,7 @@ pub async fn wait_for_cluster(path: &Path) {
             }
             if Instant::now() > deadline {
                 eprintln!(
-                    "Server {} ({address}) has not applied the change within {} s; it will once it reads the cluster's events",
-                    server["name"].as_str().unwrap_or("?"),
+                    "Server {name} ({address}) has not applied the change within {} s; it will once it reads the cluster's events",
                     TIMEOUT.as_secs()
                 );
                 break;

@@ -26,6 +26,10 @@ pub enum AgentError {
     Tls(#[from] TlsError),
     #[error("cannot reach the load balancer's agent at {addr}: {detail}; is it running?")]
     Connect { addr: String, detail: String },
+    /// Something answers on the agent's port but the TLS handshake failed: another program,
+    /// or an agent with other certificates.
+    #[error("the TLS handshake with the load balancer's agent at {addr} failed: {detail}")]
+    Handshake { addr: String, detail: String },
     #[error("the agent answered {status}: {message}")]
     Status {
         status: StatusCode,
@@ -83,7 +87,10 @@ impl AgentClient {
             .tls
             .connect(name, tcp)
             .await
-            .map_err(|e| conn_err(format!("TLS: {e}")))?;
+            .map_err(|e| AgentError::Handshake {
+                addr: self.addr.to_string(),
+                detail: e.to_string(),
+            })?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| conn_err(e.to_string()))?;

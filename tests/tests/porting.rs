@@ -107,7 +107,8 @@ async fn upstream_service_ports_unchanged() {
             body,
             json!({"total": 5550, "items": ["pear", "plum", "fig"], "orm_items": ["pear", "plum", "fig"],
                 "first": {"id": 1, "item": "apple", "as_dict": {"id": 1, "item": "apple"}},
-                "remote": "zato", "engine": engine}),
+                "remote": "zato", "engine": engine,
+                "checks": ["autoflush", "core_in", "integrity", "orm_select"]}),
             "{conn}"
         );
     }

@@ -2,6 +2,7 @@
 //! empty HOME and the built binaries first on PATH; each ```output block lists lines that the
 //! block before it must print. A page that no longer matches the product fails here.
 use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -113,6 +114,8 @@ fn walkthrough_runs_as_written() {
         .env_remove("ZATO_SECRET_KEY")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
+        // Its own process group: a command that hangs is killed with the shell.
+        .process_group(0)
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run bash: {e}"));
     // Read on a thread so that a hung command is caught by the deadline below.
@@ -128,7 +131,9 @@ fn walkthrough_runs_as_written() {
             break Some(status);
         }
         if started.elapsed() > DEADLINE {
-            let _ = child.kill();
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", child.id())])
+                .status();
             let _ = child.wait();
             break None;
         }

@@ -68,8 +68,8 @@ class SQLTestCase(unittest.TestCase):
         def sql_execute(conn, handle, query, params=None):
             self.log.append(('execute', conn, handle, query, params))
             if query.startswith('SELECT'):
-                return ['id', 'name'], [(1, 'a'), (2, 'b')], 0
-            return [], [], 3
+                return ['id', 'name'], [(1, 'a'), (2, 'b')], 0, None
+            return [], [], 3, None
 
         native.sql_execute = sql_execute
         native.sql_begin = lambda conn: self.log.append(('begin', conn)) or 42

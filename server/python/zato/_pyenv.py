@@ -30,7 +30,8 @@ def site_dir_of(env_dir):
 
 
 def setup(env_dir, server_dir, log):
-    """Adds the virtualenv's site-packages to sys.path (after the stdlib, as a virtualenv would)."""
+    """Adds the virtualenv's site-packages to sys.path (after the stdlib, before the system's
+    site-packages, as a virtualenv would)."""
     global _site_dir, _server_dir
     _server_dir = server_dir or ''
     if not env_dir:
@@ -46,7 +47,23 @@ def setup(env_dir, server_dir, log):
         log(logging.WARNING, 'The virtualenv `{}` has no `{}` yet, services cannot import its packages: {}'.format(
             env_dir, os.path.relpath(path, env_dir), why))
         return
+    _add_site(path)
+
+
+def _add_site(path):
+    """`site.addsitedir`, with what it adds put ahead of the system's and the user's site-packages
+    (behind the stdlib), as in a virtualenv: a package installed for the cluster wins over an
+    older copy from the operating system."""
+    before = set(sys.path)
     site.addsitedir(path)
+    added = [entry for entry in sys.path if entry not in before]
+    if not added:
+        return
+    for entry in added:
+        sys.path.remove(entry)
+    at = next((i for i, entry in enumerate(sys.path) if os.path.basename(entry) in ('site-packages', 'dist-packages')),
+        len(sys.path))
+    sys.path[at:at] = added
 
 
 def _listdir(path):
@@ -60,7 +77,7 @@ def refresh():
     """Makes packages installed since the last deployment importable."""
     importlib.invalidate_caches()
     if _site_dir and os.path.isdir(_site_dir):
-        site.addsitedir(_site_dir)
+        _add_site(_site_dir)
 
 
 def install_hint(exc):

@@ -34,6 +34,7 @@ async fn get_event_position(ctx: &Ctx, _input: Value) -> ServiceResult {
     let st = &ctx.state;
     let latest = st.odb.last_event_id(st.cluster_id).await?;
     Ok(json!({
+        "server": st.server_name,
         "applied": st.events.applied(),
         "latest": latest,
         "pid": std::process::id(),
@@ -68,7 +69,7 @@ pub fn services() -> Vec<Builtin> {
             get_event_position,
             &io! {
                 doc: "How far this server process has followed the cluster's changes: `applied`, the last event it has handled, and `latest`, the last one published. `zato` commands that change the cluster wait until every process has applied `latest`.",
-                output: &["applied", "latest", "pid", "workers"],
+                output: &["server", "applied", "latest", "pid", "workers"],
             }
         ),
     ]

@@ -20,6 +20,9 @@ pub enum ConnErrorKind {
     Auth,
     /// The remote end answered with an error or something that could not be read.
     Protocol,
+    /// A database refused a statement for its constraints (unique, foreign key, not null,
+    /// check): SQLAlchemy's `IntegrityError`.
+    Integrity,
     /// The connection is stopping or stopped.
     Closed,
 }
@@ -35,6 +38,7 @@ impl ConnErrorKind {
             Self::Tls => "tls",
             Self::Auth => "auth",
             Self::Protocol => "protocol",
+            Self::Integrity => "integrity",
             Self::Closed => "closed",
         }
     }
@@ -107,6 +111,9 @@ impl ConnError {
                 if matches!(d.code().as_deref(), Some("28P01" | "28000" | "1045")) =>
             {
                 ConnErrorKind::Auth
+            }
+            sqlx::Error::Database(d) if !matches!(d.kind(), sqlx::error::ErrorKind::Other) => {
+                ConnErrorKind::Integrity
             }
             _ => ConnErrorKind::Protocol,
         };

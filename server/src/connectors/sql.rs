@@ -28,6 +28,9 @@ pub struct SqlReply {
     pub columns: Vec<String>,
     pub rows: Vec<Vec<SqlValue>>,
     pub rows_affected: u64,
+    /// The key an INSERT generated, where the backend reports one (MySQL, SQLite): what a
+    /// DB-API cursor's `lastrowid` is, which SQLAlchemy reads for autoincrement keys.
+    pub last_insert_id: Option<i64>,
 }
 
 #[derive(Debug)]
@@ -180,7 +183,7 @@ impl SqlConn {
 /// Runs a prepared statement and reads its rows (or its count of affected rows), the query
 /// already bound in `$q`.
 macro_rules! finish {
-    ($q:expr, $conn:expr, $stmt:expr, $decode:path) => {{
+    ($q:expr, $conn:expr, $stmt:expr, $decode:path, $last_id:expr) => {{
         if $stmt.columns().is_empty() {
             let res = $q
                 .execute(&mut *$conn)
@@ -188,6 +191,7 @@ macro_rules! finish {
                 .map_err(|e| ConnError::from_sqlx(&e))?;
             Ok(SqlReply {
                 rows_affected: res.rows_affected(),
+                last_insert_id: $last_id(&res),
                 ..SqlReply::default()
             })
         } else {
@@ -209,6 +213,7 @@ macro_rules! finish {
                 columns,
                 rows,
                 rows_affected: 0,
+                last_insert_id: None,
             })
         }
     }};
@@ -233,12 +238,13 @@ async fn run_pg(
         let ty = types.get(n).map_or("TEXT", String::as_str);
         q = bind_pg(q, ty, v).map_err(|e| ConnError::input(format!("parameter {}: {e}", n + 1)))?;
     }
-    finish!(q, conn, stmt, decode_pg)
+    // PostgreSQL has no last insert id; SQLAlchemy uses RETURNING there.
+    finish!(q, conn, stmt, decode_pg, |_: &_| None)
 }
 
 /// MySQL and SQLite convert parameters themselves: values are bound as what they are.
 macro_rules! run_plain {
-    ($name:ident, $conn:ty, $decode:path) => {
+    ($name:ident, $conn:ty, $decode:path, $last_id:expr) => {
         async fn $name(
             conn: &mut $conn,
             sql: &str,
@@ -261,13 +267,23 @@ macro_rules! run_plain {
                     other => q.bind(other.to_string()),
                 };
             }
-            finish!(q, conn, stmt, $decode)
+            finish!(q, conn, stmt, $decode, $last_id)
         }
     };
 }
 
-run_plain!(run_mysql, MySqlConnection, decode_mysql);
-run_plain!(run_sqlite, SqliteConnection, decode_sqlite);
+run_plain!(
+    run_mysql,
+    MySqlConnection,
+    decode_mysql,
+    |r: &sqlx::mysql::MySqlQueryResult| i64::try_from(r.last_insert_id()).ok().filter(|id| *id > 0)
+);
+run_plain!(
+    run_sqlite,
+    SqliteConnection,
+    decode_sqlite,
+    |r: &sqlx::sqlite::SqliteQueryResult| Some(r.last_insert_rowid()).filter(|id| *id > 0)
+);
 
 /// Turns `:name` parameters (with a dict) or `?` parameters (with a list) into the backend's
 /// markers and the values in order. Quoted text, `::` casts and comments are left alone.

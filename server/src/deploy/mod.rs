@@ -265,7 +265,12 @@ fn remember(
     bytes: &[u8],
     deployment_time: String,
 ) {
-    sync_pickup(state, file_name, bytes, &deployment_time);
+    let previous = state
+        .applied
+        .lock()
+        .ok()
+        .and_then(|a| a.get(file_name).map(|p| p.sha256.clone()));
+    sync_pickup(state, file_name, bytes, previous.as_deref());
     if let Ok(mut applied) = state.applied.lock() {
         applied.insert(
             file_name.to_string(),
@@ -280,10 +285,10 @@ fn remember(
 
 /// A pickup-dir file of the same name as a package deployed from elsewhere (an upload, another
 /// server) gets the deployed content: otherwise the old file would sit there looking current,
-/// and a later touch of it would silently roll the service back. The watcher then finds the
-/// file equal to what is deployed and does nothing. A file changed after the package was made
-/// (edited while the server was down) is left alone: the pickup scan deploys it.
-fn sync_pickup(state: &ServerState, file_name: &str, bytes: &[u8], deployment_time: &str) {
+/// and a later touch of it would silently roll the service back. Only a known-stale copy is
+/// replaced, one holding exactly the code deployed before (`previous`, its SHA-256): any other
+/// content is the user's edit, which the watcher deploys and which must never be overwritten.
+fn sync_pickup(state: &ServerState, file_name: &str, bytes: &[u8], previous: Option<&str>) {
     if state.worker_index != 0 {
         return;
     }
@@ -291,10 +296,7 @@ fn sync_pickup(state: &ServerState, file_name: &str, bytes: &[u8], deployment_ti
     let Ok(current) = std::fs::read(&path) else {
         return;
     };
-    let modified = std::fs::metadata(&path)
-        .and_then(|m| m.modified())
-        .map(|t| zato_common::time::to_iso(t.into()));
-    if current == bytes || modified.is_ok_and(|m| m.as_str() > deployment_time) {
+    if current == bytes || previous != Some(sha256_hex(&current).as_str()) {
         return;
     }
     let tmp = state.cfg.pickup_dir.join(format!(".{file_name}.zato-sync"));

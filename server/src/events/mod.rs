@@ -129,8 +129,10 @@ impl Bus {
         }
     }
 
-    /// How far this process has followed the cluster: every event up to this id is handled.
-    /// Commands that change the cluster wait until each process reaches the latest id.
+    /// How far this process has followed the cluster: the highest event id it has read and
+    /// handled. Ids may commit out of order on PostgreSQL/MySQL, so a lower one can still come
+    /// (within the re-read window); commands that change the cluster wait until each process
+    /// reaches the id of their own, already committed, event.
     pub fn applied(&self) -> i64 {
         self.applied.load(Ordering::Acquire)
     }

@@ -269,7 +269,13 @@ fn sql_execute<'py>(
             .collect::<PyResult<Vec<_>>>()?;
         rows.append(PyTuple::new(py, values)?)?;
     }
-    (reply.columns, rows, reply.rows_affected).into_pyobject(py)
+    (
+        reply.columns,
+        rows,
+        reply.rows_affected,
+        reply.last_insert_id,
+    )
+        .into_pyobject(py)
 }
 
 /// `connector_call(kind, name, op, args, data=None)`: one operation of a generic connector

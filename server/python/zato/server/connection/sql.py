@@ -262,12 +262,19 @@ def _statement(query, params, engine):
     if compile_ is None:
         return str(query), params
     from zato.server.connection import sql_orm
-    compiled = compile_(dialect=sql_orm.dialect_for(engine)())
+    # Expanding parameters (`.in_([...])`) are rendered now: the text goes to the database as is.
+    compiled = compile_(dialect=sql_orm.dialect_for(engine)(), compile_kwargs={'render_postcompile': True})
     if params is not None and not isinstance(params, Mapping):
         return str(compiled), params
     merged = dict(compiled.params)
     merged.update(params or {})
     return str(compiled), merged or None
+
+
+def _is_orm(query):
+    """A SQLAlchemy statement naming mapped classes (`select(Order)`), which only the ORM runs."""
+    attrs = getattr(query, '_propagate_attrs', None)
+    return bool(attrs) and attrs.get('compile_state_plugin') == 'orm'
 
 
 def _engine_of(name):
@@ -281,7 +288,7 @@ def _run(name, handle, query, params, cid=None):
     if not isinstance(query, str):
         query, params = _statement(query, params, _engine_of(name))
     try:
-        columns, rows, rowcount = native().sql_execute(name, handle, query, params)
+        columns, rows, rowcount, _ = native().sql_execute(name, handle, query, params)
     except LookupError as e:
         raise KeyError(str(e)) from None
     except ConnectionError as e:
@@ -310,6 +317,12 @@ class SQLSession:
         return self._handle
 
     def execute(self, query, params=None):
+        if _is_orm(query):
+            # `select(Order)` yields Order objects, as a SQLAlchemy session's execute does.
+            return self.orm().execute(query, params)
+        if self._orm is not None:
+            # Pending `add()`s go first, so that this statement sees them (SQLAlchemy's autoflush).
+            self._orm.session.flush()
         return _run(self.name, self._begin(), query, params)
 
     def orm(self):
@@ -364,10 +377,10 @@ class SQLSession:
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            self.commit()
-            self.close()
-        else:
+        try:
+            if exc_type is None:
+                self.commit()
+        finally:
             self.close()
         return False
 

@@ -83,6 +83,19 @@ for _cls in (Warning, Error, InterfaceError, DatabaseError, DataError, Operation
     setattr(dbapi, _cls.__name__, _cls)
 
 
+# A connector error's kind as the PEP 249 exception SQLAlchemy wraps (`sqlalchemy.exc.IntegrityError`...).
+_ERRORS = {
+    'integrity': IntegrityError,
+    'refused': OperationalError,
+    'timeout': OperationalError,
+    'closed': OperationalError,
+    'tls': OperationalError,
+    'auth': OperationalError,
+    'input': ProgrammingError,
+    'protocol': ProgrammingError,
+}
+
+
 def _binary(value):
     return bytes(value)
 
@@ -106,16 +119,17 @@ class Cursor:
     def execute(self, sql, params=None):
         owner = self.connection.owner
         try:
-            columns, rows, rowcount = native().sql_execute(owner.name, owner._begin(), sql, params or None)
+            columns, rows, rowcount, lastrowid = native().sql_execute(owner.name, owner._begin(), sql, params or None)
         except OutgoingConnectionError as e:
             raise OperationalError(str(e)) from None
         except ConnectionError as e:
-            raise DatabaseError(str(e)) from None
+            raise _ERRORS.get(getattr(e, 'kind', None), DatabaseError)(str(e)) from None
         except LookupError as e:
             raise InterfaceError(str(e)) from None
         self.description = [(name, None, None, None, None, None, None) for name in columns] if columns else None
         self._rows = list(rows)
         self.rowcount = len(rows) if columns else rowcount
+        self.lastrowid = lastrowid
         return self
 
     def executemany(self, sql, seq):
@@ -227,6 +241,15 @@ def _family(engine):
 _dialects = {}
 
 
+def _mysql_initialize(base):
+    """MariaDB's RETURNING is not used: a prepared INSERT ... RETURNING does not describe its
+    rows there, so keys come from the cursor's `lastrowid`, as with MySQL."""
+    def initialize(self, connection):
+        base.initialize(self, connection)
+        self.insert_returning = self.update_returning = self.delete_returning = False
+    return initialize
+
+
 def dialect_for(engine):
     """The SQLAlchemy dialect class for an outgoing connection's engine (`postgresql+pg8000`...)."""
     family = _family(engine)
@@ -238,7 +261,8 @@ def dialect_for(engine):
             from sqlalchemy.dialects.postgresql.base import PGDialect as base
         elif family == 'mysql':
             from sqlalchemy.dialects.mysql.base import MySQLDialect as base
-            attrs.update(_detect_charset=_mysql_charset, _extract_error_code=_mysql_error_code)
+            attrs.update(_detect_charset=_mysql_charset, _extract_error_code=_mysql_error_code,
+                initialize=_mysql_initialize(base))
             if hasattr(base, '_parse_server_version'):
                 attrs['_get_server_version_info'] = _mysql_version
         else:

@@ -182,10 +182,12 @@ def _parse_input(req, sio_def, channel):
             except ValueError as parse_error:
                 payload = None
                 what = 'not valid JSON ({})'.format(parse_error)
+        if isinstance(payload, dict):
+            raise  # An object after all: what is missing is the message.
         if isinstance(payload, str):
             what = 'the text {!r}'.format(payload if len(payload) <= 40 else payload[:40] + '...')
         elif payload is not None:
-            what = 'a JSON {}'.format({list: 'array', bool: 'boolean', dict: 'object'}.get(type(payload), 'number'))
+            what = 'a JSON {}'.format({list: 'array', bool: 'boolean'}.get(type(payload), 'number'))
         raise ServiceError(400, 'Invalid input: a JSON object is expected and the request is {}; {}'.format(
             what, e.message)) from None
 
