@@ -13,6 +13,7 @@ pub mod locate;
 pub mod logging;
 pub mod net;
 pub mod odb;
+pub mod schedule;
 pub mod setup;
 pub mod signals;
 pub mod time;

@@ -13,6 +13,7 @@ use crate::config::{OdbConfig, OdbEngine};
 pub mod channels;
 pub mod cluster;
 pub mod events;
+pub mod jobs;
 pub mod kinds;
 pub mod kv;
 pub mod schema;

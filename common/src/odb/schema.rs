@@ -331,6 +331,23 @@ const TABLES_V2: &[Table] = &[
     },
 ];
 
+/// Tables of ours added without a schema version of their own: created when missing at every
+/// start (`IF NOT EXISTS`), as the tables of config kinds are.
+const TABLES_IF_MISSING: &[Table] = &[
+    // One row per run of a job, by its planned time (naive UTC ISO): a run recorded once is
+    // never run again, whichever scheduler planned it and however often it restarted.
+    Table {
+        name: "job_fire",
+        cols: &[
+            nn("id", Id),
+            nn("job_id", Int),
+            nn("planned", Str(40)),
+            nn("fired_at", Str(40)),
+        ],
+        constraints: &["UNIQUE (job_id, planned)"],
+    },
+];
+
 fn col_ddl(engine: OdbEngine, col: &Col) -> String {
     let ty = match (engine, col.ty) {
         (OdbEngine::Sqlite, Id) => "INTEGER PRIMARY KEY AUTOINCREMENT".to_string(),
@@ -401,6 +418,7 @@ pub fn ddl(engine: OdbEngine) -> Vec<String> {
     let mut out: Vec<String> = TABLES
         .iter()
         .chain(TABLES_V2)
+        .chain(TABLES_IF_MISSING)
         .map(|t| table_ddl(engine, t, false))
         .collect();
     out.extend(kinds::ALL.iter().map(|k| kind_ddl(engine, k, false)));
@@ -499,11 +517,15 @@ pub async fn upgrade(odb: &Odb) -> OdbResult<()> {
     Ok(())
 }
 
-/// The tables of config kinds are created when missing at every start (`IF NOT EXISTS`): a
-/// kind added by a newer build needs no version of its own.
+/// The tables of config kinds and [`TABLES_IF_MISSING`] are created when missing at every
+/// start (`IF NOT EXISTS`): a table added by a newer build needs no version of its own.
 async fn ensure_kind_tables(odb: &Odb) -> OdbResult<()> {
-    for k in kinds::ALL {
-        sqlx::query(sqlx::AssertSqlSafe(kind_ddl(odb.engine(), k, true)))
+    let kind_tables = kinds::ALL.iter().map(|k| kind_ddl(odb.engine(), k, true));
+    let ours = TABLES_IF_MISSING
+        .iter()
+        .map(|t| table_ddl(odb.engine(), t, true));
+    for stmt in kind_tables.chain(ours) {
+        sqlx::query(sqlx::AssertSqlSafe(stmt))
             .execute(odb.pool())
             .await?;
     }
@@ -513,7 +535,8 @@ async fn ensure_kind_tables(odb: &Odb) -> OdbResult<()> {
 /// Drops every Zato table (`zato delete odb`).
 pub async fn drop_all(odb: &Odb) -> OdbResult<()> {
     let kind_tables = kinds::ALL.iter().rev().map(|k| k.table);
-    for name in kind_tables.chain(TABLES.iter().chain(TABLES_V2).rev().map(|t| t.name)) {
+    let tables = TABLES.iter().chain(TABLES_V2).chain(TABLES_IF_MISSING);
+    for name in kind_tables.chain(tables.rev().map(|t| t.name)) {
         let stmt = format!("DROP TABLE IF EXISTS {name}");
         sqlx::query(sqlx::AssertSqlSafe(stmt))
             .execute(odb.pool())

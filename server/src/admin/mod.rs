@@ -16,6 +16,7 @@ pub mod kinds;
 pub mod ping;
 pub mod redis;
 pub mod reference;
+pub mod scheduler;
 pub mod security;
 pub mod service;
 pub mod sql;
@@ -90,6 +91,7 @@ pub fn registry() -> crate::core::Registry<ServerState> {
         http_soap::services(),
         security::services(),
         sql::services(),
+        scheduler::services(),
         redis::services(),
         enmasse::services(),
         info::services(),

@@ -261,6 +261,10 @@ fn subscribe(state: &Arc<ServerState>) {
             })
         });
     }
+    // Jobs are the schedulers' (they read these events from the ODB); servers hold no table.
+    on(changed_topic(crate::admin::scheduler::JOB), |_, _| {
+        Box::pin(async {})
+    });
     on(ClusterEvent::Config.topic(), |st, _| {
         Box::pin(async move {
             if let Err(e) = st.reload_all().await {

@@ -234,6 +234,12 @@ class Service:
         from zato.server.connection import kvdb
         return kvdb
 
+    @property
+    def schedule(self):
+        """Upstream's `self.schedule.onetime(...)`: jobs created from a service."""
+        from zato.server.connection.scheduler import Schedule
+        return Schedule(self)
+
     @lazy_attr
     def invocation_time(self):
         # The wall clock was read when the call started; only the datetime is made here (naive, in UTC).

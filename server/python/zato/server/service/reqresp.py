@@ -94,6 +94,13 @@ class Request:
         return MessageData(message) if message and message.get('transport') == 'amqp' else None
 
     @lazy_attr
+    def scheduler(self):
+        """None unless the scheduler started the call: the run as a Bunch of `job_id`, `job_name`,
+        `job_type`, `planned` (the run's planned time, UTC) and `fired_at`."""
+        message = self.__dict__.get('_zato_message')
+        return Bunch(message.get('meta') or {}) if message and message.get('transport') == 'scheduler' else None
+
+    @lazy_attr
     def input(self):
         # Upstream merges URL path and query parameters into input even without SimpleIO.
         http = self.__dict__.get('_zato_http') or {}

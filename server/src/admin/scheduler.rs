@@ -1,0 +1,496 @@
+//! `zato.scheduler.job.*`: scheduler jobs (`job` with `job_interval_based` / `job_cron_style`).
+//! Definitions are checked here (start date, interval, cron) by `zato_common::schedule`, the
+//! one planner the scheduler also uses. `fire` (ours) is how a scheduler runs a planned run:
+//! the run is recorded in the ODB by its planned time first, so it runs once whoever asks again.
+use serde_json::{Value, json};
+use zato_common::odb::jobs::{CRON_STYLE, INTERVAL_BASED, Interval, Job, JobInput, ONE_TIME};
+use zato_common::schedule::{self, Plan};
+
+use super::{Builtin, Ctx, Input, ServiceError, ServiceResult, check_cluster};
+use crate::core::{Call, ChannelInfo, ErrorKind, Origin};
+use crate::events::ClusterEvent;
+use crate::{builtin, io};
+
+/// The topic suffix of job changes (`changed:job`), which schedulers follow.
+pub const JOB: &str = "job";
+
+fn describe(j: &Job) -> Value {
+    let mut v = json!({
+        "id": j.id, "name": j.name, "is_active": j.is_active, "job_type": j.job_type,
+        "start_date": j.start_date, "extra": j.extra.clone().unwrap_or_default(),
+        "service_id": j.service_id, "service_name": j.service_name,
+    });
+    match j.job_type.as_str() {
+        INTERVAL_BASED => {
+            let i = &j.interval;
+            for (k, val) in [
+                ("weeks", i.weeks),
+                ("days", i.days),
+                ("hours", i.hours),
+                ("minutes", i.minutes),
+                ("seconds", i.seconds),
+                ("repeats", i.repeats),
+            ] {
+                v[k] = json!(val);
+            }
+        }
+        CRON_STYLE => v["cron_definition"] = json!(j.cron_definition),
+        _ => {}
+    }
+    v
+}
+
+/// Create/edit input over the job as it is (`old`), checked as the scheduler will plan it.
+async fn read(ctx: &Ctx, i: &mut Input<'_>, old: Option<&Job>) -> Result<JobInput, ServiceError> {
+    let text = |i: &mut Input<'_>, k: &'static str, old: Option<String>| match old {
+        Some(o) => i.opt_str(k).unwrap_or(o),
+        None => i.str(k),
+    };
+    let name = text(i, "name", old.map(|o| o.name.clone()));
+    let job_type = text(i, "job_type", old.map(|o| o.job_type.clone()));
+    let start_date = text(i, "start_date", old.map(|o| o.start_date.clone()));
+    let service = i
+        .opt_str("service")
+        .or_else(|| i.opt_str("service_name"))
+        .filter(|s| !s.is_empty());
+    let service_id = match (service, i.opt_int("service_id")?, old) {
+        (Some(name), _, _) => {
+            ctx.state
+                .odb
+                .service_by_name(ctx.state.cluster_id, &name)
+                .await?
+                .ok_or_else(|| {
+                    ServiceError::bad_request(format!("No service named `{name}`; deploy it first"))
+                })?
+                .id
+        }
+        (None, Some(id), _) => {
+            ctx.state
+                .odb
+                .service_by_id(ctx.state.cluster_id, id)
+                .await?
+                .ok_or_else(|| ServiceError::bad_request(format!("No service with id {id}")))?
+                .id
+        }
+        (None, None, Some(o)) => o.service_id,
+        (None, None, None) => {
+            i.str("service");
+            0
+        }
+    };
+    i.done()?;
+    let is_active = i
+        .opt_bool("is_active")?
+        .or(old.map(|o| o.is_active))
+        .unwrap_or(true);
+    let extra = i.opt_str("extra").or(old.and_then(|o| o.extra.clone()));
+    // A part given as 0 or empty is not set, as upstream.
+    let part = |i: &Input<'_>, k: &str, old: Option<i64>| -> Result<Option<i64>, ServiceError> {
+        Ok(match i.opt_int(k)? {
+            Some(0) => None,
+            Some(v) => Some(v),
+            None if i.opt_str(k).is_some() => None,
+            None => old,
+        })
+    };
+    let o = old.map(|o| &o.interval);
+    let interval = Interval {
+        weeks: part(i, "weeks", o.and_then(|o| o.weeks))?,
+        days: part(i, "days", o.and_then(|o| o.days))?,
+        hours: part(i, "hours", o.and_then(|o| o.hours))?,
+        minutes: part(i, "minutes", o.and_then(|o| o.minutes))?,
+        seconds: part(i, "seconds", o.and_then(|o| o.seconds))?,
+        repeats: part(i, "repeats", o.and_then(|o| o.repeats))?,
+    };
+    let cron_definition = i
+        .opt_str("cron_definition")
+        .or(old.and_then(|o| o.cron_definition.clone()))
+        .map(|c| c.trim().to_string());
+    Plan::new(
+        &job_type,
+        &start_date,
+        &interval,
+        cron_definition.as_deref(),
+    )
+    .map_err(|e| ServiceError::bad_request(e.to_string()))?;
+    let start = schedule::parse_start_date(&start_date)
+        .map_err(|e| ServiceError::bad_request(e.to_string()))?;
+    Ok(JobInput {
+        name,
+        is_active,
+        job_type: job_type.clone(),
+        start_date: schedule::format(start),
+        extra,
+        service_id,
+        interval: if job_type == INTERVAL_BASED {
+            interval
+        } else {
+            Interval::default()
+        },
+        cron_definition: cron_definition.filter(|_| job_type == CRON_STYLE),
+    })
+}
+
+async fn find(ctx: &Ctx, i: &Input<'_>) -> Result<Job, ServiceError> {
+    let id = i.opt_int("id")?;
+    let name = i.opt_str("name");
+    if id.is_none() && name.is_none() {
+        return Err(ServiceError::bad_request("Missing input: id"));
+    }
+    ctx.state
+        .odb
+        .job_get(ctx.state.cluster_id, id, name.as_deref())
+        .await?
+        .ok_or_else(|| {
+            let which = id.map_or_else(
+                || format!("named `{}`", name.unwrap_or_default()),
+                |id| format!("with id {id}"),
+            );
+            ServiceError::new(ErrorKind::NotFound, format!("No job {which}"))
+        })
+}
+
+/// Tells the schedulers (servers keep no table of jobs).
+async fn changed(ctx: &Ctx, id: i64) {
+    ctx.state
+        .events
+        .publish(&ClusterEvent::changed(JOB, Some(id)))
+        .await;
+}
+
+async fn get_list(ctx: &Ctx, input: Value) -> ServiceResult {
+    let i = Input::new(&input);
+    check_cluster(ctx, &i)?;
+    let service = i.opt_str("service_name").filter(|s| !s.is_empty());
+    let jobs = ctx.state.odb.job_list(ctx.state.cluster_id).await?;
+    Ok(Value::Array(
+        jobs.iter()
+            .filter(|j| service.as_ref().is_none_or(|s| *s == j.service_name))
+            .map(describe)
+            .collect(),
+    ))
+}
+
+async fn get_by_id(ctx: &Ctx, input: Value) -> ServiceResult {
+    let mut i = Input::new(&input);
+    check_cluster(ctx, &i)?;
+    let id = i.int("id")?;
+    i.done()?;
+    Ok(describe(&find(ctx, &Input::new(&json!({"id": id}))).await?))
+}
+
+async fn get_by_name(ctx: &Ctx, input: Value) -> ServiceResult {
+    let mut i = Input::new(&input);
+    check_cluster(ctx, &i)?;
+    let name = i.str("name");
+    i.done()?;
+    Ok(describe(
+        &find(ctx, &Input::new(&json!({"name": name}))).await?,
+    ))
+}
+
+async fn create(ctx: &Ctx, input: Value) -> ServiceResult {
+    let mut i = Input::new(&input);
+    check_cluster(ctx, &i)?;
+    let ignore_existing = i.opt_bool("should_ignore_existing")?.unwrap_or(false);
+    if ignore_existing && let Some(name) = i.opt_str("name") {
+        let existing = ctx
+            .state
+            .odb
+            .job_get(ctx.state.cluster_id, None, Some(&name))
+            .await?;
+        if let Some(j) = existing {
+            return Ok(json!({"id": j.id, "name": j.name, "cron_definition": j.cron_definition}));
+        }
+    }
+    let data = read(ctx, &mut i, None).await?;
+    let id = ctx
+        .state
+        .odb
+        .job_create(ctx.state.cluster_id, &data)
+        .await?;
+    changed(ctx, id).await;
+    Ok(json!({"id": id, "name": data.name, "cron_definition": data.cron_definition}))
+}
+
+async fn edit(ctx: &Ctx, input: Value) -> ServiceResult {
+    let mut i = Input::new(&input);
+    check_cluster(ctx, &i)?;
+    let id = i.int("id")?;
+    i.done()?;
+    let old = find(ctx, &Input::new(&json!({"id": id}))).await?;
+    let data = read(ctx, &mut i, Some(&old)).await?;
+    ctx.state
+        .odb
+        .job_edit(ctx.state.cluster_id, id, &data)
+        .await?;
+    changed(ctx, id).await;
+    Ok(json!({"id": id, "name": data.name, "cron_definition": data.cron_definition}))
+}
+
+async fn delete(ctx: &Ctx, input: Value) -> ServiceResult {
+    let mut i = Input::new(&input);
+    check_cluster(ctx, &i)?;
+    let id = i.int("id")?;
+    i.done()?;
+    let job = find(ctx, &Input::new(&json!({"id": id}))).await?;
+    ctx.state
+        .odb
+        .job_delete(ctx.state.cluster_id, job.id)
+        .await?;
+    changed(ctx, job.id).await;
+    Ok(json!({"details": format!("Deleted job `{}`", job.name)}))
+}
+
+async fn set_active_status(ctx: &Ctx, input: Value) -> ServiceResult {
+    let mut i = Input::new(&input);
+    check_cluster(ctx, &i)?;
+    let id = i.int("id")?;
+    let is_active = i.bool("is_active")?;
+    i.done()?;
+    ctx.state
+        .odb
+        .job_set_active(ctx.state.cluster_id, id, is_active)
+        .await?;
+    changed(ctx, id).await;
+    Ok(json!({"id": id, "is_active": is_active}))
+}
+
+/// Runs the job's service in the background, as a scheduler does: the service sees
+/// `self.channel.type == 'scheduler'` and the run in `self.request.scheduler`.
+fn run(ctx: &Ctx, job: &Job, planned: &str) -> String {
+    let cid = zato_common::new_cid();
+    let payload = extra_payload(job.extra.as_deref().unwrap_or_default());
+    let meta = json!({
+        "job_id": job.id, "job_name": job.name, "job_type": job.job_type, "planned": planned,
+        "fired_at": schedule::format(chrono::Utc::now().naive_utc()),
+    });
+    let call = Call {
+        name: job.service_name.clone(),
+        cid: cid.clone(),
+        payload,
+        raw_request: job.extra.clone().unwrap_or_default(),
+        data_format: "dict".into(),
+        channel: ChannelInfo::new(json!({
+            "id": job.id, "name": job.name, "type": "scheduler", "data_format": "dict",
+            "is_internal": false,
+        })),
+        origin: Origin::Message {
+            transport: "scheduler",
+            meta,
+        },
+        environ: Value::Null,
+    };
+    crate::invoke::spawn(&ctx.state, call);
+    cid
+}
+
+/// A job's `extra` as the service's payload, as upstream: JSON is parsed, `key=value` lines
+/// become a dict, anything else stays text (and nothing is None).
+pub fn extra_payload(extra: &str) -> Value {
+    let text = extra.trim();
+    if text.is_empty() {
+        return Value::Null;
+    }
+    if let Ok(v) = serde_json::from_str::<Value>(text) {
+        return v;
+    }
+    let pairs: Option<serde_json::Map<String, Value>> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            l.split_once('=')
+                .map(|(k, v)| (k.trim().to_string(), Value::String(v.trim().to_string())))
+        })
+        .collect();
+    pairs.map_or_else(|| Value::String(text.to_string()), Value::Object)
+}
+
+async fn execute(ctx: &Ctx, input: Value) -> ServiceResult {
+    let mut i = Input::new(&input);
+    check_cluster(ctx, &i)?;
+    let id = i.int("id")?;
+    i.done()?;
+    let job = find(ctx, &Input::new(&json!({"id": id}))).await?;
+    let now = schedule::format(chrono::Utc::now().naive_utc());
+    let cid = run(ctx, &job, &now);
+    Ok(json!({"id": job.id, "cid": cid}))
+}
+
+/// One planned run of a job, asked for by a scheduler: recorded, then run; a run recorded
+/// before is not run again (`fired` false). A one-time job is deleted after its run, as
+/// upstream deletes it.
+async fn fire(ctx: &Ctx, input: Value) -> ServiceResult {
+    let mut i = Input::new(&input);
+    check_cluster(ctx, &i)?;
+    let id = i.int("id")?;
+    let planned = i.str("planned");
+    i.done()?;
+    let planned = schedule::parse_start_date(&planned)
+        .map(schedule::format)
+        .map_err(|_| {
+            ServiceError::bad_request(format!("`planned` `{planned}` is not a date and time"))
+        })?;
+    let job = find(ctx, &Input::new(&json!({"id": id}))).await?;
+    let now = schedule::format(chrono::Utc::now().naive_utc());
+    if !ctx
+        .state
+        .odb
+        .job_record_fire(job.id, &planned, &now)
+        .await?
+    {
+        return Ok(json!({"id": job.id, "fired": false, "cid": null}));
+    }
+    let cid = run(ctx, &job, &planned);
+    if job.job_type == ONE_TIME {
+        ctx.state
+            .odb
+            .job_delete(ctx.state.cluster_id, job.id)
+            .await?;
+        changed(ctx, job.id).await;
+    }
+    Ok(json!({"id": job.id, "fired": true, "cid": cid}))
+}
+
+const FIELDS: &[&str] = &[
+    "id",
+    "name",
+    "is_active",
+    "job_type",
+    "start_date",
+    "extra",
+    "service",
+    "service_id",
+    "service_name",
+    "weeks",
+    "days",
+    "hours",
+    "minutes",
+    "seconds",
+    "repeats",
+    "cron_definition",
+];
+const OUTPUT: &[&str] = &[
+    "id",
+    "name",
+    "is_active",
+    "job_type",
+    "start_date",
+    "extra",
+    "service_id",
+    "service_name",
+    "weeks",
+    "days",
+    "hours",
+    "minutes",
+    "seconds",
+    "repeats",
+    "cron_definition",
+];
+
+pub fn services() -> Vec<Builtin> {
+    vec![
+        builtin!(
+            "zato.scheduler.job.create",
+            create,
+            &io! {
+                doc: "Creates a scheduler job: one_time (at start_date), interval_based (every weeks/days/hours/minutes/seconds from start_date, `repeats` times or forever) or cron_style (5 fields, 6 with seconds first, or @hourly-style). start_date is UTC; `extra` is the service's payload (JSON, or key=value lines).",
+                required: &["name", "job_type", "service", "start_date"],
+                optional: &["is_active", "service_id", "service_name", "extra", "weeks", "days",
+                    "hours", "minutes", "seconds", "repeats", "cron_definition",
+                    "should_ignore_existing"],
+                output: &["id", "name", "cron_definition"],
+            }
+        ),
+        builtin!(
+            "zato.scheduler.job.edit",
+            edit,
+            &io! {
+                doc: "Changes a scheduler job; fields left out keep their values, a part of the interval given as 0 or empty is unset.",
+                required: &["id"],
+                optional: FIELDS,
+                output: &["id", "name", "cron_definition"],
+            }
+        ),
+        builtin!(
+            "zato.scheduler.job.delete",
+            delete,
+            &io! {
+                doc: "Deletes a scheduler job with the record of its runs.",
+                required: &["id"],
+                output: &["details"],
+            }
+        ),
+        builtin!(
+            "zato.scheduler.job.get-list",
+            get_list,
+            &io! {
+                doc: "Every scheduler job, or those of one service.",
+                optional: &["service_name"],
+                output: OUTPUT,
+            }
+        ),
+        builtin!(
+            "zato.scheduler.job.get-by-id",
+            get_by_id,
+            &io! {
+                doc: "One scheduler job, by id.",
+                required: &["id"],
+                output: OUTPUT,
+            }
+        ),
+        builtin!(
+            "zato.scheduler.job.get-by-name",
+            get_by_name,
+            &io! {
+                doc: "One scheduler job, by name.",
+                required: &["name"],
+                output: OUTPUT,
+            }
+        ),
+        builtin!(
+            "zato.scheduler.job.set-active-status",
+            set_active_status,
+            &io! {
+                doc: "Makes a scheduler job active or inactive; schedulers follow at once.",
+                required: &["id", "is_active"],
+                output: &["id", "is_active"],
+            }
+        ),
+        builtin!(
+            "zato.scheduler.job.execute",
+            execute,
+            &io! {
+                doc: "Runs a scheduler job's service now, active or not; the job stays as it is.",
+                required: &["id"],
+                output: &["id", "cid"],
+            }
+        ),
+        builtin!(
+            "zato.scheduler.job.fire",
+            fire,
+            &io! {
+                doc: "One planned run of a job, as a scheduler asks for it: recorded by its planned time (UTC), then run; a run recorded before is not run again (`fired` is false). A one-time job is deleted after its run.",
+                required: &["id", "planned"],
+                output: &["id", "fired", "cid"],
+            }
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::extra_payload;
+    use serde_json::json;
+
+    #[test]
+    fn extras_become_payloads_as_upstream() {
+        assert_eq!(extra_payload(r#"{"a": 1}"#), json!({"a": 1}));
+        assert_eq!(
+            extra_payload("a=1\nb = two\n"),
+            json!({"a": "1", "b": "two"})
+        );
+        assert_eq!(extra_payload("just text"), json!("just text"));
+        assert_eq!(extra_payload("  "), json!(null));
+    }
+}
