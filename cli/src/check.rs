@@ -7,7 +7,7 @@ use std::time::Duration;
 use zato_common::config::ServerConfig;
 use zato_common::odb::{Odb, schema};
 
-use crate::component::{self, LOAD_BALANCER, SERVER};
+use crate::component::{self, LOAD_BALANCER, SCHEDULER, SERVER};
 use crate::exit::{CliError, CliResult};
 use crate::procinfo;
 
@@ -21,9 +21,12 @@ pub async fn run(dir: &Path) -> CliResult<()> {
     if kind == LOAD_BALANCER {
         return load_balancer(&dir);
     }
+    if kind == SCHEDULER {
+        return scheduler(&dir).await;
+    }
     if kind != SERVER {
         return Err(CliError::failed(format!(
-            "check-config knows servers and load balancers; {} holds a {kind}",
+            "check-config knows servers, load balancers and schedulers; {} holds a {kind}",
             dir.display()
         )));
     }
@@ -55,20 +58,33 @@ pub async fn run(dir: &Path) -> CliResult<()> {
         println!("Redis connection OK");
     }
 
-    let addr: SocketAddr = cfg
-        .main
-        .bind
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut a| a.next())
-        .ok_or_else(|| {
-            CliError::failed(format!(
-                "Config: [main] bind `{}` is not a host:port address",
-                cfg.main.bind
-            ))
-        })?;
+    let addr = bind_addr(&cfg.main.bind)?;
     port_available(&dir, addr)?;
     Ok(())
+}
+
+/// scheduler.conf valid, the ODB answers and has the cluster, the port free or its own.
+async fn scheduler(dir: &Path) -> CliResult<()> {
+    let cfg = zato_common::config::SchedulerConfig::load(dir).map_err(|e| failed("Config", e))?;
+    println!("Config OK: {}", dir.display());
+    let odb = Odb::connect(&cfg.odb)
+        .await
+        .map_err(|e| failed("SQL ODB", e))?;
+    let cluster = async {
+        schema::check(&odb).await?;
+        odb.cluster_by_name(&cfg.main.cluster_name).await
+    }
+    .await;
+    odb.close().await;
+    if cluster.map_err(|e| failed("SQL ODB", e))?.is_none() {
+        return Err(CliError::failed(format!(
+            "SQL ODB: it has no cluster named `{}`; check [main] cluster_name in scheduler.conf",
+            cfg.main.cluster_name
+        )));
+    }
+    println!("SQL ODB connection OK");
+    let addr = bind_addr(&cfg.main.bind)?;
+    port_available(dir, addr)
 }
 
 /// lb.conf valid, the agent's TLS material loads, both ports free or its own.
@@ -92,6 +108,18 @@ fn load_balancer(dir: &Path) -> CliResult<()> {
         port_available(dir, addr)?;
     }
     Ok(())
+}
+
+/// `[main] bind` as a socket address.
+fn bind_addr(bind: &str) -> CliResult<SocketAddr> {
+    bind.to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| {
+            CliError::failed(format!(
+                "Config: [main] bind `{bind}` is not a host:port address"
+            ))
+        })
 }
 
 /// Free, or held by this component's own process (then it is simply running).

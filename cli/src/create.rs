@@ -227,6 +227,23 @@ pub enum Create {
         #[arg(long, default_value_t = 1)]
         workers: u32,
     },
+    /// Create a scheduler directory for a cluster. Several may run for one cluster: one fires
+    /// the jobs, the others stand by and take over if it stops.
+    ///
+    /// Example: zato create scheduler /opt/zato/scheduler prod1 --odb-db-name /opt/zato/zato.db --secret-key KEY
+    Scheduler {
+        path: PathBuf,
+        cluster_name: String,
+        #[command(flatten)]
+        odb: OdbArgs,
+        /// The cluster's Fernet key (the servers'): the scheduler decrypts the admin API's
+        /// credentials with it.
+        #[arg(long, env = "ZATO_SECRET_KEY", allow_hyphen_values = true)]
+        secret_key: String,
+        /// Where it answers GET /zato/ping.
+        #[arg(long, default_value = "127.0.0.1:31530")]
+        bind: String,
+    },
 }
 
 /// Creates a load balancer directory: `lb.conf` with `servers` (name, host:port) at weight 1,
@@ -447,6 +464,29 @@ pub async fn run(cmd: Create) -> anyhow::Result<()> {
             .await?;
             crate::pyenv::create(&path.join(crate::pyenv::SERVER_ENV))?;
             println!("Server `{server_name}` created in {}", path.display());
+        }
+        Create::Scheduler {
+            path,
+            cluster_name,
+            odb,
+            secret_key,
+            bind,
+        } => {
+            let key = SecretKey::from_text(&secret_key)?;
+            let cfg = odb.config()?;
+            let db = Odb::connect(&cfg).await?;
+            setup::create_scheduler(
+                &db,
+                &path,
+                &setup::SchedulerSpec {
+                    cluster_name: &cluster_name,
+                    odb: &cfg,
+                    bind: &bind,
+                    secret_key: &key,
+                },
+            )
+            .await?;
+            println!("Scheduler created in {}", path.display());
         }
     }
     Ok(())

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::component::{self, LOAD_BALANCER, SERVER};
+use crate::component::{self, LOAD_BALANCER, SCHEDULER, SERVER};
 use crate::exit::{
     COMPONENT_ALREADY_RUNNING, CliError, CliResult, FAILED_TO_START, FILE_MISSING, SERVER_TIMEOUT,
 };
@@ -14,6 +14,7 @@ pub(crate) fn binary_for(kind: &str) -> CliResult<PathBuf> {
     let name = match kind {
         SERVER => "zato-server",
         LOAD_BALANCER => "zato-load-balancer",
+        SCHEDULER => "zato-scheduler",
         other => {
             return Err(CliError::new(
                 FAILED_TO_START,
@@ -77,6 +78,15 @@ fn readiness(kind: &str, dir: &Path) -> CliResult<Probe> {
                 zato_lb::proxy::MONITOR_URI
             )))
         }
+        SCHEDULER => {
+            let cfg =
+                zato_common::config::SchedulerConfig::load(dir).map_err(|e| fail(e.to_string()))?;
+            let (host, port) = cfg.main.bind.rsplit_once(':').unwrap_or(("", "31530"));
+            Ok(Probe::Http(format!(
+                "{}/zato/ping",
+                zato_common::locate::bind_address(host, port)
+            )))
+        }
         _ => {
             let cfg =
                 zato_common::config::ServerConfig::load(dir).map_err(|e| fail(e.to_string()))?;
@@ -93,6 +103,7 @@ fn label(kind: &str) -> &'static str {
     match kind {
         SERVER => "Server",
         LOAD_BALANCER => "Load-balancer",
+        SCHEDULER => "Scheduler",
         _ => "Component",
     }
 }

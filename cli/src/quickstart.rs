@@ -16,7 +16,10 @@ use crate::exit::{CONFLICTING_OPTIONS, CliError, CliResult, DIR_NOT_EMPTY, INVAL
 pub const FIRST_PORT: u16 = 17010;
 
 /// Components quickstart cannot create yet: their binaries are not part of this version.
-const NOT_BUILT: [&str; 2] = ["Web admin", "Scheduler"];
+const NOT_BUILT: [&str; 1] = ["Web admin"];
+
+/// The scheduler's port, as upstream's.
+pub const SCHEDULER_PORT: u16 = 31530;
 
 #[derive(Args, Debug)]
 pub struct QuickstartArgs {
@@ -52,6 +55,9 @@ pub struct QuickstartArgs {
     /// Do not create a scheduler.
     #[arg(long)]
     pub no_scheduler: bool,
+    /// Where the scheduler answers GET /zato/ping.
+    #[arg(long, default_value_t = SCHEDULER_PORT)]
+    pub scheduler_port: u16,
     /// The Fernet key all servers share (generated when not given).
     #[arg(long, env = "ZATO_SECRET_KEY", allow_hyphen_values = true)]
     pub secret_key: Option<String>,
@@ -264,14 +270,11 @@ async fn build(
             ));
         }
     }
-    let not_built: Vec<&str> = NOT_BUILT
-        .iter()
-        .copied()
-        .filter(|c| !(args.no_scheduler && *c == "Scheduler"))
-        .collect();
+    let not_built: Vec<&str> = NOT_BUILT.to_vec();
+    let scheduler = !args.no_scheduler;
     let mut steps = Steps {
         done: 0,
-        total: 6 + usize::from(args.servers),
+        total: 6 + usize::from(args.servers) + usize::from(scheduler),
     };
 
     let ca_dir = base.join("ca");
@@ -353,10 +356,33 @@ async fn build(
     )?;
     steps.done("Load-balancer created");
 
+    if scheduler {
+        setup::create_scheduler(
+            odb,
+            &base.join("scheduler"),
+            &setup::SchedulerSpec {
+                cluster_name,
+                odb: odb_cfg,
+                bind: &format!("127.0.0.1:{}", args.scheduler_port),
+                secret_key,
+            },
+        )
+        .await
+        .map_err(failed)?;
+        steps.done("Scheduler created");
+    }
+
     crate::pyenv::create(&base.join("venv"))?;
     steps.done("Python virtualenv created (add packages with `zato python install`)");
 
-    write_scripts(base, cluster_name, &servers, kvdb.is_some(), &not_built)?;
+    write_scripts(
+        base,
+        cluster_name,
+        &servers,
+        kvdb.is_some(),
+        scheduler,
+        &not_built,
+    )?;
     steps.done("Management scripts created");
     if !not_built.is_empty() {
         println!(
@@ -372,6 +398,7 @@ fn write_scripts(
     cluster_name: &str,
     servers: &[String],
     has_kvdb: bool,
+    scheduler: bool,
     not_built: &[&str],
 ) -> CliResult<()> {
     let zato_bin = std::env::current_exe()
@@ -399,8 +426,9 @@ fn write_scripts(
         servers => servers.to_vec(),
         kvdb => has_kvdb,
         lb => true,
-        start_steps => 3 + usize::from(has_kvdb) + servers.len(),
-        stop_steps => 1 + servers.len(),
+        scheduler => scheduler,
+        start_steps => 3 + usize::from(has_kvdb) + servers.len() + usize::from(scheduler),
+        stop_steps => 1 + servers.len() + usize::from(scheduler),
         not_built => not_built.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
     };
     for name in ["zato-qs-start.sh", "zato-qs-stop.sh", "zato-qs-restart.sh"] {

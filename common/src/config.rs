@@ -388,6 +388,24 @@ fn resolve_secret(
     })
 }
 
+/// `[odb]` as a component uses it: the password decrypted, a relative SQLite file taken from
+/// the config directory (`conf_path`'s).
+fn resolve_odb(
+    odb: &mut OdbConfig,
+    key: &SecretKey,
+    secrets: &BTreeMap<String, String>,
+    conf_path: &Path,
+) -> Result<(), ConfigError> {
+    odb.password = resolve_secret(&odb.password, key, secrets, conf_path)?;
+    if odb.engine == OdbEngine::Sqlite && Path::new(&odb.db_name).is_relative() {
+        let repo = conf_path.parent().unwrap_or(Path::new("."));
+        odb.db_name = normalize(&repo.join(&odb.db_name))
+            .to_string_lossy()
+            .into_owned();
+    }
+    Ok(())
+}
+
 impl ServerConfig {
     pub fn load(dir: &Path) -> Result<Self, ConfigError> {
         let dir = std::path::absolute(dir).map_err(|source| ConfigError::Read {
@@ -399,14 +417,9 @@ impl ServerConfig {
         let mut conf: ServerConfFile = parse(&conf_path)?;
         let (secret_key, secrets) = load_secrets(&repo.join("secrets.conf"))?;
         conf.main.token = resolve_secret(&conf.main.token, &secret_key, &secrets, &conf_path)?;
-        conf.odb.password = resolve_secret(&conf.odb.password, &secret_key, &secrets, &conf_path)?;
+        resolve_odb(&mut conf.odb, &secret_key, &secrets, &conf_path)?;
         conf.kvdb.password =
             resolve_secret(&conf.kvdb.password, &secret_key, &secrets, &conf_path)?;
-        if conf.odb.engine == OdbEngine::Sqlite && Path::new(&conf.odb.db_name).is_relative() {
-            conf.odb.db_name = normalize(&repo.join(&conf.odb.db_name))
-                .to_string_lossy()
-                .into_owned();
-        }
         if conf.main.workers == 0 || conf.main.python_threads == 0 {
             return Err(ConfigError::Invalid {
                 path: conf_path,
@@ -443,6 +456,80 @@ impl ServerConfig {
             python: conf.python,
             secret_key,
             pickup_dir,
+        })
+    }
+}
+
+/// What a scheduler does with runs missed while no scheduler of the cluster was active.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MissedRuns {
+    /// The latest missed run of each job runs once, at once.
+    #[default]
+    Once,
+    /// Missed runs are skipped; jobs go on from their next planned run.
+    Skip,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SchedulerMain {
+    pub cluster_name: String,
+    /// Where the scheduler answers `GET /zato/ping` (its state: active or standby).
+    #[serde(default = "default_scheduler_bind")]
+    pub bind: String,
+    #[serde(default)]
+    pub missed_runs: MissedRuns,
+    /// Seconds an active scheduler's lease lasts without renewal; a standby takes over after.
+    #[serde(default = "default_lease_seconds")]
+    pub lease_seconds: u64,
+}
+
+fn default_scheduler_bind() -> String {
+    "127.0.0.1:31530".into()
+}
+
+fn default_lease_seconds() -> u64 {
+    3
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct SchedulerConfFile {
+    main: SchedulerMain,
+    odb: OdbConfig,
+}
+
+/// A scheduler's configuration (`config/repo/scheduler.conf` + `secrets.conf`), secrets
+/// decrypted and paths absolute.
+#[derive(Debug, Clone)]
+pub struct SchedulerConfig {
+    pub dir: PathBuf,
+    pub main: SchedulerMain,
+    pub odb: OdbConfig,
+    pub secret_key: SecretKey,
+}
+
+impl SchedulerConfig {
+    pub fn load(dir: &Path) -> Result<Self, ConfigError> {
+        let dir = std::path::absolute(dir).map_err(|source| ConfigError::Read {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let repo = repo_dir(&dir);
+        let conf_path = repo.join("scheduler.conf");
+        let mut conf: SchedulerConfFile = parse(&conf_path)?;
+        let (secret_key, secrets) = load_secrets(&repo.join("secrets.conf"))?;
+        resolve_odb(&mut conf.odb, &secret_key, &secrets, &conf_path)?;
+        if !(1..=600).contains(&conf.main.lease_seconds) {
+            return Err(ConfigError::Invalid {
+                path: conf_path,
+                detail: "[main] lease_seconds must be 1 to 600".into(),
+            });
+        }
+        Ok(Self {
+            dir,
+            main: conf.main,
+            odb: conf.odb,
+            secret_key,
         })
     }
 }

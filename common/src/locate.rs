@@ -64,19 +64,27 @@ async fn credentials(cfg: &ServerConfig, odb: &Odb) -> Result<(String, String), 
         .server_by_token(&cfg.main.token)
         .await?
         .ok_or(LocateError::UnknownServer)?;
+    admin_credentials(odb, server.cluster_id, &cfg.secret_key).await
+}
+
+/// The cluster's `admin.invoke` user and password (the Basic Auth definition of its
+/// `/zato/admin/invoke` channel), decrypted with the cluster's key.
+pub async fn admin_credentials(
+    odb: &Odb,
+    cluster_id: i64,
+    key: &crate::crypto::SecretKey,
+) -> Result<(String, String), LocateError> {
     let channel = odb
-        .http_soap_list(server.cluster_id)
+        .http_soap_list(cluster_id)
         .await?
         .into_iter()
         .find(|c| c.connection == "channel" && c.url_path == ADMIN_INVOKE_PATH)
         .ok_or(LocateError::NoAdminChannel)?;
     let sec_id = channel.security_id.ok_or(LocateError::NoAdminChannel)?;
     let def = odb
-        .security_by_id(server.cluster_id, sec_id)
+        .security_by_id(cluster_id, sec_id)
         .await?
         .ok_or(LocateError::NoAdminChannel)?;
-    let password = cfg
-        .secret_key
-        .decrypt_from_odb(def.password.as_deref().unwrap_or(""))?;
+    let password = key.decrypt_from_odb(def.password.as_deref().unwrap_or(""))?;
     Ok((def.username, password))
 }

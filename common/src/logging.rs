@@ -26,3 +26,45 @@ pub fn init(component_dir: &Path, file_name: &str, fg: bool) -> std::io::Result<
         .try_init()
         .map_err(std::io::Error::other)
 }
+
+/// The `main` of a single-runtime component binary (the load balancer, the scheduler): logs
+/// to `PATH/logs/<file_name>` (and stderr with `fg`), runs `run` on a current-thread runtime
+/// and exits 1 with `Cannot start <what>: <error>` on both stderr and the log when it fails.
+pub fn run_component<F, E>(
+    component_dir: &Path,
+    file_name: &str,
+    fg: bool,
+    what: &str,
+    run: F,
+) -> std::process::ExitCode
+where
+    F: std::future::Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    use std::process::ExitCode;
+    if let Err(e) = init(component_dir, file_name, fg) {
+        eprintln!(
+            "Cannot open the log file under {}: {e}",
+            component_dir.join("logs").display()
+        );
+        return ExitCode::from(1);
+    }
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("Cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match rt.block_on(run) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Cannot start {what}: {e}");
+            tracing::error!("Cannot start {what}: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

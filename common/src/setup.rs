@@ -332,3 +332,59 @@ pub async fn create_server(
     write_component_info(dir, "SERVER")?;
     Ok(server_id)
 }
+
+pub struct SchedulerSpec<'a> {
+    pub cluster_name: &'a str,
+    pub odb: &'a OdbConfig,
+    pub bind: &'a str,
+    /// The cluster's key: the scheduler decrypts the admin API's credentials with it.
+    pub secret_key: &'a SecretKey,
+}
+
+/// Creates a scheduler directory (`zato create scheduler`); the cluster must exist.
+pub async fn create_scheduler(
+    odb: &Odb,
+    dir: &Path,
+    spec: &SchedulerSpec<'_>,
+) -> Result<(), SetupError> {
+    odb.cluster_by_name(spec.cluster_name)
+        .await?
+        .ok_or_else(|| SetupError::NoCluster(spec.cluster_name.to_string()))?;
+    ensure_empty_dir(dir)?;
+    let repo = repo_dir(dir);
+    for sub in [repo.clone(), dir.join("logs")] {
+        std::fs::create_dir_all(&sub).map_err(io_err(&sub))?;
+    }
+    let mut env = minijinja::Environment::new();
+    env.add_template(
+        "scheduler.conf",
+        include_str!("../../templates/scheduler/scheduler.conf"),
+    )?;
+    env.add_template(
+        "secrets.conf",
+        include_str!("../../templates/scheduler/secrets.conf"),
+    )?;
+    let ctx = minijinja::context! {
+        cluster_name => toml_escape(spec.cluster_name),
+        bind => toml_escape(spec.bind),
+        odb => minijinja::context! {
+            engine => spec.odb.engine.as_str(),
+            db_name => toml_escape(&spec.odb.db_name),
+            host => toml_escape(&spec.odb.host),
+            port => spec.odb.port,
+            username => toml_escape(&spec.odb.username),
+        },
+        secret_key => spec.secret_key.as_text(),
+        well_known_data => spec.secret_key.encrypt(WELL_KNOWN_DATA),
+        odb_password => spec.secret_key.encrypt(&spec.odb.password),
+    };
+    write(
+        &repo.join("scheduler.conf"),
+        &env.get_template("scheduler.conf")?.render(&ctx)?,
+    )?;
+    write_private(
+        &repo.join("secrets.conf"),
+        &env.get_template("secrets.conf")?.render(&ctx)?,
+    )?;
+    write_component_info(dir, "SCHEDULER")
+}

@@ -23,31 +23,13 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if let Err(e) = zato_common::logging::init(&args.path, "lb.log", args.fg) {
-        eprintln!(
-            "Cannot open the log file under {}: {e}",
-            args.path.join("logs").display()
-        );
-        return ExitCode::from(1);
-    }
     // The proxy runs on threads of its own (run.rs); this runtime has the agent API, health
     // checks and signals.
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("Cannot start the async runtime: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    match rt.block_on(zato_lb::run::run(&args.path)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("Cannot start the load balancer: {e}");
-            tracing::error!("Cannot start the load balancer: {e}");
-            ExitCode::from(1)
-        }
-    }
+    zato_common::logging::run_component(
+        &args.path,
+        "lb.log",
+        args.fg,
+        "the load balancer",
+        zato_lb::run::run(&args.path),
+    )
 }

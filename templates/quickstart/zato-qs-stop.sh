@@ -27,5 +27,6 @@ stop_component() {
 echo "Stopping Zato cluster $CLUSTER"
 {% if lb %}stop_component load-balancer 1
 {% endif %}{% for server in servers %}stop_component {{ server }} {{ loop.index + (1 if lb else 0) }}
-{% endfor %}echo "Zato cluster $CLUSTER stopped"
+{% endfor %}{% if scheduler %}stop_component scheduler {{ servers|length + (1 if lb else 0) + 1 }}
+{% endif %}echo "Zato cluster $CLUSTER stopped"
 exit $rc

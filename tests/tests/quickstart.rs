@@ -101,7 +101,9 @@ fn use_and_stop(qs: &Cluster, servers: &[&str], lb_port: u16) {
         Some(servers.len()),
         "{lb_servers}"
     );
-    let mut pids = vec![pid_of(&lb)];
+    let sched = qs.path("scheduler");
+    assert_eq!(info(&sched)["component_running"], true);
+    let mut pids = vec![pid_of(&lb), pid_of(&sched)];
     for s in servers {
         let server = qs.path(s);
         assert_eq!(
@@ -129,17 +131,23 @@ fn use_and_stop(qs: &Cluster, servers: &[&str], lb_port: u16) {
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let total = servers.len() + 1;
+    let total = servers.len() + 2;
     let line = format!("[1/{total}] load-balancer stopped");
     assert!(stdout.contains(&line), "`{line}` not in {stdout}");
     for (n, s) in servers.iter().enumerate() {
         let line = format!("[{}/{total}] {s} stopped", n + 2);
         assert!(stdout.contains(&line), "`{line}` not in {stdout}");
     }
+    let line = format!("[{total}/{total}] scheduler stopped");
+    assert!(stdout.contains(&line), "`{line}` not in {stdout}");
     for pid in pids {
         assert!(!running(pid), "pid {pid} still runs after zato-qs-stop.sh");
     }
-    for s in servers.iter().copied().chain(["load-balancer"]) {
+    for s in servers
+        .iter()
+        .copied()
+        .chain(["load-balancer", "scheduler"])
+    {
         assert_eq!(info(&qs.path(s))["component_running"], false);
     }
 }
@@ -161,22 +169,26 @@ async fn sqlite_quickstart_starts_serves_and_stops() {
         &lb_port.to_string(),
         "--lb-agent-port",
         &agent_port.to_string(),
+        "--scheduler-port",
+        &free_port().to_string(),
         "--start",
     ]);
     for line in [
-        "[1/8] Certificate authority created",
-        "[2/8] ODB schema created",
-        "[3/8] ODB initial data created",
-        "[4/8] server1 created",
-        "[5/8] server2 created",
-        "[6/8] Load-balancer created",
-        "[7/8] Python virtualenv created",
-        "[8/8] Management scripts created",
+        "[1/9] Certificate authority created",
+        "[2/9] ODB schema created",
+        "[3/9] ODB initial data created",
+        "[4/9] server1 created",
+        "[5/9] server2 created",
+        "[6/9] Load-balancer created",
+        "[7/9] Scheduler created",
+        "[8/9] Python virtualenv created",
+        "[9/9] Management scripts created",
         "Quickstart cluster qs-test created",
-        "[1/5] SQL ODB connection OK",
-        "[3/5] server1 started",
-        "[4/5] server2 started",
-        "[5/5] Load-balancer started",
+        "[1/6] SQL ODB connection OK",
+        "[3/6] server1 started",
+        "[4/6] server2 started",
+        "[5/6] Load-balancer started",
+        "[6/6] Scheduler started",
         "Zato cluster qs-test started",
     ] {
         assert!(out.contains(line), "`{line}` not in:\n{out}");
@@ -233,7 +245,7 @@ async fn sqlite_quickstart_starts_serves_and_stops() {
     // A stopped cluster: the stop script says so and succeeds.
     let out = qs.stop();
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("[2/3] server1 was not running"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("[2/4] server1 was not running"));
 }
 
 /// A second cluster made on the first one's ports and not started: the CLI says that its
@@ -362,6 +374,7 @@ async fn quickstart_on(backend: Backend, article_form: bool) {
     let port = free_port_range(1).to_string();
     let lb_port = free_port();
     let (lb, agent) = (lb_port.to_string(), free_port().to_string());
+    let sched = free_port().to_string();
     let db_port = db.cfg.port.to_string();
     let base = qs.path("");
     let mut args = vec!["quickstart", "create", base.as_str()];
@@ -404,6 +417,8 @@ async fn quickstart_on(backend: Backend, article_form: bool) {
         lb.as_str(),
         "--lb-agent-port",
         agent.as_str(),
+        "--scheduler-port",
+        sched.as_str(),
         "--start",
     ]);
     let out = zato(&args);
@@ -415,10 +430,11 @@ async fn quickstart_on(backend: Backend, article_form: bool) {
             String::from_utf8_lossy(&out.stderr)
         );
         for line in [
-            "[1/5] Redis connection OK",
-            "[2/5] SQL ODB connection OK",
-            "[4/5] server1 started",
-            "[5/5] Load-balancer started",
+            "[1/6] Redis connection OK",
+            "[2/6] SQL ODB connection OK",
+            "[4/6] server1 started",
+            "[5/6] Load-balancer started",
+            "[6/6] Scheduler started",
         ] {
             assert!(stdout.contains(line), "`{line}` not in:\n{stdout}");
         }
@@ -535,7 +551,7 @@ fn quickstart_error_exits() {
         "--servers",
         "1",
     ]);
-    assert!(out.contains("[2/7] ODB schema created"), "{out}");
+    assert!(out.contains("[2/8] ODB schema created"), "{out}");
     // Wrong article forms.
     fails(
         &["quickstart", "create", &dir("bad"), "sqlite", "localhost"],

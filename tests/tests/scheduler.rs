@@ -3,6 +3,8 @@
 //! (channel `scheduler`, `self.request.scheduler`, before/after_job hooks), execute-now,
 //! one-time jobs gone after their run and `self.schedule.onetime`.
 use std::path::Path;
+
+use chrono::Timelike as _;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -258,4 +260,202 @@ async fn jobs_on_sqlite() {
 #[tokio::test(flavor = "multi_thread")]
 async fn jobs_on_postgresql() {
     jobs_on(Backend::Postgresql).await;
+}
+
+/// A scheduler directory for the test cluster, started with `zato start`; its ping address.
+async fn scheduler(c: &TestCluster, name: &str) -> (std::path::PathBuf, String) {
+    let dir = c.servers[0].dir.with_file_name(name);
+    let port = zato_tests::free_port();
+    let odb = zato_common::odb::Odb::connect(&c.db.cfg).await.unwrap();
+    zato_common::setup::create_scheduler(
+        &odb,
+        &dir,
+        &zato_common::setup::SchedulerSpec {
+            cluster_name: &c.name,
+            odb: &c.db.cfg,
+            bind: &format!("127.0.0.1:{port}"),
+            secret_key: &c.key,
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    odb.close().await;
+    zato_tests::cli::ok(&["start", &dir.to_string_lossy()]);
+    (dir, format!("http://127.0.0.1:{port}/zato/ping"))
+}
+
+async fn state(ping: &str) -> String {
+    let r = reqwest::get(ping).await;
+    match r {
+        Ok(r) => r.json::<Value>().await.unwrap_or_default()["state"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        Err(_) => "down".into(),
+    }
+}
+
+fn pid_of(dir: &Path) -> i32 {
+    std::fs::read_to_string(dir.join("pidfile"))
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no pidfile in {}", dir.display()))
+}
+
+/// Runs of `job` recorded so far (planned times, in order).
+fn planned_of(out: &Path, job: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(out).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["job_name"] == job)
+        .map(|v| v["planned"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+fn at(t: &str) -> chrono::NaiveDateTime {
+    zato_common::schedule::parse_start_date(t).unwrap_or_default()
+}
+
+/// Real schedulers: an interval job every second counted, a cron job with seconds, a one-time
+/// job, set-active-status, the active scheduler killed (the standby takes over, nothing runs
+/// twice) and restarted (it stands by).
+async fn schedulers_on(backend: Backend) {
+    let c = TestCluster::start(backend, Options::default())
+        .await
+        .unwrap();
+    let s = &c.servers[0];
+    let admin = s.admin();
+    zato_tests::deploy(&admin, "jobs.py", JOBS).await.unwrap();
+    let out = s.dir.join("runs.jsonl");
+    let extra = json!({"out": out}).to_string();
+    let (a_dir, a_ping) = scheduler(&c, "scheduler-a").await;
+    let (b_dir, b_ping) = scheduler(&c, "scheduler-b").await;
+    assert_eq!(state(&a_ping).await, "active");
+    assert_eq!(state(&b_ping).await, "standby");
+
+    let now = chrono::Utc::now().naive_utc();
+    let start = zato_common::schedule::format(now + chrono::TimeDelta::seconds(1));
+    let once_at = zato_common::schedule::format(now + chrono::TimeDelta::seconds(3));
+    let job = |name: &str, kind: &str, more: Value| {
+        let mut v = json!({"name": name, "job_type": kind, "service": "jobs.record",
+            "start_date": start, "extra": extra});
+        for (k, x) in more.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        v
+    };
+    let tick = call(
+        &admin,
+        "zato.scheduler.job.create",
+        job("tick", "interval_based", json!({"seconds": 1})),
+    )
+    .await;
+    call(
+        &admin,
+        "zato.scheduler.job.create",
+        job(
+            "even",
+            "cron_style",
+            json!({"cron_definition": "*/2 * * * * *"}),
+        ),
+    )
+    .await;
+    let once = call(
+        &admin,
+        "zato.scheduler.job.create",
+        job("once", "one_time", json!({"start_date": once_at})),
+    )
+    .await;
+
+    // Ten seconds of runs: one a second (10 ± 1), each planned second once.
+    tokio::time::sleep(Duration::from_millis(10_500)).await;
+    let ticks = planned_of(&out, "tick");
+    assert!((9..=11).contains(&ticks.len()), "{ticks:?}");
+    for pair in ticks.windows(2) {
+        assert_eq!((at(&pair[1]) - at(&pair[0])).num_seconds(), 1, "{ticks:?}");
+    }
+    let evens = planned_of(&out, "even");
+    assert!(
+        evens.len() >= 2 && evens.iter().all(|p| at(p).second().is_multiple_of(2)),
+        "{evens:?}"
+    );
+    assert_eq!(planned_of(&out, "once"), vec![once_at.clone()]);
+    let err = refused(
+        admin
+            .invoke("zato.scheduler.job.get-by-id", &json!({"id": once["id"]}))
+            .await,
+    );
+    assert!(err.contains("No job with id"), "{err}");
+
+    // The active scheduler killed: the standby takes over within its lease (3 s), runs the
+    // latest missed run once and goes on; nothing runs twice.
+    // SAFETY: kill(2) on the pid of the scheduler this test started.
+    unsafe { libc::kill(pid_of(&a_dir), libc::SIGKILL) };
+    let took_over = eventually(Duration::from_secs(6), || async {
+        (state(&b_ping).await == "active").then_some(())
+    })
+    .await;
+    assert!(took_over.is_some(), "the standby did not take over");
+    let before = planned_of(&out, "tick").len();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let ticks = planned_of(&out, "tick");
+    assert!(
+        ticks.len() >= before + 2,
+        "no runs after the takeover: {ticks:?}"
+    );
+    // The first scheduler back: it stands by.
+    zato_tests::cli::ok(&["start", &a_dir.to_string_lossy()]);
+    assert_eq!(state(&a_ping).await, "standby");
+
+    // Inactive: no more runs; active again: runs resume.
+    call(
+        &admin,
+        "zato.scheduler.job.set-active-status",
+        json!({"id": tick["id"], "is_active": false}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let paused = planned_of(&out, "tick").len();
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    assert_eq!(
+        planned_of(&out, "tick").len(),
+        paused,
+        "runs while inactive"
+    );
+    call(
+        &admin,
+        "zato.scheduler.job.set-active-status",
+        json!({"id": tick["id"], "is_active": true}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    assert!(
+        planned_of(&out, "tick").len() > paused,
+        "no runs once active again"
+    );
+
+    for job in ["tick", "even", "once"] {
+        let planned = planned_of(&out, job);
+        let mut unique = planned.clone();
+        unique.dedup();
+        assert_eq!(
+            unique.len(),
+            planned.len(),
+            "{job} ran twice for a planned time: {planned:?}"
+        );
+    }
+    for dir in [&a_dir, &b_dir] {
+        zato_tests::cli::ok(&["stop", &dir.to_string_lossy()]);
+    }
+    c.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn schedulers_on_sqlite() {
+    schedulers_on(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn schedulers_on_postgresql() {
+    schedulers_on(Backend::Postgresql).await;
 }

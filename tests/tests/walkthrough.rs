@@ -8,7 +8,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The ports the walkthrough's two clusters listen on.
-const PORTS: [u16; 7] = [11223, 17010, 17011, 20151, 21223, 27010, 21151];
+const PORTS: [u16; 9] = [
+    11223, 17010, 17011, 20151, 31530, 21223, 27010, 21151, 21530,
+];
 const DEADLINE: Duration = Duration::from_secs(300);
 
 struct Block {

@@ -48,6 +48,64 @@ impl Odb {
         }
     }
 
+    /// Takes or renews the lease `key` for `holder` for `ttl_seconds`: true while `holder` has
+    /// it (it was free, expired or already `holder`'s), false while another holder's is live.
+    pub async fn kv_lease(
+        &self,
+        cluster_id: i64,
+        key: &str,
+        holder: &str,
+        ttl_seconds: i64,
+    ) -> OdbResult<bool> {
+        let res = sqlx::query(self.sql(
+            "UPDATE kv_data SET value = ?, expiry_time = ? WHERE cluster_id = ? AND kv_key = ? AND (value = ? OR expiry_time < ?)",
+        ))
+        .bind(holder.to_string())
+        .bind(iso_in(ttl_seconds.max(1)))
+        .bind(cluster_id)
+        .bind(key.to_string())
+        .bind(holder.to_string())
+        .bind(iso_in(0))
+        .execute(self.pool())
+        .await?;
+        if res.rows_affected() > 0 {
+            return Ok(true);
+        }
+        self.kv_insert_new(cluster_id, key, holder, ttl_seconds)
+            .await
+    }
+
+    /// Who holds the lease `key` now, if anyone.
+    pub async fn kv_lease_holder(&self, cluster_id: i64, key: &str) -> OdbResult<Option<String>> {
+        let row = sqlx::query(self.sql(
+            "SELECT value FROM kv_data WHERE cluster_id = ? AND kv_key = ? AND expiry_time >= ?",
+        ))
+        .bind(cluster_id)
+        .bind(key.to_string())
+        .bind(iso_in(0))
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    /// Gives the lease up (a clean stop), so that a standby takes over at once.
+    pub async fn kv_lease_release(
+        &self,
+        cluster_id: i64,
+        key: &str,
+        holder: &str,
+    ) -> OdbResult<()> {
+        sqlx::query(
+            self.sql("DELETE FROM kv_data WHERE cluster_id = ? AND kv_key = ? AND value = ?"),
+        )
+        .bind(cluster_id)
+        .bind(key.to_string())
+        .bind(holder.to_string())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
     /// The unexpired keys that start with `prefix`.
     pub async fn kv_keys(&self, cluster_id: i64, prefix: &str) -> OdbResult<Vec<String>> {
         let rows = sqlx::query(self.sql(

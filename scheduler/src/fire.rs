@@ -1,0 +1,125 @@
+//! Asking the cluster's servers to fire runs. Any running server will do; a run is retried on
+//! the next one until a server took it, since `zato.scheduler.job.fire` runs a run only once.
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::sync::RwLock;
+use zato_common::admin::{AdminClient, AdminError};
+use zato_common::locate::bind_address;
+use zato_common::odb::Odb;
+
+/// How long a run is retried before it is given up (and logged).
+const GIVE_UP: Duration = Duration::from_secs(60);
+
+/// The running servers' admin clients, refreshed from the ODB when none answers.
+pub struct Servers {
+    odb: Odb,
+    cluster_id: i64,
+    credentials: AdminClient,
+    clients: RwLock<Vec<AdminClient>>,
+    next: AtomicUsize,
+}
+
+impl Servers {
+    /// `credentials`: a client with the admin user and password, at any address.
+    pub fn new(odb: Odb, cluster_id: i64, credentials: AdminClient) -> Arc<Self> {
+        Arc::new(Self {
+            odb,
+            cluster_id,
+            credentials,
+            clients: RwLock::default(),
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    async fn refresh(&self) {
+        match self.odb.server_list(self.cluster_id).await {
+            Ok(list) => {
+                let clients = list
+                    .iter()
+                    .filter(|s| s.up_status.as_deref() == Some("running"))
+                    .filter_map(|s| {
+                        let port = s.bind_port?;
+                        Some(
+                            self.credentials
+                                .at(&bind_address(s.bind_host.as_deref()?, &port.to_string())),
+                        )
+                    })
+                    .collect();
+                *self.clients.write().await = clients;
+            }
+            Err(e) => tracing::warn!("cannot read the cluster's servers: {e}"),
+        }
+    }
+
+    /// One server, round-robin.
+    async fn pick(&self) -> Option<AdminClient> {
+        if self.clients.read().await.is_empty() {
+            self.refresh().await;
+        }
+        let clients = self.clients.read().await;
+        if clients.is_empty() {
+            return None;
+        }
+        let n = self.next.fetch_add(1, Ordering::Relaxed) % clients.len();
+        clients.get(n).cloned()
+    }
+
+    /// Fires the run of job `id` planned at `planned` (`YYYY-MM-DDTHH:MM:SS`).
+    pub async fn fire(self: Arc<Self>, id: i64, job: String, planned: String) {
+        let started = Instant::now();
+        let payload = json!({"id": id, "planned": planned});
+        let mut pause = Duration::from_millis(100);
+        loop {
+            match self.pick().await {
+                Some(client) => match client.invoke("zato.scheduler.job.fire", &payload).await {
+                    Ok(r) if r.ok => {
+                        if r.data["fired"] == true {
+                            tracing::info!(
+                                "job `{job}` fired for {planned} (cid {})",
+                                r.data["cid"].as_str().unwrap_or("")
+                            );
+                        } else {
+                            tracing::info!("job `{job}` had already fired for {planned}");
+                        }
+                        return;
+                    }
+                    Ok(r) => {
+                        tracing::error!("job `{job}` did not fire for {planned}: {}", r.details);
+                        return;
+                    }
+                    Err(AdminError::Status { status: 404, .. }) => {
+                        tracing::info!("job `{job}` was deleted before its run at {planned}");
+                        return;
+                    }
+                    Err(
+                        e @ AdminError::Status {
+                            status: 400..=499, ..
+                        },
+                    ) => {
+                        tracing::error!("job `{job}` did not fire for {planned}: {e}");
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::warn!("job `{job}` for {planned}: {e}; trying another server");
+                        self.clients.write().await.clear();
+                    }
+                },
+                None => tracing::warn!(
+                    "job `{job}` for {planned}: no server of the cluster is running; retrying"
+                ),
+            }
+            if started.elapsed() > GIVE_UP {
+                tracing::error!(
+                    "job `{job}` did not fire for {planned}: no server took it within {} s",
+                    GIVE_UP.as_secs()
+                );
+                return;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(2));
+        }
+    }
+}

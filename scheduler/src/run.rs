@@ -1,0 +1,247 @@
+//! The scheduler's life: configuration, the lease, planning and firing.
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use chrono::{NaiveDateTime, TimeDelta, Utc};
+use zato_common::admin::AdminClient;
+use zato_common::config::{MissedRuns, SchedulerConfig};
+use zato_common::odb::Odb;
+use zato_common::odb::jobs::Job;
+use zato_common::schedule::format;
+
+use crate::SchedulerError;
+use crate::fire::Servers;
+use crate::health::State;
+use crate::table::Table;
+
+/// The `kv_data` key of the lease the active scheduler holds.
+pub const LEASE_KEY: &str = "zato.scheduler.lease";
+/// How often changes to jobs are looked for.
+const POLL: Duration = Duration::from_millis(200);
+
+fn now() -> NaiveDateTime {
+    Utc::now().naive_utc()
+}
+
+/// Who this process is on the lease: host, pid and start time (a restarted process is another).
+fn holder_id() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
+    format!(
+        "{host}:{}:{}",
+        std::process::id(),
+        Utc::now().timestamp_micros()
+    )
+}
+
+struct Scheduler {
+    cfg: SchedulerConfig,
+    odb: Odb,
+    cluster_id: i64,
+    holder: String,
+    state: Arc<State>,
+    servers: Arc<Servers>,
+}
+
+pub async fn run(dir: &Path) -> Result<(), SchedulerError> {
+    let cfg = SchedulerConfig::load(dir)?;
+    let odb = Odb::connect(&cfg.odb).await?;
+    zato_common::odb::schema::check(&odb).await?;
+    let cluster = odb
+        .cluster_by_name(&cfg.main.cluster_name)
+        .await?
+        .ok_or_else(|| SchedulerError::NoCluster(cfg.main.cluster_name.clone()))?;
+    let (user, password) =
+        zato_common::locate::admin_credentials(&odb, cluster.id, &cfg.secret_key).await?;
+    let listener = tokio::net::TcpListener::bind(&cfg.main.bind)
+        .await
+        .map_err(|source| SchedulerError::Listen {
+            bind: cfg.main.bind.clone(),
+            source,
+        })?;
+    let state = Arc::new(State::default());
+    tokio::spawn(crate::health::serve(listener, state.clone()));
+    let servers = Servers::new(
+        odb.clone(),
+        cluster.id,
+        AdminClient::new("http://127.0.0.1:0", &user, &password),
+    );
+    let s = Scheduler {
+        holder: holder_id(),
+        cluster_id: cluster.id,
+        state,
+        servers,
+        odb,
+        cfg,
+    };
+    tracing::info!(
+        "Scheduler for cluster `{}` started (pid {}) at {}",
+        cluster.name,
+        std::process::id(),
+        s.cfg.main.bind
+    );
+    tokio::select! {
+        () = s.lifetime() => {}
+        () = zato_common::signals::wait_for_stop() => {}
+    }
+    // A clean stop hands over at once instead of after the lease's time.
+    let _ = s
+        .odb
+        .kv_lease_release(s.cluster_id, LEASE_KEY, &s.holder)
+        .await;
+    tracing::info!("Scheduler stopped");
+    Ok(())
+}
+
+impl Scheduler {
+    async fn lease(&self) -> bool {
+        let ttl = i64::try_from(self.cfg.main.lease_seconds).unwrap_or(3);
+        match self
+            .odb
+            .kv_lease(self.cluster_id, LEASE_KEY, &self.holder, ttl)
+            .await
+        {
+            Ok(held) => held,
+            Err(e) => {
+                tracing::warn!("cannot renew the scheduler lease: {e}");
+                false
+            }
+        }
+    }
+
+    /// Standby until the lease is free, active while it is held, for ever.
+    async fn lifetime(&self) {
+        let renew = Duration::from_millis(self.cfg.main.lease_seconds * 1000 / 3).max(POLL);
+        let mut said_standby = false;
+        loop {
+            if !self.lease().await {
+                if !said_standby {
+                    let holder = self
+                        .odb
+                        .kv_lease_holder(self.cluster_id, LEASE_KEY)
+                        .await
+                        .ok()
+                        .flatten()
+                        .unwrap_or_default();
+                    tracing::info!(
+                        "Standing by: another scheduler ({holder}) holds the lease and fires the jobs"
+                    );
+                    said_standby = true;
+                }
+                tokio::time::sleep(renew).await;
+                continue;
+            }
+            said_standby = false;
+            self.state.active.store(true, Ordering::Relaxed);
+            tracing::info!("Active: this scheduler holds the lease and fires the jobs");
+            if let Err(e) = self.active(renew).await {
+                tracing::error!("the scheduler lost its footing: {e}");
+            }
+            self.state.active.store(false, Ordering::Relaxed);
+        }
+    }
+
+    /// Fires jobs until the lease is lost (Ok) or the ODB fails (Err).
+    async fn active(&self, renew: Duration) -> Result<(), SchedulerError> {
+        let mut last_event = self.odb.last_event_id(self.cluster_id).await?;
+        let mut table = Table::default();
+        let jobs = self.odb.job_list(self.cluster_id).await?;
+        let started = now();
+        table.rebuild(jobs.clone(), started);
+        self.missed(&jobs, started).await;
+        let mut renewed = tokio::time::Instant::now();
+        loop {
+            let t = now();
+            for (id, planned) in table.take_due(t) {
+                self.spawn_fire(&table, id, planned);
+            }
+            let until_next = table
+                .earliest()
+                .map(|at| (at - now()).to_std().unwrap_or_default())
+                .unwrap_or(POLL);
+            tokio::time::sleep(until_next.min(POLL)).await;
+            if renewed.elapsed() >= renew {
+                if !self.lease().await {
+                    tracing::warn!("Lost the scheduler lease: standing by");
+                    return Ok(());
+                }
+                renewed = tokio::time::Instant::now();
+            }
+            if let Some(id) = self.job_events(&mut last_event).await? {
+                let jobs = self.odb.job_list(self.cluster_id).await?;
+                let new = table.rebuild(jobs, now());
+                for job in new {
+                    tracing::info!("job `{}` (re)planned after a change (event {id})", job.name);
+                }
+            }
+        }
+    }
+
+    fn spawn_fire(&self, table: &Table, id: i64, planned: NaiveDateTime) {
+        let name = table
+            .entries
+            .iter()
+            .find(|e| e.job.id == id)
+            .map(|e| e.job.name.clone())
+            .unwrap_or_default();
+        tokio::spawn(self.servers.clone().fire(id, name, format(planned)));
+    }
+
+    /// Runs missed while no scheduler was active: the latest of each job, once (or none, as
+    /// `missed_runs` says). A run recorded before is not run again by the server.
+    async fn missed(&self, jobs: &[Job], now: NaiveDateTime) {
+        if self.cfg.main.missed_runs == MissedRuns::Skip {
+            return;
+        }
+        for job in jobs.iter().filter(|j| j.is_active) {
+            let Ok(plan) = zato_common::schedule::Plan::new(
+                &job.job_type,
+                &job.start_date,
+                &job.interval,
+                job.cron_definition.as_deref(),
+            ) else {
+                continue;
+            };
+            let since = match self.odb.job_fires(job.id).await {
+                Ok((_, Some(last))) => zato_common::schedule::parse_start_date(&last)
+                    .ok()
+                    .and_then(|l| l.checked_add_signed(TimeDelta::seconds(1))),
+                Ok((_, None)) => Some(NaiveDateTime::MIN),
+                Err(e) => {
+                    tracing::warn!("cannot read the runs of job `{}`: {e}", job.name);
+                    None
+                }
+            };
+            if let Some(at) = since.and_then(|s| plan.last_between(s, now)) {
+                tracing::info!(
+                    "job `{}` missed its run at {} while no scheduler was active; running it once",
+                    job.name,
+                    format(at)
+                );
+                tokio::spawn(
+                    self.servers
+                        .clone()
+                        .fire(job.id, job.name.clone(), format(at)),
+                );
+            }
+        }
+    }
+
+    /// The id of the newest job event since `last` (moved on), if any.
+    async fn job_events(&self, last: &mut i64) -> Result<Option<i64>, SchedulerError> {
+        let events = self.odb.events_after(self.cluster_id, *last).await?;
+        let mut found = None;
+        for ev in events {
+            *last = (*last).max(ev.id);
+            let is_job = ev.event_type == zato_common::odb::events::EVENT_CONFIG
+                || (ev.event_type == "changed"
+                    && serde_json::from_str::<serde_json::Value>(&ev.payload)
+                        .is_ok_and(|p| p["kind"] == "job"));
+            if is_job {
+                found = Some(ev.id);
+            }
+        }
+        Ok(found)
+    }
+}
