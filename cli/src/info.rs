@@ -70,6 +70,25 @@ fn process_keys(
     out.insert(format!("{prefix}uptime_seconds"), json!(up.as_secs()));
 }
 
+/// `active` or `standby`, from the scheduler's `GET /zato/ping`; None when it does not answer.
+fn scheduler_state(dir: &Path) -> Option<String> {
+    use std::io::{Read, Write};
+    let cfg = zato_common::config::SchedulerConfig::load(dir).ok()?;
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(&cfg.main.bind)
+        .ok()?
+        .next()?;
+    let timeout = std::time::Duration::from_secs(2);
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, timeout).ok()?;
+    stream.set_read_timeout(Some(timeout)).ok()?;
+    stream
+        .write_all(b"GET /zato/ping HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .ok()?;
+    let mut text = String::new();
+    stream.take(4096).read_to_string(&mut text).ok()?;
+    let body: Value = serde_json::from_str(text.split("\r\n\r\n").nth(1)?).ok()?;
+    body["state"].as_str().map(str::to_string)
+}
+
 /// Every key as JSON.
 pub fn collect(dir: &Path) -> CliResult<Map<String, Value>> {
     let dir = std::path::absolute(dir).map_err(|e| CliError::failed(e.to_string()))?;
@@ -109,6 +128,10 @@ pub fn collect(dir: &Path) -> CliResult<Map<String, Value>> {
     let Some(pid) = pid else {
         return Ok(out);
     };
+    if component::kind(&dir).is_ok_and(|k| k == component::SCHEDULER) {
+        // Whether it fires the jobs or stands by: its own answer.
+        out.insert("scheduler_state".into(), json!(scheduler_state(&dir)));
+    }
     let mut sys =
         System::new().map_err(|e| CliError::failed(format!("cannot read process details: {e}")))?;
     sys.refresh_processes_specifics(

@@ -496,6 +496,8 @@ fn default_lease_seconds() -> u64 {
 struct SchedulerConfFile {
     main: SchedulerMain,
     odb: OdbConfig,
+    #[serde(default)]
+    startup_jobs: Vec<toml::Table>,
 }
 
 /// A scheduler's configuration (`config/repo/scheduler.conf` + `secrets.conf`), secrets
@@ -506,6 +508,9 @@ pub struct SchedulerConfig {
     pub main: SchedulerMain,
     pub odb: OdbConfig,
     pub secret_key: SecretKey,
+    /// `[[startup_jobs]]`: jobs created when the scheduler becomes active, unless the cluster
+    /// has a job of that name already (`zato.scheduler.job.create` input, as JSON).
+    pub startup_jobs: Vec<serde_json::Value>,
 }
 
 impl SchedulerConfig {
@@ -525,11 +530,17 @@ impl SchedulerConfig {
                 detail: "[main] lease_seconds must be 1 to 600".into(),
             });
         }
+        let startup_jobs = conf
+            .startup_jobs
+            .into_iter()
+            .map(|t| serde_json::to_value(t).unwrap_or_default())
+            .collect();
         Ok(Self {
             dir,
             main: conf.main,
             odb: conf.odb,
             secret_key,
+            startup_jobs,
         })
     }
 }

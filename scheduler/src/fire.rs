@@ -67,6 +67,39 @@ impl Servers {
         clients.get(n).cloned()
     }
 
+    /// Creates a startup job unless one of its name exists; false when no server took it.
+    pub async fn create_startup_job(&self, job: &serde_json::Value) -> bool {
+        let mut payload = job.clone();
+        payload["should_ignore_existing"] = json!(true);
+        if payload.get("start_date").is_none() {
+            let now = zato_common::schedule::format(chrono::Utc::now().naive_utc());
+            payload["start_date"] = json!(now);
+        }
+        let name = payload["name"].as_str().unwrap_or_default().to_string();
+        for _ in 0..3 {
+            let Some(client) = self.pick().await else {
+                break;
+            };
+            match client.invoke("zato.scheduler.job.create", &payload).await {
+                Ok(r) if r.ok => return true,
+                Err(
+                    e @ AdminError::Status {
+                        status: 400..=499, ..
+                    },
+                ) => {
+                    tracing::error!("startup job `{name}` cannot be created: {e}");
+                    return true;
+                }
+                Ok(r) => tracing::warn!("startup job `{name}`: {}", r.details),
+                Err(e) => {
+                    tracing::warn!("startup job `{name}`: {e}; trying another server");
+                    self.clients.write().await.clear();
+                }
+            }
+        }
+        false
+    }
+
     /// Fires the run of job `id` planned at `planned` (`YYYY-MM-DDTHH:MM:SS`).
     pub async fn fire(self: Arc<Self>, id: i64, job: String, planned: String) {
         let started = Instant::now();

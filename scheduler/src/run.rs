@@ -144,6 +144,14 @@ impl Scheduler {
 
     /// Fires jobs until the lease is lost (Ok) or the ODB fails (Err).
     async fn active(&self, renew: Duration) -> Result<(), SchedulerError> {
+        for job in &self.cfg.startup_jobs {
+            if !self.servers.create_startup_job(job).await {
+                tracing::warn!(
+                    "startup job `{}` not created: no server of the cluster answered; it is tried again when this scheduler next becomes active",
+                    job["name"].as_str().unwrap_or_default()
+                );
+            }
+        }
         let mut last_event = self.odb.last_event_id(self.cluster_id).await?;
         let mut table = Table::default();
         let jobs = self.odb.job_list(self.cluster_id).await?;

@@ -466,6 +466,7 @@ fn current() -> &'static Current {
                 sec_def(3, "w1", WSS, None),
             ],
             rows: vec![ch1, internal, outgoing, soap],
+            jobs: Vec::new(),
             pools: vec![SqlPool {
                 id: 1,
                 name: "pool1".into(),

@@ -224,7 +224,7 @@ wrong_type:
         "channel_rest `no-service`: service: no service named `not.deployed` is deployed",
         "channel_rest `bad-format`: data_format: `data_format` must be one of",
         "outconn_sql `bad engine`: engine: unsupported `engine` `oracle`",
-        "scheduler ``: type `scheduler` is not supported by this version",
+        "scheduler `job1`: start_date: Missing input: start_date",
         "wrong_type ``: unknown type `wrong_type`",
     ] {
         assert!(stderr.contains(needle), "`{needle}` not in:\n{stderr}");

@@ -245,6 +245,44 @@ async fn jobs_on(backend: Backend) {
     );
     assert!(err.contains(&format!("No job with id {job_id}")), "{err}");
 
+    // enmasse: exported as upstream's `scheduler` type; deleted, then imported back the same;
+    // a job naming a service that is not deployed is a problem of the file.
+    let exported = call(&admin, "zato.enmasse.export", json!({})).await;
+    let jobs = exported["scheduler"].clone();
+    assert_eq!(jobs.as_array().map(Vec::len), Some(2), "{exported}");
+    assert_eq!(jobs[0]["name"], "cron");
+    assert_eq!(jobs[0]["cron_definition"], "*/5 * * * * *");
+    assert_eq!(jobs[1]["minutes"], 1);
+    assert_eq!(jobs[1]["service"], "jobs.record");
+    let cron_id = cron["id"].clone();
+    call(&admin, "zato.scheduler.job.delete", json!({"id": cron_id})).await;
+    let imported = call(
+        &admin,
+        "zato.enmasse.import",
+        json!({"objects": {"scheduler": jobs}, "replace": true}),
+    )
+    .await;
+    assert_eq!(imported["ok"], true, "{imported}");
+    assert_eq!(imported["created"], json!(["scheduler `cron`"]));
+    let again = call(&admin, "zato.enmasse.export", json!({})).await;
+    assert_eq!(again["scheduler"], exported["scheduler"]);
+    let mut bad = jobs[0].clone();
+    bad["name"] = json!("orphan");
+    bad["service"] = json!("not.deployed");
+    let refused_file = call(
+        &admin,
+        "zato.enmasse.import",
+        json!({"objects": {"scheduler": [bad]}}),
+    )
+    .await;
+    assert_eq!(refused_file["ok"], false);
+    assert!(
+        refused_file["problems"]
+            .to_string()
+            .contains("no service named `not.deployed` is deployed"),
+        "{refused_file}"
+    );
+
     // Delete.
     call(&admin, "zato.scheduler.job.delete", json!({"id": id})).await;
     let list = call(&admin, "zato.scheduler.job.get-list", json!({})).await;
@@ -262,8 +300,9 @@ async fn jobs_on_postgresql() {
     jobs_on(Backend::Postgresql).await;
 }
 
-/// A scheduler directory for the test cluster, started with `zato start`; its ping address.
-async fn scheduler(c: &TestCluster, name: &str) -> (std::path::PathBuf, String) {
+/// A scheduler directory for the test cluster with `conf_tail` added to its scheduler.conf,
+/// started with `zato start`; its ping address.
+async fn scheduler(c: &TestCluster, name: &str, conf_tail: &str) -> (std::path::PathBuf, String) {
     let dir = c.servers[0].dir.with_file_name(name);
     let port = zato_tests::free_port();
     let odb = zato_common::odb::Odb::connect(&c.db.cfg).await.unwrap();
@@ -280,6 +319,9 @@ async fn scheduler(c: &TestCluster, name: &str) -> (std::path::PathBuf, String) 
     .await
     .unwrap_or_else(|e| panic!("{e}"));
     odb.close().await;
+    let conf = dir.join("config/repo/scheduler.conf");
+    let text = std::fs::read_to_string(&conf).unwrap_or_default();
+    std::fs::write(&conf, text + conf_tail).unwrap();
     zato_tests::cli::ok(&["start", &dir.to_string_lossy()]);
     (dir, format!("http://127.0.0.1:{port}/zato/ping"))
 }
@@ -328,10 +370,34 @@ async fn schedulers_on(backend: Backend) {
     zato_tests::deploy(&admin, "jobs.py", JOBS).await.unwrap();
     let out = s.dir.join("runs.jsonl");
     let extra = json!({"out": out}).to_string();
-    let (a_dir, a_ping) = scheduler(&c, "scheduler-a").await;
-    let (b_dir, b_ping) = scheduler(&c, "scheduler-b").await;
-    assert_eq!(state(&a_ping).await, "active");
+    let boot = "\n[[startup_jobs]]\nname = \"boot\"\nservice = \"jobs.record\"\njob_type = \"interval_based\"\nhours = 1\n";
+    let (a_dir, a_ping) = scheduler(&c, "scheduler-a", boot).await;
+    let (b_dir, b_ping) = scheduler(&c, "scheduler-b", "").await;
+    let a_active = eventually(Duration::from_secs(5), || async {
+        (state(&a_ping).await == "active").then_some(())
+    })
+    .await;
+    assert!(a_active.is_some(), "the first scheduler is not active");
     assert_eq!(state(&b_ping).await, "standby");
+    // The active one says so in `zato info`; its startup job is in the cluster.
+    let info = zato_tests::cli::ok(&["info", &a_dir.to_string_lossy(), "--format", "json"]);
+    assert!(info.contains(r#""scheduler_state":"active""#), "{info}");
+    let boot_job = eventually(Duration::from_secs(5), || async {
+        admin
+            .invoke("zato.scheduler.job.get-by-name", &json!({"name": "boot"}))
+            .await
+            .ok()
+            .map(|r| r.data)
+    })
+    .await
+    .unwrap_or_else(|| panic!("the startup job was not created"));
+    assert_eq!(boot_job["hours"], 1);
+    call(
+        &admin,
+        "zato.scheduler.job.delete",
+        json!({"id": boot_job["id"]}),
+    )
+    .await;
 
     let now = chrono::Utc::now().naive_utc();
     let start = zato_common::schedule::format(now + chrono::TimeDelta::seconds(1));
@@ -405,6 +471,7 @@ async fn schedulers_on(backend: Backend) {
     );
     // The first scheduler back: it stands by.
     zato_tests::cli::ok(&["start", &a_dir.to_string_lossy()]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(state(&a_ping).await, "standby");
 
     // Inactive: no more runs; active again: runs resume.

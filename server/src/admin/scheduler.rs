@@ -40,8 +40,16 @@ fn describe(j: &Job) -> Value {
     v
 }
 
-/// Create/edit input over the job as it is (`old`), checked as the scheduler will plan it.
-async fn read(ctx: &Ctx, i: &mut Input<'_>, old: Option<&Job>) -> Result<JobInput, ServiceError> {
+/// A job's fields as given, checked as the scheduler will plan them; the service comes back
+/// as given (by name or id) for the caller to resolve (`input.service_id` is the old one, or 0).
+pub struct JobFields {
+    pub input: JobInput,
+    pub service: Option<String>,
+    pub service_id: Option<i64>,
+}
+
+/// Create/edit input over the job as it is (`old`).
+pub fn parse(i: &mut Input<'_>, old: Option<&Job>) -> Result<JobFields, ServiceError> {
     let text = |i: &mut Input<'_>, k: &'static str, old: Option<String>| match old {
         Some(o) => i.opt_str(k).unwrap_or(o),
         None => i.str(k),
@@ -53,31 +61,10 @@ async fn read(ctx: &Ctx, i: &mut Input<'_>, old: Option<&Job>) -> Result<JobInpu
         .opt_str("service")
         .or_else(|| i.opt_str("service_name"))
         .filter(|s| !s.is_empty());
-    let service_id = match (service, i.opt_int("service_id")?, old) {
-        (Some(name), _, _) => {
-            ctx.state
-                .odb
-                .service_by_name(ctx.state.cluster_id, &name)
-                .await?
-                .ok_or_else(|| {
-                    ServiceError::bad_request(format!("No service named `{name}`; deploy it first"))
-                })?
-                .id
-        }
-        (None, Some(id), _) => {
-            ctx.state
-                .odb
-                .service_by_id(ctx.state.cluster_id, id)
-                .await?
-                .ok_or_else(|| ServiceError::bad_request(format!("No service with id {id}")))?
-                .id
-        }
-        (None, None, Some(o)) => o.service_id,
-        (None, None, None) => {
-            i.str("service");
-            0
-        }
-    };
+    let service_id = i.opt_int("service_id")?;
+    if service.is_none() && service_id.is_none() && old.is_none() {
+        i.str("service");
+    }
     i.done()?;
     let is_active = i
         .opt_bool("is_active")?
@@ -115,20 +102,47 @@ async fn read(ctx: &Ctx, i: &mut Input<'_>, old: Option<&Job>) -> Result<JobInpu
     .map_err(|e| ServiceError::bad_request(e.to_string()))?;
     let start = schedule::parse_start_date(&start_date)
         .map_err(|e| ServiceError::bad_request(e.to_string()))?;
-    Ok(JobInput {
-        name,
-        is_active,
-        job_type: job_type.clone(),
-        start_date: schedule::format(start),
-        extra,
-        service_id,
-        interval: if job_type == INTERVAL_BASED {
-            interval
-        } else {
-            Interval::default()
+    Ok(JobFields {
+        input: JobInput {
+            name,
+            is_active,
+            job_type: job_type.clone(),
+            start_date: schedule::format(start),
+            extra,
+            service_id: old.map_or(0, |o| o.service_id),
+            interval: if job_type == INTERVAL_BASED {
+                interval
+            } else {
+                Interval::default()
+            },
+            cron_definition: cron_definition.filter(|_| job_type == CRON_STYLE),
         },
-        cron_definition: cron_definition.filter(|_| job_type == CRON_STYLE),
+        service,
+        service_id,
     })
+}
+
+/// [`parse`], with the service resolved against the ODB.
+async fn read(ctx: &Ctx, i: &mut Input<'_>, old: Option<&Job>) -> Result<JobInput, ServiceError> {
+    let fields = parse(i, old)?;
+    let mut input = fields.input;
+    let odb = &ctx.state.odb;
+    if let Some(name) = fields.service {
+        input.service_id = odb
+            .service_by_name(ctx.state.cluster_id, &name)
+            .await?
+            .ok_or_else(|| {
+                ServiceError::bad_request(format!("No service named `{name}`; deploy it first"))
+            })?
+            .id;
+    } else if let Some(id) = fields.service_id {
+        input.service_id = odb
+            .service_by_id(ctx.state.cluster_id, id)
+            .await?
+            .ok_or_else(|| ServiceError::bad_request(format!("No service with id {id}")))?
+            .id;
+    }
+    Ok(input)
 }
 
 async fn find(ctx: &Ctx, i: &Input<'_>) -> Result<Job, ServiceError> {
@@ -352,7 +366,7 @@ async fn fire(ctx: &Ctx, input: Value) -> ServiceResult {
     Ok(json!({"id": job.id, "fired": true, "cid": cid}))
 }
 
-const FIELDS: &[&str] = &[
+pub const FIELDS: &[&str] = &[
     "id",
     "name",
     "is_active",

@@ -3,12 +3,15 @@
 //! import of an export is the same file.
 use serde_json::{Map, Value, json};
 use zato_common::odb::channels::HttpSoap;
+use zato_common::odb::jobs::{CRON_STYLE, INTERVAL_BASED, Job};
 use zato_common::odb::kinds::{self, Kind, Ty, Values};
 use zato_common::odb::security::{APIKEY, BASIC_AUTH, JWT, SEC_TYPES, SecDef, WSS};
 use zato_common::odb::sql_pool::SqlPool;
 use zato_common::setup::{ADMIN_INVOKE_SEC, PUBAPI_SEC};
 
-use super::{CHANNEL_REST, CHANNEL_SOAP, OUTCONN_SQL, OUTGOING_REST, OUTGOING_SOAP, SECURITY};
+use super::{
+    CHANNEL_REST, CHANNEL_SOAP, OUTCONN_SQL, OUTGOING_REST, OUTGOING_SOAP, SCHEDULER, SECURITY,
+};
 use crate::admin::kinds::RefNames;
 use crate::admin::{Ctx, ServiceResult};
 
@@ -127,6 +130,38 @@ fn sql(p: &SqlPool) -> Value {
     Value::Object(m)
 }
 
+fn job(j: &Job) -> Value {
+    let mut m = Map::new();
+    for (k, v) in [
+        ("name", json!(j.name)),
+        ("service", json!(j.service_name)),
+        ("job_type", json!(j.job_type)),
+        ("start_date", json!(j.start_date)),
+        ("extra", json!(j.extra.clone().filter(|e| !e.is_empty()))),
+        ("is_active", json!(j.is_active)),
+    ] {
+        put(&mut m, k, v);
+    }
+    match j.job_type.as_str() {
+        INTERVAL_BASED => {
+            let i = &j.interval;
+            for (k, v) in [
+                ("weeks", i.weeks),
+                ("days", i.days),
+                ("hours", i.hours),
+                ("minutes", i.minutes),
+                ("seconds", i.seconds),
+                ("repeats", i.repeats),
+            ] {
+                put(&mut m, k, json!(v));
+            }
+        }
+        CRON_STYLE => put(&mut m, "cron_definition", json!(j.cron_definition)),
+        _ => {}
+    }
+    Value::Object(m)
+}
+
 /// A row of a kind declared as data: references by name, the secret as a placeholder.
 fn kind_row(kind: &Kind, row: &Values, names: &RefNames) -> Value {
     let mut m = Map::new();
@@ -159,6 +194,7 @@ pub async fn export(ctx: &Ctx, _input: Value) -> ServiceResult {
     let secs = odb.security_list(cluster, None).await?;
     let rows = odb.http_soap_list(cluster).await?;
     let pools = odb.sql_pool_list(cluster).await?;
+    let jobs = odb.job_list(cluster).await?;
     let mut out = Map::new();
     // The definitions every new cluster has are not part of its configuration.
     let security: Vec<Value> = secs
@@ -181,6 +217,7 @@ pub async fn export(ctx: &Ctx, _input: Value) -> ServiceResult {
         (OUTGOING_REST, pick("outgoing", "plain_http")),
         (OUTGOING_SOAP, pick("outgoing", "soap")),
         (OUTCONN_SQL, pools.iter().map(sql).collect()),
+        (SCHEDULER, jobs.iter().map(job).collect()),
     ] {
         if !items.is_empty() {
             out.insert(key.to_string(), sorted(items));

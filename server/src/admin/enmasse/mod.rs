@@ -23,6 +23,7 @@ pub const CHANNEL_SOAP: &str = "channel_soap";
 pub const OUTGOING_REST: &str = "outgoing_rest";
 pub const OUTGOING_SOAP: &str = "outgoing_soap";
 pub const OUTCONN_SQL: &str = "outconn_sql";
+pub const SCHEDULER: &str = "scheduler";
 
 async fn current(ctx: &Ctx) -> Result<Current, ServiceError> {
     let (odb, cluster) = (&ctx.state.odb, ctx.state.cluster_id);
@@ -30,6 +31,7 @@ async fn current(ctx: &Ctx) -> Result<Current, ServiceError> {
         secs: odb.security_list(cluster, None).await?,
         rows: odb.http_soap_list(cluster).await?,
         pools: odb.sql_pool_list(cluster).await?,
+        jobs: odb.job_list(cluster).await?,
         services: odb
             .service_list(cluster)
             .await?
@@ -142,6 +144,21 @@ async fn apply(
             }
         }
         done.record(p.id.is_some(), OUTCONN_SQL, &p.input.name);
+    }
+    for j in &plan.jobs {
+        let mut input = j.input.clone();
+        input.service_id = current
+            .services
+            .get(&j.service)
+            .copied()
+            .unwrap_or_default();
+        match j.id {
+            Some(id) => odb.job_edit_on(&mut tx, cluster, id, &input).await?,
+            None => {
+                odb.job_create_on(&mut tx, cluster, &input).await?;
+            }
+        }
+        done.record(j.id.is_some(), SCHEDULER, &input.name);
     }
     apply_kinds(ctx, plan, current, &mut tx, &mut done).await?;
     tx.commit().await?;

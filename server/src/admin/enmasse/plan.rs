@@ -5,13 +5,16 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value, json};
 use zato_common::odb::channels::{HttpSoap, HttpSoapInput};
+use zato_common::odb::jobs::{Job, JobInput};
 use zato_common::odb::kinds::{Kind, Ty, Values};
 use zato_common::odb::security::{SEC_TYPES, SecDef, SecInput, TECH_ACCOUNT};
 use zato_common::odb::sql_pool::{SqlPool, SqlPoolInput};
 
-use super::{CHANNEL_REST, CHANNEL_SOAP, OUTCONN_SQL, OUTGOING_REST, OUTGOING_SOAP, SECURITY};
+use super::{
+    CHANNEL_REST, CHANNEL_SOAP, OUTCONN_SQL, OUTGOING_REST, OUTGOING_SOAP, SCHEDULER, SECURITY,
+};
 use crate::admin::kinds::{self, Parsed, RefValue};
-use crate::admin::{Input, ServiceError, http_soap, security, sql};
+use crate::admin::{Input, ServiceError, http_soap, scheduler, security, sql};
 use crate::core::refuse_unknown_keys;
 
 /// One thing wrong with the file.
@@ -61,6 +64,13 @@ pub struct SqlPlan {
     pub password: Option<String>,
 }
 
+/// A scheduler job; its service (by name) is resolved when it is written.
+pub struct JobPlan {
+    pub id: Option<i64>,
+    pub input: JobInput,
+    pub service: String,
+}
+
 /// An object of a kind declared as data; references are resolved when it is written.
 pub struct KindPlan {
     pub kind: &'static Kind,
@@ -74,6 +84,7 @@ pub struct Plan {
     pub security: Vec<SecPlan>,
     pub http: Vec<HttpPlan>,
     pub sql: Vec<SqlPlan>,
+    pub jobs: Vec<JobPlan>,
     pub kinds: Vec<KindPlan>,
     /// Objects left out because of --ignore-missing-defs: "type `name`: why".
     pub skipped: Vec<String>,
@@ -85,6 +96,7 @@ pub struct Current {
     pub secs: Vec<SecDef>,
     pub rows: Vec<HttpSoap>,
     pub pools: Vec<SqlPool>,
+    pub jobs: Vec<Job>,
     /// Deployed services by name.
     pub services: HashMap<String, i64>,
     /// Rows of the kinds declared as data, by kind name.
@@ -100,13 +112,13 @@ fn canonical(object_type: &str) -> Option<&'static str> {
         "outgoing_rest" | "outconn_plain_http" => OUTGOING_REST,
         "outgoing_soap" | "outconn_soap" => OUTGOING_SOAP,
         "outconn_sql" => OUTCONN_SQL,
+        "scheduler" => SCHEDULER,
         _ => return None,
     })
 }
 
 /// Types of upstream's format this build does not have (yet).
 const NOT_SUPPORTED: &[&str] = &[
-    "scheduler",
     "outconn_ftp",
     "outconn_amqp",
     "def_amqp",
@@ -220,7 +232,7 @@ impl Plan {
                     format!("type `{given_type}` is not supported by this version")
                 } else {
                     format!(
-                        "unknown type `{given_type}`; known: security, channel_rest, channel_soap, outgoing_rest, outgoing_soap, outconn_sql (and def_sec, channel_plain_http, outconn_plain_http, outconn_soap, http_soap)"
+                        "unknown type `{given_type}`; known: security, channel_rest, channel_soap, outgoing_rest, outgoing_soap, outconn_sql, scheduler (and def_sec, channel_plain_http, outconn_plain_http, outconn_soap, http_soap)"
                     )
                 };
                 plan.problems.push(Problem::new(given_type, "", None, msg));
@@ -289,6 +301,7 @@ impl Plan {
                 match object_type {
                     SECURITY => plan.security_object(obj, &name, current, replace, &mut sec_users),
                     OUTCONN_SQL => plan.sql_object(obj, &name, current, replace),
+                    SCHEDULER => plan.job_object(obj, &name, current, replace),
                     t => plan.http_object(t, obj, &name, current, replace),
                 }
             }
@@ -520,6 +533,50 @@ impl Plan {
             id,
             input,
             password: password_of(obj),
+        });
+    }
+
+    fn job_object(
+        &mut self,
+        obj: &Map<String, Value>,
+        name: &str,
+        current: &Current,
+        replace: bool,
+    ) {
+        let value = Value::Object(obj.clone());
+        if let Err(e) = refuse_unknown_keys("a scheduler job", &value, &[scheduler::FIELDS], &[]) {
+            return self.problems.push(from_error(SCHEDULER, name, e));
+        }
+        let mut i = Input::new(&value);
+        let fields = match scheduler::parse(&mut i, None) {
+            Ok(f) => f,
+            Err(e) => return self.problems.push(from_error(SCHEDULER, name, e)),
+        };
+        let Some(service) = fields.service else {
+            return self.problems.push(Problem::new(
+                SCHEDULER,
+                name,
+                Some("service"),
+                "give the service by name",
+            ));
+        };
+        if !current.services.contains_key(&service) {
+            return self.problems.push(Problem::new(
+                SCHEDULER,
+                name,
+                Some("service"),
+                format!("no service named `{service}` is deployed; deploy it before the import"),
+            ));
+        }
+        let id = match current.jobs.iter().find(|j| j.name == name) {
+            Some(_) if !replace => return self.exists_problem(SCHEDULER, name),
+            Some(j) => Some(j.id),
+            None => None,
+        };
+        self.jobs.push(JobPlan {
+            id,
+            input: fields.input,
+            service,
         });
     }
 
