@@ -100,31 +100,29 @@ impl Servers {
         false
     }
 
-    /// Fires the run of job `id` planned at `planned` (`YYYY-MM-DDTHH:MM:SS`).
-    pub async fn fire(self: Arc<Self>, id: i64, job: String, planned: String) {
+    /// Fires runs (job id, job name, planned `YYYY-MM-DDTHH:MM:SS`) in one call, retried on
+    /// another server until one took them: runs recorded before are not run again.
+    pub async fn fire(self: Arc<Self>, runs: Vec<(i64, String, String)>) {
         let started = Instant::now();
-        let payload = json!({"id": id, "planned": planned});
+        let list: Vec<_> = runs
+            .iter()
+            .map(|(id, _, planned)| json!({"id": id, "planned": planned}))
+            .collect();
+        let payload = json!({"runs": list});
+        let what = match runs.as_slice() {
+            [(_, name, planned)] => format!("job `{name}` for {planned}"),
+            more => format!("{} runs", more.len()),
+        };
         let mut pause = Duration::from_millis(100);
         loop {
             match self.pick().await {
                 Some(client) => match client.invoke("zato.scheduler.job.fire", &payload).await {
                     Ok(r) if r.ok => {
-                        if r.data["fired"] == true {
-                            tracing::info!(
-                                "job `{job}` fired for {planned} (cid {})",
-                                r.data["cid"].as_str().unwrap_or("")
-                            );
-                        } else {
-                            tracing::info!("job `{job}` had already fired for {planned}");
-                        }
+                        report(&runs, &r.data);
                         return;
                     }
                     Ok(r) => {
-                        tracing::error!("job `{job}` did not fire for {planned}: {}", r.details);
-                        return;
-                    }
-                    Err(AdminError::Status { status: 404, .. }) => {
-                        tracing::info!("job `{job}` was deleted before its run at {planned}");
+                        tracing::error!("{what} did not fire: {}", r.details);
                         return;
                     }
                     Err(
@@ -132,27 +130,51 @@ impl Servers {
                             status: 400..=499, ..
                         },
                     ) => {
-                        tracing::error!("job `{job}` did not fire for {planned}: {e}");
+                        tracing::error!("{what} did not fire: {e}");
                         return;
                     }
                     Err(e) => {
-                        tracing::warn!("job `{job}` for {planned}: {e}; trying another server");
+                        tracing::warn!("{what}: {e}; trying another server");
                         self.clients.write().await.clear();
                     }
                 },
-                None => tracing::warn!(
-                    "job `{job}` for {planned}: no server of the cluster is running; retrying"
-                ),
+                None => tracing::warn!("{what}: no server of the cluster is running; retrying"),
             }
             if started.elapsed() > GIVE_UP {
                 tracing::error!(
-                    "job `{job}` did not fire for {planned}: no server took it within {} s",
+                    "{what} did not fire: no server took them within {} s",
                     GIVE_UP.as_secs()
                 );
                 return;
             }
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_secs(2));
+        }
+    }
+}
+
+/// Logs what the server did with each run: one line per run when few, a summary when many.
+fn report(runs: &[(i64, String, String)], answer: &serde_json::Value) {
+    let results = answer["runs"].as_array().cloned().unwrap_or_default();
+    let fired = results.iter().filter(|r| r["fired"] == true).count();
+    if runs.len() > 10 {
+        tracing::info!(
+            "{fired} of {} runs fired ({} had fired already or their jobs are gone)",
+            runs.len(),
+            runs.len() - fired
+        );
+        return;
+    }
+    for ((_, name, planned), r) in runs.iter().zip(&results) {
+        if r["fired"] == true {
+            tracing::info!(
+                "job `{name}` fired for {planned} (cid {})",
+                r["cid"].as_str().unwrap_or("")
+            );
+        } else if r["missing"] == true {
+            tracing::info!("job `{name}` was deleted before its run at {planned}");
+        } else {
+            tracing::info!("job `{name}` had already fired for {planned}");
         }
     }
 }

@@ -160,9 +160,9 @@ impl Scheduler {
         self.missed(&jobs, started).await;
         let mut renewed = tokio::time::Instant::now();
         loop {
-            let t = now();
-            for (id, planned) in table.take_due(t) {
-                self.spawn_fire(&table, id, planned);
+            let due = table.take_due(now());
+            if !due.is_empty() {
+                self.spawn_fire(due);
             }
             let until_next = table
                 .earliest()
@@ -186,14 +186,13 @@ impl Scheduler {
         }
     }
 
-    fn spawn_fire(&self, table: &Table, id: i64, planned: NaiveDateTime) {
-        let name = table
-            .entries
-            .iter()
-            .find(|e| e.job.id == id)
-            .map(|e| e.job.name.clone())
-            .unwrap_or_default();
-        tokio::spawn(self.servers.clone().fire(id, name, format(planned)));
+    /// Sends the runs due now to a server, in one call (a retry does not hold the loop up).
+    fn spawn_fire(&self, due: Vec<(i64, String, NaiveDateTime)>) {
+        let runs = due
+            .into_iter()
+            .map(|(id, name, planned)| (id, name, format(planned)))
+            .collect();
+        tokio::spawn(self.servers.clone().fire(runs));
     }
 
     /// Runs missed while no scheduler was active: the latest of each job, once (or none, as
@@ -227,11 +226,11 @@ impl Scheduler {
                     job.name,
                     format(at)
                 );
-                tokio::spawn(
-                    self.servers
-                        .clone()
-                        .fire(job.id, job.name.clone(), format(at)),
-                );
+                tokio::spawn(self.servers.clone().fire(vec![(
+                    job.id,
+                    job.name.clone(),
+                    format(at),
+                )]));
             }
         }
     }

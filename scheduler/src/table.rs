@@ -21,11 +21,16 @@ impl Table {
     /// change keeps its next run; a new or changed one starts from `now`. Definitions that
     /// cannot be planned (written around the admin API) are logged and left out.
     pub fn rebuild(&mut self, jobs: Vec<Job>, now: NaiveDateTime) -> Vec<Job> {
-        let mut old: Vec<Entry> = std::mem::take(&mut self.entries);
+        let mut old: std::collections::HashMap<i64, Entry> = std::mem::take(&mut self.entries)
+            .into_iter()
+            .map(|e| (e.job.id, e))
+            .collect();
         let mut new_jobs = Vec::new();
         for job in jobs.into_iter().filter(|j| j.is_active) {
-            if let Some(pos) = old.iter().position(|e| e.job == job) {
-                self.entries.push(old.swap_remove(pos));
+            if let Some(e) = old.remove(&job.id)
+                && e.job == job
+            {
+                self.entries.push(e);
                 continue;
             }
             let plan = match Plan::new(
@@ -52,8 +57,9 @@ impl Table {
         self.entries.iter().filter_map(|e| e.next).min()
     }
 
-    /// The runs due at `now` (job id, planned time), each job moved on to its following run.
-    pub fn take_due(&mut self, now: NaiveDateTime) -> Vec<(i64, NaiveDateTime)> {
+    /// The runs due at `now` (job id, job name, planned time), each job moved on to its
+    /// following run.
+    pub fn take_due(&mut self, now: NaiveDateTime) -> Vec<(i64, String, NaiveDateTime)> {
         let mut due = Vec::new();
         for e in &mut self.entries {
             while let Some(at) = e.next.filter(|at| *at <= now) {
@@ -63,7 +69,7 @@ impl Table {
                     .checked_add_signed(TimeDelta::seconds(1))
                     .and_then(|t| e.plan.next_from(t));
                 if following.is_none_or(|f| f > now) {
-                    due.push((e.job.id, at));
+                    due.push((e.job.id, e.job.name.clone(), at));
                 }
                 e.next = following;
             }

@@ -285,27 +285,35 @@ impl Odb {
         Ok(res.rows_affected())
     }
 
-    /// Records that the job fires for its run planned at `planned`: false when that run was
-    /// recorded before (by this or another scheduler), which must then not run it again.
-    pub async fn job_record_fire(
+    /// Records runs (job id, planned time) in one transaction; for each, whether it is new.
+    /// A run recorded before (by this or another scheduler) is false: it must not run again.
+    /// `fired_at` is when the server took the runs (microseconds, for lateness).
+    pub async fn job_record_fires(
         &self,
-        job_id: i64,
-        planned: &str,
+        runs: &[(i64, String)],
         fired_at: &str,
-    ) -> OdbResult<bool> {
-        let res = sqlx::query(
-            self.sql("INSERT INTO job_fire (job_id, planned, fired_at) VALUES (?, ?, ?)"),
-        )
-        .bind(job_id)
-        .bind(planned.to_string())
-        .bind(fired_at.to_string())
-        .execute(self.pool())
-        .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(sqlx::Error::Database(d)) if d.is_unique_violation() => Ok(false),
-            Err(e) => Err(e.into()),
+    ) -> OdbResult<Vec<bool>> {
+        let insert = match self.engine() {
+            crate::config::OdbEngine::Mysql => {
+                "INSERT IGNORE INTO job_fire (job_id, planned, fired_at) VALUES (?, ?, ?)"
+            }
+            _ => {
+                "INSERT INTO job_fire (job_id, planned, fired_at) VALUES (?, ?, ?) ON CONFLICT (job_id, planned) DO NOTHING"
+            }
+        };
+        let mut tx = self.pool().begin().await?;
+        let mut out = Vec::with_capacity(runs.len());
+        for (job_id, planned) in runs {
+            let res = sqlx::query(self.sql(insert))
+                .bind(*job_id)
+                .bind(planned.clone())
+                .bind(fired_at.to_string())
+                .execute(&mut *tx)
+                .await?;
+            out.push(res.rows_affected() > 0);
         }
+        tx.commit().await?;
+        Ok(out)
     }
 
     /// How many runs of the job have been recorded, and the latest planned time among them.

@@ -331,39 +331,76 @@ async fn execute(ctx: &Ctx, input: Value) -> ServiceResult {
     Ok(json!({"id": job.id, "cid": cid}))
 }
 
-/// One planned run of a job, asked for by a scheduler: recorded, then run; a run recorded
-/// before is not run again (`fired` false). A one-time job is deleted after its run, as
-/// upstream deletes it.
+/// Planned runs of jobs, asked for by a scheduler: `{id, planned}` for one, or `runs`, a list
+/// of them. Each is recorded, then run; a run recorded before is not run again. A one-time
+/// job is deleted after its run, as upstream deletes it.
 async fn fire(ctx: &Ctx, input: Value) -> ServiceResult {
-    let mut i = Input::new(&input);
+    let i = Input::new(&input);
     check_cluster(ctx, &i)?;
-    let id = i.int("id")?;
-    let planned = i.str("planned");
-    i.done()?;
-    let planned = schedule::parse_start_date(&planned)
-        .map(schedule::format)
-        .map_err(|_| {
-            ServiceError::bad_request(format!("`planned` `{planned}` is not a date and time"))
-        })?;
-    let job = find(ctx, &Input::new(&json!({"id": id}))).await?;
-    let now = schedule::format(chrono::Utc::now().naive_utc());
-    if !ctx
+    let given: Vec<Value> = match input.get("runs") {
+        Some(Value::Array(runs)) => runs.clone(),
+        Some(_) => {
+            return Err(ServiceError::bad_request(
+                "`runs` must be a list of {id, planned}",
+            ));
+        }
+        None => vec![input.clone()],
+    };
+    let mut runs = Vec::with_capacity(given.len());
+    for run in &given {
+        let mut r = Input::new(run);
+        let id = r.int("id")?;
+        let planned = r.str("planned");
+        r.done()?;
+        let planned = schedule::parse_start_date(&planned)
+            .map(schedule::format)
+            .map_err(|_| {
+                ServiceError::bad_request(format!("`planned` `{planned}` is not a date and time"))
+            })?;
+        runs.push((id, planned));
+    }
+    let jobs: std::collections::HashMap<i64, Job> = ctx
         .state
         .odb
-        .job_record_fire(job.id, &planned, &now)
+        .job_list(ctx.state.cluster_id)
         .await?
-    {
-        return Ok(json!({"id": job.id, "fired": false, "cid": null}));
+        .into_iter()
+        .map(|j| (j.id, j))
+        .collect();
+    // Runs of jobs deleted meanwhile are dropped, not recorded.
+    let (known, gone): (Vec<_>, Vec<_>) =
+        runs.into_iter().partition(|(id, _)| jobs.contains_key(id));
+    let fired_at = zato_common::time::utc_now_iso();
+    let fresh = ctx.state.odb.job_record_fires(&known, &fired_at).await?;
+    let mut out = Vec::with_capacity(known.len() + gone.len());
+    for ((id, planned), is_new) in known.iter().zip(fresh) {
+        let Some(job) = jobs.get(id) else { continue };
+        let cid = is_new.then(|| run(ctx, job, planned));
+        if is_new && job.job_type == ONE_TIME {
+            ctx.state
+                .odb
+                .job_delete(ctx.state.cluster_id, job.id)
+                .await?;
+            changed(ctx, job.id).await;
+        }
+        out.push(json!({"id": id, "planned": planned, "fired": is_new, "cid": cid}));
     }
-    let cid = run(ctx, &job, &planned);
-    if job.job_type == ONE_TIME {
-        ctx.state
-            .odb
-            .job_delete(ctx.state.cluster_id, job.id)
-            .await?;
-        changed(ctx, job.id).await;
+    for (id, planned) in gone {
+        out.push(
+            json!({"id": id, "planned": planned, "fired": false, "cid": null, "missing": true}),
+        );
     }
-    Ok(json!({"id": job.id, "fired": true, "cid": cid}))
+    if input.get("runs").is_some() {
+        return Ok(json!({"runs": out}));
+    }
+    match out.pop() {
+        Some(one) if one["missing"] == true => Err(ServiceError::new(
+            ErrorKind::NotFound,
+            format!("No job with id {}", one["id"]),
+        )),
+        Some(one) => Ok(json!({"id": one["id"], "fired": one["fired"], "cid": one["cid"]})),
+        None => Err(ServiceError::bad_request("Missing input: id, planned")),
+    }
 }
 
 pub const FIELDS: &[&str] = &[
@@ -484,9 +521,9 @@ pub fn services() -> Vec<Builtin> {
             "zato.scheduler.job.fire",
             fire,
             &io! {
-                doc: "One planned run of a job, as a scheduler asks for it: recorded by its planned time (UTC), then run; a run recorded before is not run again (`fired` is false). A one-time job is deleted after its run.",
-                required: &["id", "planned"],
-                output: &["id", "fired", "cid"],
+                doc: "Planned runs of jobs, as a scheduler asks for them: `id` and `planned` (UTC) for one, or `runs`, a list of `{id, planned}` (answered with `runs`). Each is recorded by its planned time, then run; a run recorded before is not run again (`fired` is false). A one-time job is deleted after its run.",
+                optional: &["id", "planned", "runs"],
+                output: &["id", "fired", "cid", "runs"],
             }
         ),
     ]
