@@ -136,7 +136,9 @@ impl Scheduler {
             self.state.active.store(true, Ordering::Relaxed);
             tracing::info!("Active: this scheduler holds the lease and fires the jobs");
             if let Err(e) = self.active(renew).await {
-                tracing::error!("the scheduler lost its footing: {e}");
+                tracing::error!("the scheduler stops firing until the ODB answers again: {e}");
+                // Not straight back: the lease is still ours and the ODB just failed.
+                tokio::time::sleep(renew).await;
             }
             self.state.active.store(false, Ordering::Relaxed);
         }
