@@ -21,7 +21,7 @@ source "$ROOT/bench/lib.sh"
 bash scripts/install-deps.sh --bench
 command -v wrk >/dev/null || { echo "wrk is missing" >&2; exit 1; }
 command -v haproxy >/dev/null || { echo "haproxy is missing" >&2; exit 1; }
-cargo build --release -p zato-server -p zato-cli -p zato-lb -p bench-hello
+cargo build --release -p zato-server -p zato-cli -p zato-lb -p zato-scheduler -p bench-hello
 BIN="$ROOT/target/release"
 GIT_REV="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 [ -z "$(git status --porcelain -- . ':!bench' 2>/dev/null)" ] || GIT_REV="$GIT_REV + uncommitted changes"

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Builds the release binaries, creates a two-server quickstart cluster (SQLite ODB) with its load
 # balancer in DIR (default ./qs) with `zato quickstart create` unless it exists, starts it
-# (servers on 17010 and 17011, the load balancer on 11223) and keeps it running until Ctrl-C,
-# which stops it with DIR/zato-qs-stop.sh.
+# (servers on 17010 and 17011, the load balancer on 11223, the scheduler on 31530) and keeps it
+# running until Ctrl-C, which stops it with DIR/zato-qs-stop.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-cargo build --release -p zato-server -p zato-cli -p zato-lb
+cargo build --release -p zato-server -p zato-cli -p zato-lb -p zato-scheduler
 ZATO="$PWD/target/release/zato"
 DIR="$(realpath -m "${1:-qs}")"
 if [ ! -x "$DIR/zato-qs-start.sh" ]; then

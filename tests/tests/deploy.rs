@@ -133,7 +133,16 @@ async fn uploads_keep_pickup_dirs_current() {
     for s in [s1, s2] {
         zato_tests::drop_file(&s.pickup_dir(), "version.py", &version_service(1)).unwrap();
     }
-    assert!(answers(&s1.admin(), 1).await, "{}", s1.log());
+    // Both servers have deployed their copy before the upload (a pickup deploy still under way
+    // would otherwise come after it, and be the newest).
+    for s in [s1, s2] {
+        assert!(answers(&s.admin(), 1).await, "{}", s.log());
+        let logged = eventually(Duration::from_secs(5), || async {
+            s.log().contains("Deployed 1 service from").then_some(())
+        })
+        .await;
+        assert!(logged.is_some(), "{}", s.log());
+    }
     zato_tests::deploy(&s1.admin(), "version.py", &version_service(2))
         .await
         .unwrap();
