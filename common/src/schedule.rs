@@ -2,8 +2,6 @@
 //! times (naive UTC, as upstream). The admin services check definitions with it; the scheduler
 //! plans with it. Planned times are deterministic (an interval job runs at `start + k·every`),
 //! so a run is known by its time across restarts and schedulers, and `repeats` counts runs `k`.
-use std::str::FromStr;
-
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Timelike as _};
 use croner::Cron;
 use croner::parser::{CronParser, Seconds};
@@ -119,14 +117,8 @@ impl Plan {
         match job_type {
             ONE_TIME => Ok(Self::OneTime(start)),
             INTERVAL_BASED => {
-                let parts = [
-                    ("weeks", interval.weeks),
-                    ("days", interval.days),
-                    ("hours", interval.hours),
-                    ("minutes", interval.minutes),
-                    ("seconds", interval.seconds),
-                ];
-                if let Some((name, _)) = parts.iter().find(|(_, v)| v.is_some_and(|v| v < 0)) {
+                let parts = interval.parts();
+                if let Some((name, _)) = parts[..5].iter().find(|(_, v)| v.is_some_and(|v| v < 0)) {
                     return Err(ScheduleError::Negative(name));
                 }
                 if interval.repeats.is_some_and(|r| r < 1) {
@@ -210,18 +202,6 @@ impl Plan {
                 (at >= since && at >= *start).then_some(at)
             }
         }
-    }
-}
-
-impl FromStr for Plan {
-    type Err = ScheduleError;
-
-    /// A cron plan starting at the epoch, for tests and tools: `"*/5 * * * *".parse()`.
-    fn from_str(def: &str) -> Result<Self, Self::Err> {
-        Ok(Self::Cron {
-            start: NaiveDateTime::default(),
-            cron: Box::new(parse_cron(def)?),
-        })
     }
 }
 
@@ -319,9 +299,13 @@ mod tests {
 
     #[test]
     fn cron_with_seconds_plans_each_second() {
-        let p: Plan = "* * * * * *"
-            .parse()
-            .unwrap_or_else(|e: ScheduleError| panic!("{e}"));
+        let p = Plan::new(
+            CRON_STYLE,
+            "2020-01-01T00:00:00",
+            &Interval::default(),
+            Some("* * * * * *"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             p.next_from(at("2027-01-01T00:00:05"))
                 .map(format)

@@ -17,14 +17,15 @@ const GIVE_UP: Duration = Duration::from_secs(60);
 pub struct Servers {
     odb: Odb,
     cluster_id: i64,
-    credentials: AdminClient,
+    /// The admin API's user and password.
+    credentials: (String, String),
     clients: RwLock<Vec<AdminClient>>,
     next: AtomicUsize,
 }
 
 impl Servers {
-    /// `credentials`: a client with the admin user and password, at any address.
-    pub fn new(odb: Odb, cluster_id: i64, credentials: AdminClient) -> Arc<Self> {
+    /// `credentials`: the admin API's user and password.
+    pub fn new(odb: Odb, cluster_id: i64, credentials: (String, String)) -> Arc<Self> {
         Arc::new(Self {
             odb,
             cluster_id,
@@ -42,10 +43,9 @@ impl Servers {
                     .filter(|s| s.up_status.as_deref() == Some("running"))
                     .filter_map(|s| {
                         let port = s.bind_port?;
-                        Some(
-                            self.credentials
-                                .at(&bind_address(s.bind_host.as_deref()?, &port.to_string())),
-                        )
+                        let address = bind_address(s.bind_host.as_deref()?, &port.to_string());
+                        let (user, password) = &self.credentials;
+                        Some(AdminClient::new(&address, user, password))
                     })
                     .collect();
                 *self.clients.write().await = clients;

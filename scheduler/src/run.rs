@@ -5,10 +5,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::{NaiveDateTime, TimeDelta, Utc};
-use zato_common::admin::AdminClient;
 use zato_common::config::{MissedRuns, SchedulerConfig};
 use zato_common::odb::Odb;
-use zato_common::odb::jobs::Job;
 use zato_common::schedule::format;
 
 use crate::SchedulerError;
@@ -52,7 +50,7 @@ pub async fn run(dir: &Path) -> Result<(), SchedulerError> {
         .cluster_by_name(&cfg.main.cluster_name)
         .await?
         .ok_or_else(|| SchedulerError::NoCluster(cfg.main.cluster_name.clone()))?;
-    let (user, password) =
+    let credentials =
         zato_common::locate::admin_credentials(&odb, cluster.id, &cfg.secret_key).await?;
     let listener = tokio::net::TcpListener::bind(&cfg.main.bind)
         .await
@@ -62,11 +60,7 @@ pub async fn run(dir: &Path) -> Result<(), SchedulerError> {
         })?;
     let state = Arc::new(State::default());
     tokio::spawn(crate::health::serve(listener, state.clone()));
-    let servers = Servers::new(
-        odb.clone(),
-        cluster.id,
-        AdminClient::new("http://127.0.0.1:0", &user, &password),
-    );
+    let servers = Servers::new(odb.clone(), cluster.id, credentials);
     let s = Scheduler {
         holder: holder_id(),
         cluster_id: cluster.id,
@@ -158,8 +152,8 @@ impl Scheduler {
         let mut table = Table::default();
         let jobs = self.odb.job_list(self.cluster_id).await?;
         let started = now();
-        table.rebuild(jobs.clone(), started);
-        self.missed(&jobs, started).await;
+        table.rebuild(jobs, started);
+        self.missed(&table, started).await;
         let mut renewed = tokio::time::Instant::now();
         loop {
             let due = table.take_due(now());
@@ -197,43 +191,38 @@ impl Scheduler {
         tokio::spawn(self.servers.clone().fire(runs));
     }
 
-    /// Runs missed while no scheduler was active: the latest of each job, once (or none, as
-    /// `missed_runs` says). A run recorded before is not run again by the server.
-    async fn missed(&self, jobs: &[Job], now: NaiveDateTime) {
+    /// Runs missed while no scheduler was active: the latest of each planned job, once (or
+    /// none, as `missed_runs` says), sent together. A run recorded before is not run again.
+    async fn missed(&self, table: &Table, now: NaiveDateTime) {
         if self.cfg.main.missed_runs == MissedRuns::Skip {
             return;
         }
-        for job in jobs.iter().filter(|j| j.is_active) {
-            let Ok(plan) = zato_common::schedule::Plan::new(
-                &job.job_type,
-                &job.start_date,
-                &job.interval,
-                job.cron_definition.as_deref(),
-            ) else {
-                continue;
-            };
-            let since = match self.odb.job_fires(job.id).await {
-                Ok((_, Some(last))) => zato_common::schedule::parse_start_date(&last)
+        let last = match self.odb.job_last_runs(self.cluster_id).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!("cannot read the jobs' last runs, none is run as missed: {e}");
+                return;
+            }
+        };
+        let mut runs = Vec::new();
+        for e in &table.entries {
+            let since = match last.get(&e.job.id) {
+                Some(l) => zato_common::schedule::parse_start_date(l)
                     .ok()
                     .and_then(|l| l.checked_add_signed(TimeDelta::seconds(1))),
-                Ok((_, None)) => Some(NaiveDateTime::MIN),
-                Err(e) => {
-                    tracing::warn!("cannot read the runs of job `{}`: {e}", job.name);
-                    None
-                }
+                None => Some(NaiveDateTime::MIN),
             };
-            if let Some(at) = since.and_then(|s| plan.last_between(s, now)) {
+            if let Some(at) = since.and_then(|s| e.plan.last_between(s, now)) {
                 tracing::info!(
                     "job `{}` missed its run at {} while no scheduler was active; running it once",
-                    job.name,
+                    e.job.name,
                     format(at)
                 );
-                tokio::spawn(self.servers.clone().fire(vec![(
-                    job.id,
-                    job.name.clone(),
-                    format(at),
-                )]));
+                runs.push((e.job.id, e.job.name.clone(), format(at)));
             }
+        }
+        if !runs.is_empty() {
+            tokio::spawn(self.servers.clone().fire(runs));
         }
     }
 

@@ -1,6 +1,8 @@
 //! Scheduler jobs: upstream's `job` rows with their `job_interval_based` or `job_cron_style`
 //! details (`zato.scheduler.job.*`, `scheduler` in enmasse), and `job_fire` (ours), where each
 //! fire of a job is recorded once, by its planned time, before its service runs.
+use std::collections::HashMap;
+
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -25,6 +27,18 @@ pub struct Interval {
 }
 
 impl Interval {
+    /// The interval's parts and `repeats`, by their upstream names.
+    pub fn parts(&self) -> [(&'static str, Option<i64>); 6] {
+        [
+            ("weeks", self.weeks),
+            ("days", self.days),
+            ("hours", self.hours),
+            ("minutes", self.minutes),
+            ("seconds", self.seconds),
+            ("repeats", self.repeats),
+        ]
+    }
+
     /// The interval in seconds (0 when none of its parts is set).
     pub fn total_seconds(&self) -> i64 {
         let part = |v: Option<i64>, unit: i64| v.unwrap_or(0).saturating_mul(unit);
@@ -316,13 +330,16 @@ impl Odb {
         Ok(out)
     }
 
-    /// How many runs of the job have been recorded, and the latest planned time among them.
-    pub async fn job_fires(&self, job_id: i64) -> OdbResult<(i64, Option<String>)> {
-        let row =
-            sqlx::query(self.sql("SELECT COUNT(*), MAX(planned) FROM job_fire WHERE job_id = ?"))
-                .bind(job_id)
-                .fetch_one(self.pool())
-                .await?;
-        Ok((row.try_get(0)?, row.try_get(1)?))
+    /// The latest recorded run of each job of the cluster that has run (job id → planned).
+    pub async fn job_last_runs(&self, cluster_id: i64) -> OdbResult<HashMap<i64, String>> {
+        let rows = sqlx::query(self.sql(
+            "SELECT f.job_id, MAX(f.planned) FROM job_fire f JOIN job j ON j.id = f.job_id WHERE j.cluster_id = ? GROUP BY f.job_id",
+        ))
+        .bind(cluster_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
     }
 }

@@ -22,15 +22,7 @@ fn describe(j: &Job) -> Value {
     });
     match j.job_type.as_str() {
         INTERVAL_BASED => {
-            let i = &j.interval;
-            for (k, val) in [
-                ("weeks", i.weeks),
-                ("days", i.days),
-                ("hours", i.hours),
-                ("minutes", i.minutes),
-                ("seconds", i.seconds),
-                ("repeats", i.repeats),
-            ] {
+            for (k, val) in j.interval.parts() {
                 v[k] = json!(val);
             }
         }
@@ -145,15 +137,10 @@ async fn read(ctx: &Ctx, i: &mut Input<'_>, old: Option<&Job>) -> Result<JobInpu
     Ok(input)
 }
 
-async fn find(ctx: &Ctx, i: &Input<'_>) -> Result<Job, ServiceError> {
-    let id = i.opt_int("id")?;
-    let name = i.opt_str("name");
-    if id.is_none() && name.is_none() {
-        return Err(ServiceError::bad_request("Missing input: id"));
-    }
+async fn find(ctx: &Ctx, id: Option<i64>, name: Option<&str>) -> Result<Job, ServiceError> {
     ctx.state
         .odb
-        .job_get(ctx.state.cluster_id, id, name.as_deref())
+        .job_get(ctx.state.cluster_id, id, name)
         .await?
         .ok_or_else(|| {
             let which = id.map_or_else(
@@ -162,6 +149,14 @@ async fn find(ctx: &Ctx, i: &Input<'_>) -> Result<Job, ServiceError> {
             );
             ServiceError::new(ErrorKind::NotFound, format!("No job {which}"))
         })
+}
+
+/// The job named by the input's required `id`.
+async fn by_id(ctx: &Ctx, i: &mut Input<'_>) -> Result<Job, ServiceError> {
+    check_cluster(ctx, i)?;
+    let id = i.int("id")?;
+    i.done()?;
+    find(ctx, Some(id), None).await
 }
 
 /// Tells the schedulers (servers keep no table of jobs).
@@ -186,11 +181,7 @@ async fn get_list(ctx: &Ctx, input: Value) -> ServiceResult {
 }
 
 async fn get_by_id(ctx: &Ctx, input: Value) -> ServiceResult {
-    let mut i = Input::new(&input);
-    check_cluster(ctx, &i)?;
-    let id = i.int("id")?;
-    i.done()?;
-    Ok(describe(&find(ctx, &Input::new(&json!({"id": id}))).await?))
+    Ok(describe(&by_id(ctx, &mut Input::new(&input)).await?))
 }
 
 async fn get_by_name(ctx: &Ctx, input: Value) -> ServiceResult {
@@ -198,9 +189,7 @@ async fn get_by_name(ctx: &Ctx, input: Value) -> ServiceResult {
     check_cluster(ctx, &i)?;
     let name = i.str("name");
     i.done()?;
-    Ok(describe(
-        &find(ctx, &Input::new(&json!({"name": name}))).await?,
-    ))
+    Ok(describe(&find(ctx, None, Some(&name)).await?))
 }
 
 async fn create(ctx: &Ctx, input: Value) -> ServiceResult {
@@ -229,10 +218,8 @@ async fn create(ctx: &Ctx, input: Value) -> ServiceResult {
 
 async fn edit(ctx: &Ctx, input: Value) -> ServiceResult {
     let mut i = Input::new(&input);
-    check_cluster(ctx, &i)?;
-    let id = i.int("id")?;
-    i.done()?;
-    let old = find(ctx, &Input::new(&json!({"id": id}))).await?;
+    let old = by_id(ctx, &mut i).await?;
+    let id = old.id;
     let data = read(ctx, &mut i, Some(&old)).await?;
     ctx.state
         .odb
@@ -243,11 +230,7 @@ async fn edit(ctx: &Ctx, input: Value) -> ServiceResult {
 }
 
 async fn delete(ctx: &Ctx, input: Value) -> ServiceResult {
-    let mut i = Input::new(&input);
-    check_cluster(ctx, &i)?;
-    let id = i.int("id")?;
-    i.done()?;
-    let job = find(ctx, &Input::new(&json!({"id": id}))).await?;
+    let job = by_id(ctx, &mut Input::new(&input)).await?;
     ctx.state
         .odb
         .job_delete(ctx.state.cluster_id, job.id)
@@ -321,11 +304,7 @@ pub fn extra_payload(extra: &str) -> Value {
 }
 
 async fn execute(ctx: &Ctx, input: Value) -> ServiceResult {
-    let mut i = Input::new(&input);
-    check_cluster(ctx, &i)?;
-    let id = i.int("id")?;
-    i.done()?;
-    let job = find(ctx, &Input::new(&json!({"id": id}))).await?;
+    let job = by_id(ctx, &mut Input::new(&input)).await?;
     let now = schedule::format(chrono::Utc::now().naive_utc());
     let cid = run(ctx, &job, &now);
     Ok(json!({"id": job.id, "cid": cid}))

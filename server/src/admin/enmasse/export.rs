@@ -144,15 +144,7 @@ fn job(j: &Job) -> Value {
     }
     match j.job_type.as_str() {
         INTERVAL_BASED => {
-            let i = &j.interval;
-            for (k, v) in [
-                ("weeks", i.weeks),
-                ("days", i.days),
-                ("hours", i.hours),
-                ("minutes", i.minutes),
-                ("seconds", i.seconds),
-                ("repeats", i.repeats),
-            ] {
+            for (k, v) in j.interval.parts() {
                 put(&mut m, k, json!(v));
             }
         }
