@@ -57,6 +57,11 @@ pub struct ServerState {
     pub jwt_keys: JwtKeys,
     /// Deployment packages applied in this process, by file name.
     pub applied: Mutex<HashMap<String, Applied>>,
+    /// Background invocations (scheduler runs, `invoke_async`) under way at once: the others
+    /// wait their turn in order instead of meeting a full interpreter queue, which would
+    /// drop work already taken on (a recorded scheduler run). Half the queue stays free for
+    /// requests whose clients are waiting.
+    pub background: tokio::sync::Semaphore,
     pub rt: tokio::runtime::Handle,
     pub started: Instant,
 }

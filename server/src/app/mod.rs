@@ -134,6 +134,7 @@ pub async fn run(dir: &Path, worker_index: u32) -> Result<(), StartError> {
         login_throttle: Default::default(),
         jwt_keys: crate::security::jwt::JwtKeys::new(&cfg.secret_key),
         applied: Mutex::new(Default::default()),
+        background: tokio::sync::Semaphore::new((cfg.main.python_queue_size / 2).max(1)),
         rt: tokio::runtime::Handle::current(),
         started,
         odb,

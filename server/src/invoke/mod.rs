@@ -56,11 +56,14 @@ async fn run(state: &Arc<ServerState>, call: Call) -> Result<Output, ServiceErro
     Err(ServiceError::not_found(&call.name))
 }
 
-/// Starts `call` in the background; failures are logged with the call's CID.
+/// Starts `call` in the background, once one of [`ServerState::background`]'s places is
+/// free; failures are logged with the call's CID.
 pub fn spawn(state: &Arc<ServerState>, call: Call) {
     let st = state.clone();
     state.rt.spawn(async move {
         let (name, cid) = (call.name.clone(), call.cid.clone());
+        // The semaphore is never closed; were it, running at once is the safe side.
+        let _place = st.background.acquire().await.ok();
         if let Err(e) = invoke(&st, call).await {
             tracing::error!(
                 cid,
