@@ -430,8 +430,12 @@ Requests/s per round:
 {round_sep}
 {per_round}
 """
+    # Other benchmarks' sections (bench/sections.py) stay as they are.
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import sections
+    kept = sections.others(out_md)
     with open(out_md, 'w') as f:
-        f.write(md)
+        f.write(md + ('\n' + kept if kept else ''))
     print(table)
     print()
     print(f"Server RSS: idle {rss['idle'] / 1024:.1f} MiB, after load {rss['after'] / 1024:.1f} MiB"

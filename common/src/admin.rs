@@ -48,9 +48,15 @@ pub struct InvokeRequest {
 impl InvokeRequest {
     /// A request for `name` with `payload` JSON-encoded and base64'd, as `AnyServiceInvoker`.
     pub fn new(name: &str, payload: &Value) -> Self {
+        Self::from_json(name, payload.to_string().as_bytes())
+    }
+
+    /// As [`InvokeRequest::new`], with the payload already JSON text (a caller with a large
+    /// payload serialises it from its own types rather than through a `Value`).
+    pub fn from_json(name: &str, payload: &[u8]) -> Self {
         Self {
             name: Some(name.to_string()),
-            payload: Some(B64.encode(payload.to_string())),
+            payload: Some(B64.encode(payload)),
             channel: Some("invoke".into()),
             data_format: Some("json".into()),
             is_async: Some(false),
@@ -101,42 +107,67 @@ pub enum AdminError {
 
 /// A decoded admin reply.
 #[derive(Debug, Clone)]
-pub struct AdminResponse {
+pub struct AdminResponse<T = Value> {
     pub ok: bool,
     pub cid: String,
     pub details: String,
     /// The service's response, base64-decoded and JSON-parsed, with a single `zato*` key
     /// unwrapped as upstream's client does. Null when the service returned nothing.
-    pub data: Value,
+    pub data: T,
     pub response_time_ms: Option<f64>,
 }
 
-/// Decodes a successful reply body (upstream `ServiceInvokeResponse`).
-pub fn decode_reply(body: &Value) -> Result<(ZatoEnv, Value), AdminError> {
+/// A successful reply body split into its envelope and the service's response as JSON text
+/// (None when the service returned nothing).
+fn decode_envelope(body: &Value) -> Result<(ZatoEnv, Option<Vec<u8>>), AdminError> {
     let obj = body
         .as_object()
         .ok_or_else(|| AdminError::BadReply("not a JSON object".into()))?;
     let env: ZatoEnv = serde_json::from_value(obj.get("zato_env").cloned().unwrap_or(Value::Null))
         .map_err(|e| AdminError::BadReply(format!("zato_env: {e}")))?;
-    let mut data = Value::Null;
-    if let Some((_, v)) = obj.iter().find(|(k, _)| *k != "zato_env" && *k != "_meta") {
-        let text = v
-            .as_str()
-            .ok_or_else(|| AdminError::BadReply("response is not a string".into()))?;
-        let raw = B64
-            .decode(text)
-            .map_err(|e| AdminError::BadReply(format!("response is not base64: {e}")))?;
-        data = serde_json::from_slice(&raw)
-            .map_err(|e| AdminError::BadReply(format!("response is not JSON: {e}")))?;
-        if let Some(inner) = data.as_object()
-            && inner.len() == 1
-            && let Some((k, v)) = inner.iter().next()
-            && k.starts_with("zato")
-        {
-            data = v.clone();
-        }
+    let Some((_, v)) = obj.iter().find(|(k, _)| *k != "zato_env" && *k != "_meta") else {
+        return Ok((env, None));
+    };
+    let text = v
+        .as_str()
+        .ok_or_else(|| AdminError::BadReply("response is not a string".into()))?;
+    let raw = B64
+        .decode(text)
+        .map_err(|e| AdminError::BadReply(format!("response is not base64: {e}")))?;
+    Ok((env, Some(raw)))
+}
+
+fn not_json(e: serde_json::Error) -> AdminError {
+    AdminError::BadReply(format!("response is not JSON: {e}"))
+}
+
+/// Decodes a successful reply body (upstream `ServiceInvokeResponse`).
+pub fn decode_reply(body: &Value) -> Result<(ZatoEnv, Value), AdminError> {
+    let (env, raw) = decode_envelope(body)?;
+    Ok((env, response_value(raw)?))
+}
+
+/// The response's JSON text as a `Value`, a single `zato*` key unwrapped; Null for none.
+fn response_value(raw: Option<Vec<u8>>) -> Result<Value, AdminError> {
+    match raw {
+        Some(raw) => Ok(unwrap_zato_key(
+            serde_json::from_slice(&raw).map_err(not_json)?,
+        )),
+        None => Ok(Value::Null),
     }
-    Ok((env, data))
+}
+
+/// A response of a single `zato*` key is its value, as upstream's client unwraps it.
+fn unwrap_zato_key(data: Value) -> Value {
+    match data {
+        Value::Object(mut inner)
+            if inner.len() == 1 && inner.keys().next().is_some_and(|k| k.starts_with("zato")) =>
+        {
+            let key = inner.keys().next().cloned().unwrap_or_default();
+            inner.remove(&key).unwrap_or(Value::Null)
+        }
+        other => other,
+    }
 }
 
 /// The one admin-API client.
@@ -177,12 +208,50 @@ impl AdminClient {
         self.send_with_headers(req, &[]).await
     }
 
+    /// Invokes `name` with `payload` (JSON text) and reads the response straight into `T`
+    /// (from `null` when the service returned nothing), for large answers of known shape: no
+    /// `Value` tree, and no `zato*` key unwrapped.
+    pub async fn invoke_as<T: serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+        payload: &[u8],
+    ) -> Result<AdminResponse<T>, AdminError> {
+        let (env, raw, response_time_ms) = self
+            .exchange(&InvokeRequest::from_json(name, payload), &[])
+            .await?;
+        let data = serde_json::from_slice(raw.as_deref().unwrap_or(b"null")).map_err(not_json)?;
+        Ok(AdminResponse {
+            ok: env.result == ZATO_OK,
+            cid: env.cid,
+            details: env.details,
+            data,
+            response_time_ms,
+        })
+    }
+
     /// As [`AdminClient::send`], with extra HTTP headers (the CLI's `--headers`).
     pub async fn send_with_headers(
         &self,
         req: &InvokeRequest,
         headers: &[(String, String)],
     ) -> Result<AdminResponse, AdminError> {
+        let (env, raw, response_time_ms) = self.exchange(req, headers).await?;
+        Ok(AdminResponse {
+            ok: env.result == ZATO_OK,
+            cid: env.cid,
+            details: env.details,
+            data: response_value(raw)?,
+            response_time_ms,
+        })
+    }
+
+    /// One HTTP exchange: the reply's envelope, its response (JSON text) and the server's
+    /// response time; a non-2xx answer is [`AdminError::Status`].
+    async fn exchange(
+        &self,
+        req: &InvokeRequest,
+        headers: &[(String, String)],
+    ) -> Result<(ZatoEnv, Option<Vec<u8>>, Option<f64>), AdminError> {
         let mut builder = self
             .http
             .post(&self.url)
@@ -224,14 +293,8 @@ impl AdminClient {
                 body: text,
             });
         }
-        let (env, data) = decode_reply(&body)?;
-        Ok(AdminResponse {
-            ok: env.result == ZATO_OK,
-            cid: env.cid,
-            details: env.details,
-            data,
-            response_time_ms,
-        })
+        let (env, raw) = decode_envelope(&body)?;
+        Ok((env, raw, response_time_ms))
     }
 }
 

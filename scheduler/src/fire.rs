@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::RwLock;
 use zato_common::admin::{AdminClient, AdminError};
@@ -104,11 +105,18 @@ impl Servers {
     /// another server until one took them: runs recorded before are not run again.
     pub async fn fire(self: Arc<Self>, runs: Vec<(i64, String, String)>) {
         let started = Instant::now();
-        let list: Vec<_> = runs
+        let list: Vec<Run<'_>> = runs
             .iter()
-            .map(|(id, _, planned)| json!({"id": id, "planned": planned}))
+            .map(|(id, _, planned)| Run { id: *id, planned })
             .collect();
-        let payload = json!({"runs": list});
+        // Thousands of runs at once: written from these types, read back into them.
+        let payload = match serde_json::to_vec(&Runs { runs: list }) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!("{} runs did not fire: {e}", runs.len());
+                return;
+            }
+        };
         let what = match runs.as_slice() {
             [(_, name, planned)] => format!("job `{name}` for {planned}"),
             more => format!("{} runs", more.len()),
@@ -116,9 +124,12 @@ impl Servers {
         let mut pause = Duration::from_millis(100);
         loop {
             match self.pick().await {
-                Some(client) => match client.invoke("zato.scheduler.job.fire", &payload).await {
+                Some(client) => match client
+                    .invoke_as::<Option<Answer>>("zato.scheduler.job.fire", &payload)
+                    .await
+                {
                     Ok(r) if r.ok => {
-                        report(&runs, &r.data);
+                        report(&runs, &r.data.unwrap_or_default().runs);
                         return;
                     }
                     Ok(r) => {
@@ -153,10 +164,35 @@ impl Servers {
     }
 }
 
+/// `zato.scheduler.job.fire`'s input.
+#[derive(Serialize)]
+struct Runs<'a> {
+    runs: Vec<Run<'a>>,
+}
+
+#[derive(Serialize)]
+struct Run<'a> {
+    id: i64,
+    planned: &'a str,
+}
+
+/// `zato.scheduler.job.fire`'s answer: what became of each run, in the order sent.
+#[derive(Deserialize, Default)]
+struct Answer {
+    runs: Vec<Outcome>,
+}
+
+#[derive(Deserialize)]
+struct Outcome {
+    fired: bool,
+    #[serde(default)]
+    missing: bool,
+    cid: Option<String>,
+}
+
 /// Logs what the server did with each run: one line per run when few, a summary when many.
-fn report(runs: &[(i64, String, String)], answer: &serde_json::Value) {
-    let results = answer["runs"].as_array().cloned().unwrap_or_default();
-    let fired = results.iter().filter(|r| r["fired"] == true).count();
+fn report(runs: &[(i64, String, String)], results: &[Outcome]) {
+    let fired = results.iter().filter(|r| r.fired).count();
     if runs.len() > 10 {
         tracing::info!(
             "{fired} of {} runs fired ({} had fired already or their jobs are gone)",
@@ -165,13 +201,13 @@ fn report(runs: &[(i64, String, String)], answer: &serde_json::Value) {
         );
         return;
     }
-    for ((_, name, planned), r) in runs.iter().zip(&results) {
-        if r["fired"] == true {
+    for ((_, name, planned), r) in runs.iter().zip(results) {
+        if r.fired {
             tracing::info!(
                 "job `{name}` fired for {planned} (cid {})",
-                r["cid"].as_str().unwrap_or("")
+                r.cid.as_deref().unwrap_or("")
             );
-        } else if r["missing"] == true {
+        } else if r.missing {
             tracing::info!("job `{name}` was deleted before its run at {planned}");
         } else {
             tracing::info!("job `{name}` had already fired for {planned}");

@@ -18,6 +18,12 @@ use crate::table::Table;
 pub const LEASE_KEY: &str = "zato.scheduler.lease";
 /// How often changes to jobs are looked for.
 const POLL: Duration = Duration::from_millis(200);
+/// How long before their planned time runs are sent: the server records them at once and
+/// starts them at their time, so recording thousands of runs does not make them late.
+pub const AHEAD: Duration = Duration::from_millis(500);
+/// How often the active scheduler deletes records of runs older than
+/// [`zato_common::odb::jobs::FIRE_RECORD_HORIZON`].
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 fn now() -> NaiveDateTime {
     Utc::now().naive_utc()
@@ -155,14 +161,16 @@ impl Scheduler {
         table.rebuild(jobs, started);
         self.missed(&table, started).await;
         let mut renewed = tokio::time::Instant::now();
+        let mut pruned = tokio::time::Instant::now();
+        let ahead = TimeDelta::from_std(AHEAD).unwrap_or_default();
         loop {
-            let due = table.take_due(now());
+            let due = table.take_due(now() + ahead);
             if !due.is_empty() {
                 self.spawn_fire(due);
             }
             let until_next = table
                 .earliest()
-                .map(|at| (at - now()).to_std().unwrap_or_default())
+                .map(|at| (at - ahead - now()).to_std().unwrap_or_default())
                 .unwrap_or(POLL);
             tokio::time::sleep(until_next.min(POLL)).await;
             if renewed.elapsed() >= renew {
@@ -171,6 +179,10 @@ impl Scheduler {
                     return Ok(());
                 }
                 renewed = tokio::time::Instant::now();
+            }
+            if pruned.elapsed() >= PRUNE_EVERY {
+                self.prune().await;
+                pruned = tokio::time::Instant::now();
             }
             if let Some(id) = self.job_events(&mut last_event).await? {
                 let jobs = self.odb.job_list(self.cluster_id).await?;
@@ -223,6 +235,16 @@ impl Scheduler {
         }
         if !runs.is_empty() {
             tokio::spawn(self.servers.clone().fire(runs));
+        }
+    }
+
+    /// Deletes the records of old runs; a failure is logged and tried again next time.
+    async fn prune(&self) {
+        let before = now() - zato_common::odb::jobs::FIRE_RECORD_HORIZON;
+        match self.odb.job_prune_fires(&format(before)).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!("deleted the records of {n} runs planned before {before}"),
+            Err(e) => tracing::warn!("cannot delete the records of old runs: {e}"),
         }
     }
 

@@ -151,7 +151,7 @@ async fn jobs_on(backend: Backend) {
     assert_eq!(again["id"], id);
 
     // A planned run fires once: asked twice, it runs once.
-    let planned = "2027-01-01T00:00:02";
+    let planned = "2026-01-01T00:00:02";
     let first = call(
         &admin,
         "zato.scheduler.job.fire",
@@ -170,8 +170,115 @@ async fn jobs_on(backend: Backend) {
     assert_eq!(
         seen[0],
         json!({"hooks": ["before_job", "after_job"], "channel": "scheduler", "channel_name": "every-2s",
-            "payload": {"out": out}, "job_name": "every-2s", "job_type": "interval_based", "planned": planned})
+            "payload": {"out": out}, "job_name": "every-2s", "job_type": "interval_based", "planned": planned,
+            "early": false})
     );
+    // Older than the records kept and than the job's latest run: taken as run (it may have
+    // been pruned). The same run twice in one batch runs once.
+    let older = call(
+        &admin,
+        "zato.scheduler.job.fire",
+        json!({"id": id, "planned": "2026-01-01T00:00:01"}),
+    )
+    .await;
+    assert_eq!(older["fired"], false, "{older}");
+    let twice = json!({"id": id, "planned": "2026-01-01T00:00:04"});
+    let batch = call(
+        &admin,
+        "zato.scheduler.job.fire",
+        json!({"runs": [twice, twice]}),
+    )
+    .await;
+    assert_eq!(
+        (
+            batch["runs"][0]["fired"].clone(),
+            batch["runs"][1]["fired"].clone()
+        ),
+        (json!(true), json!(false)),
+        "{batch}"
+    );
+    assert_eq!(runs(&out, 2).await[1]["planned"], "2026-01-01T00:00:04");
+    // Pruning keeps each job's latest run, so a recovering scheduler knows where it stopped.
+    let odb = zato_common::odb::Odb::connect(&c.db.cfg).await.unwrap();
+    let cluster = odb.cluster_by_name(&c.name).await.unwrap().unwrap();
+    let now = zato_common::time::utc_now_iso();
+    assert_eq!(odb.job_prune_fires(&now).await.unwrap(), 1);
+    assert_eq!(
+        odb.job_last_runs(cluster.id)
+            .await
+            .unwrap()
+            .get(&id)
+            .map(String::as_str),
+        Some("2026-01-01T00:00:04")
+    );
+    // A run is sent at most seconds ahead; one sent ahead starts at its time, not before.
+    let err = refused(
+        admin
+            .invoke(
+                "zato.scheduler.job.fire",
+                &json!({"id": id, "planned": "2027-01-01T00:00:00"}),
+            )
+            .await,
+    );
+    assert!(err.contains("is more than 10 s ahead"), "{err}");
+    let soon = zato_common::schedule::format(
+        chrono::Utc::now().naive_utc() + chrono::TimeDelta::seconds(2),
+    );
+    let ahead = call(
+        &admin,
+        "zato.scheduler.job.fire",
+        json!({"id": id, "planned": soon}),
+    )
+    .await;
+    assert_eq!(ahead["fired"], true, "{ahead}");
+    let seen = runs(&out, 3).await;
+    assert_eq!(
+        (seen[2]["planned"].as_str(), seen[2]["early"].as_bool()),
+        (Some(soon.as_str()), Some(false))
+    );
+
+    // A burst of runs well beyond the interpreters' queue ([main] python_queue_size, 1000): each
+    // recorded run waits its turn and runs, none is refused as "server busy".
+    let burst_out = s.dir.join("burst.jsonl");
+    let burst = call(
+        &admin,
+        "zato.scheduler.job.create",
+        json!({"name": "burst",
+        "job_type": "interval_based", "service": "jobs.record", "start_date": "2027-01-01T00:00:00",
+        "hours": 1, "extra": json!({"out": burst_out}).to_string()}),
+    )
+    .await;
+    let first = at("2026-01-02T00:00:00");
+    let many: Vec<Value> = (0..5000)
+        .map(|k| {
+            let planned = zato_common::schedule::format(first + chrono::TimeDelta::seconds(k));
+            json!({"id": burst["id"], "planned": planned})
+        })
+        .collect();
+    let fired = call(&admin, "zato.scheduler.job.fire", json!({"runs": many})).await;
+    let runs_fired = fired["runs"]
+        .as_array()
+        .map(|r| r.iter().filter(|r| r["fired"] == true).count());
+    assert_eq!(runs_fired, Some(5000));
+    let all = eventually(Duration::from_secs(60), || async {
+        let n = std::fs::read_to_string(&burst_out)
+            .unwrap_or_default()
+            .lines()
+            .count();
+        (n == 5000).then_some(())
+    })
+    .await;
+    let n = std::fs::read_to_string(&burst_out)
+        .unwrap_or_default()
+        .lines()
+        .count();
+    assert!(all.is_some(), "{n} of 5000 runs ran");
+    call(
+        &admin,
+        "zato.scheduler.job.delete",
+        json!({"id": burst["id"]}),
+    )
+    .await;
 
     // Execute-now runs it whatever its state; set-active-status and edit change it.
     call(
@@ -181,7 +288,7 @@ async fn jobs_on(backend: Backend) {
     )
     .await;
     call(&admin, "zato.scheduler.job.execute", json!({"id": id})).await;
-    assert_eq!(runs(&out, 2).await[1]["job_name"], "every-2s");
+    assert_eq!(runs(&out, 4).await[3]["job_name"], "every-2s");
     let edited = call(
         &admin,
         "zato.scheduler.job.edit",
@@ -207,13 +314,13 @@ async fn jobs_on(backend: Backend) {
     let fired = call(
         &admin,
         "zato.scheduler.job.fire",
-        json!({"id": cron["id"], "planned": "2027-01-01 00:00:05"}),
+        json!({"id": cron["id"], "planned": "2026-01-01 00:00:05"}),
     )
     .await;
     assert_eq!(fired["fired"], true);
-    let seen = runs(&out, 3).await;
-    assert_eq!(seen[2]["planned"], "2027-01-01T00:00:05");
-    assert_eq!(seen[2]["payload"], json!({"out": out}));
+    let seen = runs(&out, 5).await;
+    assert_eq!(seen[4]["planned"], "2026-01-01T00:00:05");
+    assert_eq!(seen[4]["payload"], json!({"out": out}));
 
     // A one-time job is gone after its run; self.schedule.onetime makes one from a service.
     let later = call(&admin, "jobs.later", json!({"out": out})).await;
@@ -233,11 +340,11 @@ async fn jobs_on(backend: Backend) {
     let fired = call(
         &admin,
         "zato.scheduler.job.fire",
-        json!({"id": job_id, "planned": job["start_date"]}),
+        json!({"id": job_id, "planned": "2026-01-01T00:00:06"}),
     )
     .await;
     assert_eq!(fired["fired"], true);
-    assert_eq!(runs(&out, 4).await[3]["job_type"], "one_time");
+    assert_eq!(runs(&out, 6).await[5]["job_type"], "one_time");
     let err = refused(
         admin
             .invoke("zato.scheduler.job.get-by-id", &json!({"id": job_id}))
@@ -360,7 +467,8 @@ fn at(t: &str) -> chrono::NaiveDateTime {
 
 /// Real schedulers: an interval job every second counted, a cron job with seconds, a one-time
 /// job, set-active-status, the active scheduler killed (the standby takes over, nothing runs
-/// twice) and restarted (it stands by).
+/// twice) and restarted (it stands by), the only scheduler killed and restarted (the latest
+/// missed run runs once).
 async fn schedulers_on(backend: Backend) {
     let c = TestCluster::start(backend, Options::default())
         .await
@@ -474,14 +582,15 @@ async fn schedulers_on(backend: Backend) {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(state(&a_ping).await, "standby");
 
-    // Inactive: no more runs; active again: runs resume.
+    // Inactive: no more runs (one sent ahead before the change may still start, within the
+    // scheduler's poll and its time ahead: 0.7 s); active again: runs resume.
     call(
         &admin,
         "zato.scheduler.job.set-active-status",
         json!({"id": tick["id"], "is_active": false}),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
     let paused = planned_of(&out, "tick").len();
     tokio::time::sleep(Duration::from_millis(2000)).await;
     assert_eq!(
@@ -501,6 +610,39 @@ async fn schedulers_on(backend: Backend) {
         "no runs once active again"
     );
 
+    // The only scheduler killed mid-run and started again: once the dead one's lease lapses
+    // it runs the latest run missed meanwhile, once, and goes on.
+    zato_tests::cli::ok(&["stop", &a_dir.to_string_lossy()]);
+    let killed_at = chrono::Utc::now().naive_utc();
+    // SAFETY: kill(2) on the pid of the scheduler this test started.
+    unsafe { libc::kill(pid_of(&b_dir), libc::SIGKILL) };
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    zato_tests::cli::ok(&["start", &b_dir.to_string_lossy()]);
+    let back = eventually(Duration::from_secs(8), || async {
+        (state(&b_ping).await == "active").then_some(())
+    })
+    .await;
+    assert!(
+        back.is_some(),
+        "the restarted scheduler did not become active"
+    );
+    let active_at = chrono::Utc::now().naive_utc();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let ticks = planned_of(&out, "tick");
+    let killed = killed_at.with_nanosecond(0).unwrap_or(killed_at);
+    let missed: Vec<_> = ticks
+        .iter()
+        .filter(|p| at(p) > killed && at(p) < active_at)
+        .collect();
+    assert!(
+        !missed.is_empty(),
+        "no missed run after the restart: {ticks:?} (killed {killed_at}, active {active_at})"
+    );
+    assert!(
+        ticks.iter().any(|p| at(p) > active_at),
+        "no runs after the restart: {ticks:?}"
+    );
+
     for job in ["tick", "even", "once"] {
         let planned = planned_of(&out, job);
         let mut unique = planned.clone();
@@ -511,9 +653,7 @@ async fn schedulers_on(backend: Backend) {
             "{job} ran twice for a planned time: {planned:?}"
         );
     }
-    for dir in [&a_dir, &b_dir] {
-        zato_tests::cli::ok(&["stop", &dir.to_string_lossy()]);
-    }
+    zato_tests::cli::ok(&["stop", &b_dir.to_string_lossy()]);
     c.finish().await;
 }
 
@@ -525,4 +665,9 @@ async fn schedulers_on_sqlite() {
 #[tokio::test(flavor = "multi_thread")]
 async fn schedulers_on_postgresql() {
     schedulers_on(Backend::Postgresql).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn jobs_on_mariadb() {
+    jobs_on(Backend::Mysql).await;
 }

@@ -1,8 +1,9 @@
 //! Scheduler jobs: upstream's `job` rows with their `job_interval_based` or `job_cron_style`
 //! details (`zato.scheduler.job.*`, `scheduler` in enmasse), and `job_fire` (ours), where each
 //! fire of a job is recorded once, by its planned time, before its service runs.
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
+use futures_util::TryStreamExt;
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -64,6 +65,36 @@ pub struct Job {
     #[serde(flatten)]
     pub interval: Interval,
     pub cron_definition: Option<String>,
+}
+
+/// How long the record of a run is kept (each job's latest is kept for ever): longer than a
+/// scheduler tries to send a run. An older run is new only if it is later than its job's
+/// latest recorded run (a run missed while no scheduler ran), see [`Odb::job_record_fires`].
+pub const FIRE_RECORD_HORIZON: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
+
+/// Runs recorded per statement: 3 markers each stays under every backend's limit.
+const FIRE_CHUNK: usize = 500;
+
+/// A job as a server runs it: see [`Odb::job_fire_targets`].
+#[derive(Debug, Clone)]
+pub struct FireTarget {
+    pub id: i64,
+    pub name: String,
+    pub job_type: String,
+    pub extra: Option<String>,
+    pub service_name: String,
+}
+
+impl From<Job> for FireTarget {
+    fn from(j: Job) -> Self {
+        Self {
+            id: j.id,
+            name: j.name,
+            job_type: j.job_type,
+            extra: j.extra,
+            service_name: j.service_name,
+        }
+    }
 }
 
 /// Create/edit input; the service is given by id (the admin service resolves names).
@@ -128,11 +159,15 @@ fn taken(name: &str) -> impl FnOnce() -> String + '_ {
 impl Odb {
     pub async fn job_list(&self, cluster_id: i64) -> OdbResult<Vec<Job>> {
         let sql = self.dialect(&format!("{SELECT} ORDER BY j.name"));
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        // Row by row: a cluster's thousands of jobs never sit in memory twice, as rows and jobs.
+        let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(cluster_id)
-            .fetch_all(self.pool())
-            .await?;
-        rows.iter().map(from_row).collect()
+            .fetch(self.pool());
+        let mut jobs = Vec::new();
+        while let Some(row) = rows.try_next().await? {
+            jobs.push(from_row(&row)?);
+        }
+        Ok(jobs)
     }
 
     /// One job by `id` or, when there is no id, by `name`.
@@ -300,33 +335,108 @@ impl Odb {
     }
 
     /// Records runs (job id, planned time) in one transaction; for each, whether it is new.
-    /// A run recorded before (by this or another scheduler) is false: it must not run again.
-    /// `fired_at` is when the server took the runs (microseconds, for lateness).
+    /// A run recorded before (by this or another scheduler, or earlier in `runs`) is false:
+    /// it must not run again. `fired_at` is when the server took the runs. Rows go in
+    /// multi-row statements that return what they inserted, so a batch of thousands of runs
+    /// costs a few statements rather than one round trip each.
     pub async fn job_record_fires(
         &self,
         runs: &[(i64, String)],
         fired_at: &str,
     ) -> OdbResult<Vec<bool>> {
-        let insert = match self.engine() {
-            crate::config::OdbEngine::Mysql => {
-                "INSERT IGNORE INTO job_fire (job_id, planned, fired_at) VALUES (?, ?, ?)"
-            }
-            _ => {
-                "INSERT INTO job_fire (job_id, planned, fired_at) VALUES (?, ?, ?) ON CONFLICT (job_id, planned) DO NOTHING"
-            }
-        };
         let mut tx = self.pool().begin().await?;
-        let mut out = Vec::with_capacity(runs.len());
-        for (job_id, planned) in runs {
-            let res = sqlx::query(self.sql(insert))
-                .bind(*job_id)
-                .bind(planned.clone())
-                .bind(fired_at.to_string())
-                .execute(&mut *tx)
+        let mut inserted = HashSet::with_capacity(runs.len());
+        let mut unique = HashSet::with_capacity(runs.len());
+        // A run older than the records kept may have been pruned: it is new only if later
+        // than its job's latest run (rare: runs missed while no scheduler ran).
+        let horizon = crate::time::to_iso(chrono::Utc::now() - FIRE_RECORD_HORIZON);
+        let mut batch = Vec::with_capacity(runs.len());
+        for run in runs.iter().filter(|r| unique.insert(*r)) {
+            if run.1 < horizon {
+                let latest: Option<String> = sqlx::query_scalar(
+                    self.sql("SELECT MAX(planned) FROM job_fire WHERE job_id = ?"),
+                )
+                .bind(run.0)
+                .fetch_one(&mut *tx)
                 .await?;
-            out.push(res.rows_affected() > 0);
+                if latest.is_some_and(|l| l >= run.1) {
+                    continue;
+                }
+            }
+            batch.push(run);
+        }
+        for chunk in batch.chunks(FIRE_CHUNK) {
+            let values = vec!["(?, ?, ?)"; chunk.len()].join(", ");
+            let sql = match self.engine() {
+                crate::config::OdbEngine::Mysql => format!(
+                    "INSERT IGNORE INTO job_fire (job_id, planned, fired_at) VALUES {values} RETURNING job_id, planned"
+                ),
+                _ => format!(
+                    "INSERT INTO job_fire (job_id, planned, fired_at) VALUES {values} ON CONFLICT (job_id, planned) DO NOTHING RETURNING job_id, planned"
+                ),
+            };
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(self.dialect(&sql)));
+            for (job_id, planned) in chunk {
+                q = q
+                    .bind(*job_id)
+                    .bind(planned.clone())
+                    .bind(fired_at.to_string());
+            }
+            for row in q.fetch_all(&mut *tx).await? {
+                inserted.insert((row.try_get::<i64, _>(0)?, row.try_get::<String, _>(1)?));
+            }
         }
         tx.commit().await?;
+        // `remove`: a run given twice is new only the first time.
+        Ok(runs
+            .iter()
+            .map(|(id, planned)| inserted.remove(&(*id, planned.clone())))
+            .collect())
+    }
+
+    /// Deletes the records of runs planned before `before` (now less
+    /// [`FIRE_RECORD_HORIZON`]), except each job's latest, which [`Odb::job_last_runs`] needs
+    /// to find runs missed while no scheduler ran: the table holds minutes of runs however
+    /// long the cluster runs.
+    pub async fn job_prune_fires(&self, before: &str) -> OdbResult<u64> {
+        let sql = match self.engine() {
+            crate::config::OdbEngine::Mysql => {
+                "DELETE f FROM job_fire f JOIN (SELECT job_id, MAX(planned) AS latest FROM job_fire GROUP BY job_id) l \
+                 ON l.job_id = f.job_id WHERE f.planned < ? AND f.planned < l.latest"
+            }
+            _ => {
+                "DELETE FROM job_fire WHERE planned < ? AND planned < \
+                 (SELECT MAX(l.planned) FROM job_fire l WHERE l.job_id = job_fire.job_id)"
+            }
+        };
+        let res = sqlx::query(self.sql(sql))
+            .bind(before.to_string())
+            .execute(self.pool())
+            .await?;
+        Ok(res.rows_affected())
+    }
+
+    /// What a server needs to run its jobs' runs, by job id: lighter than [`Odb::job_list`],
+    /// as it is read for every batch of runs.
+    pub async fn job_fire_targets(&self, cluster_id: i64) -> OdbResult<HashMap<i64, FireTarget>> {
+        let mut rows = sqlx::query(self.sql(
+            "SELECT j.id, j.name, j.job_type, j.extra, s.name FROM job j \
+             JOIN service s ON s.id = j.service_id WHERE j.cluster_id = ?",
+        ))
+        .bind(cluster_id)
+        .fetch(self.pool());
+        let mut out = HashMap::new();
+        while let Some(r) = rows.try_next().await? {
+            let extra: Option<Vec<u8>> = r.try_get(3)?;
+            let t = FireTarget {
+                id: r.try_get(0)?,
+                name: r.try_get(1)?,
+                job_type: r.try_get(2)?,
+                extra: extra.map(|e| String::from_utf8_lossy(&e).into_owned()),
+                service_name: r.try_get(4)?,
+            };
+            out.insert(t.id, t);
+        }
         Ok(out)
     }
 

@@ -2,8 +2,13 @@
 //! Definitions are checked here (start date, interval, cron) by `zato_common::schedule`, the
 //! one planner the scheduler also uses. `fire` (ours) is how a scheduler runs a planned run:
 //! the run is recorded in the ODB by its planned time first, so it runs once whoever asks again.
+use std::collections::BTreeMap;
+
+use chrono::{NaiveDateTime, TimeDelta};
 use serde_json::{Value, json};
-use zato_common::odb::jobs::{CRON_STYLE, INTERVAL_BASED, Interval, Job, JobInput, ONE_TIME};
+use zato_common::odb::jobs::{
+    CRON_STYLE, FireTarget, INTERVAL_BASED, Interval, Job, JobInput, ONE_TIME,
+};
 use zato_common::schedule::{self, Plan};
 
 use super::{Builtin, Ctx, Input, ServiceError, ServiceResult, check_cluster};
@@ -253,19 +258,18 @@ async fn set_active_status(ctx: &Ctx, input: Value) -> ServiceResult {
     Ok(json!({"id": id, "is_active": is_active}))
 }
 
-/// Runs the job's service in the background, as a scheduler does: the service sees
-/// `self.channel.type == 'scheduler'` and the run in `self.request.scheduler`.
-fn run(ctx: &Ctx, job: &Job, planned: &str) -> String {
-    let cid = zato_common::new_cid();
-    let payload = extra_payload(job.extra.as_deref().unwrap_or_default());
+/// A run of the job's service as a scheduler starts it: the service sees
+/// `self.channel.type == 'scheduler'` and the run in `self.request.scheduler` (`fired_at` is
+/// set by [`start_at`] when the run is released to the invoker).
+fn run_call(job: &FireTarget, cid: String, planned: &str) -> Call {
     let meta = json!({
         "job_id": job.id, "job_name": job.name, "job_type": job.job_type, "planned": planned,
-        "fired_at": schedule::format(chrono::Utc::now().naive_utc()),
+        "fired_at": null,
     });
-    let call = Call {
+    Call {
         name: job.service_name.clone(),
-        cid: cid.clone(),
-        payload,
+        cid,
+        payload: extra_payload(job.extra.as_deref().unwrap_or_default()),
         raw_request: job.extra.clone().unwrap_or_default(),
         data_format: "dict".into(),
         channel: ChannelInfo::new(json!({
@@ -277,9 +281,37 @@ fn run(ctx: &Ctx, job: &Job, planned: &str) -> String {
             meta,
         },
         environ: Value::Null,
+    }
+}
+
+/// Releases runs planned for `at` to the invoker then: at once when `at` has come, else by
+/// one timer for all of them. Their `fired_at` is that moment, the same for all: how long
+/// each then waits for a place ([`crate::state::ServerState::background`]) and an
+/// interpreter is the server's load, seen as the service's own start time.
+fn start_at(ctx: &Ctx, at: NaiveDateTime, calls: Vec<Call>) {
+    let state = ctx.state.clone();
+    let wait = (at - chrono::Utc::now().naive_utc())
+        .to_std()
+        .unwrap_or_default();
+    // From now, not from when the task first runs: this one may keep its thread a while yet.
+    let deadline = tokio::time::Instant::now() + wait;
+    let start = move || {
+        let fired_at = json!(zato_common::time::utc_now_iso());
+        for mut call in calls {
+            if let Origin::Message { meta, .. } = &mut call.origin {
+                meta["fired_at"] = fired_at.clone();
+            }
+            crate::invoke::spawn(&state, call);
+        }
     };
-    crate::invoke::spawn(&ctx.state, call);
-    cid
+    if wait.is_zero() {
+        start();
+    } else {
+        ctx.state.rt.spawn(async move {
+            tokio::time::sleep_until(deadline).await;
+            start();
+        });
+    }
 }
 
 /// A job's `extra` as the service's payload, as upstream: JSON is parsed, `key=value` lines
@@ -305,14 +337,21 @@ pub fn extra_payload(extra: &str) -> Value {
 
 async fn execute(ctx: &Ctx, input: Value) -> ServiceResult {
     let job = by_id(ctx, &mut Input::new(&input)).await?;
-    let now = schedule::format(chrono::Utc::now().naive_utc());
-    let cid = run(ctx, &job, &now);
-    Ok(json!({"id": job.id, "cid": cid}))
+    let now = chrono::Utc::now().naive_utc();
+    let (id, cid) = (job.id, zato_common::new_cid());
+    let call = run_call(&job.into(), cid.clone(), &schedule::format(now));
+    start_at(ctx, now, vec![call]);
+    Ok(json!({"id": id, "cid": cid}))
 }
 
+/// How far ahead of its planned time a run may be sent (a scheduler sends them
+/// `zato_scheduler::run::AHEAD` ahead).
+const MAX_AHEAD: TimeDelta = TimeDelta::seconds(10);
+
 /// Planned runs of jobs, asked for by a scheduler: `{id, planned}` for one, or `runs`, a list
-/// of them. Each is recorded, then run; a run recorded before is not run again. A one-time
-/// job is deleted after its run, as upstream deletes it.
+/// of them. Each is recorded at once, then started at its planned time (at once if that has
+/// come); a run recorded before is not run again. A one-time job is deleted once its run is
+/// recorded, as upstream deletes it after its run.
 async fn fire(ctx: &Ctx, input: Value) -> ServiceResult {
     let i = Input::new(&input);
     check_cluster(ctx, &i)?;
@@ -325,46 +364,51 @@ async fn fire(ctx: &Ctx, input: Value) -> ServiceResult {
         }
         None => vec![input.clone()],
     };
+    let latest = chrono::Utc::now().naive_utc() + MAX_AHEAD;
     let mut runs = Vec::with_capacity(given.len());
     for run in &given {
         let mut r = Input::new(run);
         let id = r.int("id")?;
         let planned = r.str("planned");
         r.done()?;
-        let planned = schedule::parse_start_date(&planned)
-            .map(schedule::format)
-            .map_err(|_| {
-                ServiceError::bad_request(format!("`planned` `{planned}` is not a date and time"))
-            })?;
-        runs.push((id, planned));
-    }
-    let jobs: std::collections::HashMap<i64, Job> = ctx
-        .state
-        .odb
-        .job_list(ctx.state.cluster_id)
-        .await?
-        .into_iter()
-        .map(|j| (j.id, j))
-        .collect();
-    // Runs of jobs deleted meanwhile are dropped, not recorded.
-    let (known, gone): (Vec<_>, Vec<_>) =
-        runs.into_iter().partition(|(id, _)| jobs.contains_key(id));
-    let fired_at = zato_common::time::utc_now_iso();
-    let fresh = ctx.state.odb.job_record_fires(&known, &fired_at).await?;
-    let mut out = Vec::with_capacity(known.len() + gone.len());
-    for ((id, planned), is_new) in known.iter().zip(fresh) {
-        let Some(job) = jobs.get(id) else { continue };
-        let cid = is_new.then(|| run(ctx, job, planned));
-        if is_new && job.job_type == ONE_TIME {
-            ctx.state
-                .odb
-                .job_delete(ctx.state.cluster_id, job.id)
-                .await?;
-            changed(ctx, job.id).await;
+        let at = schedule::parse_start_date(&planned).map_err(|_| {
+            ServiceError::bad_request(format!("`planned` `{planned}` is not a date and time"))
+        })?;
+        if at > latest {
+            return Err(ServiceError::bad_request(format!(
+                "`planned` `{planned}` is more than {} s ahead: a run is sent at most that long before its time",
+                MAX_AHEAD.num_seconds()
+            )));
         }
-        out.push(json!({"id": id, "planned": planned, "fired": is_new, "cid": cid}));
+        runs.push((id, schedule::format(at), at));
     }
-    for (id, planned) in gone {
+    let jobs = ctx.state.odb.job_fire_targets(ctx.state.cluster_id).await?;
+    // Runs of jobs deleted meanwhile are dropped, not recorded.
+    let (known, gone): (Vec<_>, Vec<_>) = runs
+        .into_iter()
+        .partition(|(id, _, _)| jobs.contains_key(id));
+    let keys: Vec<(i64, String)> = known.iter().map(|(id, p, _)| (*id, p.clone())).collect();
+    let fired_at = zato_common::time::utc_now_iso();
+    let fresh = ctx.state.odb.job_record_fires(&keys, &fired_at).await?;
+    let mut out = Vec::with_capacity(known.len() + gone.len());
+    let mut by_time: BTreeMap<NaiveDateTime, Vec<_>> = BTreeMap::new();
+    for ((id, planned, at), is_new) in known.into_iter().zip(fresh) {
+        let cid = is_new.then(zato_common::new_cid);
+        out.push(json!({"id": id, "planned": planned, "fired": is_new, "cid": cid}));
+        let (Some(cid), Some(job)) = (cid, jobs.get(&id)) else {
+            continue;
+        };
+        if job.job_type == ONE_TIME {
+            ctx.state.odb.job_delete(ctx.state.cluster_id, id).await?;
+            changed(ctx, id).await;
+        }
+        let call = run_call(job, cid, &planned);
+        by_time.entry(at).or_default().push(call);
+    }
+    for (at, runs) in by_time {
+        start_at(ctx, at, runs);
+    }
+    for (id, planned, _) in gone {
         out.push(
             json!({"id": id, "planned": planned, "fired": false, "cid": null, "missing": true}),
         );
@@ -500,7 +544,7 @@ pub fn services() -> Vec<Builtin> {
             "zato.scheduler.job.fire",
             fire,
             &io! {
-                doc: "Planned runs of jobs, as a scheduler asks for them: `id` and `planned` (UTC) for one, or `runs`, a list of `{id, planned}` (answered with `runs`). Each is recorded by its planned time, then run; a run recorded before is not run again (`fired` is false). A one-time job is deleted after its run.",
+                doc: "Planned runs of jobs, as a scheduler asks for them: `id` and `planned` (UTC) for one, or `runs`, a list of `{id, planned}` (answered with `runs`). Each is recorded by its planned time at once and started at that time (at once when it has come; at most 10 s ahead); a run recorded before is not run again (`fired` is false). A one-time job is deleted once its run is recorded.",
                 optional: &["id", "planned", "runs"],
                 output: &["id", "fired", "cid", "runs"],
             }
