@@ -62,6 +62,8 @@ pub struct ServerState {
     /// drop work already taken on (a recorded scheduler run). Half the queue stays free for
     /// requests whose clients are waiting.
     pub background: tokio::sync::Semaphore,
+    /// Asynchronous invocations this process holds (`invoke::deferred`).
+    pub deferred: crate::invoke::deferred::Deferred,
     pub rt: tokio::runtime::Handle,
     pub started: Instant,
 }

@@ -289,6 +289,14 @@ impl Server {
         )
     }
 
+    /// SIGKILL and wait: the server dies with whatever it was doing.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
     /// SIGTERM and wait.
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {

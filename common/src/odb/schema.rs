@@ -346,6 +346,25 @@ const TABLES_IF_MISSING: &[Table] = &[
         ],
         constraints: &["UNIQUE (job_id, planned)"],
     },
+    // Asynchronous invocations until they ran (`odb::async_requests`).
+    Table {
+        name: "async_request",
+        cols: &[
+            nn("id", Id),
+            nn("cluster_id", Int),
+            nn("cid", Str(64)),
+            nn("service", Str(1000)),
+            nn("payload", Text),
+            nn("channel", Str(200)),
+            c("callback", Text),
+            c("in_reply_to", Str(64)),
+            c("expires_at", Str(40)),
+            nn("created_at", Str(40)),
+            c("claimed_by", Str(200)),
+            c("claimed_until", Str(40)),
+        ],
+        constraints: &[],
+    },
 ];
 
 fn col_ddl(engine: OdbEngine, col: &Col) -> String {

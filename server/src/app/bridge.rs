@@ -5,8 +5,9 @@ use serde_json::Value;
 
 use crate::connectors::{ConnError, HttpCall, HttpReply, RedisReply, SqlConn, SqlReply};
 use crate::core::{Call, ErrorKind};
-use crate::invoke::{invoke, spawn, wait};
-use crate::python::native::{Bridge, SqlCall};
+use crate::invoke::deferred::{self, AsyncCall};
+use crate::invoke::{invoke, wait};
+use crate::python::native::{AsyncOpts, Bridge, SqlCall};
 use crate::state::ServerState;
 
 /// Python's way into the server.
@@ -150,8 +151,7 @@ impl Bridge for ServerBridge {
         &self,
         name: &str,
         payload: Value,
-        _cid: &str,
-        channel: &str,
+        opts: AsyncOpts,
     ) -> Result<String, (ErrorKind, String)> {
         let state = self
             .state()
@@ -159,8 +159,15 @@ impl Bridge for ServerBridge {
         if !state.service_exists(name) {
             return Err((ErrorKind::NotFound, format!("Service `{name}` not found")));
         }
-        let cid = zato_common::new_cid();
-        spawn(&state, Call::internal(name, &cid, payload, channel));
-        Ok(cid)
+        let call = AsyncCall {
+            service: name.to_string(),
+            payload,
+            channel: opts.channel,
+            callback: opts.callback,
+            in_reply_to: None,
+            expiration: Some(opts.expiration),
+            cid: (!opts.cid.is_empty()).then_some(opts.cid),
+        };
+        wait(&state, deferred::submit(&state, call)).map_err(|e| (e.kind, e.message))
     }
 }

@@ -135,6 +135,12 @@ pub async fn run(dir: &Path, worker_index: u32) -> Result<(), StartError> {
         jwt_keys: crate::security::jwt::JwtKeys::new(&cfg.secret_key),
         applied: Mutex::new(Default::default()),
         background: tokio::sync::Semaphore::new((cfg.main.python_queue_size / 2).max(1)),
+        deferred: crate::invoke::deferred::Deferred::new(format!(
+            "{}:{}.{worker_index}:{}",
+            server.name,
+            std::process::id(),
+            chrono::Utc::now().timestamp_micros()
+        )),
         rt: tokio::runtime::Handle::current(),
         started,
         odb,
@@ -144,6 +150,7 @@ pub async fn run(dir: &Path, worker_index: u32) -> Result<(), StartError> {
         state: Arc::downgrade(&state),
     }));
     subscribe(&state);
+    tokio::spawn(crate::invoke::deferred::serve(state.clone()));
     // Events published from here on are seen by the broker loop.
     let last_event = state.odb.last_event_id(state.cluster_id).await?;
     if worker_index == 0 {

@@ -8,6 +8,7 @@ pub use crate::core::Observer;
 use crate::core::{Call, Ctx, Output, ServiceError};
 use crate::state::ServerState;
 
+pub mod deferred;
 pub mod observe;
 pub mod request;
 

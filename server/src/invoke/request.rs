@@ -8,7 +8,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Map, Value};
 use zato_common::admin::InvokeRequest;
 
-use super::{invoke, spawn};
+use super::invoke;
 use crate::core::{Call, ErrorKind, ServiceError};
 use crate::proto::codec;
 use crate::state::ServerState;
@@ -101,11 +101,23 @@ pub async fn invoke_from_request(
         if !state.service_exists(&name) {
             return Err(ServiceError::not_found(&name));
         }
-        let new_cid = zato_common::new_cid();
-        let mut call = Call::internal(&name, &new_cid, payload, "invoke-async");
-        call.raw_request = text;
-        spawn(state, call);
-        return Ok(Value::String(new_cid));
+        let expiration = match &req.expiration {
+            Some(Value::Number(n)) => n.as_f64(),
+            Some(Value::String(s)) => s.trim().parse().ok(),
+            _ => None,
+        };
+        let call = super::deferred::AsyncCall {
+            service: name,
+            payload,
+            channel: "invoke-async".into(),
+            callback: Vec::new(),
+            in_reply_to: None,
+            expiration,
+            cid: None,
+        };
+        return super::deferred::submit(state, call)
+            .await
+            .map(Value::String);
     }
     // XML and SOAP are decoded (and answered) exactly as an XML or SOAP channel would.
     let xml_format = match (req.transport.as_deref(), req.data_format.as_deref()) {

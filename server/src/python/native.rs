@@ -40,6 +40,18 @@ pub struct SqlCall {
     pub params: Value,
 }
 
+/// `invoke_async`'s options, as upstream's keyword arguments.
+pub struct AsyncOpts {
+    /// The channel type the service sees.
+    pub channel: String,
+    /// Services invoked with the response.
+    pub callback: Vec<String>,
+    /// Seconds within which it must start (0: no limit).
+    pub expiration: f64,
+    /// The CID to run it under; a new one when empty.
+    pub cid: String,
+}
+
 /// What Python may ask of the server. Implemented by the server; set once at start-up.
 pub trait Bridge: Send + Sync {
     /// Synchronously runs a service that is not a Python one. `Err((status, msg))`.
@@ -50,13 +62,13 @@ pub trait Bridge: Send + Sync {
         cid: &str,
         channel: &str,
     ) -> Result<Value, (crate::core::ErrorKind, String)>;
-    /// Schedules any service in the background and returns the new CID.
+    /// Stores an asynchronous invocation of any service (see `invoke::deferred`) and returns
+    /// its CID once it is stored.
     fn invoke_async(
         &self,
         name: &str,
         payload: Value,
-        cid: &str,
-        channel: &str,
+        opts: AsyncOpts,
     ) -> Result<String, (crate::core::ErrorKind, String)>;
     /// Whether an outgoing REST (`plain_http`) or SOAP connection of that name exists; also
     /// `sql` for SQL connections and `redis` for the `[kvdb]` one.
@@ -132,19 +144,25 @@ fn invoke<'py>(
 }
 
 #[pyfunction]
-#[pyo3(signature = (name, payload, cid, channel="invoke-async", data_format="dict"))]
+#[pyo3(signature = (name, payload, channel="invoke-async", callback=Vec::new(), expiration=0.0, cid=""))]
 fn invoke_async(
     py: Python<'_>,
     name: &str,
     payload: &Bound<'_, PyAny>,
-    cid: &str,
     channel: &str,
-    data_format: &str,
+    callback: Vec<String>,
+    expiration: f64,
+    cid: &str,
 ) -> PyResult<String> {
-    let _ = data_format;
     let payload = from_py(payload)?;
     let bridge = bridge()?;
-    py.detach(|| bridge.invoke_async(name, payload, cid, channel))
+    let opts = AsyncOpts {
+        channel: channel.to_string(),
+        callback,
+        expiration,
+        cid: cid.to_string(),
+    };
+    py.detach(|| bridge.invoke_async(name, payload, opts))
         .map_err(|(_, msg)| PyLookupError::new_err(msg))
 }
 

@@ -354,10 +354,32 @@ class Service:
 
     def invoke_async(self, name, payload='', channel=CHANNEL.INVOKE_ASYNC, data_format=DATA_FORMAT.DICT,
             transport=None, expiration=15, to_json_string=False, cid='', callback=None, zato_ctx=None, environ=None):
-        """Schedules a service to run in the background; returns its new CID."""
+        """Stores an invocation of a service to run in the background on any server of the
+        cluster, surviving a crash; returns its CID once stored. `callback` (a name, a list of
+        them or a service; by default `<this service's name>-async-callback` if deployed) gets
+        the response on channel `invoke-async-callback` with `self.in_reply_to` set to the CID.
+        `expiration`: seconds within which it must start (0 or None: no limit)."""
         from zato import _runtime
         _, name = _runtime._resolve(name)
-        return native().invoke_async(name, to_plain(payload), self.cid, channel, data_format)
+        if callback is None:
+            default = '{}-async-callback'.format(self.name)
+            callbacks = [default] if _runtime._resolve(default)[0] is not None else []
+        else:
+            callbacks = [_runtime._resolve(type(item) if isinstance(item, Service) else item)[1] for item in
+                (callback if isinstance(callback, (list, tuple)) else [callback])]
+        if to_json_string and not isinstance(payload, str):
+            payload = json.dumps(payload)
+        return native().invoke_async(name, to_plain(payload), channel or CHANNEL.INVOKE_ASYNC, callbacks,
+            float(expiration or 0), cid or '')
+
+    @property
+    def in_reply_to(self):
+        """The CID of the asynchronous invocation whose response a callback received, else None."""
+        req = self.__dict__.get('_zato_req') or {}
+        message = req.get('message') if isinstance(req, dict) else None
+        if message and message.get('transport') == 'invoke-async':
+            return (message.get('meta') or {}).get('in_reply_to')
+        return None
 
     # ############################################################################################################################
 

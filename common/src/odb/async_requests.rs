@@ -1,0 +1,219 @@
+//! `async_request` (ours): asynchronous invocations, stored before their caller gets the CID.
+//! A request is claimed by one server process at a time, with a lease (`claimed_until`) the
+//! holder renews while the request waits or runs; a holder that dies stops renewing and any
+//! server claims the request again (at least once). A request that ran is deleted, so it is
+//! never claimed again. Times are naive UTC ISO text with microseconds: text order is time
+//! order.
+use sqlx::Row;
+
+use super::{Odb, OdbResult};
+use crate::config::OdbEngine;
+
+/// An asynchronous invocation as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AsyncRequest {
+    pub id: i64,
+    pub cid: String,
+    pub service: String,
+    /// JSON text.
+    pub payload: String,
+    /// The channel type the service sees (`invoke-async`, `invoke-async-callback`...).
+    pub channel: String,
+    /// JSON list of the services that get the response, if any.
+    pub callback: Option<String>,
+    /// The CID of the request this one answers (a callback's).
+    pub in_reply_to: Option<String>,
+    /// Not run after this time.
+    pub expires_at: Option<String>,
+}
+
+const COLUMNS: &str = "id, cid, service, payload, channel, callback, in_reply_to, expires_at";
+
+fn from_row(r: &sqlx::any::AnyRow) -> OdbResult<AsyncRequest> {
+    Ok(AsyncRequest {
+        id: r.try_get(0)?,
+        cid: r.try_get(1)?,
+        service: r.try_get(2)?,
+        payload: r.try_get(3)?,
+        channel: r.try_get(4)?,
+        callback: r.try_get(5)?,
+        in_reply_to: r.try_get(6)?,
+        expires_at: r.try_get(7)?,
+    })
+}
+
+/// `?, ?, ...` for `n` values.
+fn markers(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+impl Odb {
+    /// Stores a request (its `id` is ignored) and returns its new id. `claim`: the holder and
+    /// lease end, for a request its own server runs at once; None leaves it to any server.
+    pub async fn async_put(
+        &self,
+        cluster_id: i64,
+        r: &AsyncRequest,
+        claim: Option<(&str, &str)>,
+    ) -> OdbResult<i64> {
+        let q = sqlx::query(self.sql_insert(
+            "INSERT INTO async_request (cluster_id, cid, service, payload, channel, callback, in_reply_to, expires_at, created_at, claimed_by, claimed_until) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        ))
+        .bind(cluster_id)
+        .bind(r.cid.clone())
+        .bind(r.service.clone())
+        .bind(r.payload.clone())
+        .bind(r.channel.clone())
+        .bind(r.callback.clone())
+        .bind(r.in_reply_to.clone())
+        .bind(r.expires_at.clone())
+        .bind(crate::time::utc_now_iso())
+        .bind(claim.map(|c| c.0.to_string()))
+        .bind(claim.map(|c| c.1.to_string()));
+        self.insert_returning_id(q).await
+    }
+
+    /// Claims up to `limit` requests nobody holds (never claimed, or their holder's lease
+    /// ended before `now`) and not expired, oldest first, for `holder` until `until`.
+    /// Concurrent claimers never get the same request.
+    pub async fn async_claim(
+        &self,
+        cluster_id: i64,
+        holder: &str,
+        until: &str,
+        now: &str,
+        limit: usize,
+    ) -> OdbResult<Vec<AsyncRequest>> {
+        let free = "cluster_id = ? AND (claimed_until IS NULL OR claimed_until < ?) \
+                    AND (expires_at IS NULL OR expires_at >= ?)";
+        if self.engine() != OdbEngine::Mysql {
+            // One statement: SQLite runs it alone, PostgreSQL skips rows others are claiming.
+            let lock = match self.engine() {
+                OdbEngine::Postgresql => " FOR UPDATE SKIP LOCKED",
+                _ => "",
+            };
+            let sql = format!(
+                "UPDATE async_request SET claimed_by = ?, claimed_until = ? WHERE id IN \
+                 (SELECT id FROM async_request WHERE {free} ORDER BY id LIMIT {limit}{lock}) \
+                 RETURNING {COLUMNS}"
+            );
+            let rows = sqlx::query(sqlx::AssertSqlSafe(self.dialect(&sql)))
+                .bind(holder.to_string())
+                .bind(until.to_string())
+                .bind(cluster_id)
+                .bind(now.to_string())
+                .bind(now.to_string())
+                .fetch_all(self.pool())
+                .await?;
+            let mut out = rows.iter().map(from_row).collect::<OdbResult<Vec<_>>>()?;
+            out.sort_by_key(|r| r.id);
+            return Ok(out);
+        }
+        // MariaDB has no UPDATE ... RETURNING: lock, claim, read back.
+        let mut tx = self.pool().begin().await?;
+        let sql = format!(
+            "SELECT id FROM async_request WHERE {free} ORDER BY id LIMIT {limit} FOR UPDATE SKIP LOCKED"
+        );
+        let ids: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(cluster_id)
+            .bind(now.to_string())
+            .bind(now.to_string())
+            .fetch_all(&mut *tx)
+            .await?;
+        if ids.is_empty() {
+            tx.commit().await?;
+            return Ok(Vec::new());
+        }
+        let list = markers(ids.len());
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE async_request SET claimed_by = ?, claimed_until = ? WHERE id IN ({list})"
+        )))
+        .bind(holder.to_string())
+        .bind(until.to_string());
+        for id in &ids {
+            q = q.bind(*id);
+        }
+        q.execute(&mut *tx).await?;
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM async_request WHERE id IN ({list}) ORDER BY id"
+        )));
+        for id in &ids {
+            q = q.bind(*id);
+        }
+        let rows = q.fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// Extends the lease of every request `holder` holds (waiting or running) to `until`.
+    pub async fn async_renew(&self, holder: &str, until: &str) -> OdbResult<u64> {
+        let res = sqlx::query(
+            self.sql("UPDATE async_request SET claimed_until = ? WHERE claimed_by = ?"),
+        )
+        .bind(until.to_string())
+        .bind(holder.to_string())
+        .execute(self.pool())
+        .await?;
+        Ok(res.rows_affected())
+    }
+
+    /// Deletes requests that ran, in one statement per thousand.
+    pub async fn async_done(&self, ids: &[i64]) -> OdbResult<()> {
+        for chunk in ids.chunks(1000) {
+            let sql = format!(
+                "DELETE FROM async_request WHERE id IN ({})",
+                markers(chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(self.dialect(&sql)));
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            q.execute(self.pool()).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether the cluster has requests to claim (`free`) or to drop as expired, by reads
+    /// only: an idle server looks without writing.
+    pub async fn async_probe(&self, cluster_id: i64, now: &str) -> OdbResult<(bool, bool)> {
+        let probe = |cond: &str| {
+            format!(
+                "SELECT id FROM async_request WHERE cluster_id = ? AND (claimed_until IS NULL OR claimed_until < ?) AND {cond} LIMIT 1"
+            )
+        };
+        let mut out = [false; 2];
+        for (i, cond) in ["(expires_at IS NULL OR expires_at >= ?)", "expires_at < ?"]
+            .into_iter()
+            .enumerate()
+        {
+            out[i] = sqlx::query(sqlx::AssertSqlSafe(self.dialect(&probe(cond))))
+                .bind(cluster_id)
+                .bind(now.to_string())
+                .bind(now.to_string())
+                .fetch_optional(self.pool())
+                .await?
+                .is_some();
+        }
+        Ok((out[0], out[1]))
+    }
+
+    /// Deletes the cluster's requests that expired unrun and nobody holds, returning them.
+    pub async fn async_drop_expired(
+        &self,
+        cluster_id: i64,
+        now: &str,
+    ) -> OdbResult<Vec<AsyncRequest>> {
+        let sql = format!(
+            "DELETE FROM async_request WHERE cluster_id = ? AND expires_at < ? \
+             AND (claimed_until IS NULL OR claimed_until < ?) RETURNING {COLUMNS}"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(self.dialect(&sql)))
+            .bind(cluster_id)
+            .bind(now.to_string())
+            .bind(now.to_string())
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(from_row).collect()
+    }
+}

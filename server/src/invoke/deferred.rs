@@ -1,0 +1,257 @@
+//! Asynchronous invocations that survive a crash: `invoke_async`, admin invoke with
+//! `is_async` and their callbacks. Each request is stored in the ODB (`async_request`) before
+//! its caller gets the CID. The server that stored it claims it at once when it has a free
+//! background place (else any server claims it within a second) and holds it with a lease it
+//! renews every second while the request waits or runs; once it ran it is deleted. A server
+//! killed mid-flight stops renewing and another claims its requests: at least once, and a
+//! request that ran is never run again. `expiration` (seconds) is honoured: a request not
+//! started in time is dropped and logged.
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use chrono::{TimeDelta, Utc};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use zato_common::odb::async_requests::AsyncRequest;
+
+use crate::core::{Call, Origin, ServiceError};
+use crate::state::ServerState;
+
+/// How long a claim holds without renewal: a dead holder's requests are claimed again after
+/// at most this long.
+const LEASE: TimeDelta = TimeDelta::seconds(3);
+/// How often claims are renewed and free requests looked for.
+const TICK: Duration = Duration::from_millis(500);
+/// Requests claimed at most at once per look.
+const CLAIM_AT_ONCE: usize = 200;
+
+/// This process's side of the queue: who it is on the leases, and requests that ran, to be
+/// deleted in batches.
+pub struct Deferred {
+    holder: String,
+    /// Requests this process holds (waiting or running): leases are renewed only while some.
+    held: AtomicUsize,
+    done: mpsc::UnboundedSender<i64>,
+    done_rx: std::sync::Mutex<Option<mpsc::UnboundedReceiver<i64>>>,
+}
+
+impl Deferred {
+    /// `holder`: this process on the leases (server name, pid and start time).
+    pub fn new(holder: String) -> Self {
+        let (done, rx) = mpsc::unbounded_channel();
+        Self {
+            holder,
+            held: AtomicUsize::new(0),
+            done,
+            done_rx: std::sync::Mutex::new(Some(rx)),
+        }
+    }
+}
+
+/// An asynchronous invocation as a caller asks for it.
+pub struct AsyncCall {
+    pub service: String,
+    pub payload: Value,
+    /// The channel type the service sees.
+    pub channel: String,
+    /// Services invoked (asynchronously) with the response.
+    pub callback: Vec<String>,
+    pub in_reply_to: Option<String>,
+    /// Seconds within which it must start; None or 0: no limit.
+    pub expiration: Option<f64>,
+    /// The CID to run it under (fan-out targets share one); a new one when None.
+    pub cid: Option<String>,
+}
+
+fn iso(t: chrono::DateTime<Utc>) -> String {
+    zato_common::time::to_iso(t)
+}
+
+/// Stores `c` and returns its CID; the service runs in the background.
+pub async fn submit(state: &Arc<ServerState>, c: AsyncCall) -> Result<String, ServiceError> {
+    let now = Utc::now();
+    let cid = c.cid.unwrap_or_else(zato_common::new_cid);
+    let expires_at = c
+        .expiration
+        .filter(|e| *e > 0.0 && e.is_finite())
+        .and_then(|e| TimeDelta::try_milliseconds((e.min(1e9) * 1000.0) as i64))
+        .map(|d| iso(now + d));
+    let mut req = AsyncRequest {
+        id: 0,
+        cid: cid.clone(),
+        service: c.service,
+        payload: c.payload.to_string(),
+        channel: c.channel,
+        callback: (!c.callback.is_empty()).then(|| json!(c.callback).to_string()),
+        in_reply_to: c.in_reply_to,
+        expires_at,
+    };
+    let d = &state.deferred;
+    // Run here when a place is free; otherwise any server's next look takes it.
+    let until = iso(now + LEASE);
+    let claim =
+        (state.background.available_permits() > 0).then_some((d.holder.as_str(), until.as_str()));
+    req.id = state
+        .odb
+        .async_put(state.cluster_id, &req, claim)
+        .await
+        .map_err(|e| {
+            ServiceError::internal(&format!("the async request could not be stored: {e}"))
+        })?;
+    if claim.is_some() {
+        run(state, req);
+    }
+    Ok(cid)
+}
+
+/// Runs a claimed request in the background, then marks it done and sends its callbacks.
+fn run(state: &Arc<ServerState>, req: AsyncRequest) {
+    state.deferred.held.fetch_add(1, Ordering::Relaxed);
+    let st = state.clone();
+    state.rt.spawn(async move {
+        let _place = st.background.acquire().await.ok();
+        let now = iso(Utc::now());
+        if req.expires_at.as_deref().is_some_and(|e| e < now.as_str()) {
+            tracing::warn!(
+                cid = req.cid,
+                service = req.service,
+                "async request expired before it could run (expires_at {})",
+                req.expires_at.as_deref().unwrap_or_default()
+            );
+            st.deferred.finished(req.id);
+            return;
+        }
+        let payload = serde_json::from_str(&req.payload).unwrap_or(Value::Null);
+        let mut call = Call::internal(&req.service, &req.cid, payload, &req.channel);
+        call.raw_request = req.payload.clone();
+        call.origin = Origin::Message {
+            transport: "invoke-async",
+            meta: json!({"in_reply_to": req.in_reply_to}),
+        };
+        let result = super::invoke(&st, call).await;
+        match result {
+            Ok(out) => {
+                let callbacks: Vec<String> = req
+                    .callback
+                    .as_deref()
+                    .and_then(|c| serde_json::from_str(c).ok())
+                    .unwrap_or_default();
+                let response = out.body.to_value();
+                for name in callbacks {
+                    let back = AsyncCall {
+                        service: name.clone(),
+                        payload: response.clone(),
+                        channel: "invoke-async-callback".into(),
+                        callback: Vec::new(),
+                        in_reply_to: Some(req.cid.clone()),
+                        expiration: None,
+                        cid: None,
+                    };
+                    if let Err(e) = submit(&st, back).await {
+                        tracing::error!(cid = req.cid, "callback `{name}` not sent: {}", e.message);
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(
+                    cid = req.cid,
+                    service = req.service,
+                    "async invocation failed: {}",
+                    e.message
+                );
+                if let Some(tb) = e.traceback {
+                    tracing::error!(cid = req.cid, service = req.service, "{tb}");
+                }
+            }
+        }
+        st.deferred.finished(req.id);
+    });
+}
+
+impl Deferred {
+    /// A request ran (or expired): its lease is no longer renewed and it is deleted soon.
+    fn finished(&self, id: i64) {
+        self.held.fetch_sub(1, Ordering::Relaxed);
+        let _ = self.done.send(id);
+    }
+}
+
+/// Renews this process's claims, claims free requests while places are free, drops expired
+/// ones and deletes those that ran, for the life of the server.
+pub async fn serve(state: Arc<ServerState>) {
+    let Some(mut done) = state
+        .deferred
+        .done_rx
+        .lock()
+        .ok()
+        .and_then(|mut r| r.take())
+    else {
+        return;
+    };
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ran = Vec::new();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            n = done.recv_many(&mut ran, 1000) => {
+                if n == 0 {
+                    return;
+                }
+                // Batch deletes: what finished meanwhile goes in the same statement.
+                while let Ok(id) = done.try_recv() {
+                    ran.push(id);
+                }
+                if let Err(e) = state.odb.async_done(&ran).await {
+                    tracing::warn!("{} async requests that ran could not be marked so (they may run again): {e}", ran.len());
+                }
+                ran.clear();
+                continue;
+            }
+        }
+        if let Err(e) = look(&state).await {
+            tracing::warn!("async requests: {e}");
+        }
+    }
+}
+
+async fn look(state: &Arc<ServerState>) -> Result<(), zato_common::odb::OdbError> {
+    let d = &state.deferred;
+    let now = Utc::now();
+    let until = iso(now + LEASE);
+    if d.held.load(Ordering::Relaxed) > 0 {
+        state.odb.async_renew(&d.holder, &until).await?;
+    }
+    let now_s = iso(now);
+    let (free, expired) = state.odb.async_probe(state.cluster_id, &now_s).await?;
+    let gone = match expired {
+        true => {
+            state
+                .odb
+                .async_drop_expired(state.cluster_id, &now_s)
+                .await?
+        }
+        false => Vec::new(),
+    };
+    for gone in gone {
+        tracing::warn!(
+            cid = gone.cid,
+            service = gone.service,
+            "async request expired before it could run (expires_at {})",
+            gone.expires_at.unwrap_or_default()
+        );
+    }
+    let places = state.background.available_permits().min(CLAIM_AT_ONCE);
+    if !free || places == 0 {
+        return Ok(());
+    }
+    let claimed = state
+        .odb
+        .async_claim(state.cluster_id, &d.holder, &until, &now_s, places)
+        .await?;
+    for req in claimed {
+        run(state, req);
+    }
+    Ok(())
+}

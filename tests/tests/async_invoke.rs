@@ -1,0 +1,161 @@
+//! Asynchronous invocations that survive a crash (`invoke::deferred`): 1,000 stored through
+//! `self.invoke_async` on one of two servers, that server killed with SIGKILL while they run,
+//! and every one still runs (the other server claims what the dead one held once its lease
+//! lapses); a repeat only for what was under way at the kill, counted and reported. Callbacks
+//! (the default `<caller>-async-callback` and a named one) get the response with
+//! `self.in_reply_to`; admin invoke with `is_async` stores its request the same way.
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use zato_tests::{Backend, Options, TestCluster, eventually};
+
+const SERVICES: &str = include_str!("fixtures/deferred.py");
+const TOTAL: i64 = 1000;
+
+fn lines(out: &Path) -> Vec<Value> {
+    std::fs::read_to_string(out)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+async fn survives_a_kill(backend: Backend) {
+    let mut c = TestCluster::start(
+        backend,
+        Options {
+            servers: 2,
+            ..Options::default()
+        },
+    )
+    .await
+    .unwrap();
+    let admin1 = c.servers[0].admin();
+    let admin2 = c.servers[1].admin();
+    zato_tests::deploy(&admin1, "deferred.py", SERVICES)
+        .await
+        .unwrap();
+    let on_both = eventually(Duration::from_secs(10), || async {
+        let probe = json!({"out": ""});
+        admin1.invoke("asyncs.answer", &probe).await.ok()?;
+        admin2.invoke("asyncs.answer", &probe).await.ok()?;
+        Some(())
+    })
+    .await;
+    assert!(on_both.is_some(), "the services did not reach both servers");
+    let dir = c.servers[0].dir.parent().unwrap().to_path_buf();
+    let out = dir.join("async-runs.jsonl");
+
+    // Callbacks: the default one and a named one, each told which request it answers.
+    let cbs = dir.join("callbacks.jsonl");
+    let called = admin1
+        .invoke("asyncs.caller", &json!({"out": cbs}))
+        .await
+        .unwrap()
+        .data;
+    let got = eventually(Duration::from_secs(10), || async {
+        let l = lines(&cbs);
+        (l.len() >= 2).then_some(l)
+    })
+    .await
+    .unwrap_or_else(|| panic!("callbacks did not run: {:?}", lines(&cbs)));
+    let by_name: HashMap<String, &Value> = got
+        .iter()
+        .map(|l| (l["callback"].as_str().unwrap_or_default().to_string(), l))
+        .collect();
+    let default = by_name["asyncs.caller-async-callback"];
+    assert_eq!(default["in_reply_to"], called["default"], "{got:?}");
+    assert_eq!(default["channel"], "invoke-async-callback");
+    assert_eq!(default["answer"], 42);
+    assert_eq!(
+        by_name["asyncs.named-callback"]["in_reply_to"],
+        called["named"]
+    );
+
+    // Admin invoke with is_async answers the CID of a stored request.
+    let mut req =
+        zato_common::admin::InvokeRequest::new("asyncs.record", &json!({"out": out, "n": -1}));
+    req.is_async = Some(true);
+    let cid = admin2.send(&req).await.unwrap().data;
+    let ran = eventually(Duration::from_secs(10), || async {
+        lines(&out).into_iter().find(|l| l["n"] == -1)
+    })
+    .await
+    .unwrap_or_else(|| panic!("the admin async request did not run"));
+    assert_eq!(ran["cid"], cid);
+    assert_eq!(ran["channel"], "invoke-async");
+
+    // 1,000 stored on server1, which is killed while they run.
+    let started = admin1
+        .invoke("asyncs.start", &json!({"out": out, "from": 0, "to": TOTAL}))
+        .await
+        .unwrap()
+        .data;
+    let cids: HashMap<i64, String> = started["cids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(n, c)| (n as i64, c.as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(cids.len() as i64, TOTAL);
+    let pid1 = c.servers[0].pid().map(i64::from);
+    c.servers[0].kill();
+    let ran_before_kill = lines(&out)
+        .iter()
+        .filter(|l| l["pid"].as_i64() == pid1)
+        .count();
+
+    let all = eventually(Duration::from_secs(60), || async {
+        let l = lines(&out);
+        let seen: std::collections::HashSet<i64> = l
+            .iter()
+            .filter_map(|r| r["n"].as_i64())
+            .filter(|n| *n >= 0)
+            .collect();
+        (seen.len() as i64 == TOTAL).then_some(l)
+    })
+    .await;
+    let l = all.unwrap_or_else(|| {
+        let seen: std::collections::HashSet<i64> =
+            lines(&out).iter().filter_map(|r| r["n"].as_i64()).collect();
+        panic!(
+            "{} of {TOTAL} ran after the kill",
+            seen.iter().filter(|n| **n >= 0).count()
+        )
+    });
+    let mut times: HashMap<i64, usize> = HashMap::new();
+    for r in l.iter().filter(|r| r["n"].as_i64().is_some_and(|n| n >= 0)) {
+        let n = r["n"].as_i64().unwrap();
+        *times.entry(n).or_default() += 1;
+        assert_eq!(r["cid"].as_str(), cids.get(&n).map(String::as_str), "{r}");
+    }
+    let repeats: usize = times.values().map(|t| t - 1).sum();
+    let by_survivor = l.iter().filter(|r| r["pid"].as_i64() != pid1).count();
+    println!(
+        "{backend:?}: {TOTAL} async requests, {ran_before_kill} ran before server1 was killed, \
+         {by_survivor} by server2 afterwards, {repeats} repeated (under way at the kill)"
+    );
+    assert!(
+        repeats <= 100,
+        "{repeats} requests ran twice: only those under way at the kill may"
+    );
+    c.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn survives_a_kill_on_sqlite() {
+    survives_a_kill(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn survives_a_kill_on_postgresql() {
+    survives_a_kill(Backend::Postgresql).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn survives_a_kill_on_mariadb() {
+    survives_a_kill(Backend::Mysql).await;
+}
