@@ -3,7 +3,8 @@
 //! and every one still runs (the other server claims what the dead one held once its lease
 //! lapses); a repeat only for what was under way at the kill, counted and reported. Callbacks
 //! (the default `<caller>-async-callback` and a named one) get the response with
-//! `self.in_reply_to`; admin invoke with `is_async` stores its request the same way.
+//! `self.in_reply_to`; admin invoke with `is_async` stores its request the same way; a
+//! request left unclaimed is taken by any server, one whose expiration passed is dropped.
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
@@ -86,6 +87,40 @@ async fn survives_a_kill(backend: Backend) {
     .unwrap_or_else(|| panic!("the admin async request did not run"));
     assert_eq!(ran["cid"], cid);
     assert_eq!(ran["channel"], "invoke-async");
+
+    // Stored by a server that died before running them (no claim): any server takes the
+    // live one within a second; the one whose expiration passed is dropped, never run.
+    let odb = zato_common::odb::Odb::connect(&c.db.cfg).await.unwrap();
+    let cluster = odb.cluster_by_name(&c.name).await.unwrap().unwrap();
+    let stored = |n: i64, expires_at: &str| zato_common::odb::async_requests::AsyncRequest {
+        id: 0,
+        cid: format!("stored{n}"),
+        service: "asyncs.record".into(),
+        payload: json!({"out": out, "n": n}).to_string(),
+        channel: "invoke-async".into(),
+        callback: None,
+        in_reply_to: None,
+        expires_at: Some(expires_at.to_string()),
+    };
+    let later = zato_common::time::to_iso(chrono::Utc::now() + chrono::TimeDelta::minutes(5));
+    let past = zato_common::time::to_iso(chrono::Utc::now() - chrono::TimeDelta::seconds(1));
+    odb.async_put(cluster.id, &stored(-2, &past), None).await.unwrap();
+    odb.async_put(cluster.id, &stored(-3, &later), None).await.unwrap();
+    let taken = eventually(Duration::from_secs(5), || async {
+        lines(&out).into_iter().find(|l| l["n"] == -3)
+    })
+    .await;
+    assert_eq!(taken.map(|t| t["cid"].clone()), Some(json!("stored-3")));
+    let dropped = eventually(Duration::from_secs(5), || async {
+        let left: Option<i64> = sqlx::query_scalar("SELECT COUNT(*) FROM async_request")
+            .fetch_one(odb.pool())
+            .await
+            .ok();
+        (left == Some(0)).then_some(())
+    })
+    .await;
+    assert!(dropped.is_some(), "the expired request was not dropped");
+    assert!(!lines(&out).iter().any(|l| l["n"] == -2), "an expired request ran");
 
     // 1,000 stored on server1, which is killed while they run.
     let started = admin1

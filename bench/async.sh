@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Durable asynchronous invocations on the ODB transport (SQLite, the default ODB): wrk against a
+# REST channel whose Python service stores one self.invoke_async of a no-op service per request.
+# Measured per round: requests stored per second (wrk's rate) and completed per second (all
+# stored while wrk ran, over the time until the last one had run and was deleted). Baseline in
+# the same run, interleaved: the same channel whose service invokes the no-op synchronously
+# (self.invoke), the same Python work with nothing stored. Medians of BENCH_ROUNDS rounds.
+# Writes bench/ASYNC.md and its section of bench/RESULTS.md.
+#   bash bench/async.sh
+#   BENCH_ROUNDS=1 ASYNC_SECONDS=3 bash bench/async.sh   # smoke
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+ROUNDS="${BENCH_ROUNDS:-3}"
+SECS="${ASYNC_SECONDS:-10}"
+CONNS="${ASYNC_CONNECTIONS:-16}"
+OUT="${BENCH_ASYNC_OUT:-$ROOT/bench/ASYNC.md}"
+RESULTS="${BENCH_RESULTS:-$ROOT/bench/RESULTS.md}"
+PY=(python3 "$ROOT/bench/bench.py")
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+
+bash scripts/install-deps.sh --bench
+cargo build --release -p zato-server -p zato-cli
+BIN="$ROOT/target/release"
+GIT_REV="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+[ -z "$(git status --porcelain -- . ':!bench' 2>/dev/null)" ] || GIT_REV="$GIT_REV + uncommitted changes"
+
+TMP="$(mktemp -d -t zato-async-bench.XXXXXX)"
+SERVER_PID=""
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if [ -n "$SERVER_PID" ]; then kill -TERM "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+  [ "$rc" -eq 0 ] || show_server_log
+  rm -rf "$TMP"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+new_server bench
+cp "$ROOT/bench/services/bench_async.py" "$TMP/server1/pickup/incoming/services/"
+"$BIN/zato-server" "$TMP/server1" > "$TMP/server.stdout" 2>&1 &
+SERVER_PID=$!
+"${PY[@]}" wait "http://127.0.0.1:$PORT/zato/ping" 60
+for s in bench.noop bench.async-one bench.sync-one; do "${PY[@]}" wait-deployed "$PORT" "$PW" "$s"; done
+for kind in async sync; do
+  "${PY[@]}" admin "$PORT" "$PW" zato.http-soap.create \
+    "{\"name\": \"bench-$kind\", \"url_path\": \"/bench/$kind\", \"service\": \"bench.$kind-one\", \"connection\": \"channel\", \"transport\": \"plain_http\", \"data_format\": \"json\", \"method\": \"GET\"}" >/dev/null
+done
+"${PY[@]}" wait "http://127.0.0.1:$PORT/bench/async" 10
+"${PY[@]}" wait "http://127.0.0.1:$PORT/bench/sync" 10
+
+left() { sqlite3 "$TMP/zato.db" 'SELECT COUNT(*) FROM async_request'; }
+now() { date +%s%N; }
+: > "$TMP/runs.txt"
+for round in $(seq 1 "$ROUNDS"); do
+  for kind in sync async; do
+    t0=$(now)
+    wrk -t2 -c"$CONNS" -d"${SECS}s" --latency "http://127.0.0.1:$PORT/bench/$kind" > "$TMP/wrk.txt"
+    # The stored requests still to run, then done: completed = all stored / time to the last.
+    while [ "$kind" = async ] && [ "$(left)" != 0 ]; do sleep 0.05; done
+    t1=$(now)
+    res=$("${PY[@]}" parse "$TMP/wrk.txt")
+    echo "$round $kind $t0 $t1 $res" >> "$TMP/runs.txt"
+    echo "round $round $kind: $(echo "$res" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(round(r["rps"]), "req/s,", r["requests"], "requests, non-2xx", r["non2xx"])')"
+  done
+done
+ERRORS=$( (grep -cE ' ERROR |panicked' "$TMP/server1/logs/server.log" "$TMP/server.stdout" || true) | awk -F: '{s+=$2} END {print s+0}')
+
+python3 - "$TMP/runs.txt" "$OUT" "$RESULTS" "$GIT_REV" "$ROUNDS" "$SECS" "$CONNS" "$ERRORS" <<'PYEOF'
+import datetime, json, os, statistics, sys
+sys.path.insert(0, 'bench')
+import sections
+runs_path, out, results, rev, rounds, secs, conns, errors = sys.argv[1:]
+runs = {'sync': [], 'async': []}
+for line in open(runs_path):
+    rnd, kind, t0, t1, res = line.split(' ', 4)
+    r = json.loads(res)
+    r['completed'] = r['requests'] / ((int(t1) - int(t0)) / 1e9)
+    runs[kind].append(r)
+med = lambda kind, k: statistics.median(x[k] for x in runs[kind])
+fmt = lambda xs: ', '.join('{:,.0f}'.format(x) for x in xs)
+stored, completed, base = med('async', 'rps'), med('async', 'completed'), med('sync', 'rps')
+rows = [
+    '| measure | median | rounds | goal |', '|---|--:|---|---|',
+    '| async requests stored/s (self.invoke_async per REST request) | {:,.0f} | {} | |'.format(stored, fmt(x['rps'] for x in runs['async'])),
+    '| async requests completed/s (stored, run and deleted) | {:,.0f} | {} | >= 5,000/s |'.format(completed, fmt(x['completed'] for x in runs['async'])),
+    '| baseline: the same calls synchronous (self.invoke), req/s | {:,.0f} | {} | |'.format(base, fmt(x['rps'] for x in runs['sync'])),
+    '| ratio completed async / synchronous | {:.2f}x | | |'.format(completed / base if base else 0),
+    '| REST p99 while storing | {:.2f} ms | {} | |'.format(med('async', 'p99_ms'), ', '.join('{:.2f}'.format(x['p99_ms']) for x in runs['async'])),
+]
+command = 'BENCH_ROUNDS={} ASYNC_SECONDS={} bash bench/async.sh'.format(rounds, secs)
+body = '\n'.join([
+    '## Durable asynchronous invocations (ODB transport)', '',
+    'Command: `{}` at {} ({} cores), {}; wrk -t2 -c{} for {} s per measurement, rounds interleaved, medians; server errors logged: {}.'.format(
+        command, rev, os.cpu_count(), datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'), conns, secs, errors), '',
+    'One server, SQLite ODB. Each REST request runs a Python service that stores one `self.invoke_async` of a',
+    'no-op service (`async_request`, committed before the CID is answered); the server runs it and deletes it.',
+    '"Completed" divides all requests stored during the wrk run by the time until the last had run. The',
+    'baseline channel\'s service invokes the no-op synchronously: the same Python work, nothing stored.', '',
+] + rows) + '\n'
+open(out, 'w').write('# Asynchronous invocations benchmark\n\n' + body.split('\n', 2)[2])
+sections.put(results, 'async', body)
+print('\n'.join(rows))
+PYEOF
