@@ -104,8 +104,12 @@ async fn survives_a_kill(backend: Backend) {
     };
     let later = zato_common::time::to_iso(chrono::Utc::now() + chrono::TimeDelta::minutes(5));
     let past = zato_common::time::to_iso(chrono::Utc::now() - chrono::TimeDelta::seconds(1));
-    odb.async_put(cluster.id, &stored(-2, &past), None).await.unwrap();
-    odb.async_put(cluster.id, &stored(-3, &later), None).await.unwrap();
+    odb.async_put(cluster.id, &stored(-2, &past), None)
+        .await
+        .unwrap();
+    odb.async_put(cluster.id, &stored(-3, &later), None)
+        .await
+        .unwrap();
     let taken = eventually(Duration::from_secs(5), || async {
         lines(&out).into_iter().find(|l| l["n"] == -3)
     })
@@ -120,7 +124,10 @@ async fn survives_a_kill(backend: Backend) {
     })
     .await;
     assert!(dropped.is_some(), "the expired request was not dropped");
-    assert!(!lines(&out).iter().any(|l| l["n"] == -2), "an expired request ran");
+    assert!(
+        !lines(&out).iter().any(|l| l["n"] == -2),
+        "an expired request ran"
+    );
 
     // 1,000 stored on server1, which is killed while they run.
     let started = admin1

@@ -29,7 +29,38 @@ fn sql_conn(state: &ServerState, name: &str) -> Result<Arc<SqlConn>, ConnError> 
     })
 }
 
+/// The `kv_data` key of the cluster-wide lock `name` (`self.lock`).
+fn lock_key(name: &str) -> String {
+    format!("zato.lock.{name}")
+}
+
 impl Bridge for ServerBridge {
+    fn lock_take(&self, name: &str, holder: &str, ttl: i64) -> Result<bool, (ErrorKind, String)> {
+        let state = self
+            .state()
+            .map_err(|e| (ErrorKind::Unavailable, e.message))?;
+        let key = lock_key(name);
+        wait(
+            &state,
+            state
+                .odb
+                .kv_lease(state.cluster_id, &key, holder, ttl.max(1)),
+        )
+        .map_err(|e| (ErrorKind::Unavailable, format!("lock `{name}`: {e}")))
+    }
+
+    fn lock_release(&self, name: &str, holder: &str) -> Result<(), (ErrorKind, String)> {
+        let state = self
+            .state()
+            .map_err(|e| (ErrorKind::Unavailable, e.message))?;
+        let key = lock_key(name);
+        wait(
+            &state,
+            state.odb.kv_lease_release(state.cluster_id, &key, holder),
+        )
+        .map_err(|e| (ErrorKind::Unavailable, format!("lock `{name}`: {e}")))
+    }
+
     fn has_outgoing(&self, kind: &str, name: &str) -> bool {
         let Ok(state) = self.state() else {
             return false;

@@ -70,6 +70,20 @@ pub trait Bridge: Send + Sync {
         payload: Value,
         opts: AsyncOpts,
     ) -> Result<String, (crate::core::ErrorKind, String)>;
+    /// Takes or renews the cluster-wide lock `name` for `holder` for `ttl` seconds: true while
+    /// `holder` has it (it was free, expired or `holder`'s already).
+    fn lock_take(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: i64,
+    ) -> Result<bool, (crate::core::ErrorKind, String)>;
+    /// Gives up `name` if `holder` has it.
+    fn lock_release(
+        &self,
+        name: &str,
+        holder: &str,
+    ) -> Result<(), (crate::core::ErrorKind, String)>;
     /// Whether an outgoing REST (`plain_http`) or SOAP connection of that name exists; also
     /// `sql` for SQL connections and `redis` for the `[kvdb]` one.
     fn has_outgoing(&self, kind: &str, name: &str) -> bool;
@@ -141,6 +155,20 @@ fn invoke<'py>(
             kind.http_status()
         ))),
     }
+}
+
+#[pyfunction]
+fn lock_take(py: Python<'_>, name: &str, holder: &str, ttl: i64) -> PyResult<bool> {
+    let bridge = bridge()?;
+    py.detach(|| bridge.lock_take(name, holder, ttl))
+        .map_err(|(_, msg)| PyRuntimeError::new_err(msg))
+}
+
+#[pyfunction]
+fn lock_release(py: Python<'_>, name: &str, holder: &str) -> PyResult<()> {
+    let bridge = bridge()?;
+    py.detach(|| bridge.lock_release(name, holder))
+        .map_err(|(_, msg)| PyRuntimeError::new_err(msg))
 }
 
 #[pyfunction]
@@ -368,5 +396,7 @@ pub fn _zato_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(log, m)?)?;
     m.add_function(wrap_pyfunction!(invoke, m)?)?;
     m.add_function(wrap_pyfunction!(invoke_async, m)?)?;
+    m.add_function(wrap_pyfunction!(lock_take, m)?)?;
+    m.add_function(wrap_pyfunction!(lock_release, m)?)?;
     Ok(())
 }

@@ -383,6 +383,20 @@ class Service:
 
     # ############################################################################################################################
 
+    def lock(self, name='', *args, **kwargs):
+        """A lock held across the cluster (`with self.lock():`), named after this service unless
+        `name` is given; `ttl` (or `expires`, default 20) is the longest it is held, `block` (or
+        `timeout`, default 10) how long to wait for it before LockTimeout, as upstream."""
+        from zato.distlock import Lock
+        if args:
+            ttl = args[0]
+            block = args[1] if len(args) > 1 else 10
+        else:
+            ttl = kwargs.get('ttl') or kwargs.get('expires') or 20
+            block = kwargs.get('block') or kwargs.get('timeout') or 10
+        return Lock(name or self.name, kwargs.get('namespace', ''), ttl, block,
+            raise_if_not_acquired=kwargs.get('raise_if_not_acquired', True))
+
     def sleep(self, seconds=1):
         # time.sleep releases the GIL, so other requests keep running.
         time.sleep(seconds)
