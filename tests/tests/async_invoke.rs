@@ -4,7 +4,8 @@
 //! lapses); a repeat only for what was under way at the kill, counted and reported. Callbacks
 //! (the default `<caller>-async-callback` and a named one) get the response with
 //! `self.in_reply_to`; admin invoke with `is_async` stores its request the same way; a
-//! request left unclaimed is taken by any server, one whose expiration passed is dropped.
+//! request left unclaimed is taken by any server, one whose expiration passed is dropped; a
+//! scheduler's run recorded on a server killed before its time runs on the other, once.
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
@@ -101,6 +102,8 @@ async fn survives_a_kill(backend: Backend) {
         callback: None,
         in_reply_to: None,
         expires_at: Some(expires_at.to_string()),
+        not_before: None,
+        origin: None,
     };
     let later = zato_common::time::to_iso(chrono::Utc::now() + chrono::TimeDelta::minutes(5));
     let past = zato_common::time::to_iso(chrono::Utc::now() - chrono::TimeDelta::seconds(1));
@@ -143,6 +146,30 @@ async fn survives_a_kill(backend: Backend) {
         .map(|(n, c)| (n as i64, c.as_str().unwrap().to_string()))
         .collect();
     assert_eq!(cids.len() as i64, TOTAL);
+    // A scheduler's run recorded on server1 five seconds ahead, server1 killed before it
+    // starts: server2 runs it at its time, once.
+    let job = admin1
+        .invoke(
+            "zato.scheduler.job.create",
+            &json!({"name": "late", "job_type": "interval_based",
+            "service": "asyncs.record", "start_date": "2027-01-01T00:00:00", "hours": 1,
+            "extra": json!({"out": out, "n": -4}).to_string()}),
+        )
+        .await
+        .unwrap()
+        .data;
+    let planned = zato_common::schedule::format(
+        chrono::Utc::now().naive_utc() + chrono::TimeDelta::seconds(5),
+    );
+    let fired = admin1
+        .invoke(
+            "zato.scheduler.job.fire",
+            &json!({"id": job["id"], "planned": planned}),
+        )
+        .await
+        .unwrap()
+        .data;
+    assert_eq!(fired["fired"], true, "{fired}");
     let pid1 = c.servers[0].pid().map(i64::from);
     c.servers[0].kill();
     let ran_before_kill = lines(&out)
@@ -175,6 +202,16 @@ async fn survives_a_kill(backend: Backend) {
         assert_eq!(r["cid"].as_str(), cids.get(&n).map(String::as_str), "{r}");
     }
     let repeats: usize = times.values().map(|t| t - 1).sum();
+    let late = eventually(Duration::from_secs(15), || async {
+        let runs: Vec<Value> = lines(&out).into_iter().filter(|l| l["n"] == -4).collect();
+        (!runs.is_empty()).then_some(runs)
+    })
+    .await
+    .unwrap_or_else(|| panic!("the scheduler's run stored on the killed server never ran"));
+    assert_eq!(late.len(), 1, "{late:?}");
+    assert_eq!(late[0]["channel"], "scheduler");
+    assert_eq!(late[0]["cid"], fired["cid"]);
+    assert_ne!(late[0]["pid"].as_i64(), pid1);
     let by_survivor = l.iter().filter(|r| r["pid"].as_i64() != pid1).count();
     println!(
         "{backend:?}: {TOTAL} async requests, {ran_before_kill} ran before server1 was killed, \

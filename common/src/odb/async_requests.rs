@@ -25,9 +25,48 @@ pub struct AsyncRequest {
     pub in_reply_to: Option<String>,
     /// Not run after this time.
     pub expires_at: Option<String>,
+    /// Not run before this time (a scheduler's run, stored ahead of its planned time).
+    pub not_before: Option<String>,
+    /// Who started it, for the service to see, as JSON: `transport`, `meta` and `channel`
+    /// (a scheduler's run); None for `invoke_async`.
+    pub origin: Option<String>,
 }
 
-const COLUMNS: &str = "id, cid, service, payload, channel, callback, in_reply_to, expires_at";
+const COLUMNS: &str =
+    "id, cid, service, payload, channel, callback, in_reply_to, expires_at, not_before, origin";
+/// The columns a request is stored with, in [`bind_request`]'s order.
+const INSERT_COLUMNS: &str = "cluster_id, cid, service, payload, channel, callback, in_reply_to, \
+    expires_at, not_before, origin, created_at, claimed_by, claimed_until";
+/// A request may be claimed: nobody holds it, and its time has come but not passed.
+const FREE: &str = "cluster_id = ? AND (claimed_until IS NULL OR claimed_until < ?) \
+    AND (expires_at IS NULL OR expires_at >= ?) AND (not_before IS NULL OR not_before <= ?)";
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// Binds one request's [`INSERT_COLUMNS`].
+fn bind_request<'q>(
+    q: AnyQuery<'q>,
+    cluster_id: i64,
+    r: &AsyncRequest,
+    claim: Option<(&str, &str)>,
+) -> AnyQuery<'q> {
+    q.bind(cluster_id)
+        .bind(r.cid.clone())
+        .bind(r.service.clone())
+        .bind(r.payload.clone())
+        .bind(r.channel.clone())
+        .bind(r.callback.clone())
+        .bind(r.in_reply_to.clone())
+        .bind(r.expires_at.clone())
+        .bind(r.not_before.clone())
+        .bind(r.origin.clone())
+        .bind(crate::time::utc_now_iso())
+        .bind(claim.map(|c| c.0.to_string()))
+        .bind(claim.map(|c| c.1.to_string()))
+}
+
+/// Requests stored per statement: 13 markers each stays under every backend's limit.
+const PUT_CHUNK: usize = 200;
 
 fn from_row(r: &sqlx::any::AnyRow) -> OdbResult<AsyncRequest> {
     Ok(AsyncRequest {
@@ -39,6 +78,8 @@ fn from_row(r: &sqlx::any::AnyRow) -> OdbResult<AsyncRequest> {
         callback: r.try_get(5)?,
         in_reply_to: r.try_get(6)?,
         expires_at: r.try_get(7)?,
+        not_before: r.try_get(8)?,
+        origin: r.try_get(9)?,
     })
 }
 
@@ -56,22 +97,50 @@ impl Odb {
         r: &AsyncRequest,
         claim: Option<(&str, &str)>,
     ) -> OdbResult<i64> {
-        let q = sqlx::query(self.sql_insert(
-            "INSERT INTO async_request (cluster_id, cid, service, payload, channel, callback, in_reply_to, expires_at, created_at, claimed_by, claimed_until) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        ))
-        .bind(cluster_id)
-        .bind(r.cid.clone())
-        .bind(r.service.clone())
-        .bind(r.payload.clone())
-        .bind(r.channel.clone())
-        .bind(r.callback.clone())
-        .bind(r.in_reply_to.clone())
-        .bind(r.expires_at.clone())
-        .bind(crate::time::utc_now_iso())
-        .bind(claim.map(|c| c.0.to_string()))
-        .bind(claim.map(|c| c.1.to_string()));
+        let sql = format!(
+            "INSERT INTO async_request ({INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        );
+        let returning = match self.engine() {
+            OdbEngine::Mysql => sql,
+            _ => format!("{sql} RETURNING id"),
+        };
+        let q = bind_request(
+            sqlx::query(sqlx::AssertSqlSafe(self.dialect(&returning))),
+            cluster_id,
+            r,
+            claim,
+        );
         self.insert_returning_id(q).await
+    }
+
+    /// Stores requests on `conn` (a transaction's), all held by `claim` (holder, lease end),
+    /// in statements of a few hundred; returns their ids in order.
+    pub async fn async_put_many_on(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        cluster_id: i64,
+        reqs: &[AsyncRequest],
+        claim: (&str, &str),
+    ) -> OdbResult<Vec<i64>> {
+        let mut ids = std::collections::HashMap::with_capacity(reqs.len());
+        for chunk in reqs.chunks(PUT_CHUNK) {
+            let one = format!("({})", markers(13));
+            let values = vec![one.as_str(); chunk.len()].join(", ");
+            let sql = format!(
+                "INSERT INTO async_request ({INSERT_COLUMNS}) VALUES {values} RETURNING id, cid"
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(self.dialect(&sql)));
+            for r in chunk {
+                q = bind_request(q, cluster_id, r, Some(claim));
+            }
+            for row in q.fetch_all(&mut *conn).await? {
+                ids.insert(row.try_get::<String, _>(1)?, row.try_get::<i64, _>(0)?);
+            }
+        }
+        Ok(reqs
+            .iter()
+            .map(|r| ids.get(&r.cid).copied().unwrap_or(0))
+            .collect())
     }
 
     /// Claims up to `limit` requests nobody holds (never claimed, or their holder's lease
@@ -85,8 +154,7 @@ impl Odb {
         now: &str,
         limit: usize,
     ) -> OdbResult<Vec<AsyncRequest>> {
-        let free = "cluster_id = ? AND (claimed_until IS NULL OR claimed_until < ?) \
-                    AND (expires_at IS NULL OR expires_at >= ?)";
+        let free = FREE;
         if self.engine() != OdbEngine::Mysql {
             // One statement: SQLite runs it alone, PostgreSQL skips rows others are claiming.
             let lock = match self.engine() {
@@ -104,6 +172,7 @@ impl Odb {
                 .bind(cluster_id)
                 .bind(now.to_string())
                 .bind(now.to_string())
+                .bind(now.to_string())
                 .fetch_all(self.pool())
                 .await?;
             let mut out = rows.iter().map(from_row).collect::<OdbResult<Vec<_>>>()?;
@@ -117,6 +186,7 @@ impl Odb {
         );
         let ids: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
             .bind(cluster_id)
+            .bind(now.to_string())
             .bind(now.to_string())
             .bind(now.to_string())
             .fetch_all(&mut *tx)
@@ -177,23 +247,16 @@ impl Odb {
     /// Whether the cluster has requests to claim (`free`) or to drop as expired, by reads
     /// only: an idle server looks without writing.
     pub async fn async_probe(&self, cluster_id: i64, now: &str) -> OdbResult<(bool, bool)> {
-        let probe = |cond: &str| {
-            format!(
-                "SELECT id FROM async_request WHERE cluster_id = ? AND (claimed_until IS NULL OR claimed_until < ?) AND {cond} LIMIT 1"
-            )
-        };
+        let expired =
+            "cluster_id = ? AND (claimed_until IS NULL OR claimed_until < ?) AND expires_at < ?";
         let mut out = [false; 2];
-        for (i, cond) in ["(expires_at IS NULL OR expires_at >= ?)", "expires_at < ?"]
-            .into_iter()
-            .enumerate()
-        {
-            out[i] = sqlx::query(sqlx::AssertSqlSafe(self.dialect(&probe(cond))))
-                .bind(cluster_id)
-                .bind(now.to_string())
-                .bind(now.to_string())
-                .fetch_optional(self.pool())
-                .await?
-                .is_some();
+        for (i, (cond, markers)) in [(FREE, 4), (expired, 3)].into_iter().enumerate() {
+            let sql = format!("SELECT id FROM async_request WHERE {cond} LIMIT 1");
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(self.dialect(&sql))).bind(cluster_id);
+            for _ in 1..markers {
+                q = q.bind(now.to_string());
+            }
+            out[i] = q.fetch_optional(self.pool()).await?.is_some();
         }
         Ok((out[0], out[1]))
     }

@@ -8,6 +8,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use super::async_requests::AsyncRequest;
 use super::{Odb, OdbError, OdbResult, b, conflict_or};
 
 pub const ONE_TIME: &str = "one_time";
@@ -334,16 +335,21 @@ impl Odb {
         Ok(res.rows_affected())
     }
 
-    /// Records runs (job id, planned time) in one transaction; for each, whether it is new.
-    /// A run recorded before (by this or another scheduler, or earlier in `runs`) is false:
-    /// it must not run again. `fired_at` is when the server took the runs. Rows go in
-    /// multi-row statements that return what they inserted, so a batch of thousands of runs
-    /// costs a few statements rather than one round trip each.
+    /// Records runs (job id, planned time) and, in the same transaction, stores the
+    /// asynchronous request of each new one (`requests`, one per run, held by `claim`), so a
+    /// run recorded is a run that will start even if this server dies. For each run: the new
+    /// request's id, or None for a run recorded before (by this or another scheduler, or
+    /// earlier in `runs`), which must not run again. `fired_at` is when the server took the
+    /// runs. Rows go in multi-row statements that return what they inserted, so thousands of
+    /// runs cost a few statements rather than one round trip each.
     pub async fn job_record_fires(
         &self,
+        cluster_id: i64,
         runs: &[(i64, String)],
         fired_at: &str,
-    ) -> OdbResult<Vec<bool>> {
+        requests: &[AsyncRequest],
+        claim: (&str, &str),
+    ) -> OdbResult<Vec<Option<i64>>> {
         let mut tx = self.pool().begin().await?;
         let mut inserted = HashSet::with_capacity(runs.len());
         let mut unique = HashSet::with_capacity(runs.len());
@@ -386,11 +392,25 @@ impl Odb {
                 inserted.insert((row.try_get::<i64, _>(0)?, row.try_get::<String, _>(1)?));
             }
         }
-        tx.commit().await?;
         // `remove`: a run given twice is new only the first time.
-        Ok(runs
+        let fresh: Vec<bool> = runs
             .iter()
             .map(|(id, planned)| inserted.remove(&(*id, planned.clone())))
+            .collect();
+        let to_store: Vec<AsyncRequest> = requests
+            .iter()
+            .zip(&fresh)
+            .filter(|(_, new)| **new)
+            .map(|(r, _)| r.clone())
+            .collect();
+        let mut ids = self
+            .async_put_many_on(&mut tx, cluster_id, &to_store, claim)
+            .await?
+            .into_iter();
+        tx.commit().await?;
+        Ok(fresh
+            .into_iter()
+            .map(|new| if new { ids.next() } else { None })
             .collect())
     }
 

@@ -359,6 +359,8 @@ const TABLES_IF_MISSING: &[Table] = &[
             c("callback", Text),
             c("in_reply_to", Str(64)),
             c("expires_at", Str(40)),
+            c("not_before", Str(40)),
+            c("origin", Text),
             nn("created_at", Str(40)),
             c("claimed_by", Str(200)),
             c("claimed_until", Str(40)),

@@ -6,14 +6,16 @@ use std::collections::BTreeMap;
 
 use chrono::{NaiveDateTime, TimeDelta};
 use serde_json::{Value, json};
+use zato_common::odb::async_requests::AsyncRequest;
 use zato_common::odb::jobs::{
     CRON_STYLE, FireTarget, INTERVAL_BASED, Interval, Job, JobInput, ONE_TIME,
 };
 use zato_common::schedule::{self, Plan};
 
 use super::{Builtin, Ctx, Input, ServiceError, ServiceResult, check_cluster};
-use crate::core::{Call, ChannelInfo, ErrorKind, Origin};
+use crate::core::ErrorKind;
 use crate::events::ClusterEvent;
+use crate::invoke::deferred;
 use crate::{builtin, io};
 
 /// The topic suffix of job changes (`changed:job`), which schedulers follow.
@@ -258,37 +260,38 @@ async fn set_active_status(ctx: &Ctx, input: Value) -> ServiceResult {
     Ok(json!({"id": id, "is_active": is_active}))
 }
 
-/// A run of the job's service as a scheduler starts it: the service sees
-/// `self.channel.type == 'scheduler'` and the run in `self.request.scheduler` (`fired_at` is
-/// set by [`start_at`] when the run is released to the invoker).
-fn run_call(job: &FireTarget, cid: String, planned: &str) -> Call {
-    let meta = json!({
-        "job_id": job.id, "job_name": job.name, "job_type": job.job_type, "planned": planned,
-        "fired_at": null,
+/// A run of the job's service as a scheduler starts it, as the asynchronous request that is
+/// stored with its record (`invoke::deferred`): the service sees `self.channel.type ==
+/// 'scheduler'` and the run in `self.request.scheduler` (`fired_at` is set when the run is
+/// released to the invoker). Not started before `planned`.
+fn run_request(job: &FireTarget, planned: &str) -> AsyncRequest {
+    let extra = job.extra.clone().unwrap_or_default();
+    let origin = json!({
+        "transport": "scheduler",
+        "meta": {"job_id": job.id, "job_name": job.name, "job_type": job.job_type, "planned": planned},
+        "channel": {"id": job.id, "name": job.name, "type": "scheduler", "data_format": "dict", "is_internal": false},
+        "raw_request": extra,
     });
-    Call {
-        name: job.service_name.clone(),
-        cid,
-        payload: extra_payload(job.extra.as_deref().unwrap_or_default()),
-        raw_request: job.extra.clone().unwrap_or_default(),
-        data_format: "dict".into(),
-        channel: ChannelInfo::new(json!({
-            "id": job.id, "name": job.name, "type": "scheduler", "data_format": "dict",
-            "is_internal": false,
-        })),
-        origin: Origin::Message {
-            transport: "scheduler",
-            meta,
-        },
-        environ: Value::Null,
+    AsyncRequest {
+        id: 0,
+        cid: zato_common::new_cid(),
+        service: job.service_name.clone(),
+        payload: extra_payload(&extra).to_string(),
+        channel: "scheduler".into(),
+        callback: None,
+        in_reply_to: None,
+        expires_at: None,
+        not_before: Some(planned.to_string()),
+        origin: Some(origin.to_string()),
     }
 }
 
-/// Releases runs planned for `at` to the invoker then: at once when `at` has come, else by
-/// one timer for all of them. Their `fired_at` is that moment, the same for all: how long
-/// each then waits for a place ([`crate::state::ServerState::background`]) and an
-/// interpreter is the server's load, seen as the service's own start time.
-fn start_at(ctx: &Ctx, at: NaiveDateTime, calls: Vec<Call>) {
+/// Releases stored runs planned for `at` (held by this process) to the invoker then: at
+/// once when `at` has come, else by one timer for all of them. Their `fired_at` is that
+/// moment, the same for all: how long each then waits for a place
+/// ([`crate::state::ServerState::background`]) and an interpreter is the server's load, seen
+/// as the service's own start time.
+fn start_at(ctx: &Ctx, at: NaiveDateTime, runs: Vec<AsyncRequest>) {
     let state = ctx.state.clone();
     let wait = (at - chrono::Utc::now().naive_utc())
         .to_std()
@@ -296,12 +299,9 @@ fn start_at(ctx: &Ctx, at: NaiveDateTime, calls: Vec<Call>) {
     // From now, not from when the task first runs: this one may keep its thread a while yet.
     let deadline = tokio::time::Instant::now() + wait;
     let start = move || {
-        let fired_at = json!(zato_common::time::utc_now_iso());
-        for mut call in calls {
-            if let Origin::Message { meta, .. } = &mut call.origin {
-                meta["fired_at"] = fired_at.clone();
-            }
-            crate::invoke::spawn(&state, call);
+        let fired_at = zato_common::time::utc_now_iso();
+        for req in runs {
+            deferred::run(&state, req, Some(fired_at.clone()));
         }
     };
     if wait.is_zero() {
@@ -338,9 +338,18 @@ pub fn extra_payload(extra: &str) -> Value {
 async fn execute(ctx: &Ctx, input: Value) -> ServiceResult {
     let job = by_id(ctx, &mut Input::new(&input)).await?;
     let now = chrono::Utc::now().naive_utc();
-    let (id, cid) = (job.id, zato_common::new_cid());
-    let call = run_call(&job.into(), cid.clone(), &schedule::format(now));
-    start_at(ctx, now, vec![call]);
+    let id = job.id;
+    let mut req = run_request(&job.into(), &schedule::format(now));
+    let d = &ctx.state.deferred;
+    let (holder, until) = d.claim();
+    req.id = ctx
+        .state
+        .odb
+        .async_put(ctx.state.cluster_id, &req, Some((holder, &until)))
+        .await?;
+    let cid = req.cid.clone();
+    d.hold(1);
+    start_at(ctx, now, vec![req]);
     Ok(json!({"id": id, "cid": cid}))
 }
 
@@ -388,22 +397,39 @@ async fn fire(ctx: &Ctx, input: Value) -> ServiceResult {
         .into_iter()
         .partition(|(id, _, _)| jobs.contains_key(id));
     let keys: Vec<(i64, String)> = known.iter().map(|(id, p, _)| (*id, p.clone())).collect();
+    let requests: Vec<AsyncRequest> = known
+        .iter()
+        .filter_map(|(id, planned, _)| jobs.get(id).map(|job| run_request(job, planned)))
+        .collect();
     let fired_at = zato_common::time::utc_now_iso();
-    let fresh = ctx.state.odb.job_record_fires(&keys, &fired_at).await?;
+    let d = &ctx.state.deferred;
+    let (holder, until) = d.claim();
+    let stored = ctx
+        .state
+        .odb
+        .job_record_fires(
+            ctx.state.cluster_id,
+            &keys,
+            &fired_at,
+            &requests,
+            (holder, &until),
+        )
+        .await?;
+    d.hold(stored.iter().flatten().count());
     let mut out = Vec::with_capacity(known.len() + gone.len());
-    let mut by_time: BTreeMap<NaiveDateTime, Vec<_>> = BTreeMap::new();
-    for ((id, planned, at), is_new) in known.into_iter().zip(fresh) {
-        let cid = is_new.then(zato_common::new_cid);
-        out.push(json!({"id": id, "planned": planned, "fired": is_new, "cid": cid}));
-        let (Some(cid), Some(job)) = (cid, jobs.get(&id)) else {
+    let mut by_time: BTreeMap<NaiveDateTime, Vec<AsyncRequest>> = BTreeMap::new();
+    for (((id, planned, at), new_id), mut req) in known.into_iter().zip(stored).zip(requests) {
+        let Some(new_id) = new_id else {
+            out.push(json!({"id": id, "planned": planned, "fired": false, "cid": null}));
             continue;
         };
-        if job.job_type == ONE_TIME {
+        out.push(json!({"id": id, "planned": planned, "fired": true, "cid": req.cid}));
+        if jobs.get(&id).is_some_and(|j| j.job_type == ONE_TIME) {
             ctx.state.odb.job_delete(ctx.state.cluster_id, id).await?;
             changed(ctx, id).await;
         }
-        let call = run_call(job, cid, &planned);
-        by_time.entry(at).or_default().push(call);
+        req.id = new_id;
+        by_time.entry(at).or_default().push(req);
     }
     for (at, runs) in by_time {
         start_at(ctx, at, runs);

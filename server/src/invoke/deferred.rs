@@ -86,6 +86,8 @@ pub async fn submit(state: &Arc<ServerState>, c: AsyncCall) -> Result<String, Se
         callback: (!c.callback.is_empty()).then(|| json!(c.callback).to_string()),
         in_reply_to: c.in_reply_to,
         expires_at,
+        not_before: None,
+        origin: None,
     };
     let d = &state.deferred;
     // Run here when a place is free; otherwise any server's next look takes it.
@@ -100,16 +102,29 @@ pub async fn submit(state: &Arc<ServerState>, c: AsyncCall) -> Result<String, Se
             ServiceError::internal(&format!("the async request could not be stored: {e}"))
         })?;
     if claim.is_some() {
-        run(state, req);
+        d.hold(1);
+        run(state, req, None);
     }
     Ok(cid)
 }
 
 /// Runs a claimed request in the background, then marks it done and sends its callbacks.
-fn run(state: &Arc<ServerState>, req: AsyncRequest) {
-    state.deferred.held.fetch_add(1, Ordering::Relaxed);
+/// Runs a request this process holds (counted by [`Deferred::hold`]) in the background: not
+/// before its `not_before`, then once a background place is free; then it is marked done and
+/// its callbacks are sent. `released_at`: when a scheduler's run was released (the same for
+/// all of a batch); now when None.
+pub fn run(state: &Arc<ServerState>, req: AsyncRequest, released_at: Option<String>) {
     let st = state.clone();
     state.rt.spawn(async move {
+        // Stored ahead of its time and taken over from a server that died: wait for it.
+        if let Some(wait) = req
+            .not_before
+            .as_deref()
+            .and_then(|t| zato_common::schedule::parse_start_date(t).ok())
+            .and_then(|t| (t - Utc::now().naive_utc()).to_std().ok())
+        {
+            tokio::time::sleep(wait).await;
+        }
         let _place = st.background.acquire().await.ok();
         let now = iso(Utc::now());
         if req.expires_at.as_deref().is_some_and(|e| e < now.as_str()) {
@@ -122,13 +137,7 @@ fn run(state: &Arc<ServerState>, req: AsyncRequest) {
             st.deferred.finished(req.id);
             return;
         }
-        let payload = serde_json::from_str(&req.payload).unwrap_or(Value::Null);
-        let mut call = Call::internal(&req.service, &req.cid, payload, &req.channel);
-        call.raw_request = req.payload.clone();
-        call.origin = Origin::Message {
-            transport: "invoke-async",
-            meta: json!({"in_reply_to": req.in_reply_to}),
-        };
+        let call = call_of(&req, released_at.unwrap_or(now));
         let result = super::invoke(&st, call).await;
         match result {
             Ok(out) => {
@@ -169,7 +178,49 @@ fn run(state: &Arc<ServerState>, req: AsyncRequest) {
     });
 }
 
+/// The call a stored request makes: as `invoke_async` made it, or as its `origin` says (a
+/// scheduler's run: channel `scheduler`, the run in `self.request.scheduler` with `fired_at`).
+fn call_of(req: &AsyncRequest, released_at: String) -> Call {
+    let payload = serde_json::from_str(&req.payload).unwrap_or(Value::Null);
+    let mut call = Call::internal(&req.service, &req.cid, payload, &req.channel);
+    call.raw_request = req.payload.clone();
+    let origin: Option<Value> = req
+        .origin
+        .as_deref()
+        .and_then(|o| serde_json::from_str(o).ok());
+    match origin {
+        Some(mut o) if o["transport"] == "scheduler" => {
+            o["meta"]["fired_at"] = json!(released_at);
+            call.data_format = "dict".into();
+            call.raw_request = o["raw_request"].as_str().unwrap_or_default().to_string();
+            call.channel = crate::core::ChannelInfo::new(o["channel"].take());
+            call.origin = Origin::Message {
+                transport: "scheduler",
+                meta: o["meta"].take(),
+            };
+        }
+        _ => {
+            call.origin = Origin::Message {
+                transport: "invoke-async",
+                meta: json!({"in_reply_to": req.in_reply_to}),
+            };
+        }
+    }
+    call
+}
+
 impl Deferred {
+    /// The holder and lease end that requests stored now for this process carry.
+    pub fn claim(&self) -> (&str, String) {
+        (&self.holder, iso(Utc::now() + LEASE))
+    }
+
+    /// `n` more requests are held by this process (stored claimed or claimed): their leases are
+    /// renewed until each is [`Deferred::finished`].
+    pub fn hold(&self, n: usize) {
+        self.held.fetch_add(n, Ordering::Relaxed);
+    }
+
     /// A request ran (or expired): its lease is no longer renewed and it is deleted soon.
     fn finished(&self, id: i64) {
         self.held.fetch_sub(1, Ordering::Relaxed);
@@ -250,8 +301,9 @@ async fn look(state: &Arc<ServerState>) -> Result<(), zato_common::odb::OdbError
         .odb
         .async_claim(state.cluster_id, &d.holder, &until, &now_s, places)
         .await?;
+    state.deferred.hold(claimed.len());
     for req in claimed {
-        run(state, req);
+        run(state, req, None);
     }
     Ok(())
 }

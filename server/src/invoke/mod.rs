@@ -57,28 +57,6 @@ async fn run(state: &Arc<ServerState>, call: Call) -> Result<Output, ServiceErro
     Err(ServiceError::not_found(&call.name))
 }
 
-/// Starts `call` in the background, once one of [`ServerState::background`]'s places is
-/// free; failures are logged with the call's CID.
-pub fn spawn(state: &Arc<ServerState>, call: Call) {
-    let st = state.clone();
-    state.rt.spawn(async move {
-        let (name, cid) = (call.name.clone(), call.cid.clone());
-        // The semaphore is never closed; were it, running at once is the safe side.
-        let _place = st.background.acquire().await.ok();
-        if let Err(e) = invoke(&st, call).await {
-            tracing::error!(
-                cid,
-                service = name,
-                "async invocation failed: {}",
-                e.message
-            );
-            if let Some(tb) = e.traceback {
-                tracing::error!(cid, service = name, "{tb}");
-            }
-        }
-    });
-}
-
 /// Runs a future to its end from a thread that runs Python: an interpreter thread of the pool
 /// lane, or a runtime thread of the inline lane (where blocking needs `block_in_place`).
 pub fn wait<F: std::future::Future>(state: &ServerState, fut: F) -> F::Output {
