@@ -11,6 +11,7 @@ use thiserror::Error;
 use crate::config::{OdbConfig, OdbEngine};
 
 pub mod async_requests;
+pub mod cache;
 pub mod channels;
 pub mod cluster;
 pub mod events;

@@ -346,6 +346,22 @@ const TABLES_IF_MISSING: &[Table] = &[
         ],
         constraints: &["UNIQUE (job_id, planned)"],
     },
+    // Entries of the built-in caches (`odb::cache`); the key's length keeps the unique index
+    // within MariaDB's 3072 bytes.
+    Table {
+        name: "cache_entry",
+        cols: &[
+            nn("id", Id),
+            nn("cluster_id", Int),
+            nn("cache_name", Str(100)),
+            nn("key_", Str(600)),
+            nn("value", Text),
+            nn("expiry_ms", Int),
+            c("expires_at", Str(40)),
+            nn("last_modified", Str(40)),
+        ],
+        constraints: &["UNIQUE (cluster_id, cache_name, key_)"],
+    },
     // Asynchronous invocations until they ran (`odb::async_requests`).
     Table {
         name: "async_request",

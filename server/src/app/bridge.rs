@@ -49,6 +49,17 @@ impl Bridge for ServerBridge {
         .map_err(|e| (ErrorKind::Unavailable, format!("lock `{name}`: {e}")))
     }
 
+    fn cache(&self, op: &str, cache: &str, args: Value) -> Result<Value, (ErrorKind, String)> {
+        use crate::connectors::cache::{CacheError, call};
+        let state = self
+            .state()
+            .map_err(|e| (ErrorKind::Unavailable, e.message))?;
+        wait(&state, call(&state.odb, state.cluster_id, op, cache, &args)).map_err(|e| match e {
+            CacheError::BadInput(m) => (ErrorKind::BadInput, m),
+            e @ CacheError::Odb(_) => (ErrorKind::Unavailable, e.to_string()),
+        })
+    }
+
     fn lock_release(&self, name: &str, holder: &str) -> Result<(), (ErrorKind, String)> {
         let state = self
             .state()

@@ -151,6 +151,12 @@ pub async fn run(dir: &Path, worker_index: u32) -> Result<(), StartError> {
     }));
     subscribe(&state);
     tokio::spawn(crate::invoke::deferred::serve(state.clone()));
+    if worker_index == 0 {
+        tokio::spawn(crate::connectors::cache::prune_forever(
+            state.odb.clone(),
+            state.cluster_id,
+        ));
+    }
     // Events published from here on are seen by the broker loop.
     let last_event = state.odb.last_event_id(state.cluster_id).await?;
     if worker_index == 0 {

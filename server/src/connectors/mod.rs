@@ -15,6 +15,7 @@ use zato_common::odb::sql_pool::SqlPool;
 
 #[cfg(feature = "amqp")]
 pub mod amqp;
+pub mod cache;
 pub mod error;
 pub mod http;
 pub mod kvdb;

@@ -78,6 +78,13 @@ pub trait Bridge: Send + Sync {
         holder: &str,
         ttl: i64,
     ) -> Result<bool, (crate::core::ErrorKind, String)>;
+    /// One operation on a built-in cache (`connectors::cache::call`).
+    fn cache(
+        &self,
+        op: &str,
+        cache: &str,
+        args: Value,
+    ) -> Result<Value, (crate::core::ErrorKind, String)>;
     /// Gives up `name` if `holder` has it.
     fn lock_release(
         &self,
@@ -162,6 +169,24 @@ fn lock_take(py: Python<'_>, name: &str, holder: &str, ttl: i64) -> PyResult<boo
     let bridge = bridge()?;
     py.detach(|| bridge.lock_take(name, holder, ttl))
         .map_err(|(_, msg)| PyRuntimeError::new_err(msg))
+}
+
+#[pyfunction]
+fn cache_call<'py>(
+    py: Python<'py>,
+    op: &str,
+    cache: &str,
+    args: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let args = from_py(args)?;
+    let bridge = bridge()?;
+    let out = py
+        .detach(|| bridge.cache(op, cache, args))
+        .map_err(|(kind, msg)| match kind {
+            crate::core::ErrorKind::BadInput => PyValueError::new_err(msg),
+            _ => PyRuntimeError::new_err(msg),
+        })?;
+    to_py(py, &out)
 }
 
 #[pyfunction]
@@ -397,6 +422,7 @@ pub fn _zato_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(invoke, m)?)?;
     m.add_function(wrap_pyfunction!(invoke_async, m)?)?;
     m.add_function(wrap_pyfunction!(lock_take, m)?)?;
+    m.add_function(wrap_pyfunction!(cache_call, m)?)?;
     m.add_function(wrap_pyfunction!(lock_release, m)?)?;
     Ok(())
 }

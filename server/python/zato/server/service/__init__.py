@@ -383,6 +383,12 @@ class Service:
 
     # ############################################################################################################################
 
+    @property
+    def cache(self):
+        """The cluster's built-in caches, as upstream's `self.cache` (`default`, `get_cache`)."""
+        from zato.server.connection.cache import CacheAPI
+        return CacheAPI()
+
     def lock(self, name='', *args, **kwargs):
         """A lock held across the cluster (`with self.lock():`), named after this service unless
         `name` is given; `ttl` (or `expires`, default 20) is the longest it is held, `block` (or
