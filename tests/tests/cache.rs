@@ -1,7 +1,8 @@
 //! The built-in caches (`self.cache`): a value set on one server is read on the other, with
 //! upstream's API (get with a default, details, has_key / `in`, `[]`, delete with KeyError,
 //! expire, get_by_prefix, len, keys, clear); an entry expires on both servers; caches by name
-//! are apart; a key too long is refused with a clear error.
+//! are apart; a key too long is refused with a clear error. `self.crypto` rides along: one
+//! cluster key on every server, passlib-format hashes.
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -130,6 +131,56 @@ async fn caches_on(backend: Backend) {
         err.contains("a cache key is at most 600 characters, this one has 601"),
         "{err}"
     );
+
+    // self.crypto: what one server encrypts the other decrypts (one cluster key), also with
+    // the ODB's `zato.secf.` prefix; a token from another key is refused; hashes verify.
+    let crypto = |admin: &AdminClient, p: Value| {
+        let admin = admin.clone();
+        async move {
+            admin
+                .invoke("caches.crypto", &p)
+                .await
+                .unwrap_or_else(|e| panic!("{p}: {e}"))
+                .data["out"]
+                .clone()
+        }
+    };
+    let token = crypto(&a, json!({"op": "encrypt", "data": "sekrit"})).await;
+    let token = token.as_str().unwrap().to_string();
+    assert!(token.starts_with("gAAAAA"), "{token}");
+    assert_eq!(
+        crypto(&b, json!({"op": "decrypt", "data": token})).await,
+        "sekrit"
+    );
+    let prefixed = format!("zato.secf.{token}");
+    assert_eq!(
+        crypto(&b, json!({"op": "decrypt", "data": prefixed})).await,
+        "sekrit"
+    );
+    let other = zato_common::crypto::SecretKey::generate().encrypt("x");
+    let refused = crypto(&a, json!({"op": "decrypt", "data": other})).await;
+    assert!(
+        refused
+            .as_str()
+            .is_some_and(|r| r
+                .starts_with("ValueError: the data cannot be decrypted with the cluster's key")),
+        "{refused}"
+    );
+    let hash = crypto(&a, json!({"op": "hash", "data": "pw"})).await;
+    assert!(
+        hash.as_str()
+            .is_some_and(|h| h.starts_with("$pbkdf2-sha512$")),
+        "{hash}"
+    );
+    assert_eq!(
+        crypto(&b, json!({"op": "verify", "data": "pw", "hash": hash})).await,
+        true
+    );
+    assert_eq!(
+        crypto(&b, json!({"op": "verify", "data": "px", "hash": hash})).await,
+        false
+    );
+    assert_eq!(crypto(&b, json!({"op": "generate"})).await, json!([44, 32]));
     c.finish().await;
 }
 

@@ -49,6 +49,31 @@ impl Bridge for ServerBridge {
         .map_err(|e| (ErrorKind::Unavailable, format!("lock `{name}`: {e}")))
     }
 
+    fn crypto(&self, op: &str, data: &str) -> Result<String, (ErrorKind, String)> {
+        let state = self
+            .state()
+            .map_err(|e| (ErrorKind::Unavailable, e.message))?;
+        let key = &state.cfg.secret_key;
+        match op {
+            "encrypt" => Ok(key.encrypt(data)),
+            "decrypt" => {
+                let token = data
+                    .strip_prefix(zato_common::crypto::ODB_SECRET_PREFIX)
+                    .unwrap_or(data);
+                key.decrypt(token).map_err(|e| {
+                    (
+                        ErrorKind::BadInput,
+                        format!("the data cannot be decrypted with the cluster's key: {e}"),
+                    )
+                })
+            }
+            other => Err((
+                ErrorKind::BadInput,
+                format!("unknown crypto operation `{other}`"),
+            )),
+        }
+    }
+
     fn cache(&self, op: &str, cache: &str, args: Value) -> Result<Value, (ErrorKind, String)> {
         use crate::connectors::cache::{CacheError, call};
         let state = self

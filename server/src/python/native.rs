@@ -78,6 +78,9 @@ pub trait Bridge: Send + Sync {
         holder: &str,
         ttl: i64,
     ) -> Result<bool, (crate::core::ErrorKind, String)>;
+    /// Encrypts (`encrypt`) or decrypts (`decrypt`, a `zato.secf.` prefix allowed) `data` with
+    /// the cluster's secret key (`self.crypto`).
+    fn crypto(&self, op: &str, data: &str) -> Result<String, (crate::core::ErrorKind, String)>;
     /// One operation on a built-in cache (`connectors::cache::call`).
     fn cache(
         &self,
@@ -169,6 +172,13 @@ fn lock_take(py: Python<'_>, name: &str, holder: &str, ttl: i64) -> PyResult<boo
     let bridge = bridge()?;
     py.detach(|| bridge.lock_take(name, holder, ttl))
         .map_err(|(_, msg)| PyRuntimeError::new_err(msg))
+}
+
+#[pyfunction]
+fn crypto_call(op: &str, data: &str) -> PyResult<String> {
+    bridge()?
+        .crypto(op, data)
+        .map_err(|(_, msg)| PyValueError::new_err(msg))
 }
 
 #[pyfunction]
@@ -423,6 +433,7 @@ pub fn _zato_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(invoke_async, m)?)?;
     m.add_function(wrap_pyfunction!(lock_take, m)?)?;
     m.add_function(wrap_pyfunction!(cache_call, m)?)?;
+    m.add_function(wrap_pyfunction!(crypto_call, m)?)?;
     m.add_function(wrap_pyfunction!(lock_release, m)?)?;
     Ok(())
 }

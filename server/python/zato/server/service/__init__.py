@@ -384,6 +384,12 @@ class Service:
     # ############################################################################################################################
 
     @property
+    def crypto(self):
+        """Encrypt and decrypt with the cluster's key, hash and verify secrets, as upstream."""
+        from zato.common.crypto.api import crypto_manager
+        return crypto_manager
+
+    @property
     def cache(self):
         """The cluster's built-in caches, as upstream's `self.cache` (`default`, `get_cache`)."""
         from zato.server.connection.cache import CacheAPI
