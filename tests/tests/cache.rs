@@ -1,8 +1,9 @@
 //! The built-in caches (`self.cache`): a value set on one server is read on the other, with
 //! upstream's API (get with a default, details, has_key / `in`, `[]`, delete with KeyError,
 //! expire, get_by_prefix, len, keys, clear); an entry expires on both servers; caches by name
-//! are apart; a key too long is refused with a clear error. `self.crypto` rides along: one
-//! cluster key on every server, passlib-format hashes.
+//! are apart; a key too long is refused with a clear error. The rest of the cluster-wide
+//! service API rides along: `self.crypto` (one cluster key on every server, passlib-format
+//! hashes), `invoke_by_id`, `invoke_by_impl_name`, `new_instance` and `spawn`.
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -181,6 +182,28 @@ async fn caches_on(backend: Backend) {
         false
     );
     assert_eq!(crypto(&b, json!({"op": "generate"})).await, json!([44, 32]));
+
+    // invoke_by_id, invoke_by_impl_name, new_instance and spawn.
+    let target = a
+        .invoke("zato.service.get-by-name", &json!({"name": "api.target"}))
+        .await
+        .unwrap()
+        .data;
+    let called = a
+        .invoke(
+            "api.caller",
+            &json!({"target_id": target["id"], "impl_name": target["impl_name"], "x": 0}),
+        )
+        .await
+        .unwrap()
+        .data;
+    assert_eq!(
+        called,
+        json!({"by_id": {"got": {"x": 1}, "channel": "invoke"},
+            "by_impl": {"got": {"x": 2}, "channel": "invoke"}, "err": "ZeroDivisionError", "spawned": 5,
+            "inst": ["api.target", "new-instance", true,
+                {"target_id": target["id"], "impl_name": target["impl_name"], "x": 0}]})
+    );
     c.finish().await;
 }
 

@@ -10,6 +10,7 @@ fan-out and parallel patterns) are classes that raise NotImplementedError saying
 import datetime as dt
 import json
 import logging
+import threading
 import time
 import typing
 from dataclasses import dataclass
@@ -409,6 +410,41 @@ class Service:
         return Lock(name or self.name, kwargs.get('namespace', ''), ttl, block,
             raise_if_not_acquired=kwargs.get('raise_if_not_acquired', True))
 
+    def invoke_by_impl_name(self, impl_name, *args, **kwargs):
+        """As invoke, with the service named by its implementation name (full dotted name)."""
+        return self.invoke(impl_name, *args, **kwargs)
+
+    def invoke_by_id(self, service_id, *args, **kwargs):
+        """As invoke, with the service given by its ID in the cluster."""
+        found = self.invoke('zato.service.get-by-id', {'id': service_id})
+        name = found.get('name') if isinstance(found, dict) else None
+        if not name:
+            raise ServiceMissingException(self.cid, 'No service with ID `{}`'.format(service_id))
+        return self.invoke(name, *args, **kwargs)
+
+    def new_instance(self, service_name, *args, **kwargs):
+        """A new instance of another (Python) service, ready to use but not run: channel
+        `new-instance`, this call's CID and request payload, as upstream."""
+        from zato import _runtime
+        from zato.server.service import pipeline
+        entry, name = _runtime._resolve(service_name)
+        if entry is None:
+            raise ServiceMissingException(self.cid, 'Service `{}` does not exist'.format(service_name))
+        channel = {'id': None, 'name': CHANNEL.NEW_INSTANCE, 'type': CHANNEL.NEW_INSTANCE, 'data_format': self.data_format,
+            'is_internal': True}
+        req = {'cid': self.cid, 'payload': self.request.payload, 'raw_request': getattr(self.request, 'text', None),
+            'data_format': self.data_format, 'channel': channel}
+        return pipeline._prepare(entry, req, _runtime._state)
+
+    def run_in_thread(self, func, *args, **kwargs):
+        """Runs func(*args, **kwargs) in a background thread (upstream: a greenlet); returns a
+        handle with join(timeout), get(timeout), ready() and value."""
+        handle = _Spawned(func, args, kwargs)
+        handle.start()
+        return handle
+
+    spawn = run_in_thread
+
     def sleep(self, seconds=1):
         # time.sleep releases the GIL, so other requests keep running.
         time.sleep(seconds)
@@ -416,6 +452,35 @@ class Service:
     def __repr__(self):
         return '<{} name:{!r} cid:{!r}>'.format(type(self).__name__, getattr(self, 'name', None),
             getattr(self, 'cid', None))
+
+class _Spawned(threading.Thread):
+    """What self.spawn returns: a thread that keeps its function's result or exception."""
+
+    def __init__(self, func, args, kwargs):
+        super().__init__(daemon=True, name='zato-spawn')
+        self._call = (func, args, kwargs)
+        self.value = None
+        self.exception = None
+
+    def run(self):
+        func, args, kwargs = self._call
+        try:
+            self.value = func(*args, **kwargs)
+        except Exception as e:
+            self.exception = e
+
+    def ready(self):
+        return not self.is_alive()
+
+    def get(self, block=True, timeout=None):
+        """The function's result (its exception raised), once it ended."""
+        if block:
+            self.join(timeout)
+        if self.is_alive():
+            raise TimeoutError('The spawned function has not finished')
+        if self.exception is not None:
+            raise self.exception
+        return self.value
 
 # ################################################################################################################################
 # Base classes of hooks and adapters
