@@ -60,7 +60,7 @@ pub struct AsyncCall {
     pub in_reply_to: Option<String>,
     /// Seconds within which it must start; None or 0: no limit.
     pub expiration: Option<f64>,
-    /// The CID to run it under (fan-out targets share one); a new one when None.
+    /// The CID to run it under (upstream's `cid=`); a new one when None.
     pub cid: Option<String>,
 }
 
@@ -91,9 +91,8 @@ pub async fn submit(state: &Arc<ServerState>, c: AsyncCall) -> Result<String, Se
     };
     let d = &state.deferred;
     // Run here when a place is free; otherwise any server's next look takes it.
-    let until = iso(now + LEASE);
-    let claim =
-        (state.background.available_permits() > 0).then_some((d.holder.as_str(), until.as_str()));
+    let (holder, until) = d.claim();
+    let claim = (state.background.available_permits() > 0).then_some((holder, until.as_str()));
     req.id = state
         .odb
         .async_put(state.cluster_id, &req, claim)
@@ -108,7 +107,6 @@ pub async fn submit(state: &Arc<ServerState>, c: AsyncCall) -> Result<String, Se
     Ok(cid)
 }
 
-/// Runs a claimed request in the background, then marks it done and sends its callbacks.
 /// Runs a request this process holds (counted by [`Deferred::hold`]) in the background: not
 /// before its `not_before`, then once a background place is free; then it is marked done and
 /// its callbacks are sent. `released_at`: when a scheduler's run was released (the same for
