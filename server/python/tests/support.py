@@ -41,8 +41,8 @@ class FakeNative(types.ModuleType):
             return {'response': 1, 'other': 2}
         raise LookupError(name)
 
-    def invoke_async(self, name, payload, cid, channel, data_format):
-        self.async_calls.append((name, payload, cid, channel, data_format))
+    def invoke_async(self, name, payload, channel, callback, expiration, cid):
+        self.async_calls.append((name, payload, channel, callback, expiration, cid))
         return '0123456789abcdef01234567'
 
 

@@ -230,6 +230,9 @@ class Parent(Service):
             self.invoke('no.such.thing')
         elif kind == 'async':
             self.response.payload = self.invoke_async('invoke-demo.child', {'value': 1})
+        elif kind == 'async-named':
+            self.response.payload = self.invoke_async('invoke-demo.child', {'value': 2},
+                callback=['invoke-demo.child', 'other.callback'], expiration=0, cid='given-cid')
 '''
 
     def setUp(self):
@@ -278,7 +281,13 @@ class Parent(Service):
 
     def test_invoke_async(self):
         self.assertEqual(self.parent('async'), '0123456789abcdef01234567')
-        self.assertEqual(native.async_calls, [('invoke-demo.child', {'value': 1}, CID, 'invoke-async', 'dict')])
+        # No `invoke-demo.parent-async-callback` is deployed: no callback; upstream's default
+        # expiration (15 s); a new CID.
+        self.assertEqual(native.async_calls, [('invoke-demo.child', {'value': 1}, 'invoke-async', [], 15.0, '')])
+        del native.async_calls[:]
+        self.parent('async-named')
+        self.assertEqual(native.async_calls, [('invoke-demo.child', {'value': 2}, 'invoke-async',
+            ['invoke-demo.child', 'other.callback'], 0.0, 'given-cid')])
 
 
 class ContextTestCase(RuntimeTestCase):
