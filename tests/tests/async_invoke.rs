@@ -6,6 +6,8 @@
 //! `self.in_reply_to`; admin invoke with `is_async` stores its request the same way; a
 //! request left unclaimed is taken by any server, one whose expiration passed is dropped; a
 //! scheduler's run recorded on a server killed before its time runs on the other, once.
+//! Upstream's patterns ride on it: fan-out (on-target and one on-final), parallel execution
+//! and invoke-retry.
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
@@ -75,6 +77,83 @@ async fn survives_a_kill(backend: Backend) {
         by_name["asyncs.named-callback"]["in_reply_to"],
         called["named"]
     );
+
+    // Patterns: a fan-out over three targets (one failing) with on-target and on-final
+    // callbacks, a parallel execution (no final), and invoke-retry.
+    let peek = |prefix: String| {
+        let admin = admin2.clone();
+        async move {
+            admin
+                .invoke("asyncs.peek", &json!({"prefix": prefix}))
+                .await
+                .ok()
+                .map(|r| r.data["found"].clone())
+        }
+    };
+    let fan = admin1
+        .invoke("asyncs.fan", &json!({"out": out}))
+        .await
+        .unwrap()
+        .data;
+    let fan_cid = fan["cid"].as_str().unwrap().to_string();
+    let fin = eventually(Duration::from_secs(15), || async {
+        let f = peek(format!("final:{fan_cid}")).await?;
+        (f.as_object().is_some_and(|o| !o.is_empty())).then_some(f)
+    })
+    .await
+    .unwrap_or_else(|| panic!("no on-final for the fan-out:\n{}", c.servers[0].log()));
+    assert_eq!(
+        fin[format!("final:{fan_cid}")],
+        json!({"channel": "fanout-on-final", "phase": "on-final", "source": "asyncs.fan",
+            "on_final": ["asyncs.final"], "answer": 42,
+            "oks": {"asyncs.answer": true, "asyncs.fail": false, "asyncs.record": true}})
+    );
+    let targets = eventually(Duration::from_secs(10), || async {
+        let t = peek(format!("on-target:{fan_cid}:")).await?;
+        (t.as_object().map(|o| o.len()) == Some(3)).then_some(t)
+    })
+    .await
+    .unwrap_or_else(|| panic!("not three on-target calls for the fan-out"));
+    for (_, t) in targets.as_object().unwrap() {
+        assert_eq!(
+            (
+                t["channel"].as_str(),
+                t["phase"].as_str(),
+                t["cid"].as_str()
+            ),
+            (
+                Some("fanout-on-target"),
+                Some("on-target"),
+                Some(fan_cid.as_str())
+            ),
+            "{targets}"
+        );
+    }
+    let par = admin2
+        .invoke("asyncs.par", &json!({"out": out}))
+        .await
+        .unwrap()
+        .data;
+    let par_cid = par["cid"].as_str().unwrap().to_string();
+    let targets = eventually(Duration::from_secs(10), || async {
+        let t = peek(format!("on-target:{par_cid}:")).await?;
+        (t.as_object().map(|o| o.len()) == Some(2)).then_some(t)
+    })
+    .await
+    .unwrap_or_else(|| panic!("not two on-target calls for the parallel execution"));
+    let fail = &targets[format!("on-target:{par_cid}:asyncs.fail")];
+    assert_eq!(
+        (fail["channel"].as_str(), fail["ok"].as_bool()),
+        (Some("parallel-exec-on-target"), Some(false))
+    );
+    assert_eq!(peek(format!("final:{par_cid}")).await, Some(json!({})));
+    let retry = admin1
+        .invoke("asyncs.retry", &json!({}))
+        .await
+        .unwrap()
+        .data;
+    assert_eq!(retry["raised"], true);
+    assert_eq!(retry["answer"]["answer"], 42);
 
     // Admin invoke with is_async answers the CID of a stored request.
     let mut req =

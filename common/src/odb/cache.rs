@@ -63,7 +63,7 @@ impl Odb {
         entry: &CacheEntry,
         now: &str,
     ) -> OdbResult<Option<String>> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let sql = format!(
             "SELECT value FROM cache_entry WHERE cluster_id = ? AND cache_name = ? AND key_ = ? AND {LIVE}"
         );

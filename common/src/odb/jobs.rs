@@ -350,7 +350,7 @@ impl Odb {
         requests: &[AsyncRequest],
         claim: (&str, &str),
     ) -> OdbResult<Vec<Option<i64>>> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut inserted = HashSet::with_capacity(runs.len());
         let mut unique = HashSet::with_capacity(runs.len());
         // A run older than the records kept may have been pruned: it is new only if later

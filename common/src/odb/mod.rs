@@ -157,6 +157,16 @@ impl Odb {
         &self.pool
     }
 
+    /// A transaction that reads and then writes. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): a deferred one that read first fails with SQLITE_BUSY_SNAPSHOT
+    /// (517) when another connection wrote meanwhile, which no busy timeout waits out.
+    pub async fn begin_write(&self) -> OdbResult<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.engine {
+            OdbEngine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            _ => self.pool.begin().await?,
+        })
+    }
+
     /// A statement in this backend's dialect, written with `?` markers.
     pub fn sql(&self, sql: &'static str) -> AssertSqlSafe<Cow<'static, str>> {
         match self.engine {

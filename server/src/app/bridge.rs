@@ -234,6 +234,7 @@ impl Bridge for ServerBridge {
             in_reply_to: None,
             expiration: Some(opts.expiration),
             cid: (!opts.cid.is_empty()).then_some(opts.cid),
+            pattern: opts.pattern,
         };
         wait(&state, deferred::submit(&state, call)).map_err(|e| (e.kind, e.message))
     }

@@ -62,6 +62,8 @@ pub struct AsyncCall {
     pub expiration: Option<f64>,
     /// The CID to run it under (upstream's `cid=`); a new one when None.
     pub cid: Option<String>,
+    /// A fan-out's or parallel execution's context (`invoke::patterns`), for a target.
+    pub pattern: Option<Value>,
 }
 
 fn iso(t: chrono::DateTime<Utc>) -> String {
@@ -87,7 +89,7 @@ pub async fn submit(state: &Arc<ServerState>, c: AsyncCall) -> Result<String, Se
         in_reply_to: c.in_reply_to,
         expires_at,
         not_before: None,
-        origin: None,
+        origin: c.pattern.map(|p| json!({"pattern": p}).to_string()),
     };
     let d = &state.deferred;
     // Run here when a place is free; otherwise any server's next look takes it.
@@ -137,6 +139,9 @@ pub fn run(state: &Arc<ServerState>, req: AsyncRequest, released_at: Option<Stri
         }
         let call = call_of(&req, released_at.unwrap_or(now));
         let result = super::invoke(&st, call).await;
+        if let Some(ctx) = pattern_of(&req) {
+            super::patterns::target_done(&st, &req, &ctx, &result).await;
+        }
         match result {
             Ok(out) => {
                 let callbacks: Vec<String> = req
@@ -154,6 +159,7 @@ pub fn run(state: &Arc<ServerState>, req: AsyncRequest, released_at: Option<Stri
                         in_reply_to: Some(req.cid.clone()),
                         expiration: None,
                         cid: None,
+                        pattern: None,
                     };
                     if let Err(e) = submit(&st, back).await {
                         tracing::error!(cid = req.cid, "callback `{name}` not sent: {}", e.message);
@@ -174,6 +180,13 @@ pub fn run(state: &Arc<ServerState>, req: AsyncRequest, released_at: Option<Stri
         }
         st.deferred.finished(req.id);
     });
+}
+
+/// A pattern target's context, from its `origin`.
+fn pattern_of(req: &AsyncRequest) -> Option<Value> {
+    let origin: Value = serde_json::from_str(req.origin.as_deref()?).ok()?;
+    let ctx = origin.get("pattern")?;
+    (!ctx.is_null()).then(|| ctx.clone())
 }
 
 /// The call a stored request makes: as `invoke_async` made it, or as its `origin` says (a

@@ -10,6 +10,7 @@ use crate::state::ServerState;
 
 pub mod deferred;
 pub mod observe;
+pub mod patterns;
 pub mod request;
 
 pub async fn invoke(state: &Arc<ServerState>, call: Call) -> Result<Output, ServiceError> {

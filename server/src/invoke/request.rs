@@ -114,6 +114,7 @@ pub async fn invoke_from_request(
             in_reply_to: None,
             expiration,
             cid: None,
+            pattern: None,
         };
         return super::deferred::submit(state, call)
             .await

@@ -50,6 +50,8 @@ pub struct AsyncOpts {
     pub expiration: f64,
     /// The CID to run it under; a new one when empty.
     pub cid: String,
+    /// The context of a parallel pattern's target (`invoke::patterns`).
+    pub pattern: Option<Value>,
 }
 
 /// What Python may ask of the server. Implemented by the server; set once at start-up.
@@ -207,7 +209,8 @@ fn lock_release(py: Python<'_>, name: &str, holder: &str) -> PyResult<()> {
 }
 
 #[pyfunction]
-#[pyo3(signature = (name, payload, channel="invoke-async", callback=Vec::new(), expiration=0.0, cid=""))]
+#[pyo3(signature = (name, payload, channel="invoke-async", callback=Vec::new(), expiration=0.0, cid="", pattern=None))]
+#[allow(clippy::too_many_arguments)]
 fn invoke_async(
     py: Python<'_>,
     name: &str,
@@ -216,14 +219,17 @@ fn invoke_async(
     callback: Vec<String>,
     expiration: f64,
     cid: &str,
+    pattern: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<String> {
     let payload = from_py(payload)?;
+    let pattern = pattern.map(from_py).transpose()?;
     let bridge = bridge()?;
     let opts = AsyncOpts {
         channel: channel.to_string(),
         callback,
         expiration,
         cid: cid.to_string(),
+        pattern,
     };
     py.detach(|| bridge.invoke_async(name, payload, opts))
         .map_err(|(_, msg)| PyLookupError::new_err(msg))

@@ -385,6 +385,12 @@ class Service:
     # ############################################################################################################################
 
     @property
+    def patterns(self):
+        """Parallel execution, fan-out/fan-in and invoke-retry, as upstream's `self.patterns`."""
+        from zato.server.pattern.api import PatternsFacade
+        return PatternsFacade(self)
+
+    @property
     def crypto(self):
         """Encrypt and decrypt with the cluster's key, hash and verify secrets, as upstream."""
         from zato.common.crypto.api import crypto_manager
