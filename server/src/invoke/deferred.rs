@@ -232,9 +232,9 @@ impl Deferred {
         self.held.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// A request ran (or expired): its lease is no longer renewed and it is deleted soon.
+    /// A request ran (or expired): it is deleted soon; its lease is renewed until then, so no
+    /// other server takes a request that already ran while its delete waits for the ODB.
     fn finished(&self, id: i64) {
-        self.held.fetch_sub(1, Ordering::Relaxed);
         let _ = self.done.send(id);
     }
 }
@@ -268,6 +268,7 @@ pub async fn serve(state: Arc<ServerState>) {
                 if let Err(e) = state.odb.async_done(&ran).await {
                     tracing::warn!("{} async requests that ran could not be marked so (they may run again): {e}", ran.len());
                 }
+                state.deferred.held.fetch_sub(ran.len(), Ordering::Relaxed);
                 ran.clear();
                 continue;
             }
