@@ -63,7 +63,7 @@ pub struct ServerState {
     /// requests whose clients are waiting.
     pub background: tokio::sync::Semaphore,
     /// Asynchronous invocations this process holds (`invoke::deferred`).
-    pub deferred: crate::invoke::deferred::Deferred,
+    pub deferred: crate::core::deferred::Deferred,
     pub rt: tokio::runtime::Handle,
     pub started: Instant,
 }

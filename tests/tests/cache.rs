@@ -120,6 +120,15 @@ async fn caches_on(backend: Backend) {
     assert_eq!(op(&b, json!({"op": "clear"})).await, 3);
     assert_eq!(op(&a, json!({"op": "len"})).await, json!([0, []]));
 
+    // Keys differing only in case are two entries on every backend (MariaDB included).
+    op(&a, json!({"op": "set", "key": "Case", "value": 1})).await;
+    op(&a, json!({"op": "set", "key": "case", "value": 2})).await;
+    assert_eq!(op(&b, json!({"op": "get", "key": "Case"})).await, 1);
+    assert_eq!(
+        op(&b, json!({"op": "prefix", "key": "ca"})).await,
+        json!({"case": 2})
+    );
+
     // A key longer than the index allows: refused, saying so.
     let long = "k".repeat(601);
     let err = a

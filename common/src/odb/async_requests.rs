@@ -180,7 +180,7 @@ impl Odb {
             return Ok(out);
         }
         // MariaDB has no UPDATE ... RETURNING: lock, claim, read back.
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let sql = format!(
             "SELECT id FROM async_request WHERE {free} ORDER BY id LIMIT {limit} FOR UPDATE SKIP LOCKED"
         );

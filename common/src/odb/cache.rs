@@ -162,16 +162,28 @@ impl Odb {
         prefix: &str,
         now: &str,
     ) -> OdbResult<Vec<CacheEntry>> {
+        // `!` escapes the prefix's own wildcards: unlike a backslash, it means the same to
+        // every backend.
+        let pattern: String = prefix
+            .chars()
+            .flat_map(|c| match c {
+                '!' | '%' | '_' => vec!['!', c],
+                c => vec![c],
+            })
+            .chain(['%'])
+            .collect();
         let sql = format!(
-            "SELECT {COLUMNS} FROM cache_entry WHERE cluster_id = ? AND cache_name = ? AND {LIVE} ORDER BY key_"
+            "SELECT {COLUMNS} FROM cache_entry WHERE cluster_id = ? AND cache_name = ? AND {LIVE} \
+             AND key_ LIKE ? ESCAPE '!' ORDER BY key_"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(self.dialect(&sql)))
             .bind(cluster_id)
             .bind(cache.to_string())
             .bind(now.to_string())
+            .bind(pattern)
             .fetch_all(self.pool())
             .await?;
-        // Filtered here: a LIKE pattern would need the prefix's `%` and `_` escaped per backend.
+        // SQLite's LIKE ignores ASCII case: the prefix is checked exactly here.
         rows.iter()
             .map(from_row)
             .filter(|e| e.as_ref().map_or(true, |e| e.key.starts_with(prefix)))

@@ -190,7 +190,7 @@ impl Odb {
     }
 
     pub async fn job_create(&self, cluster_id: i64, i: &JobInput) -> OdbResult<i64> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let id = self.job_create_on(&mut tx, cluster_id, i).await?;
         tx.commit().await?;
         Ok(id)
@@ -263,7 +263,7 @@ impl Odb {
     }
 
     pub async fn job_edit(&self, cluster_id: i64, id: i64, i: &JobInput) -> OdbResult<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         self.job_edit_on(&mut tx, cluster_id, id, i).await?;
         tx.commit().await?;
         Ok(())
@@ -308,7 +308,7 @@ impl Odb {
 
     /// Deletes the job with its details and its record of fires; the number of jobs deleted.
     pub async fn job_delete(&self, cluster_id: i64, id: i64) -> OdbResult<u64> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let owned =
             sqlx::query(self.sql("SELECT COUNT(*) FROM job WHERE cluster_id = ? AND id = ?"))
                 .bind(cluster_id)

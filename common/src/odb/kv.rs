@@ -129,7 +129,7 @@ impl Odb {
         value: &str,
         ttl_seconds: i64,
     ) -> OdbResult<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(self.sql("DELETE FROM kv_data WHERE cluster_id = ? AND kv_key = ?"))
             .bind(cluster_id)
             .bind(key.to_string())

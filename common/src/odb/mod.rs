@@ -157,7 +157,8 @@ impl Odb {
         &self.pool
     }
 
-    /// A transaction that reads and then writes. On SQLite it takes the write lock at once
+    /// A transaction: every one in the ODB layer writes, and most read first. On SQLite it
+    /// takes the write lock at once
     /// (`BEGIN IMMEDIATE`): a deferred one that read first fails with SQLITE_BUSY_SNAPSHOT
     /// (517) when another connection wrote meanwhile, which no busy timeout waits out.
     pub async fn begin_write(&self) -> OdbResult<sqlx::Transaction<'static, sqlx::Any>> {

@@ -17,6 +17,9 @@ enum Ty {
     Int,
     /// Short text that may be indexed.
     Str(u16),
+    /// As `Str`, compared byte for byte on MySQL too (whose default collation ignores case),
+    /// for keys that differ only in case (cache keys).
+    Key(u16),
     /// Long text.
     Text,
     /// Binary data (deployment packages, job extras).
@@ -354,7 +357,7 @@ const TABLES_IF_MISSING: &[Table] = &[
             nn("id", Id),
             nn("cluster_id", Int),
             nn("cache_name", Str(100)),
-            nn("key_", Str(600)),
+            nn("key_", Key(600)),
             nn("value", Text),
             nn("expiry_ms", Int),
             c("expires_at", Str(40)),
@@ -395,6 +398,9 @@ fn col_ddl(engine: OdbEngine, col: &Col) -> String {
         (OdbEngine::Sqlite, Str(_)) => "TEXT".to_string(),
         (_, Str(n)) if n > 1000 => "TEXT".to_string(),
         (_, Str(n)) => format!("VARCHAR({n})"),
+        (OdbEngine::Mysql, Key(n)) => format!("VARCHAR({n}) COLLATE utf8mb4_bin"),
+        (OdbEngine::Sqlite, Key(_)) => "TEXT".to_string(),
+        (_, Key(n)) => format!("VARCHAR({n})"),
         (OdbEngine::Mysql, Text) => "MEDIUMTEXT".to_string(),
         (_, Text) => "TEXT".to_string(),
         (OdbEngine::Postgresql, Blob) => "BYTEA".to_string(),
@@ -493,7 +499,7 @@ pub async fn create(odb: &Odb, host: &str, user: &str) -> OdbResult<()> {
     if let Some(v) = installed_version(odb).await? {
         return Err(OdbError::SchemaExists(v));
     }
-    let mut tx = odb.pool().begin().await?;
+    let mut tx = odb.begin_write().await?;
     for stmt in ddl(odb.engine()) {
         sqlx::query(sqlx::AssertSqlSafe(stmt))
             .execute(&mut *tx)

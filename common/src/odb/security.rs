@@ -329,7 +329,7 @@ impl Odb {
                 "the security definition is used by channels {names:?}; change or delete them first"
             )));
         }
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         for sql in [
             "DELETE FROM sec_basic_auth WHERE id = ?",
             "DELETE FROM sec_apikey WHERE id = ?",

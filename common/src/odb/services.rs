@@ -223,7 +223,7 @@ impl Odb {
             .await?;
         let recorded = self.recorded_sources(server_id).await?;
         let now = utc_now_iso();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         for (name, impl_name) in renamed {
             sqlx::query(
                 self.sql("UPDATE service SET impl_name = ? WHERE cluster_id = ? AND name = ?"),
@@ -331,7 +331,7 @@ impl Odb {
     }
 
     pub async fn service_delete(&self, cluster_id: i64, id: i64) -> OdbResult<u64> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(self.sql("DELETE FROM deployed_service WHERE service_id = ?"))
             .bind(id)
             .execute(&mut *tx)
@@ -395,7 +395,7 @@ impl Odb {
         server_id: i64,
         status: &str,
     ) -> OdbResult<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         self.set_deployment_status_on(&mut tx, package_id, server_id, status, &utc_now_iso())
             .await?;
         tx.commit().await?;

@@ -21,6 +21,12 @@ impl ServerBridge {
             .upgrade()
             .ok_or_else(|| ConnError::closed("the server is shutting down"))
     }
+
+    /// [`ServerBridge::state`] for the calls that answer with an error kind and message.
+    fn live(&self) -> Result<Arc<ServerState>, (ErrorKind, String)> {
+        self.state()
+            .map_err(|e| (ErrorKind::Unavailable, e.message))
+    }
 }
 
 fn sql_conn(state: &ServerState, name: &str) -> Result<Arc<SqlConn>, ConnError> {
@@ -36,9 +42,7 @@ fn lock_key(name: &str) -> String {
 
 impl Bridge for ServerBridge {
     fn lock_take(&self, name: &str, holder: &str, ttl: i64) -> Result<bool, (ErrorKind, String)> {
-        let state = self
-            .state()
-            .map_err(|e| (ErrorKind::Unavailable, e.message))?;
+        let state = self.live()?;
         let key = lock_key(name);
         wait(
             &state,
@@ -50,9 +54,7 @@ impl Bridge for ServerBridge {
     }
 
     fn crypto(&self, op: &str, data: &str) -> Result<String, (ErrorKind, String)> {
-        let state = self
-            .state()
-            .map_err(|e| (ErrorKind::Unavailable, e.message))?;
+        let state = self.live()?;
         let key = &state.cfg.secret_key;
         match op {
             "encrypt" => Ok(key.encrypt(data)),
@@ -76,9 +78,7 @@ impl Bridge for ServerBridge {
 
     fn cache(&self, op: &str, cache: &str, args: Value) -> Result<Value, (ErrorKind, String)> {
         use crate::connectors::cache::{CacheError, call};
-        let state = self
-            .state()
-            .map_err(|e| (ErrorKind::Unavailable, e.message))?;
+        let state = self.live()?;
         wait(&state, call(&state.odb, state.cluster_id, op, cache, &args)).map_err(|e| match e {
             CacheError::BadInput(m) => (ErrorKind::BadInput, m),
             e @ CacheError::Odb(_) => (ErrorKind::Unavailable, e.to_string()),
@@ -86,9 +86,7 @@ impl Bridge for ServerBridge {
     }
 
     fn lock_release(&self, name: &str, holder: &str) -> Result<(), (ErrorKind, String)> {
-        let state = self
-            .state()
-            .map_err(|e| (ErrorKind::Unavailable, e.message))?;
+        let state = self.live()?;
         let key = lock_key(name);
         wait(
             &state,
@@ -205,9 +203,7 @@ impl Bridge for ServerBridge {
         cid: &str,
         channel: &str,
     ) -> Result<Value, (ErrorKind, String)> {
-        let state = self
-            .state()
-            .map_err(|e| (ErrorKind::Unavailable, e.message))?;
+        let state = self.live()?;
         let call = Call::internal(name, cid, payload, channel);
         wait(&state, invoke(&state, call))
             .map(|o| o.body.to_value())
@@ -220,9 +216,7 @@ impl Bridge for ServerBridge {
         payload: Value,
         opts: AsyncOpts,
     ) -> Result<String, (ErrorKind, String)> {
-        let state = self
-            .state()
-            .map_err(|e| (ErrorKind::Unavailable, e.message))?;
+        let state = self.live()?;
         if !state.service_exists(name) {
             return Err((ErrorKind::NotFound, format!("Service `{name}` not found")));
         }

@@ -135,7 +135,7 @@ pub async fn run(dir: &Path, worker_index: u32) -> Result<(), StartError> {
         jwt_keys: crate::security::jwt::JwtKeys::new(&cfg.secret_key),
         applied: Mutex::new(Default::default()),
         background: tokio::sync::Semaphore::new((cfg.main.python_queue_size / 2).max(1)),
-        deferred: crate::invoke::deferred::Deferred::new(format!(
+        deferred: crate::core::deferred::Deferred::new(format!(
             "{}:{}.{worker_index}:{}",
             server.name,
             std::process::id(),

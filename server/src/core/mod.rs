@@ -3,6 +3,8 @@
 //! the [`Service`] trait built-ins implement. This module imports nothing else of the crate, so
 //! channels, connectors, the invoker and the Python host can all speak it without knowing each
 //! other.
+pub mod deferred;
+
 use std::any::Any;
 use std::future::Future;
 use std::pin::Pin;

@@ -7,47 +7,20 @@
 //! request that ran is never run again. `expiration` (seconds) is honoured: a request not
 //! started in time is dropped and logged.
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
 use zato_common::odb::async_requests::AsyncRequest;
 
+use crate::core::deferred::LEASE;
 use crate::core::{Call, Origin, ServiceError};
 use crate::state::ServerState;
 
-/// How long a claim holds without renewal: a dead holder's requests are claimed again after
-/// at most this long.
-const LEASE: TimeDelta = TimeDelta::seconds(3);
 /// How often claims are renewed and free requests looked for.
 const TICK: Duration = Duration::from_millis(500);
 /// Requests claimed at most at once per look.
 const CLAIM_AT_ONCE: usize = 200;
-
-/// This process's side of the queue: who it is on the leases, and requests that ran, to be
-/// deleted in batches.
-pub struct Deferred {
-    holder: String,
-    /// Requests this process holds (waiting or running): leases are renewed only while some.
-    held: AtomicUsize,
-    done: mpsc::UnboundedSender<i64>,
-    done_rx: std::sync::Mutex<Option<mpsc::UnboundedReceiver<i64>>>,
-}
-
-impl Deferred {
-    /// `holder`: this process on the leases (server name, pid and start time).
-    pub fn new(holder: String) -> Self {
-        let (done, rx) = mpsc::unbounded_channel();
-        Self {
-            holder,
-            held: AtomicUsize::new(0),
-            done,
-            done_rx: std::sync::Mutex::new(Some(rx)),
-        }
-    }
-}
 
 /// An asynchronous invocation as a caller asks for it.
 pub struct AsyncCall {
@@ -220,35 +193,10 @@ fn call_of(req: &AsyncRequest, released_at: String) -> Call {
     call
 }
 
-impl Deferred {
-    /// The holder and lease end that requests stored now for this process carry.
-    pub fn claim(&self) -> (&str, String) {
-        (&self.holder, iso(Utc::now() + LEASE))
-    }
-
-    /// `n` more requests are held by this process (stored claimed or claimed): their leases are
-    /// renewed until each is [`Deferred::finished`].
-    pub fn hold(&self, n: usize) {
-        self.held.fetch_add(n, Ordering::Relaxed);
-    }
-
-    /// A request ran (or expired): it is deleted soon; its lease is renewed until then, so no
-    /// other server takes a request that already ran while its delete waits for the ODB.
-    fn finished(&self, id: i64) {
-        let _ = self.done.send(id);
-    }
-}
-
 /// Renews this process's claims, claims free requests while places are free, drops expired
 /// ones and deletes those that ran, for the life of the server.
 pub async fn serve(state: Arc<ServerState>) {
-    let Some(mut done) = state
-        .deferred
-        .done_rx
-        .lock()
-        .ok()
-        .and_then(|mut r| r.take())
-    else {
+    let Some(mut done) = state.deferred.take_finished() else {
         return;
     };
     let mut tick = tokio::time::interval(TICK);
@@ -268,7 +216,7 @@ pub async fn serve(state: Arc<ServerState>) {
                 if let Err(e) = state.odb.async_done(&ran).await {
                     tracing::warn!("{} async requests that ran could not be marked so (they may run again): {e}", ran.len());
                 }
-                state.deferred.held.fetch_sub(ran.len(), Ordering::Relaxed);
+                state.deferred.deleted(ran.len());
                 ran.clear();
                 continue;
             }
@@ -283,8 +231,8 @@ async fn look(state: &Arc<ServerState>) -> Result<(), zato_common::odb::OdbError
     let d = &state.deferred;
     let now = Utc::now();
     let until = iso(now + LEASE);
-    if d.held.load(Ordering::Relaxed) > 0 {
-        state.odb.async_renew(&d.holder, &until).await?;
+    if d.held() > 0 {
+        state.odb.async_renew(d.holder(), &until).await?;
     }
     let now_s = iso(now);
     let (free, expired) = state.odb.async_probe(state.cluster_id, &now_s).await?;
@@ -311,7 +259,7 @@ async fn look(state: &Arc<ServerState>) -> Result<(), zato_common::odb::OdbError
     }
     let claimed = state
         .odb
-        .async_claim(state.cluster_id, &d.holder, &until, &now_s, places)
+        .async_claim(state.cluster_id, d.holder(), &until, &now_s, places)
         .await?;
     state.deferred.hold(claimed.len());
     for req in claimed {

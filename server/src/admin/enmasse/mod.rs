@@ -74,7 +74,7 @@ async fn apply(
     let (odb, cluster) = (&ctx.state.odb, ctx.state.cluster_id);
     let key = &ctx.state.cfg.secret_key;
     let mut done = Done::default();
-    let mut tx = odb.pool().begin().await?;
+    let mut tx = odb.begin_write().await?;
     let mut sec_ids: HashMap<String, i64> = current
         .secs
         .iter()
