@@ -194,6 +194,42 @@ fn default_debounce() -> u64 {
     100
 }
 
+/// `[stats]`: per-service statistics and Prometheus metrics.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatsConfig {
+    /// Whether calls are counted and timed at all (statistics, samples, `/zato/metrics`).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Seconds between writes of what was counted to the ODB.
+    #[serde(default = "default_flush_interval")]
+    pub flush_interval: f64,
+    /// Whether `GET /zato/metrics` answers on the server's port.
+    #[serde(default = "yes")]
+    pub metrics: bool,
+    /// Sampled and slow request/response pairs kept per service, of each kind.
+    #[serde(default = "default_keep_samples")]
+    pub keep_samples: u32,
+}
+
+impl Default for StatsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            flush_interval: default_flush_interval(),
+            metrics: true,
+            keep_samples: default_keep_samples(),
+        }
+    }
+}
+
+fn default_flush_interval() -> f64 {
+    1.0
+}
+fn default_keep_samples() -> u32 {
+    50
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct Misc {
     #[serde(default = "yes")]
@@ -278,6 +314,8 @@ struct ServerConfFile {
     misc: Misc,
     #[serde(default)]
     python: PythonConfig,
+    #[serde(default)]
+    stats: StatsConfig,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -298,6 +336,7 @@ pub struct ServerConfig {
     pub hot_deploy: HotDeploy,
     pub misc: Misc,
     pub python: PythonConfig,
+    pub stats: StatsConfig,
     pub secret_key: SecretKey,
     pub pickup_dir: PathBuf,
 }
@@ -433,6 +472,7 @@ impl ServerConfig {
             ("[main] body_read_timeout", m.body_read_timeout),
         ]
         .into_iter()
+        .chain([("[stats] flush_interval", conf.stats.flush_interval)])
         .filter_map(|(what, v)| seconds_problem(what, v))
         .chain((m.max_connections == 0).then(|| "[main] max_connections must be at least 1".into()))
         .chain(
@@ -454,6 +494,7 @@ impl ServerConfig {
             hot_deploy: conf.hot_deploy,
             misc: conf.misc,
             python: conf.python,
+            stats: conf.stats,
             secret_key,
             pickup_dir,
         })

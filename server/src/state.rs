@@ -38,6 +38,8 @@ pub struct ServerState {
     pub builtins: Registry<ServerState>,
     /// See every call the invoker runs.
     pub observers: Vec<Arc<dyn Observer>>,
+    /// Statistics and metrics (one of the observers when `[stats] enabled`).
+    pub stats: Arc<crate::stats::Stats>,
     pub python: Arc<PyHost>,
     /// Channels, outgoing connections, security and service states.
     pub tables: Tables,
@@ -102,6 +104,16 @@ impl ServerState {
 
     /// Objects of `kind` changed (`id` when one object did): this process's table is rebuilt
     /// before the call returns, every other process's within one poll.
+    /// Where this process writes its statistics.
+    pub fn stats_sink(&self) -> crate::stats::flush::Sink {
+        crate::stats::flush::Sink {
+            odb: self.odb.clone(),
+            cluster_id: self.cluster_id,
+            keep: i64::from(self.cfg.stats.keep_samples),
+            holder: self.deferred.holder().to_string(),
+        }
+    }
+
     pub async fn changed(&self, kind: &str, id: Option<i64>) {
         self.events.emit(ClusterEvent::changed(kind, id)).await;
     }

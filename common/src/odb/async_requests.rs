@@ -244,6 +244,16 @@ impl Odb {
         Ok(())
     }
 
+    /// How many async requests of the cluster are stored (waiting, held or not yet deleted).
+    pub async fn async_count(&self, cluster_id: i64) -> OdbResult<i64> {
+        Ok(
+            sqlx::query_scalar(self.sql("SELECT COUNT(*) FROM async_request WHERE cluster_id = ?"))
+                .bind(cluster_id)
+                .fetch_one(self.pool())
+                .await?,
+        )
+    }
+
     /// Whether the cluster has requests to claim (`free`) or to drop as expired, by reads
     /// only: an idle server looks without writing.
     pub async fn async_probe(&self, cluster_id: i64, now: &str) -> OdbResult<(bool, bool)> {

@@ -22,6 +22,7 @@ pub mod schema;
 pub mod security;
 pub mod services;
 pub mod sql_pool;
+pub mod stats;
 
 #[derive(Debug, Error)]
 pub enum OdbError {

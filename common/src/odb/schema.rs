@@ -386,6 +386,41 @@ const TABLES_IF_MISSING: &[Table] = &[
         ],
         constraints: &[],
     },
+    // What the statistics observers recorded (`odb::stats`): one row per service and period.
+    Table {
+        name: "service_stats",
+        cols: &[
+            nn("id", Id),
+            nn("cluster_id", Int),
+            nn("service", Key(400)),
+            nn("granularity", Str(8)),
+            nn("period_start", Str(20)),
+            nn("usage_count", Int),
+            nn("error_count", Int),
+            nn("total_us", Int),
+            nn("min_us", Int),
+            nn("max_us", Int),
+        ],
+        constraints: &["UNIQUE (cluster_id, service, granularity, period_start)"],
+    },
+    // The latest sampled and slow request/response pairs of each service (`odb::stats`).
+    Table {
+        name: "service_sample",
+        cols: &[
+            nn("id", Id),
+            nn("cluster_id", Int),
+            nn("service", Key(400)),
+            nn("kind", Str(8)),
+            nn("cid", Str(64)),
+            nn("req_ts", Str(40)),
+            nn("resp_ts", Str(40)),
+            nn("proc_time_us", Int),
+            nn("ok", Int),
+            nn("request", Text),
+            nn("response", Text),
+        ],
+        constraints: &[],
+    },
 ];
 
 fn col_ddl(engine: OdbEngine, col: &Col) -> String {

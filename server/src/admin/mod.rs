@@ -20,6 +20,7 @@ pub mod scheduler;
 pub mod security;
 pub mod service;
 pub mod sql;
+pub mod stats;
 
 pub use crate::core::{BoxFut, Io, ServiceError, ServiceResult};
 
@@ -95,6 +96,7 @@ pub fn registry() -> crate::core::Registry<ServerState> {
         redis::services(),
         enmasse::services(),
         info::services(),
+        stats::services(),
         #[cfg(feature = "amqp")]
         amqp::services(),
     ]

@@ -22,7 +22,7 @@ fn describe(ctx: &Ctx, s: &ServiceRow) -> Value {
     })
 }
 
-async fn find(ctx: &Ctx, input: &Value) -> Result<ServiceRow, ServiceError> {
+pub(super) async fn find(ctx: &Ctx, input: &Value) -> Result<ServiceRow, ServiceError> {
     let i = Input::new(input);
     check_cluster(ctx, &i)?;
     let cluster = ctx.state.cluster_id;

@@ -100,7 +100,13 @@ pub async fn run(dir: &Path, worker_index: u32) -> Result<(), StartError> {
         format!("{}:{}", server.name, std::process::id()),
     ));
     let tables = crate::objects::Tables::default();
-    let thresholds = tables.slow_thresholds.clone();
+    let watched = tables.watched.clone();
+    let stats = Arc::new(crate::stats::Stats::new(watched.clone()));
+    let mut observers: Vec<Arc<dyn crate::core::Observer>> =
+        vec![Arc::new(crate::invoke::observe::SlowResponses { watched })];
+    if cfg.stats.enabled {
+        observers.push(stats.clone());
+    }
     let mut connectors = crate::connectors::Connectors::default();
     #[cfg(feature = "amqp")]
     {
@@ -121,9 +127,8 @@ pub async fn run(dir: &Path, worker_index: u32) -> Result<(), StartError> {
         python,
         tables,
         connectors,
-        observers: vec![Arc::new(crate::invoke::observe::SlowResponses {
-            thresholds,
-        })],
+        observers,
+        stats,
         sql_sessions: Default::default(),
         kvdb: arc_swap::ArcSwapOption::new(
             crate::connectors::Kvdb::new(&cfg.kvdb)
@@ -151,6 +156,13 @@ pub async fn run(dir: &Path, worker_index: u32) -> Result<(), StartError> {
     }));
     subscribe(&state);
     tokio::spawn(crate::invoke::deferred::serve(state.clone()));
+    if state.cfg.stats.enabled {
+        tokio::spawn(crate::stats::flush::run(
+            state.stats.clone(),
+            state.stats_sink(),
+            std::time::Duration::from_secs_f64(state.cfg.stats.flush_interval),
+        ));
+    }
     if worker_index == 0 {
         tokio::spawn(crate::connectors::cache::prune_forever(
             state.odb.clone(),
@@ -241,6 +253,9 @@ pub async fn run(dir: &Path, worker_index: u32) -> Result<(), StartError> {
     let _ = server.await;
     // Consumers of broker channels finish their running services and settle their messages.
     state.tables.stop_listeners().await;
+    if state.cfg.stats.enabled {
+        crate::stats::flush::flush(&state.stats, &state.stats_sink()).await;
+    }
     if worker_index == 0 {
         let _ = state
             .odb

@@ -218,6 +218,27 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// A short name for logs and metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BadInput => "bad_input",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Conflict => "conflict",
+            Self::TooManyRequests => "too_many_requests",
+            Self::Timeout => "timeout",
+            Self::Unavailable => "unavailable",
+            Self::Upstream => "upstream",
+            Self::Raised => "raised",
+            Self::Internal => "internal",
+            Self::Other(_) => "other",
+        }
+    }
+}
+
+impl ErrorKind {
     /// Upstream's Python exceptions carry HTTP status codes; this reads one back.
     pub fn from_status(status: u16) -> Self {
         match status {
@@ -461,6 +482,17 @@ pub fn unknown_keys<'a>(keys: impl Iterator<Item = &'a str>, known: &[&str]) -> 
         .join("; ")
 }
 
+/// What an [`Observer`] is told about a call once it ran (or was refused).
+pub struct Ran<'a> {
+    pub name: &'a str,
+    pub cid: &'a str,
+    pub channel: &'a ChannelInfo,
+    /// The request as text, kept only when an observer asked for it ([`Observer::keeps_request`]).
+    pub request: Option<&'a str>,
+    pub took: Duration,
+    pub result: Result<&'a Output, &'a ServiceError>,
+}
+
 /// Told about every call the invoker runs: statistics, slow-response logs and rate limits plug
 /// in here.
 pub trait Observer: Send + Sync {
@@ -469,12 +501,17 @@ pub trait Observer: Send + Sync {
     fn wants(&self, _service: &str) -> bool {
         true
     }
+    /// Whether this call's request is to be kept for [`Ran::request`]; asked once per call
+    /// (so a 1-in-N sampler may count here) until one observer says yes.
+    fn keeps_request(&self, _service: &str) -> bool {
+        false
+    }
     /// Before the call runs; an error refuses it (a rate limit, say).
     fn before(&self, _call: &Call) -> Result<(), ServiceError> {
         Ok(())
     }
-    /// After it ran (or was refused), with how long it took.
-    fn after(&self, name: &str, cid: &str, took: Duration, result: Result<&Output, &ServiceError>);
+    /// After it ran (or was refused).
+    fn after(&self, ran: &Ran<'_>);
 }
 
 /// Rows of config kinds declared as data (`zato_common::odb::kinds`), by kind name, each row

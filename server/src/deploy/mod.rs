@@ -62,9 +62,6 @@ enum Origin<'a> {
     Stored(i64),
 }
 
-/// Deploys one file here, all or nothing: the file is imported and checked, the deployment
-/// stored in the ODB (one transaction), and only then are its services swapped in. If the
-/// store fails, nothing changed here either. Returns what was deployed and the package id.
 /// Where a deployed file's copy is kept (`work/hot-deploy/current/<file>`).
 fn current_path(state: &ServerState, file_name: &str) -> PathBuf {
     state
@@ -74,7 +71,27 @@ fn current_path(state: &ServerState, file_name: &str) -> PathBuf {
         .join(file_name)
 }
 
+/// Deploys one file here, all or nothing: the file is imported and checked, the deployment
+/// stored in the ODB (one transaction), and only then are its services swapped in. If the
+/// store fails, nothing changed here either. Returns what was deployed and the package id.
 async fn deploy_here(
+    state: &Arc<ServerState>,
+    origin: Origin<'_>,
+    file_name: &str,
+    bytes: &[u8],
+    record: bool,
+) -> Result<(Vec<DeployedPy>, Option<i64>), ServiceError> {
+    let res = deploy_file(state, origin, file_name, bytes, record).await;
+    let metrics = &state.stats.metrics;
+    match &res {
+        Ok(_) => metrics.deploys.inc(),
+        Err(_) => metrics.deploy_failures.inc(),
+    }
+    res
+}
+
+/// [`deploy_here`] before it is counted in the process's metrics.
+async fn deploy_file(
     state: &Arc<ServerState>,
     origin: Origin<'_>,
     file_name: &str,

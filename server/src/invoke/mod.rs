@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 pub use crate::core::Observer;
-use crate::core::{Call, Ctx, Output, ServiceError};
+use crate::core::{Call, Ctx, Output, Ran, ServiceError};
 use crate::state::ServerState;
 
 pub mod deferred;
@@ -19,17 +19,36 @@ pub async fn invoke(state: &Arc<ServerState>, call: Call) -> Result<Output, Serv
         return run(state, call).await;
     }
     let started = Instant::now();
-    let (name, cid) = (call.name.clone(), call.cid.clone());
+    let (name, cid, channel) = (call.name.clone(), call.cid.clone(), call.channel.clone());
     let wanting = || observers.iter().filter(|o| o.wants(&name));
+    let request = wanting()
+        .any(|o| o.keeps_request(&name))
+        .then(|| request_text(&call));
     let result = match wanting().try_for_each(|o| o.before(&call)) {
         Ok(()) => run(state, call).await,
         Err(e) => Err(e),
     };
-    let took = started.elapsed();
+    let ran = Ran {
+        name: &name,
+        cid: &cid,
+        channel: &channel,
+        request: request.as_deref(),
+        took: started.elapsed(),
+        result: result.as_ref(),
+    };
     for o in wanting() {
-        o.after(&name, &cid, took, result.as_ref());
+        o.after(&ran);
     }
     result
+}
+
+/// The request as it came (a channel's body) or, for calls made in-process, its payload.
+fn request_text(call: &Call) -> String {
+    if call.raw_request.is_empty() {
+        call.payload.to_string()
+    } else {
+        call.raw_request.clone()
+    }
 }
 
 async fn run(state: &Arc<ServerState>, call: Call) -> Result<Output, ServiceError> {

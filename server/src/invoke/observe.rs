@@ -1,33 +1,39 @@
-//! Observers of the invoker that come with the server.
+//! Observers of the invoker that come with the server (statistics are in `stats/`).
 use std::sync::Arc;
-use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use rustc_hash::FxHashMap;
 
 use super::Observer;
-use crate::core::{Output, ServiceError};
+use crate::core::Ran;
+use crate::objects::Watch;
 
 /// Logs a call that took longer than its service's `slow_threshold` (milliseconds, set with
 /// `zato.service.edit`; upstream's default of 99999 means "never").
 pub struct SlowResponses {
-    pub thresholds: Arc<ArcSwap<FxHashMap<String, u64>>>,
+    pub watched: Arc<ArcSwap<FxHashMap<String, Watch>>>,
+}
+
+impl SlowResponses {
+    fn limit(&self, service: &str) -> Option<u64> {
+        self.watched.load().get(service).and_then(|w| w.slow_ms)
+    }
 }
 
 impl Observer for SlowResponses {
     /// Only services with a threshold below upstream's "never" are timed.
     fn wants(&self, service: &str) -> bool {
-        self.thresholds.load().contains_key(service)
+        self.limit(service).is_some()
     }
 
-    fn after(&self, name: &str, cid: &str, took: Duration, _: Result<&Output, &ServiceError>) {
-        let ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
-        if let Some(limit) = self.thresholds.load().get(name)
-            && ms > *limit
+    fn after(&self, ran: &Ran<'_>) {
+        let ms = u64::try_from(ran.took.as_millis()).unwrap_or(u64::MAX);
+        if let Some(limit) = self.limit(ran.name)
+            && ms > limit
         {
             tracing::warn!(
-                cid,
-                service = name,
+                cid = ran.cid,
+                service = ran.name,
                 "slow response: {ms} ms, above the service's slow_threshold of {limit} ms"
             );
         }
@@ -40,11 +46,25 @@ mod tests {
 
     #[test]
     fn only_services_with_a_threshold_are_timed() {
-        let thresholds = Arc::new(ArcSwap::from_pointee(
-            [("slow.svc".to_string(), 10)].into_iter().collect(),
+        let watch = Watch {
+            slow_ms: Some(10),
+            sample_every: 0,
+        };
+        let sampled = Watch {
+            slow_ms: None,
+            sample_every: 5,
+        };
+        let watched = Arc::new(ArcSwap::from_pointee(
+            [
+                ("slow.svc".to_string(), watch),
+                ("sampled.svc".to_string(), sampled),
+            ]
+            .into_iter()
+            .collect(),
         ));
-        let slow = SlowResponses { thresholds };
+        let slow = SlowResponses { watched };
         assert!(slow.wants("slow.svc"));
+        assert!(!slow.wants("sampled.svc"));
         assert!(!slow.wants("other.svc"));
     }
 }

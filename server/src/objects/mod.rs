@@ -46,8 +46,9 @@ pub struct Tables {
     pub jwt_logins: ArcSwap<Vec<JwtLogin>>,
     /// Services switched off with `zato.service.edit`.
     pub inactive: ArcSwap<FxHashSet<String>>,
-    /// Services with a `slow_threshold` (ms) below upstream's "never" of 99999.
-    pub slow_thresholds: Arc<ArcSwap<FxHashMap<String, u64>>>,
+    /// Services watched beyond their statistics: a `slow_threshold` (ms) below upstream's
+    /// "never" of 99999, or request/response pairs sampled one call in N.
+    pub watched: Arc<ArcSwap<FxHashMap<String, Watch>>>,
     /// Rows of the kinds declared as data (AMQP...), for the listeners that keep connectors
     /// and channels of those kinds live.
     pub kind_rows: ArcSwap<KindRows>,
@@ -55,6 +56,19 @@ pub struct Tables {
     /// One rebuild at a time: two interleaved would each start from a table the other replaces.
     rebuild: tokio::sync::Mutex<()>,
 }
+
+/// What a service is watched for beyond its statistics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Watch {
+    /// Calls slower than this many milliseconds are logged and kept.
+    pub slow_ms: Option<u64>,
+    /// One call in this many has its request and response kept (0: none).
+    pub sample_every: u64,
+}
+
+/// The built-in cache where `zato.service.configure-request-response` keeps each service's
+/// sampling frequency (a row of its own, so upstream's `service` table stays as it is).
+pub const SAMPLE_FREQ_CACHE: &str = "zato.service.sample-freq";
 
 /// Where tables load from.
 pub struct Source<'a> {
@@ -236,14 +250,30 @@ impl Tables {
             .map(|s| s.name.clone())
             .collect();
         self.inactive.store(Arc::new(inactive));
-        let slow = services
+        let mut watched: FxHashMap<String, Watch> = services
             .into_iter()
             .filter_map(|s| {
                 let ms = u64::try_from(s.slow_threshold).ok()?;
-                (ms < 99_999).then_some((s.name, ms))
+                let watch = Watch {
+                    slow_ms: Some(ms),
+                    sample_every: 0,
+                };
+                (ms < 99_999).then_some((s.name, watch))
             })
             .collect();
-        self.slow_thresholds.store(Arc::new(slow));
+        let now = zato_common::time::utc_now_iso();
+        let freqs = src
+            .odb
+            .cache_list(src.cluster_id, SAMPLE_FREQ_CACHE, "", &now)
+            .await?;
+        for e in freqs {
+            if let Ok(every) = e.value.parse::<u64>()
+                && every > 0
+            {
+                watched.entry(e.key).or_default().sample_every = every;
+            }
+        }
+        self.watched.store(Arc::new(watched));
         Ok(())
     }
 }

@@ -66,6 +66,11 @@ pub struct Lanes {
 }
 
 impl Lanes {
+    /// Services that run on the inline lane now.
+    pub fn inline_count(&self) -> usize {
+        self.map.load().values().filter(|l| l.inline()).count()
+    }
+
     pub fn get(&self, name: &str) -> Arc<Lane> {
         if let Some(l) = self.map.load().get(name) {
             return l.clone();

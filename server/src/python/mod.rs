@@ -205,6 +205,11 @@ impl PyHost {
         self.pool.live_threads()
     }
 
+    /// The interpreter pool's state and how many services run on the inline lane.
+    pub fn lane_state(&self) -> (pool::PoolState, usize) {
+        (self.pool.state(), self.lanes.inline_count())
+    }
+
     fn refresh_names(&self, py: Python<'_>) {
         // New code: every service earns its inline lane again.
         self.lanes.reset();

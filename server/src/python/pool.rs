@@ -26,6 +26,15 @@ struct Job {
     run: JobFn,
 }
 
+/// A snapshot of the pool for `/zato/metrics`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PoolState {
+    pub threads: usize,
+    pub waiting_io: usize,
+    pub stuck: usize,
+    pub queued: usize,
+}
+
 /// What one interpreter thread is doing: the job it runs (0 = idle) and its Python thread id.
 struct Slot {
     job: AtomicU64,
@@ -173,6 +182,16 @@ impl Pool {
 
     pub fn live_threads(&self) -> usize {
         self.live.load(Ordering::SeqCst)
+    }
+
+    /// What the pool is doing now: threads alive, waiting on I/O, stuck, and jobs queued.
+    pub fn state(&self) -> PoolState {
+        PoolState {
+            threads: self.live_threads(),
+            waiting_io: self.waiting.load(Ordering::SeqCst),
+            stuck: self.retiring.load(Ordering::SeqCst),
+            queued: self.rx.len(),
+        }
     }
 
     /// Threads that take jobs: neither stuck (retiring) nor waiting on I/O.

@@ -22,6 +22,7 @@ use respond::Resp;
 
 pub mod admin;
 pub mod auth;
+pub mod metrics;
 pub mod respond;
 pub mod watchdog;
 
@@ -226,6 +227,16 @@ pub async fn handle(
     let (parts, body) = req.into_parts();
     let path = parts.uri.path();
     let method = parts.method.as_str();
+    if path == metrics::PATH && state.cfg.stats.metrics {
+        return match method {
+            "GET" => metrics::serve(&state, &cid).await,
+            _ => respond::error_json(
+                405,
+                &cid,
+                &format!("Method `{method}` is not allowed for `{path}`; use GET"),
+            ),
+        };
+    }
     let found = state.tables.channels.load().find(method, path);
     let (ch, params) = match found {
         Match::Found(ch, params) => (ch, params),
@@ -382,11 +393,7 @@ async fn run_channel(
         payload: decoded.payload,
         raw_request: decoded.raw,
         data_format: format.to_string(),
-        channel: if for_python {
-            ch.info()
-        } else {
-            Default::default()
-        },
+        channel: ch.info(),
         origin: Origin::Http {
             req: for_python.then(|| http.to_req(post)),
             client: Some(http.client.clone()),

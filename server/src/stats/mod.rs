@@ -1,0 +1,369 @@
+//! Statistics: an [`Observer`] of the one invoker that counts and times every call per service,
+//! by the minute, with no change in services. A call costs a map lookup and a short lock on its
+//! service's accumulator; [`flush`] writes the minutes to the ODB (`service_stats`, summed
+//! across every server process) once a second and rolls old minutes up into hours, days and
+//! months; [`report`] answers upstream's `zato.stats.*` questions from those rows; [`metrics`]
+//! keeps the Prometheus counters and histograms served at `GET /zato/metrics`.
+//! Request/response pairs of services with sampling or a slow threshold are kept too
+//! (`service_sample`), written with the minutes.
+pub mod flush;
+pub mod metrics;
+pub mod report;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use arc_swap::ArcSwap;
+use rustc_hash::FxHashMap;
+use serde_json::Value;
+use zato_common::odb::stats::{Granularity, Sample, StatRow};
+
+use crate::core::{Body, Observer, Ran};
+use crate::objects::Watch;
+
+/// Samples waiting to be written; more are dropped (and counted) until the next write.
+const MAX_PENDING_SAMPLES: usize = 1000;
+/// Longest request or response text kept in a sample.
+const MAX_SAMPLE_TEXT: usize = 64 * 1024;
+
+/// One service's calls in one minute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bucket {
+    pub usage: i64,
+    pub errors: i64,
+    pub total_us: i64,
+    pub min_us: i64,
+    pub max_us: i64,
+}
+
+impl Bucket {
+    fn one(us: i64, ok: bool) -> Self {
+        Self {
+            usage: 1,
+            errors: i64::from(!ok),
+            total_us: us,
+            min_us: us,
+            max_us: us,
+        }
+    }
+
+    fn merge(&mut self, other: &Bucket) {
+        self.usage += other.usage;
+        self.errors += other.errors;
+        self.total_us = self.total_us.saturating_add(other.total_us);
+        self.min_us = self.min_us.min(other.min_us);
+        self.max_us = self.max_us.max(other.max_us);
+    }
+}
+
+impl Acc {
+    fn add(&mut self, minute: i64, b: Bucket) {
+        match self.minutes.iter_mut().rev().find(|(m, _)| *m == minute) {
+            Some((_, have)) => have.merge(&b),
+            None => self.minutes.push((minute, b)),
+        }
+    }
+}
+
+/// What one service has counted since the last write, and its metric handles per channel.
+#[derive(Default)]
+struct Acc {
+    /// (minute since the epoch, its calls), in the order minutes came.
+    minutes: Vec<(i64, Bucket)>,
+    channels: Vec<(Box<str>, metrics::Handles)>,
+}
+
+#[derive(Default)]
+struct ServiceAcc {
+    calls: AtomicU64,
+    acc: Mutex<Acc>,
+}
+
+pub struct Stats {
+    services: RwLock<FxHashMap<Box<str>, Arc<ServiceAcc>>>,
+    watched: Arc<ArcSwap<FxHashMap<String, Watch>>>,
+    samples: Mutex<Vec<Sample>>,
+    dropped_samples: AtomicU64,
+    pub metrics: metrics::Metrics,
+}
+
+impl Stats {
+    pub fn new(watched: Arc<ArcSwap<FxHashMap<String, Watch>>>) -> Self {
+        Self {
+            services: Default::default(),
+            watched,
+            samples: Default::default(),
+            dropped_samples: AtomicU64::new(0),
+            metrics: metrics::Metrics::new(),
+        }
+    }
+
+    fn service(&self, name: &str) -> Arc<ServiceAcc> {
+        if let Some(s) = self.services.read().ok().and_then(|m| m.get(name).cloned()) {
+            return s;
+        }
+        let mut map = self.services.write().unwrap_or_else(|e| e.into_inner());
+        map.entry(name.into()).or_default().clone()
+    }
+
+    /// Everything counted since the last call, as minute rows, emptying the accumulators.
+    pub fn take_rows(&self) -> Vec<StatRow> {
+        let services: Vec<(Box<str>, Arc<ServiceAcc>)> = match self.services.read() {
+            Ok(m) => m.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            Err(e) => e
+                .into_inner()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        };
+        let mut rows = Vec::new();
+        for (name, s) in services {
+            let minutes = {
+                let mut acc = s.acc.lock().unwrap_or_else(|e| e.into_inner());
+                std::mem::take(&mut acc.minutes)
+            };
+            rows.extend(minutes.into_iter().map(|(m, b)| StatRow {
+                service: name.to_string(),
+                granularity: Granularity::Minute,
+                period_start: minute_start(m),
+                usage: b.usage,
+                errors: b.errors,
+                total_us: b.total_us,
+                min_us: b.min_us,
+                max_us: b.max_us,
+            }));
+        }
+        rows
+    }
+
+    /// Rows a failed write could not store, counted again so the next write carries them.
+    pub fn put_back(&self, rows: Vec<StatRow>) {
+        for r in rows {
+            let Some(minute) = minute_from_start(&r.period_start) else {
+                continue;
+            };
+            let s = self.service(&r.service);
+            let mut acc = s.acc.lock().unwrap_or_else(|e| e.into_inner());
+            acc.add(
+                minute,
+                Bucket {
+                    usage: r.usage,
+                    errors: r.errors,
+                    total_us: r.total_us,
+                    min_us: r.min_us,
+                    max_us: r.max_us,
+                },
+            );
+        }
+    }
+
+    /// Samples kept since the last call, and how many were dropped for want of room.
+    pub fn take_samples(&self) -> (Vec<Sample>, u64) {
+        let samples = std::mem::take(&mut *self.samples.lock().unwrap_or_else(|e| e.into_inner()));
+        (samples, self.dropped_samples.swap(0, Ordering::Relaxed))
+    }
+
+    fn keep_sample(&self, sample: Sample) {
+        let mut samples = self.samples.lock().unwrap_or_else(|e| e.into_inner());
+        if samples.len() < MAX_PENDING_SAMPLES {
+            samples.push(sample);
+        } else {
+            self.dropped_samples.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Observer for Stats {
+    fn keeps_request(&self, service: &str) -> bool {
+        self.watched
+            .load()
+            .get(service)
+            .is_some_and(|w| w.slow_ms.is_some() || w.sample_every > 0)
+    }
+
+    fn after(&self, ran: &Ran<'_>) {
+        let now = SystemTime::now();
+        let service = self.service(ran.name);
+        let us = i64::try_from(ran.took.as_micros()).unwrap_or(i64::MAX);
+        let channel = ran
+            .channel
+            .value
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        {
+            let mut acc = service.acc.lock().unwrap_or_else(|e| e.into_inner());
+            acc.add(minute_of(now), Bucket::one(us, ran.result.is_ok()));
+            let handles = match acc.channels.iter().position(|(c, _)| &**c == channel) {
+                Some(i) => &acc.channels[i].1,
+                None => {
+                    let h = self.metrics.handles(ran.name, channel);
+                    acc.channels.push((channel.into(), h));
+                    &acc.channels[acc.channels.len() - 1].1
+                }
+            };
+            handles.observe(ran.took);
+        }
+        if let Err(e) = ran.result {
+            self.metrics.error(ran.name, channel, e.kind.as_str());
+        }
+        let Some(watch) = self.watched.load().get(ran.name).copied() else {
+            return;
+        };
+        let nth = service.calls.fetch_add(1, Ordering::Relaxed) + 1;
+        let sampled = watch.sample_every > 0 && nth % watch.sample_every == 0;
+        let slow = watch
+            .slow_ms
+            .is_some_and(|limit| u128::from(limit) < ran.took.as_millis());
+        for (kind, keep) in [("sample", sampled), ("slow", slow)] {
+            if keep {
+                self.keep_sample(Sample {
+                    service: ran.name.to_string(),
+                    kind: kind.into(),
+                    cid: ran.cid.to_string(),
+                    req_ts: iso(now.checked_sub(ran.took).unwrap_or(now)),
+                    resp_ts: iso(now),
+                    proc_time_us: us,
+                    ok: ran.result.is_ok(),
+                    request: clip(ran.request.unwrap_or_default()),
+                    response: clip(&response_text(ran)),
+                });
+            }
+        }
+    }
+}
+
+fn response_text(ran: &Ran<'_>) -> String {
+    match ran.result {
+        Ok(out) => match &out.body {
+            Body::Empty => String::new(),
+            Body::Json(v) => v.to_string(),
+            Body::Text(t) => t.clone(),
+            Body::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+        },
+        Err(e) => e.message.clone(),
+    }
+}
+
+/// `text` cut to [`MAX_SAMPLE_TEXT`] bytes at a character boundary.
+fn clip(text: &str) -> String {
+    if text.len() <= MAX_SAMPLE_TEXT {
+        return text.to_string();
+    }
+    let mut end = MAX_SAMPLE_TEXT;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_string()
+}
+
+fn minute_of(t: SystemTime) -> i64 {
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    i64::try_from(secs / 60).unwrap_or(0)
+}
+
+fn iso(t: SystemTime) -> String {
+    zato_common::time::to_iso(chrono::DateTime::<chrono::Utc>::from(t))
+}
+
+/// `YYYY-MM-DDTHH:MM:00` of a minute since the epoch.
+pub fn minute_start(minute: i64) -> String {
+    chrono::DateTime::from_timestamp(minute.saturating_mul(60), 0)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:00")
+        .to_string()
+}
+
+fn minute_from_start(start: &str) -> Option<i64> {
+    let t = chrono::NaiveDateTime::parse_from_str(start, "%Y-%m-%dT%H:%M:%S").ok()?;
+    Some(t.and_utc().timestamp() / 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::{ChannelInfo, Output, ServiceError};
+    use serde_json::json;
+    use std::time::Duration;
+
+    fn ran<'a>(
+        name: &'a str,
+        channel: &'a ChannelInfo,
+        took_ms: u64,
+        result: Result<&'a Output, &'a ServiceError>,
+    ) -> Ran<'a> {
+        Ran {
+            name,
+            cid: "c1",
+            channel,
+            request: Some("{\"a\":1}"),
+            took: Duration::from_millis(took_ms),
+            result,
+        }
+    }
+
+    #[test]
+    fn calls_are_counted_per_service_and_minute_then_taken_once() {
+        let stats = Stats::new(Default::default());
+        let ch = ChannelInfo {
+            value: json!({"name": "my.channel"}),
+            ..Default::default()
+        };
+        let out = Output::json(json!({"ok": true}));
+        let err = ServiceError::bad_request("no");
+        stats.after(&ran("a", &ch, 3, Ok(&out)));
+        stats.after(&ran("a", &ch, 7, Err(&err)));
+        stats.after(&ran("b", &ch, 1, Ok(&out)));
+        let mut rows = stats.take_rows();
+        rows.sort_by(|x, y| x.service.cmp(&y.service));
+        assert_eq!(rows.len(), 2);
+        let a = &rows[0];
+        assert_eq!((a.usage, a.errors), (2, 1));
+        assert_eq!((a.min_us, a.max_us, a.total_us), (3000, 7000, 10_000));
+        assert!(stats.take_rows().is_empty(), "rows are taken once");
+        stats.put_back(rows);
+        assert_eq!(
+            stats.take_rows().len(),
+            2,
+            "rows put back are written next time"
+        );
+        let text = stats.metrics.render();
+        assert!(text.contains("zato_service_calls_total{channel=\"my.channel\",service=\"a\"} 2"));
+        assert!(text.contains("zato_service_errors_total{channel=\"my.channel\",kind=\"bad_input\",service=\"a\"} 1"), "{text}");
+    }
+
+    #[test]
+    fn sampled_and_slow_calls_are_kept() {
+        let watched: FxHashMap<String, Watch> = [(
+            "s".to_string(),
+            Watch {
+                slow_ms: Some(5),
+                sample_every: 2,
+            },
+        )]
+        .into_iter()
+        .collect();
+        let stats = Stats::new(Arc::new(ArcSwap::from_pointee(watched)));
+        assert!(stats.keeps_request("s"));
+        assert!(!stats.keeps_request("other"));
+        let ch = ChannelInfo::default();
+        let out = Output::json(json!({"r": 1}));
+        stats.after(&ran("s", &ch, 1, Ok(&out)));
+        stats.after(&ran("s", &ch, 1, Ok(&out)));
+        stats.after(&ran("s", &ch, 9, Ok(&out)));
+        let (samples, dropped) = stats.take_samples();
+        assert_eq!(dropped, 0);
+        let kinds: Vec<&str> = samples.iter().map(|s| s.kind.as_str()).collect();
+        assert_eq!(kinds, ["sample", "slow"]);
+        assert_eq!(samples[0].request, "{\"a\":1}");
+        assert_eq!(samples[0].response, "{\"r\":1}");
+    }
+
+    #[test]
+    fn minutes_round_trip_through_their_start() {
+        let m = 29_420_000;
+        assert_eq!(minute_from_start(&minute_start(m)), Some(m));
+        assert_eq!(clip(&"é".repeat(MAX_SAMPLE_TEXT)).len(), MAX_SAMPLE_TEXT);
+    }
+}
