@@ -20,5 +20,6 @@ pub mod pyenv;
 pub mod quickstart;
 pub mod secrets;
 pub mod shortcuts;
+pub mod stats;
 pub mod sync;
 pub mod version;

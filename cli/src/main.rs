@@ -49,6 +49,13 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// The most used or the slowest services of a period, from the cluster's statistics.
+    ///
+    /// Examples:
+    ///   zato stats /opt/zato/server1 --last 1d --by mean -n 5
+    ///   zato stats /opt/zato/server1 --start 2026-12-01 --stop 2026-12-08 --format csv > week.csv
+    #[command(verbatim_doc_comment)]
+    Stats(zato_cli::stats::StatsArgs),
     /// Check a server's config, its ODB, Redis (when configured) and its TCP port.
     ///
     /// Example: zato check-config /opt/zato/server1
@@ -292,6 +299,7 @@ async fn run(command: Command) -> CliResult<()> {
         }
         Command::Info { path, format } => info::run(&path, format),
         Command::CheckConfig { path } => check::run(&path).await,
+        Command::Stats(args) => zato_cli::stats::run(args).await,
         Command::SetAdminInvokePassword {
             path,
             username,

@@ -140,6 +140,14 @@ async fn route(lb: &Lb, method: &Method, path: &str, body: Value) -> Result<Repl
             .await
         }
         (&Method::GET, ["servers"]) => Ok(reply(StatusCode::OK, servers(lb))),
+        (&Method::GET, ["metrics"]) => {
+            let mut r = Response::new(Full::new(Bytes::from(crate::metrics::render(lb))));
+            r.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
+            );
+            Ok(r)
+        }
         (&Method::GET, ["stats"]) => Ok(reply(
             StatusCode::OK,
             json!({

@@ -207,6 +207,11 @@ pub(crate) enum Parsed {
         consumed: usize,
         close: bool,
     },
+    /// `GET /zato/metrics`: the load balancer's own, never forwarded.
+    Metrics {
+        consumed: usize,
+        close: bool,
+    },
     /// Needs more bytes: of the head (`body` None) or of a body of `body` bytes.
     Partial {
         body: Option<usize>,
@@ -303,6 +308,12 @@ pub(crate) fn parse_request(
     }
     if path == MONITOR_URI {
         return Parsed::Monitor {
+            consumed: head_end + body_len,
+            close,
+        };
+    }
+    if crate::metrics::is_metrics(path) {
+        return Parsed::Metrics {
             consumed: head_end + body_len,
             close,
         };
@@ -848,6 +859,21 @@ pub async fn connection<C: ClientIo>(
                 buf.advance(consumed);
                 let text = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 15\r\n\r\nService ready.\n";
                 if send_all(&mut client, text.as_bytes()).await.is_err() || close {
+                    return;
+                }
+            }
+            Parsed::Metrics { consumed, close } => {
+                buf.advance(consumed);
+                let text = crate::metrics::render(lb);
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nContent-Length: {}\r\n\r\n",
+                    crate::metrics::CONTENT_TYPE,
+                    text.len()
+                );
+                if send_all(&mut client, head.as_bytes()).await.is_err()
+                    || send_all(&mut client, text.as_bytes()).await.is_err()
+                    || close
+                {
                     return;
                 }
             }

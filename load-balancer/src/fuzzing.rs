@@ -67,7 +67,10 @@ pub fn lb_request(flags: u8, buf: &[u8]) {
     // its end alike: bytes in between would be neither forwarded nor refused.
     if let (
         Ok(httparse::Status::Complete(n)),
-        Parsed::Forward { .. } | Parsed::Monitor { .. } | Parsed::Partial { body: Some(_) },
+        Parsed::Forward { .. }
+        | Parsed::Monitor { .. }
+        | Parsed::Metrics { .. }
+        | Parsed::Partial { body: Some(_) },
     ) = (original, &parsed)
     {
         let framed = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4);
@@ -101,6 +104,7 @@ pub fn lb_request(flags: u8, buf: &[u8]) {
             let path = req.path.unwrap_or_default();
             assert_eq!(req.version, Some(1));
             assert_ne!(path, MONITOR_URI);
+            assert!(!crate::metrics::is_metrics(path));
             assert_eq!(head, method == "HEAD");
             assert_eq!(
                 idempotent,
@@ -206,6 +210,10 @@ pub fn lb_request(flags: u8, buf: &[u8]) {
         Parsed::Monitor { consumed, .. } => {
             assert!(consumed <= buf.len());
             assert_eq!(req.path, Some(MONITOR_URI));
+        }
+        Parsed::Metrics { consumed, .. } => {
+            assert!(consumed <= buf.len());
+            assert!(crate::metrics::is_metrics(req.path.unwrap_or_default()));
         }
         Parsed::Partial { body: None } => {
             assert!(

@@ -10,6 +10,7 @@ pub mod fast;
 pub mod fuzzing;
 pub mod haproxy;
 pub mod health;
+pub mod metrics;
 pub mod proxy;
 pub mod rewind;
 pub mod run;

@@ -176,6 +176,10 @@ async fn handle(
     if req.uri().path() == MONITOR_URI {
         return Ok(full(StatusCode::OK, "text/plain", "Service ready.\n"));
     }
+    if req.uri().path() == crate::metrics::METRICS_URI {
+        let text = crate::metrics::render(lb);
+        return Ok(full(StatusCode::OK, crate::metrics::CONTENT_TYPE, text));
+    }
     let (max_body, retries) = {
         let pool = lb.pool.load();
         (pool.cfg.frontend.max_body_size, pool.cfg.backend.retries)

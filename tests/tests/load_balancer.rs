@@ -527,3 +527,65 @@ async fn every_framing_passes_through() {
     );
     assert!(refused.contains("ZATO_ERROR"), "{refused}");
 }
+
+/// `GET /zato/metrics` through the load balancer is the load balancer's own (per-server
+/// requests, errors, connections, latency, up/down), in Prometheus text format; it is never
+/// forwarded to a server, whose metrics stay on its own port.
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_are_the_load_balancers_own() {
+    let cluster = TestCluster::start(
+        Backend::Sqlite,
+        Options {
+            servers: 2,
+            ..Options::default()
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    let ports: Vec<(&str, u16)> = vec![
+        ("server1", cluster.servers[0].port),
+        ("server2", cluster.servers[1].port),
+    ];
+    let lb = start_lb(&ports).await;
+    let http = zato_common::http::local_client();
+    requests(&lb, &http, 10).await;
+    for path in ["/zato/metrics", "/zato/metrics?from=prometheus"] {
+        let (status, text) = get(&http, &lb.url(path)).await;
+        assert_eq!(status, 200, "{text}");
+        let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string())))
+            .unwrap_or_else(|e| panic!("not Prometheus text: {e}\n{text}"));
+        let sum = |name: &str| -> f64 {
+            scrape
+                .samples
+                .iter()
+                .filter(|s| s.metric == name)
+                .map(|s| match s.value {
+                    prometheus_parse::Value::Counter(v)
+                    | prometheus_parse::Value::Gauge(v)
+                    | prometheus_parse::Value::Untyped(v) => v,
+                    _ => 0.0,
+                })
+                .sum()
+        };
+        assert_eq!(sum("zato_lb_requests_total"), 10.0, "{text}");
+        assert_eq!(sum("zato_lb_server_up"), 2.0, "{text}");
+        assert!(
+            !scrape
+                .samples
+                .iter()
+                .any(|s| s.metric.starts_with("zato_service_")),
+            "a server's metrics came through the load balancer: {text}"
+        );
+    }
+    let (status, servers_own) = get(
+        &http,
+        &format!("{}/zato/metrics", cluster.servers[0].address()),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        servers_own.contains("zato_service_calls_total"),
+        "{servers_own}"
+    );
+    cluster.finish().await;
+}

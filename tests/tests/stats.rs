@@ -363,6 +363,17 @@ async fn statistics_on(backend: Backend) {
         .unwrap();
     assert_eq!(post.status(), 405);
 
+    // Upstream's statistics attributes of a service: its usage (this call included), its
+    // threshold and, in after_handle, how long handle took.
+    let mut attrs = Value::Null;
+    for _ in 0..3 {
+        attrs = call(&a, "st.attrs", json!({})).await;
+    }
+    assert_eq!(attrs["usage"], 3, "{attrs}");
+    assert_eq!(attrs["slow_threshold"], 99999, "{attrs}");
+    assert!(attrs["processing_time"].as_i64().unwrap() >= 20, "{attrs}");
+    assert!(attrs["raw_ms"].as_f64().unwrap() >= 20.0, "{attrs}");
+
     // Deleted by period.
     call(
         &a,
@@ -427,5 +438,29 @@ async fn counts_are_written_at_shutdown_and_survive_a_restart() {
     )
     .await;
     assert_eq!(usage_of(&ours(&rows), "st.fast"), 7, "{rows}");
+
+    // `zato stats` in each format, and a clear error for a bad span.
+    let dir = c.servers[0].dir.to_string_lossy().to_string();
+    let csv = zato_tests::cli::ok(&["stats", &dir, "--format", "csv", "-n", "0"]);
+    assert!(
+        csv.starts_with("start,stop,service_name,usage,rate,"),
+        "{csv}"
+    );
+    assert!(csv.lines().any(|l| l.contains(",st.fast,7,")), "{csv}");
+    let json: Value = serde_json::from_str(&zato_tests::cli::ok(&[
+        "stats", &dir, "--by", "mean", "--last", "1d", "--format", "json",
+    ]))
+    .unwrap();
+    assert_eq!(usage_of(&ours(&json), "st.fast"), 7, "{json}");
+    let table = zato_tests::cli::ok(&["stats", &dir]);
+    assert!(
+        table.contains("st.fast") && table.contains("mean ms"),
+        "{table}"
+    );
+    zato_tests::cli::fails(
+        &["stats", &dir, "--last", "5y"],
+        15,
+        "is not a span of time",
+    );
     c.finish().await;
 }

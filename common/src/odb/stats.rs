@@ -129,8 +129,18 @@ impl Odb {
         if rows.is_empty() {
             return Ok(());
         }
+        // Every process writes in the same order, so two upserting the same rows cannot
+        // deadlock each other.
+        let mut sorted = rows.to_vec();
+        sorted.sort_by(|a, b| {
+            (&a.service, a.granularity, &a.period_start).cmp(&(
+                &b.service,
+                b.granularity,
+                &b.period_start,
+            ))
+        });
         let mut tx = self.begin_write().await?;
-        self.stats_add_on(&mut tx, cluster_id, rows).await?;
+        self.stats_add_on(&mut tx, cluster_id, &sorted).await?;
         tx.commit().await?;
         Ok(())
     }

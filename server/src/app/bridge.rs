@@ -95,6 +95,20 @@ impl Bridge for ServerBridge {
         .map_err(|e| (ErrorKind::Unavailable, format!("lock `{name}`: {e}")))
     }
 
+    fn service_usage(&self, service: &str) -> (u64, u64) {
+        let Ok(state) = self.state() else {
+            return (0, 99_999);
+        };
+        let slow = state
+            .tables
+            .watched
+            .load()
+            .get(service)
+            .and_then(|w| w.slow_ms)
+            .unwrap_or(99_999);
+        (state.stats.usage(service), slow)
+    }
+
     fn has_outgoing(&self, kind: &str, name: &str) -> bool {
         let Ok(state) = self.state() else {
             return false;

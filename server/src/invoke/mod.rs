@@ -15,7 +15,8 @@ pub mod request;
 
 pub async fn invoke(state: &Arc<ServerState>, call: Call) -> Result<Output, ServiceError> {
     let observers = &state.observers;
-    if !observers.iter().any(|o| o.wants(&call.name)) {
+    // A name that is no service is not observed: statistics and metrics keep only real names.
+    if !observers.iter().any(|o| o.wants(&call.name)) || !state.service_exists(&call.name) {
         return run(state, call).await;
     }
     let started = Instant::now();

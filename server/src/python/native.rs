@@ -83,6 +83,9 @@ pub trait Bridge: Send + Sync {
     /// Encrypts (`encrypt`) or decrypts (`decrypt`, a `zato.secf.` prefix allowed) `data` with
     /// the cluster's secret key (`self.crypto`).
     fn crypto(&self, op: &str, data: &str) -> Result<String, (crate::core::ErrorKind, String)>;
+    /// How many calls of `service` this process has counted (statistics on), and its
+    /// `slow_threshold` in milliseconds (upstream's 99999 when none is set).
+    fn service_usage(&self, service: &str) -> (u64, u64);
     /// One operation on a built-in cache (`connectors::cache::call`).
     fn cache(
         &self,
@@ -181,6 +184,11 @@ fn crypto_call(op: &str, data: &str) -> PyResult<String> {
     bridge()?
         .crypto(op, data)
         .map_err(|(_, msg)| PyValueError::new_err(msg))
+}
+
+#[pyfunction]
+fn service_usage(service: &str) -> PyResult<(u64, u64)> {
+    Ok(bridge()?.service_usage(service))
 }
 
 #[pyfunction]
@@ -440,6 +448,7 @@ pub fn _zato_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(lock_take, m)?)?;
     m.add_function(wrap_pyfunction!(cache_call, m)?)?;
     m.add_function(wrap_pyfunction!(crypto_call, m)?)?;
+    m.add_function(wrap_pyfunction!(service_usage, m)?)?;
     m.add_function(wrap_pyfunction!(lock_release, m)?)?;
     Ok(())
 }

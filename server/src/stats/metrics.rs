@@ -41,6 +41,9 @@ pub struct Gauges {
     pub uptime_seconds: i64,
 }
 
+/// How a gauge is read from the scrape's [`Gauges`].
+type Read = fn(&Gauges) -> i64;
+
 pub struct Metrics {
     registry: Registry,
     calls: IntCounterVec,
@@ -48,7 +51,7 @@ pub struct Metrics {
     duration: HistogramVec,
     pub deploys: IntCounter,
     pub deploy_failures: IntCounter,
-    gauges: Vec<(IntGauge, fn(&Gauges) -> i64)>,
+    gauges: Vec<(IntGauge, Read)>,
 }
 
 impl Default for Metrics {
@@ -88,7 +91,7 @@ impl Metrics {
             "zato_deploy_failures_total",
             "Hot deployments refused by this process",
         );
-        let gauge_defs: [(&str, &str, fn(&Gauges) -> i64); 9] = [
+        let gauge_defs: [(&str, &str, Read); 9] = [
             (
                 "zato_async_requests_held",
                 "Async requests this process has claimed and not finished",

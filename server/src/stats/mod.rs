@@ -76,6 +76,7 @@ struct Acc {
 
 #[derive(Default)]
 struct ServiceAcc {
+    /// Calls ever counted in this process (upstream's `self.usage`; the 1-in-N sampler's clock).
     calls: AtomicU64,
     acc: Mutex<Acc>,
 }
@@ -105,6 +106,15 @@ impl Stats {
         }
         let mut map = self.services.write().unwrap_or_else(|e| e.into_inner());
         map.entry(name.into()).or_default().clone()
+    }
+
+    /// Calls of `service` counted in this process since it started.
+    pub fn usage(&self, service: &str) -> u64 {
+        self.services
+            .read()
+            .ok()
+            .and_then(|m| m.get(service).map(|s| s.calls.load(Ordering::Relaxed)))
+            .unwrap_or(0)
     }
 
     /// Everything counted since the last call, as minute rows, emptying the accumulators.
@@ -208,11 +218,11 @@ impl Observer for Stats {
         if let Err(e) = ran.result {
             self.metrics.error(ran.name, channel, e.kind.as_str());
         }
+        let nth = service.calls.fetch_add(1, Ordering::Relaxed) + 1;
         let Some(watch) = self.watched.load().get(ran.name).copied() else {
             return;
         };
-        let nth = service.calls.fetch_add(1, Ordering::Relaxed) + 1;
-        let sampled = watch.sample_every > 0 && nth % watch.sample_every == 0;
+        let sampled = watch.sample_every > 0 && nth.is_multiple_of(watch.sample_every);
         let slow = watch
             .slow_ms
             .is_some_and(|limit| u128::from(limit) < ran.took.as_millis());

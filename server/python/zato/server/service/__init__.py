@@ -247,6 +247,26 @@ class Service:
         started = _call_data(self, 'invocation_time', '_zato_started')
         return dt.datetime.fromtimestamp(started, dt.timezone.utc).replace(tzinfo=None)
 
+    # Statistics (upstream's attributes): `usage` counts this call too; `processing_time` (ms) and
+    # `processing_time_raw` (timedelta) are the time since the call started, so in after_handle they
+    # are how long handle took; `slow_threshold` is the service's, in ms (99999: never).
+
+    @lazy_attr
+    def usage(self):
+        return native().service_usage(_call_data(self, 'usage', '_zato_entry').name)[0] + 1
+
+    @lazy_attr
+    def slow_threshold(self):
+        return native().service_usage(_call_data(self, 'slow_threshold', '_zato_entry').name)[1]
+
+    @property
+    def processing_time_raw(self):
+        return dt.timedelta(seconds=time.time() - _call_data(self, 'processing_time_raw', '_zato_started'))
+
+    @property
+    def processing_time(self):
+        return int(round(self.processing_time_raw.total_seconds() * 1000))
+
     # ############################################################################################################################
     # Naming
 
