@@ -102,11 +102,12 @@ pub async fn run(dir: &Path, worker_index: u32) -> Result<(), StartError> {
     let tables = crate::objects::Tables::default();
     let watched = tables.watched.clone();
     let stats = Arc::new(crate::stats::Stats::new(watched.clone()));
-    let mut observers: Vec<Arc<dyn crate::core::Observer>> =
-        vec![Arc::new(crate::invoke::observe::SlowResponses { watched })];
-    if cfg.stats.enabled {
-        observers.push(stats.clone());
-    }
+    // The statistics observer logs slow responses itself (and keeps them).
+    let observers: Vec<Arc<dyn crate::core::Observer>> = if cfg.stats.enabled {
+        vec![stats.clone()]
+    } else {
+        vec![Arc::new(crate::invoke::observe::SlowResponses { watched })]
+    };
     let mut connectors = crate::connectors::Connectors::default();
     #[cfg(feature = "amqp")]
     {

@@ -1,30 +1,143 @@
-//! Prometheus metrics of a server process (the `prometheus` crate, text format 0.0.4): calls,
-//! errors and latency per service and channel, counted by the statistics observer, plus
-//! gauges read when scraped (async requests, the Python lanes, deployments).
+//! Prometheus metrics of a server process (the `prometheus` crate's model and text format
+//! 0.0.4): calls, errors and latency per service and channel, counted by the statistics
+//! observer into its per-thread shards ([`Counts`]) and summed at the scrape, plus gauges read
+//! when scraped (async requests, the Python lanes, deployments).
 use std::time::Duration;
 
-use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
-    Registry, TextEncoder,
-};
+use prometheus::proto::{Bucket, Counter, Histogram, LabelPair, Metric, MetricFamily, MetricType};
+use prometheus::{Encoder, IntCounter, IntGauge, Registry, TextEncoder};
 
 /// Latency buckets in seconds: half a millisecond to a minute (the default service timeout).
-const BUCKETS: &[f64] = &[
+const BUCKETS: [f64; 16] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
     60.0,
 ];
 
-/// One service-and-channel's counter and histogram, looked up once and kept by the observer.
-pub struct Handles {
-    calls: IntCounter,
-    duration: Histogram,
+/// One service-and-channel's calls, errors by kind and latency histogram.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Counts {
+    pub calls: u64,
+    pub sum_seconds: f64,
+    /// Calls per bucket of [`BUCKETS`] (not cumulative); the last one is above them all.
+    pub buckets: [u64; BUCKETS.len() + 1],
+    pub errors: Vec<(&'static str, u64)>,
 }
 
-impl Handles {
-    pub fn observe(&self, took: Duration) {
-        self.calls.inc();
-        self.duration.observe(took.as_secs_f64());
+impl Counts {
+    pub fn observe(&mut self, took: Duration, error: Option<&'static str>) {
+        let secs = took.as_secs_f64();
+        self.calls += 1;
+        self.sum_seconds += secs;
+        let i = BUCKETS.partition_point(|le| *le < secs);
+        self.buckets[i] += 1;
+        if let Some(kind) = error {
+            match self.errors.iter_mut().find(|(k, _)| *k == kind) {
+                Some((_, n)) => *n += 1,
+                None => self.errors.push((kind, 1)),
+            }
+        }
     }
+
+    pub fn merge(&mut self, other: &Counts) {
+        self.calls += other.calls;
+        self.sum_seconds += other.sum_seconds;
+        for (a, b) in self.buckets.iter_mut().zip(other.buckets) {
+            *a += b;
+        }
+        for (kind, n) in &other.errors {
+            match self.errors.iter_mut().find(|(k, _)| k == kind) {
+                Some((_, have)) => *have += n,
+                None => self.errors.push((kind, *n)),
+            }
+        }
+    }
+}
+
+fn labels(pairs: &[(&str, &str)]) -> Vec<LabelPair> {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            let mut l = LabelPair::default();
+            l.set_name(k.to_string());
+            l.set_value(v.to_string());
+            l
+        })
+        .collect()
+}
+
+fn family(name: &str, help: &str, kind: MetricType, metrics: Vec<Metric>) -> MetricFamily {
+    let mut f = MetricFamily::default();
+    f.set_name(name.into());
+    f.set_help(help.into());
+    f.set_field_type(kind);
+    f.set_metric(metrics);
+    f
+}
+
+/// The per-service families from the observer's counts (labels in name order).
+fn service_families(counts: &[((String, String), Counts)]) -> Vec<MetricFamily> {
+    let (mut calls, mut errors, mut durations) = (Vec::new(), Vec::new(), Vec::new());
+    for ((service, channel), c) in counts {
+        let mut m = Metric::default();
+        m.set_label(labels(&[("channel", channel), ("service", service)]));
+        let mut counter = Counter::default();
+        counter.set_value(c.calls as f64);
+        m.set_counter(counter);
+        calls.push(m);
+        for (kind, n) in &c.errors {
+            let mut m = Metric::default();
+            m.set_label(labels(&[
+                ("channel", channel),
+                ("kind", kind),
+                ("service", service),
+            ]));
+            let mut counter = Counter::default();
+            counter.set_value(*n as f64);
+            m.set_counter(counter);
+            errors.push(m);
+        }
+        let mut h = Histogram::default();
+        h.set_sample_count(c.calls);
+        h.set_sample_sum(c.sum_seconds);
+        let mut cumulative = 0;
+        h.set_bucket(
+            BUCKETS
+                .iter()
+                .zip(c.buckets)
+                .map(|(le, n)| {
+                    cumulative += n;
+                    let mut b = Bucket::default();
+                    b.set_upper_bound(*le);
+                    b.set_cumulative_count(cumulative);
+                    b
+                })
+                .collect(),
+        );
+        let mut m = Metric::default();
+        m.set_label(labels(&[("channel", channel), ("service", service)]));
+        m.set_histogram(h);
+        durations.push(m);
+    }
+    vec![
+        family(
+            "zato_service_calls_total",
+            "Calls of a service, by channel",
+            MetricType::COUNTER,
+            calls,
+        ),
+        family(
+            "zato_service_errors_total",
+            "Calls of a service that failed, by channel and kind of error",
+            MetricType::COUNTER,
+            errors,
+        ),
+        family(
+            "zato_service_duration_seconds",
+            "How long calls of a service took, by channel",
+            MetricType::HISTOGRAM,
+            durations,
+        ),
+    ]
 }
 
 /// What `/zato/metrics` reads at each scrape, besides the counters.
@@ -46,9 +159,6 @@ type Read = fn(&Gauges) -> i64;
 
 pub struct Metrics {
     registry: Registry,
-    calls: IntCounterVec,
-    errors: IntCounterVec,
-    duration: HistogramVec,
     pub deploys: IntCounter,
     pub deploy_failures: IntCounter,
     gauges: Vec<(IntGauge, Read)>,
@@ -63,26 +173,6 @@ impl Default for Metrics {
 impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new();
-        let labels = &["service", "channel"];
-        let calls = IntCounterVec::new(
-            Opts::new("zato_service_calls_total", "Calls of a service, by channel"),
-            labels,
-        );
-        let errors = IntCounterVec::new(
-            Opts::new(
-                "zato_service_errors_total",
-                "Calls of a service that failed, by channel and kind of error",
-            ),
-            &["service", "channel", "kind"],
-        );
-        let duration = HistogramVec::new(
-            HistogramOpts::new(
-                "zato_service_duration_seconds",
-                "How long calls of a service took, by channel",
-            )
-            .buckets(BUCKETS.to_vec()),
-            labels,
-        );
         let deploys = IntCounter::new(
             "zato_deploys_total",
             "Hot deployments applied by this process",
@@ -136,25 +226,19 @@ impl Metrics {
                 |g| g.uptime_seconds,
             ),
         ];
-        let (calls, errors, duration, deploys, deploy_failures) =
-            match (calls, errors, duration, deploys, deploy_failures) {
-                (Ok(a), Ok(b), Ok(c), Ok(d), Ok(e)) => (a, b, c, d, e),
-                // The names and labels above are constants: only a programming error lands here.
-                _ => unreachable!("constant metric definitions are valid"),
-            };
+        let (deploys, deploy_failures) = match (deploys, deploy_failures) {
+            (Ok(d), Ok(e)) => (d, e),
+            // The names above are constants: only a programming error lands here.
+            _ => unreachable!("constant metric definitions are valid"),
+        };
         let mut gauges = Vec::new();
         for (name, help, read) in gauge_defs {
             if let Ok(g) = IntGauge::new(name, help) {
                 gauges.push((g, read));
             }
         }
-        let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
-            Box::new(calls.clone()),
-            Box::new(errors.clone()),
-            Box::new(duration.clone()),
-            Box::new(deploys.clone()),
-            Box::new(deploy_failures.clone()),
-        ];
+        let collectors: Vec<Box<dyn prometheus::core::Collector>> =
+            vec![Box::new(deploys.clone()), Box::new(deploy_failures.clone())];
         for c in collectors
             .into_iter()
             .chain(gauges.iter().map(|(g, _)| Box::new(g.clone()) as Box<_>))
@@ -164,26 +248,10 @@ impl Metrics {
         }
         Self {
             registry,
-            calls,
-            errors,
-            duration,
             deploys,
             deploy_failures,
             gauges,
         }
-    }
-
-    pub fn handles(&self, service: &str, channel: &str) -> Handles {
-        Handles {
-            calls: self.calls.with_label_values(&[service, channel]),
-            duration: self.duration.with_label_values(&[service, channel]),
-        }
-    }
-
-    pub fn error(&self, service: &str, channel: &str, kind: &str) {
-        self.errors
-            .with_label_values(&[service, channel, kind])
-            .inc();
     }
 
     pub fn set(&self, g: &Gauges) {
@@ -192,11 +260,18 @@ impl Metrics {
         }
     }
 
-    /// The text format, with the content type to send it with.
-    pub fn render(&self) -> String {
+    /// The text format of the gauges and counters here and of the observer's `counts`.
+    pub fn render(&self, counts: &[((String, String), Counts)]) -> String {
+        let mut families = self.registry.gather();
+        families.extend(
+            service_families(counts)
+                .into_iter()
+                .filter(|f| !f.get_metric().is_empty()),
+        );
+        families.sort_by(|a, b| a.name().cmp(b.name()));
         let mut out = Vec::new();
         // Encoding into a Vec fails only on metric families that cannot be (none here).
-        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
+        if let Err(e) = TextEncoder::new().encode(&families, &mut out) {
             tracing::warn!("cannot render metrics: {e}");
         }
         String::from_utf8(out).unwrap_or_default()

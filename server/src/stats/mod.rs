@@ -10,8 +10,9 @@ pub mod flush;
 pub mod metrics;
 pub mod report;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
@@ -26,6 +27,27 @@ use crate::objects::Watch;
 const MAX_PENDING_SAMPLES: usize = 1000;
 /// Longest request or response text kept in a sample.
 const MAX_SAMPLE_TEXT: usize = 64 * 1024;
+/// Accumulators; each thread counts into one of them (see [`shard`]).
+const SHARDS: usize = 16;
+
+thread_local! {
+    static SHARD: Cell<Option<usize>> = const { Cell::new(None) };
+}
+static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
+
+/// The calling thread's shard: threads are dealt shards in turn on first use, so the few
+/// runtime and interpreter threads of a process rarely share one and never wait on each other
+/// (one shared counter per service would bounce between CPU caches on every call).
+fn shard() -> usize {
+    SHARD.with(|s| match s.get() {
+        Some(i) => i,
+        None => {
+            let i = NEXT_SHARD.fetch_add(1, Ordering::Relaxed) % SHARDS;
+            s.set(Some(i));
+            i
+        }
+    })
+}
 
 /// One service's calls in one minute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +79,18 @@ impl Bucket {
     }
 }
 
-impl Acc {
+/// One service as one shard counted it.
+#[derive(Default)]
+struct Svc {
+    /// (minute since the epoch, its calls) since the last write, in the order minutes came.
+    minutes: Vec<(i64, Bucket)>,
+    /// Calls ever counted (upstream's `self.usage`; the 1-in-N sampler's clock).
+    calls: u64,
+    /// For `/zato/metrics`, by channel name.
+    channels: Vec<(Box<str>, metrics::Counts)>,
+}
+
+impl Svc {
     fn add(&mut self, minute: i64, b: Bucket) {
         match self.minutes.iter_mut().rev().find(|(m, _)| *m == minute) {
             Some((_, have)) => have.merge(&b),
@@ -66,23 +99,20 @@ impl Acc {
     }
 }
 
-/// What one service has counted since the last write, and its metric handles per channel.
+/// A shard, on a cache line of its own.
+#[repr(align(128))]
 #[derive(Default)]
-struct Acc {
-    /// (minute since the epoch, its calls), in the order minutes came.
-    minutes: Vec<(i64, Bucket)>,
-    channels: Vec<(Box<str>, metrics::Handles)>,
-}
+struct Shard(Mutex<FxHashMap<Box<str>, Svc>>);
 
-#[derive(Default)]
-struct ServiceAcc {
-    /// Calls ever counted in this process (upstream's `self.usage`; the 1-in-N sampler's clock).
-    calls: AtomicU64,
-    acc: Mutex<Acc>,
+impl Shard {
+    fn lock(&self) -> MutexGuard<'_, FxHashMap<Box<str>, Svc>> {
+        // A panic while counting leaves the numbers whole enough to go on with.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 pub struct Stats {
-    services: RwLock<FxHashMap<Box<str>, Arc<ServiceAcc>>>,
+    shards: Box<[Shard]>,
     watched: Arc<ArcSwap<FxHashMap<String, Watch>>>,
     samples: Mutex<Vec<Sample>>,
     dropped_samples: AtomicU64,
@@ -92,7 +122,7 @@ pub struct Stats {
 impl Stats {
     pub fn new(watched: Arc<ArcSwap<FxHashMap<String, Watch>>>) -> Self {
         Self {
-            services: Default::default(),
+            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
             watched,
             samples: Default::default(),
             dropped_samples: AtomicU64::new(0),
@@ -100,41 +130,31 @@ impl Stats {
         }
     }
 
-    fn service(&self, name: &str) -> Arc<ServiceAcc> {
-        if let Some(s) = self.services.read().ok().and_then(|m| m.get(name).cloned()) {
-            return s;
-        }
-        let mut map = self.services.write().unwrap_or_else(|e| e.into_inner());
-        map.entry(name.into()).or_default().clone()
-    }
-
     /// Calls of `service` counted in this process since it started.
     pub fn usage(&self, service: &str) -> u64 {
-        self.services
-            .read()
-            .ok()
-            .and_then(|m| m.get(service).map(|s| s.calls.load(Ordering::Relaxed)))
-            .unwrap_or(0)
+        self.shards
+            .iter()
+            .map(|s| s.lock().get(service).map_or(0, |svc| svc.calls))
+            .sum()
     }
 
     /// Everything counted since the last call, as minute rows, emptying the accumulators.
     pub fn take_rows(&self) -> Vec<StatRow> {
-        let services: Vec<(Box<str>, Arc<ServiceAcc>)> = match self.services.read() {
-            Ok(m) => m.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            Err(e) => e
-                .into_inner()
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        };
-        let mut rows = Vec::new();
-        for (name, s) in services {
-            let minutes = {
-                let mut acc = s.acc.lock().unwrap_or_else(|e| e.into_inner());
-                std::mem::take(&mut acc.minutes)
-            };
-            rows.extend(minutes.into_iter().map(|(m, b)| StatRow {
-                service: name.to_string(),
+        let mut merged: FxHashMap<(Box<str>, i64), Bucket> = FxHashMap::default();
+        for shard in self.shards.iter() {
+            for (name, svc) in shard.lock().iter_mut() {
+                for (minute, b) in svc.minutes.drain(..) {
+                    merged
+                        .entry((name.clone(), minute))
+                        .and_modify(|have| have.merge(&b))
+                        .or_insert(b);
+                }
+            }
+        }
+        merged
+            .into_iter()
+            .map(|((name, m), b)| StatRow {
+                service: name.into(),
                 granularity: Granularity::Minute,
                 period_start: minute_start(m),
                 usage: b.usage,
@@ -142,30 +162,46 @@ impl Stats {
                 total_us: b.total_us,
                 min_us: b.min_us,
                 max_us: b.max_us,
-            }));
-        }
-        rows
+            })
+            .collect()
     }
 
     /// Rows a failed write could not store, counted again so the next write carries them.
     pub fn put_back(&self, rows: Vec<StatRow>) {
+        let mut shard = self.shards[shard()].lock();
         for r in rows {
             let Some(minute) = minute_from_start(&r.period_start) else {
                 continue;
             };
-            let s = self.service(&r.service);
-            let mut acc = s.acc.lock().unwrap_or_else(|e| e.into_inner());
-            acc.add(
-                minute,
-                Bucket {
-                    usage: r.usage,
-                    errors: r.errors,
-                    total_us: r.total_us,
-                    min_us: r.min_us,
-                    max_us: r.max_us,
-                },
-            );
+            let b = Bucket {
+                usage: r.usage,
+                errors: r.errors,
+                total_us: r.total_us,
+                min_us: r.min_us,
+                max_us: r.max_us,
+            };
+            match shard.get_mut(r.service.as_str()) {
+                Some(svc) => svc.add(minute, b),
+                None => shard.entry(r.service.into()).or_default().add(minute, b),
+            }
         }
+    }
+
+    /// Each service's and channel's counts for `/zato/metrics`, summed over the shards.
+    pub fn metric_counts(&self) -> Vec<((String, String), metrics::Counts)> {
+        let mut all: FxHashMap<(String, String), metrics::Counts> = FxHashMap::default();
+        for shard in self.shards.iter() {
+            for (name, svc) in shard.lock().iter() {
+                for (channel, counts) in &svc.channels {
+                    all.entry((name.to_string(), channel.to_string()))
+                        .or_default()
+                        .merge(counts);
+                }
+            }
+        }
+        let mut all: Vec<_> = all.into_iter().collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
     }
 
     /// Samples kept since the last call, and how many were dropped for want of room.
@@ -194,7 +230,6 @@ impl Observer for Stats {
 
     fn after(&self, ran: &Ran<'_>) {
         let now = SystemTime::now();
-        let service = self.service(ran.name);
         let us = i64::try_from(ran.took.as_micros()).unwrap_or(i64::MAX);
         let channel = ran
             .channel
@@ -202,23 +237,30 @@ impl Observer for Stats {
             .get("name")
             .and_then(Value::as_str)
             .unwrap_or("");
-        {
-            let mut acc = service.acc.lock().unwrap_or_else(|e| e.into_inner());
-            acc.add(minute_of(now), Bucket::one(us, ran.result.is_ok()));
-            let handles = match acc.channels.iter().position(|(c, _)| &**c == channel) {
-                Some(i) => &acc.channels[i].1,
+        let error = ran.result.err().map(|e| e.kind.as_str());
+        let nth = {
+            let mut shard = self.shards[shard()].lock();
+            let svc = match shard.get_mut(ran.name) {
+                Some(svc) => svc,
+                None => shard.entry(ran.name.into()).or_default(),
+            };
+            svc.add(minute_of(now), Bucket::one(us, error.is_none()));
+            svc.calls += 1;
+            let counts = match svc.channels.iter().position(|(c, _)| &**c == channel) {
+                Some(i) => &mut svc.channels[i].1,
                 None => {
-                    let h = self.metrics.handles(ran.name, channel);
-                    acc.channels.push((channel.into(), h));
-                    &acc.channels[acc.channels.len() - 1].1
+                    svc.channels.push((channel.into(), Default::default()));
+                    let last = svc.channels.len() - 1;
+                    &mut svc.channels[last].1
                 }
             };
-            handles.observe(ran.took);
+            counts.observe(ran.took, error);
+            svc.calls
+        };
+        // Only services with a sampling frequency or a threshold have their request kept.
+        if ran.request.is_none() {
+            return;
         }
-        if let Err(e) = ran.result {
-            self.metrics.error(ran.name, channel, e.kind.as_str());
-        }
-        let nth = service.calls.fetch_add(1, Ordering::Relaxed) + 1;
         let Some(watch) = self.watched.load().get(ran.name).copied() else {
             return;
         };
@@ -226,6 +268,14 @@ impl Observer for Stats {
         let slow = watch
             .slow_ms
             .is_some_and(|limit| u128::from(limit) < ran.took.as_millis());
+        if slow && let Some(limit) = watch.slow_ms {
+            tracing::warn!(
+                cid = ran.cid,
+                service = ran.name,
+                "slow response: {} ms, above the service's slow_threshold of {limit} ms",
+                ran.took.as_millis()
+            );
+        }
         for (kind, keep) in [("sample", sampled), ("slow", slow)] {
             if keep {
                 self.keep_sample(Sample {
@@ -338,7 +388,7 @@ mod tests {
             2,
             "rows put back are written next time"
         );
-        let text = stats.metrics.render();
+        let text = stats.metrics.render(&stats.metric_counts());
         assert!(text.contains("zato_service_calls_total{channel=\"my.channel\",service=\"a\"} 2"));
         assert!(text.contains("zato_service_errors_total{channel=\"my.channel\",kind=\"bad_input\",service=\"a\"} 1"), "{text}");
     }

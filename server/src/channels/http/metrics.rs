@@ -31,5 +31,6 @@ pub async fn serve(state: &Arc<ServerState>, cid: &str) -> Resp {
         services_deployed: n(state.python.names().len()),
         uptime_seconds: i64::try_from(state.started.elapsed().as_secs()).unwrap_or(i64::MAX),
     });
-    respond::build(200, Some(CONTENT_TYPE), cid, state.stats.metrics.render())
+    let text = state.stats.metrics.render(&state.stats.metric_counts());
+    respond::build(200, Some(CONTENT_TYPE), cid, text)
 }
