@@ -68,6 +68,8 @@ pub struct ServerState {
     pub deferred: crate::core::deferred::Deferred,
     pub rt: tokio::runtime::Handle,
     pub started: Instant,
+    /// The wall clock at `started`.
+    pub started_wall: std::time::SystemTime,
 }
 
 impl ServerState {
@@ -104,6 +106,12 @@ impl ServerState {
 
     /// Objects of `kind` changed (`id` when one object did): this process's table is rebuilt
     /// before the call returns, every other process's within one poll.
+    /// The wall-clock time of `at`, without another clock reading (from when the process
+    /// started; good to the second, which is what statistics need).
+    pub fn wall_clock(&self, at: Instant) -> std::time::SystemTime {
+        self.started_wall + at.saturating_duration_since(self.started)
+    }
+
     /// Where this process writes its statistics.
     pub fn stats_sink(&self) -> crate::stats::flush::Sink {
         crate::stats::flush::Sink {

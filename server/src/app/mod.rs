@@ -149,6 +149,7 @@ pub async fn run(dir: &Path, worker_index: u32) -> Result<(), StartError> {
         )),
         rt: tokio::runtime::Handle::current(),
         started,
+        started_wall: std::time::SystemTime::now() - started.elapsed(),
         odb,
         cfg,
     });

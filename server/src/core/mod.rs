@@ -485,11 +485,15 @@ pub fn unknown_keys<'a>(keys: impl Iterator<Item = &'a str>, known: &[&str]) -> 
 /// What an [`Observer`] is told about a call once it ran (or was refused).
 pub struct Ran<'a> {
     pub name: &'a str,
+    /// The name of the channel it came through (`ChannelInfo`'s `name`; empty when none).
+    pub channel: &'a str,
+    /// Kept only when an observer asked for details ([`Observer::keeps_request`]); else empty.
     pub cid: &'a str,
-    pub channel: &'a ChannelInfo,
-    /// The request as text, kept only when an observer asked for it ([`Observer::keeps_request`]).
+    /// The request as text, kept only when an observer asked for details.
     pub request: Option<&'a str>,
     pub took: Duration,
+    /// When it ended (wall clock), read from the same clock reading as `took`.
+    pub ended: std::time::SystemTime,
     pub result: Result<&'a Output, &'a ServiceError>,
 }
 
@@ -501,8 +505,8 @@ pub trait Observer: Send + Sync {
     fn wants(&self, _service: &str) -> bool {
         true
     }
-    /// Whether this call's request is to be kept for [`Ran::request`]; asked once per call
-    /// (so a 1-in-N sampler may count here) until one observer says yes.
+    /// Whether calls of `service` need their details ([`Ran::cid`], [`Ran::request`]), which
+    /// otherwise are not copied.
     fn keeps_request(&self, _service: &str) -> bool {
         false
     }

@@ -22,12 +22,10 @@ pub async fn invoke(state: &Arc<ServerState>, call: Call) -> Result<Output, Serv
         .enumerate()
         .filter(|(_, o)| o.wants(&call.name))
         .fold(0u64, |mask, (i, _)| mask | 1 << i);
-    // A name that is no service is not observed: statistics and metrics keep only real names.
-    if wanted == 0 || !state.service_exists(&call.name) {
+    if wanted == 0 {
         return run(state, call).await;
     }
     let started = Instant::now();
-    let (name, cid, channel) = (call.name.clone(), call.cid.clone(), call.channel.clone());
     let wanting = || {
         observers
             .iter()
@@ -35,19 +33,37 @@ pub async fn invoke(state: &Arc<ServerState>, call: Call) -> Result<Output, Serv
             .filter(move |(i, _)| *i < 64 && wanted & (1 << i) != 0)
             .map(|(_, o)| o)
     };
-    let request = wanting()
+    // Copied per call only what every observer needs; the rest when asked for (hot path).
+    let name = call.name.clone();
+    let channel = call
+        .channel
+        .value
+        .get("name")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let details = wanting()
         .any(|o| o.keeps_request(&name))
-        .then(|| request_text(&call));
+        .then(|| (call.cid.clone(), request_text(&call)));
     let result = match wanting().try_for_each(|o| o.before(&call)) {
         Ok(()) => run(state, call).await,
         Err(e) => Err(e),
     };
+    // A name that is no service is not observed: statistics and metrics keep only real names.
+    if let Err(e) = &result
+        && e.kind == crate::core::ErrorKind::NotFound
+        && !state.service_exists(&name)
+    {
+        return result;
+    }
+    let took = started.elapsed();
     let ran = Ran {
         name: &name,
-        cid: &cid,
         channel: &channel,
-        request: request.as_deref(),
-        took: started.elapsed(),
+        cid: details.as_ref().map_or("", |d| d.0.as_str()),
+        request: details.as_ref().map(|d| d.1.as_str()),
+        took,
+        ended: state.wall_clock(started + took),
         result: result.as_ref(),
     };
     for o in wanting() {

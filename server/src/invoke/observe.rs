@@ -26,6 +26,11 @@ impl Observer for SlowResponses {
         self.limit(service).is_some()
     }
 
+    /// The CID, for the log line.
+    fn keeps_request(&self, service: &str) -> bool {
+        self.wants(service)
+    }
+
     fn after(&self, ran: &Ran<'_>) {
         let ms = u64::try_from(ran.took.as_millis()).unwrap_or(u64::MAX);
         if let Some(limit) = self.limit(ran.name)

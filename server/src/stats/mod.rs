@@ -17,7 +17,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use rustc_hash::FxHashMap;
-use serde_json::Value;
 use zato_common::odb::stats::{Granularity, Sample, StatRow};
 
 use crate::core::{Body, Observer, Ran};
@@ -229,14 +228,9 @@ impl Observer for Stats {
     }
 
     fn after(&self, ran: &Ran<'_>) {
-        let now = SystemTime::now();
+        let now = ran.ended;
         let us = i64::try_from(ran.took.as_micros()).unwrap_or(i64::MAX);
-        let channel = ran
-            .channel
-            .value
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or("");
+        let channel = ran.channel;
         let error = ran.result.err().map(|e| e.kind.as_str());
         let nth = {
             let mut shard = self.shards[shard()].lock();
@@ -343,13 +337,13 @@ fn minute_from_start(start: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::{ChannelInfo, Output, ServiceError};
+    use crate::core::{Output, ServiceError};
     use serde_json::json;
     use std::time::Duration;
 
     fn ran<'a>(
         name: &'a str,
-        channel: &'a ChannelInfo,
+        channel: &'a str,
         took_ms: u64,
         result: Result<&'a Output, &'a ServiceError>,
     ) -> Ran<'a> {
@@ -359,6 +353,7 @@ mod tests {
             channel,
             request: Some("{\"a\":1}"),
             took: Duration::from_millis(took_ms),
+            ended: std::time::SystemTime::now(),
             result,
         }
     }
@@ -366,15 +361,12 @@ mod tests {
     #[test]
     fn calls_are_counted_per_service_and_minute_then_taken_once() {
         let stats = Stats::new(Default::default());
-        let ch = ChannelInfo {
-            value: json!({"name": "my.channel"}),
-            ..Default::default()
-        };
+        let ch = "my.channel";
         let out = Output::json(json!({"ok": true}));
         let err = ServiceError::bad_request("no");
-        stats.after(&ran("a", &ch, 3, Ok(&out)));
-        stats.after(&ran("a", &ch, 7, Err(&err)));
-        stats.after(&ran("b", &ch, 1, Ok(&out)));
+        stats.after(&ran("a", ch, 3, Ok(&out)));
+        stats.after(&ran("a", ch, 7, Err(&err)));
+        stats.after(&ran("b", ch, 1, Ok(&out)));
         let mut rows = stats.take_rows();
         rows.sort_by(|x, y| x.service.cmp(&y.service));
         assert_eq!(rows.len(), 2);
@@ -407,11 +399,11 @@ mod tests {
         let stats = Stats::new(Arc::new(ArcSwap::from_pointee(watched)));
         assert!(stats.keeps_request("s"));
         assert!(!stats.keeps_request("other"));
-        let ch = ChannelInfo::default();
+        let ch = "";
         let out = Output::json(json!({"r": 1}));
-        stats.after(&ran("s", &ch, 1, Ok(&out)));
-        stats.after(&ran("s", &ch, 1, Ok(&out)));
-        stats.after(&ran("s", &ch, 9, Ok(&out)));
+        stats.after(&ran("s", ch, 1, Ok(&out)));
+        stats.after(&ran("s", ch, 1, Ok(&out)));
+        stats.after(&ran("s", ch, 9, Ok(&out)));
         let (samples, dropped) = stats.take_samples();
         assert_eq!(dropped, 0);
         let kinds: Vec<&str> = samples.iter().map(|s| s.kind.as_str()).collect();
