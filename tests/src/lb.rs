@@ -15,6 +15,8 @@ use crate::{bin_dir, eventually, free_port};
 pub struct Lb {
     pub dir: PathBuf,
     pub port: u16,
+    /// The frontend's address.
+    pub host: String,
     pub child: Child,
     /// The frontend speaks HTTPS.
     pub tls: bool,
@@ -31,7 +33,7 @@ impl Drop for Lb {
 impl Lb {
     pub fn url(&self, path: &str) -> String {
         let scheme = if self.tls { "https" } else { "http" };
-        format!("{scheme}://127.0.0.1:{}{path}", self.port)
+        format!("{scheme}://{}:{}{path}", self.host, self.port)
     }
 
     pub fn agent(&self) -> AgentClient {
@@ -81,6 +83,21 @@ pub async fn start_lb_with(
     servers: &[(&str, u16)],
     tweak: impl FnOnce(&std::path::Path, &std::path::Path, &mut LbConfig),
 ) -> Lb {
+    let servers: Vec<(&str, String)> = servers
+        .iter()
+        .map(|(name, p)| (*name, format!("127.0.0.1:{p}")))
+        .collect();
+    start_lb_on(&servers, "127.0.0.1", None, tweak).await
+}
+
+/// A load balancer on `host` (in network namespace `netns`, when given) in front of servers
+/// by `host:port`.
+pub async fn start_lb_on(
+    servers: &[(&str, String)],
+    host: &str,
+    netns: Option<&std::path::Path>,
+    tweak: impl FnOnce(&std::path::Path, &std::path::Path, &mut LbConfig),
+) -> Lb {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let ca = tmp.path().join("ca");
     zato_ca::create_ca(&ca, &Subject::default()).unwrap_or_else(|e| panic!("{e}"));
@@ -92,13 +109,13 @@ pub async fn start_lb_with(
     zato_ca::install(&issued, &repo, "zato-lba").unwrap_or_else(|e| panic!("{e}"));
     let port = free_port();
     let mut cfg = LbConfig::new(
-        &format!("127.0.0.1:{port}"),
+        &format!("{host}:{port}"),
         &format!("127.0.0.1:{}", free_port()),
         servers
             .iter()
-            .map(|(name, p)| Server {
+            .map(|(name, address)| Server {
                 name: (*name).into(),
-                address: format!("127.0.0.1:{p}"),
+                address: address.clone(),
                 weight: 1,
                 maintenance: false,
             })
@@ -108,17 +125,18 @@ pub async fn start_lb_with(
     cfg.health.timeout = 0.5;
     tweak(&ca, &repo, &mut cfg);
     cfg.save(&dir).unwrap_or_else(|e| panic!("{e}"));
-    let child = Command::new(bin_dir().join("zato-load-balancer"))
-        .arg(&dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("cannot run zato-load-balancer (cargo build --workspace --bins): {e}")
-        });
+    let mut cmd = Command::new(bin_dir().join("zato-load-balancer"));
+    cmd.arg(&dir).stdout(Stdio::null()).stderr(Stdio::null());
+    if let Some(ns) = netns {
+        crate::netns::enter_in_child(&mut cmd, ns).unwrap_or_else(|e| panic!("{e:#}"));
+    }
+    let child = cmd.spawn().unwrap_or_else(|e| {
+        panic!("cannot run zato-load-balancer (cargo build --workspace --bins): {e}")
+    });
     let lb = Lb {
         dir,
         port,
+        host: host.to_string(),
         child,
         tls: cfg.frontend.tls.is_some(),
         _tmp: tmp,

@@ -200,6 +200,10 @@ pub struct Server {
     pub name: String,
     pub dir: PathBuf,
     pub port: u16,
+    /// The address it listens on (127.0.0.1 unless placed on a host of a [`netns::Net`]).
+    pub host: String,
+    /// The network namespace it runs in (`/var/run/netns/NAME`); None: this one.
+    pub netns: Option<PathBuf>,
     /// RLIMIT_NOFILE (soft and hard) the server process starts with; None leaves it as is.
     pub fd_limit: Option<u64>,
     child: Option<Child>,
@@ -207,7 +211,7 @@ pub struct Server {
 
 impl Server {
     pub fn address(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("http://{}:{}", self.host, self.port)
     }
 
     pub fn admin(&self) -> AdminClient {
@@ -241,6 +245,9 @@ impl Server {
         cmd.arg(&self.dir)
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
+        if let Some(ns) = &self.netns {
+            netns::enter_in_child(&mut cmd, ns)?;
+        }
         if let Some(n) = self.fd_limit {
             use std::os::unix::process::CommandExt;
             let lim = libc::rlimit {
@@ -342,6 +349,18 @@ pub struct Options {
     pub kvdb: bool,
     /// See `Server::fd_limit`.
     pub fd_limit: Option<u64>,
+    /// Servers placed on the hosts of a [`netns::Net`] instead of this machine's loopback.
+    pub hosts: Option<Hosts>,
+}
+
+/// Where the servers of a multi-host test run.
+#[derive(Clone, Debug)]
+pub struct Hosts {
+    /// Each server's network namespace and its address there, in order.
+    pub servers: Vec<(PathBuf, String)>,
+    /// The address at which the servers reach the ODB and Redis (forwarded to this
+    /// machine's loopback, same ports).
+    pub services: String,
 }
 
 impl Default for Options {
@@ -354,6 +373,7 @@ impl Default for Options {
             prepare: None,
             kvdb: false,
             fd_limit: None,
+            hosts: None,
         }
     }
 }
@@ -379,8 +399,16 @@ impl TestCluster {
             },
         )
         .await?;
+        let services_host = opts
+            .hosts
+            .as_ref()
+            .map_or("127.0.0.1".to_string(), |h| h.services.clone());
+        let mut odb_cfg = db.cfg.clone();
+        if opts.hosts.is_some() && !matches!(odb_cfg.engine, OdbEngine::Sqlite) {
+            odb_cfg.host = services_host.clone();
+        }
         let redis = zato_common::config::KvdbConfig {
-            host: "127.0.0.1".into(),
+            host: services_host.clone(),
             port: 6379,
             ..Default::default()
         };
@@ -388,15 +416,22 @@ impl TestCluster {
         for n in 1..=opts.servers {
             let port = free_port();
             let sdir = dir.path().join(format!("server{n}"));
+            let (netns, host) = match &opts.hosts {
+                Some(h) => {
+                    let (ns, host) = h.servers.get(n - 1).context("fewer hosts than servers")?;
+                    (Some(ns.clone()), host.clone())
+                }
+                None => (None, "127.0.0.1".to_string()),
+            };
             setup::create_server(
                 &odb,
                 &sdir,
                 &ServerSpec {
                     cluster_name: &name,
                     server_name: &format!("server{n}"),
-                    odb: &db.cfg,
+                    odb: &odb_cfg,
                     kvdb: opts.kvdb.then_some(&redis),
-                    bind: &format!("127.0.0.1:{port}"),
+                    bind: &format!("{host}:{port}"),
                     workers: opts.workers,
                     service_timeout: opts.service_timeout,
                     return_tracebacks: true,
@@ -422,6 +457,8 @@ impl TestCluster {
                 name: format!("server{n}"),
                 dir: sdir,
                 port,
+                host,
+                netns,
                 fd_limit: opts.fd_limit,
                 child: None,
             });
@@ -448,6 +485,7 @@ impl TestCluster {
 }
 
 pub mod lb;
+pub mod netns;
 pub mod standin;
 
 /// Polls `f` until it returns Some or `timeout` passes.

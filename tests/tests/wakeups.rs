@@ -54,10 +54,29 @@ async fn a_deploy_reaches_the_other_server_at_once_on_postgresql() {
     }
     took.sort();
     eprintln!("deploy on server1 → served by server2: {took:?}");
-    // The goal; polling alone (every 200 ms, or every second once a listener is
-    // there) would be this fast ten times in a row about once in a thousand runs.
+    // Both servers are woken, not polling (every 200 ms, or every second with a listener).
+    let http = zato_common::http::local_client();
+    for s in &c.servers {
+        let text = http
+            .get(format!("{}/zato/metrics", s.address()))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            text.lines().any(|l| l == "zato_cluster_events_pushed 1"),
+            "{} is not woken by cluster events:\n{text}",
+            s.name
+        );
+    }
+    // The goal is 100 ms (measured: 9 to 17 ms, the upload included); the median is
+    // held to it, the slowest to a bound a loaded CI machine keeps, still below a poll.
+    let median = took[took.len() / 2];
+    assert!(median < Duration::from_millis(100), "{took:?}");
     assert!(
-        took.iter().all(|t| *t < Duration::from_millis(100)),
+        took.iter().all(|t| *t < Duration::from_millis(900)),
         "{took:?}"
     );
     c.finish().await;

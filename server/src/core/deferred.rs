@@ -2,7 +2,8 @@
 //! it): who the process is on their leases, how many it holds, and those that ran, waiting to
 //! be deleted in batches. A handle kept in `ServerState`, below the invoker that uses it.
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
 
 use chrono::{TimeDelta, Utc};
 use tokio::sync::mpsc;
@@ -18,6 +19,10 @@ pub struct Deferred {
     held: AtomicUsize,
     done: mpsc::UnboundedSender<i64>,
     done_rx: Mutex<Option<mpsc::UnboundedReceiver<i64>>>,
+    /// When this process's leases were last known good (renewed, or first granted), in
+    /// milliseconds since `epoch`.
+    renewed_ms: AtomicU64,
+    epoch: Instant,
 }
 
 impl Deferred {
@@ -29,7 +34,33 @@ impl Deferred {
             held: AtomicUsize::new(0),
             done,
             done_rx: Mutex::new(Some(rx)),
+            renewed_ms: AtomicU64::new(0),
+            epoch: Instant::now(),
         }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// This process's leases were renewed just now.
+    pub fn renewed(&self) {
+        self.renewed_ms.store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    /// Whether this process's leases may have lapsed (not renewed for a lease's length, say
+    /// while it is cut off from the ODB): what it holds may be another server's by now, so
+    /// it starts none of it.
+    pub fn lease_lapsed(&self) -> bool {
+        let lease = u64::try_from(LEASE.num_milliseconds()).unwrap_or(3000);
+        self.now_ms()
+            .saturating_sub(self.renewed_ms.load(Ordering::Relaxed))
+            > lease
+    }
+
+    /// A held request is left to whichever server claims it next (not run here).
+    pub fn abandoned(&self) {
+        self.held.fetch_sub(1, Ordering::Relaxed);
     }
 
     pub fn holder(&self) -> &str {
@@ -44,7 +75,10 @@ impl Deferred {
     /// `n` more requests are held by this process (stored claimed or claimed): their leases
     /// are renewed until each is deleted.
     pub fn hold(&self, n: usize) {
-        self.held.fetch_add(n, Ordering::Relaxed);
+        // The first requests held: their leases were granted just now.
+        if self.held.fetch_add(n, Ordering::Relaxed) == 0 {
+            self.renewed();
+        }
     }
 
     /// How many requests this process holds.

@@ -123,6 +123,8 @@ pub struct Bus {
     handlers: RwLock<FxHashMap<String, Vec<Handler>>>,
     /// The highest event id this process has read and handled (its own included).
     applied: AtomicI64,
+    /// Whether other processes' events wake this one (PostgreSQL's LISTEN/NOTIFY).
+    listening: std::sync::atomic::AtomicBool,
 }
 
 impl Bus {
@@ -133,6 +135,7 @@ impl Bus {
             origin,
             handlers: RwLock::default(),
             applied: AtomicI64::new(0),
+            listening: Default::default(),
         }
     }
 
@@ -142,6 +145,11 @@ impl Bus {
     /// reaches the id of their own, already committed, event.
     pub fn applied(&self) -> i64 {
         self.applied.load(Ordering::Acquire)
+    }
+
+    /// Whether other processes' events wake this one at once (else it polls).
+    pub fn listening(&self) -> bool {
+        self.listening.load(Ordering::Relaxed)
     }
 
     /// Calls `handler` for every event of `topic` (see [`ClusterEvent::topic`]).
@@ -207,6 +215,7 @@ impl Bus {
         let mut handled: BTreeSet<i64> = BTreeSet::new();
         let mut pruned = std::time::Instant::now();
         let mut wake = Wake::new(&self.odb, self.cluster_id, Topic::Events).await;
+        self.listening.store(wake.listening(), Ordering::Relaxed);
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(wake.poll(POLL)) => {}

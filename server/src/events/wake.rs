@@ -30,6 +30,11 @@ impl Wake {
         Self { listener }
     }
 
+    /// Whether wake-ups come (a LISTEN connection is open).
+    pub fn listening(&self) -> bool {
+        self.listener.is_some()
+    }
+
     /// How long to wait before polling when no wake-up comes.
     pub fn poll(&self, usual: Duration) -> Duration {
         match self.listener {

@@ -103,6 +103,15 @@ pub fn run(state: &Arc<ServerState>, req: AsyncRequest, released_at: Option<Stri
             tokio::time::sleep(wait).await;
         }
         let _place = st.background.acquire().await.ok();
+        if st.deferred.lease_lapsed() {
+            tracing::warn!(
+                cid = req.cid,
+                service = req.service,
+                "async request left to another server: this one could not renew its lease"
+            );
+            st.deferred.abandoned();
+            return;
+        }
         let now = iso(Utc::now());
         if req.expires_at.as_deref().is_some_and(|e| e < now.as_str()) {
             tracing::warn!(
@@ -239,6 +248,7 @@ async fn look(state: &Arc<ServerState>) -> Result<(), zato_common::odb::OdbError
     let until = iso(now + LEASE);
     if d.held() > 0 {
         state.odb.async_renew(d.holder(), &until).await?;
+        d.renewed();
     }
     let now_s = iso(now);
     let (free, expired) = state.odb.async_probe(state.cluster_id, &now_s).await?;

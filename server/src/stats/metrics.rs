@@ -152,6 +152,7 @@ pub struct Gauges {
     pub python_inline_services: i64,
     pub services_deployed: i64,
     pub uptime_seconds: i64,
+    pub events_pushed: i64,
 }
 
 /// How a gauge is read from the scrape's [`Gauges`].
@@ -181,7 +182,12 @@ impl Metrics {
             "zato_deploy_failures_total",
             "Hot deployments refused by this process",
         );
-        let gauge_defs: [(&str, &str, Read); 9] = [
+        let gauge_defs: [(&str, &str, Read); 10] = [
+            (
+                "zato_cluster_events_pushed",
+                "1 when other servers' events wake this process at once (PostgreSQL LISTEN/NOTIFY), 0 when it polls",
+                |g| g.events_pushed,
+            ),
             (
                 "zato_async_requests_held",
                 "Async requests this process has claimed and not finished",

@@ -30,6 +30,7 @@ pub async fn serve(state: &Arc<ServerState>, cid: &str) -> Resp {
         python_inline_services: n(inline),
         services_deployed: n(state.python.names().len()),
         uptime_seconds: i64::try_from(state.started.elapsed().as_secs()).unwrap_or(i64::MAX),
+        events_pushed: i64::from(state.events.listening()),
     });
     let text = state.stats.metrics.render(&state.stats.metric_counts());
     respond::build(200, Some(CONTENT_TYPE), cid, text)
