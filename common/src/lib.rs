@@ -9,6 +9,7 @@ pub mod files;
 pub mod fuzzing;
 pub mod http;
 pub mod kvdb;
+pub mod kvdb_queue;
 pub mod locate;
 pub mod logging;
 pub mod net;

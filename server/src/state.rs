@@ -66,6 +66,8 @@ pub struct ServerState {
     pub background: tokio::sync::Semaphore,
     /// Asynchronous invocations this process holds (`invoke::deferred`).
     pub deferred: crate::core::deferred::Deferred,
+    /// Async requests on Redis when `[kvdb]` is configured (else they are in the ODB).
+    pub async_redis: Option<crate::core::deferred::RedisDeferred>,
     pub rt: tokio::runtime::Handle,
     pub started: Instant,
     /// The wall clock at `started`.

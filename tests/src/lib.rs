@@ -333,6 +333,8 @@ pub struct TestCluster {
     pub servers: Vec<Server>,
     pub name: String,
     pub key: SecretKey,
+    /// The servers have the local Redis as `[kvdb]` (async requests go there).
+    pub kvdb: bool,
     _dir: tempfile::TempDir,
 }
 
@@ -472,13 +474,28 @@ impl TestCluster {
             servers,
             name,
             key,
+            kvdb: opts.kvdb,
             _dir: dir,
         })
+    }
+
+    /// The cluster's async requests in the local Redis (when `kvdb`).
+    pub fn redis_queue(&self) -> zato_common::kvdb_queue::RedisQueue {
+        let cfg = zato_common::config::KvdbConfig {
+            host: "127.0.0.1".into(),
+            port: 6379,
+            ..Default::default()
+        };
+        zato_common::kvdb_queue::RedisQueue::new(&cfg, &self.name, Duration::from_secs(3))
+            .unwrap_or_else(|e| panic!("{e}; is Redis running on 127.0.0.1:6379?"))
     }
 
     pub async fn finish(mut self) {
         for s in self.servers.iter_mut() {
             s.stop();
+        }
+        if self.kvdb {
+            let _ = self.redis_queue().destroy().await;
         }
         self.db.drop_db().await;
     }

@@ -26,11 +26,14 @@ fn lines(out: &Path) -> Vec<Value> {
         .collect()
 }
 
-async fn survives_a_kill(backend: Backend) {
+/// `redis`: the servers have `[kvdb]`, so `invoke_async` stores in a Redis stream (the
+/// scheduler's runs stay in the ODB, recorded with the run).
+async fn survives_a_kill(backend: Backend, redis: bool) {
     let mut c = TestCluster::start(
         backend,
         Options {
             servers: 2,
+            kvdb: redis,
             ..Options::default()
         },
     )
@@ -225,6 +228,16 @@ async fn survives_a_kill(backend: Backend) {
         .map(|(n, c)| (n as i64, c.as_str().unwrap().to_string()))
         .collect();
     assert_eq!(cids.len() as i64, TOTAL);
+    if redis {
+        // Stored in the Redis stream, not in the ODB.
+        let in_redis = c.redis_queue().len().await.unwrap();
+        assert!(in_redis > 0, "nothing in the Redis stream");
+        let in_odb: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM async_request")
+            .fetch_one(odb.pool())
+            .await
+            .unwrap();
+        assert_eq!(in_odb, 0, "async requests went to the ODB");
+    }
     // A scheduler's run recorded on server1 five seconds ahead, server1 killed before it
     // starts: server2 runs it at its time, once.
     let job = admin1
@@ -293,27 +306,44 @@ async fn survives_a_kill(backend: Backend) {
     assert_ne!(late[0]["pid"].as_i64(), pid1);
     let by_survivor = l.iter().filter(|r| r["pid"].as_i64() != pid1).count();
     println!(
-        "{backend:?}: {TOTAL} async requests, {ran_before_kill} ran before server1 was killed, \
-         {by_survivor} by server2 afterwards, {repeats} repeated (under way at the kill)"
+        "{backend:?}{}: {TOTAL} async requests, {ran_before_kill} ran before server1 was killed, \
+         {by_survivor} by server2 afterwards, {repeats} repeated (under way at the kill)",
+        if redis { " + Redis" } else { "" }
     );
     assert!(
         repeats <= 100,
         "{repeats} requests ran twice: only those under way at the kill may"
     );
+    if redis {
+        let queue = c.redis_queue();
+        let empty = eventually(Duration::from_secs(10), || async {
+            (queue.len().await.ok()? == 0).then_some(())
+        })
+        .await;
+        assert!(
+            empty.is_some(),
+            "requests that ran are left in the Redis stream"
+        );
+    }
     c.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn survives_a_kill_on_sqlite() {
-    survives_a_kill(Backend::Sqlite).await;
+    survives_a_kill(Backend::Sqlite, false).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn survives_a_kill_on_postgresql() {
-    survives_a_kill(Backend::Postgresql).await;
+    survives_a_kill(Backend::Postgresql, false).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn survives_a_kill_on_mariadb() {
-    survives_a_kill(Backend::Mysql).await;
+    survives_a_kill(Backend::Mysql, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn survives_a_kill_on_redis() {
+    survives_a_kill(Backend::Postgresql, true).await;
 }

@@ -9,9 +9,10 @@ use sqlx::Row;
 use super::{Odb, OdbResult};
 use crate::config::OdbEngine;
 
-/// An asynchronous invocation as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An asynchronous invocation as stored (in the ODB, or as JSON in Redis: `kvdb_queue`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AsyncRequest {
+    #[serde(skip)]
     pub id: i64,
     pub cid: String,
     pub service: String,

@@ -117,6 +117,26 @@ pub async fn run(dir: &Path, worker_index: u32) -> Result<(), StartError> {
         tables.listen(out.clone());
         connectors.insert("amqp", out);
     }
+    // This process on the leases of async requests (server name, pid and start time).
+    let holder = format!(
+        "{}:{}.{worker_index}:{}",
+        server.name,
+        std::process::id(),
+        chrono::Utc::now().timestamp_micros()
+    );
+    let async_redis = if cfg.kvdb.is_configured() {
+        let lease = crate::core::deferred::LEASE
+            .to_std()
+            .unwrap_or(std::time::Duration::from_secs(3));
+        let queue = zato_common::kvdb_queue::RedisQueue::new(&cfg.kvdb, &cluster.name, lease)
+            .map_err(|e| StartError::Kvdb(crate::connectors::ConnError::config(e.to_string())))?;
+        Some(crate::core::deferred::RedisDeferred {
+            queue: Arc::new(queue),
+            held: crate::core::deferred::Deferred::new(holder.clone()),
+        })
+    } else {
+        None
+    };
     let state = Arc::new(ServerState {
         events,
         cluster_id: cluster.id,
@@ -141,12 +161,8 @@ pub async fn run(dir: &Path, worker_index: u32) -> Result<(), StartError> {
         jwt_keys: crate::security::jwt::JwtKeys::new(&cfg.secret_key),
         applied: Mutex::new(Default::default()),
         background: tokio::sync::Semaphore::new((cfg.main.python_queue_size / 2).max(1)),
-        deferred: crate::core::deferred::Deferred::new(format!(
-            "{}:{}.{worker_index}:{}",
-            server.name,
-            std::process::id(),
-            chrono::Utc::now().timestamp_micros()
-        )),
+        deferred: crate::core::deferred::Deferred::new(holder.clone()),
+        async_redis,
         rt: tokio::runtime::Handle::current(),
         started,
         started_wall: std::time::SystemTime::now() - started.elapsed(),
@@ -158,6 +174,9 @@ pub async fn run(dir: &Path, worker_index: u32) -> Result<(), StartError> {
     }));
     subscribe(&state);
     tokio::spawn(crate::invoke::deferred::serve(state.clone()));
+    if state.async_redis.is_some() {
+        tokio::spawn(crate::invoke::deferred::serve_redis(state.clone()));
+    }
     if state.cfg.stats.enabled {
         tokio::spawn(crate::stats::flush::run(
             state.stats.clone(),

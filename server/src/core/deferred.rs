@@ -103,3 +103,10 @@ impl Deferred {
         self.done_rx.lock().ok().and_then(|mut r| r.take())
     }
 }
+
+/// The Redis transport of async requests (`[kvdb]` configured): the stream and what this
+/// process holds of it.
+pub struct RedisDeferred {
+    pub queue: std::sync::Arc<zato_common::kvdb_queue::RedisQueue>,
+    pub held: Deferred,
+}

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use zato_common::odb::async_requests::AsyncRequest;
 use zato_common::odb::notify::Topic;
 
-use crate::core::deferred::LEASE;
+use crate::core::deferred::{Deferred, LEASE};
 use crate::core::{Call, Origin, ServiceError};
 use crate::events::Wake;
 use crate::state::ServerState;
@@ -66,6 +66,13 @@ pub async fn submit(state: &Arc<ServerState>, c: AsyncCall) -> Result<String, Se
         not_before: None,
         origin: c.pattern.map(|p| json!({"pattern": p}).to_string()),
     };
+    if let Some(r) = &state.async_redis {
+        // Every process waits on the stream: whichever has a free place takes it at once.
+        r.queue.put(&req).await.map_err(|e| {
+            ServiceError::internal(&format!("the async request could not be stored: {e}"))
+        })?;
+        return Ok(cid);
+    }
     let d = &state.deferred;
     // Run here when a place is free; otherwise any server's next look takes it.
     let (holder, until) = d.claim();
@@ -91,8 +98,28 @@ pub async fn submit(state: &Arc<ServerState>, c: AsyncCall) -> Result<String, Se
 /// its callbacks are sent. `released_at`: when a scheduler's run was released (the same for
 /// all of a batch); now when None.
 pub fn run(state: &Arc<ServerState>, req: AsyncRequest, released_at: Option<String>) {
+    run_via(state, Via::Odb, req, released_at);
+}
+
+/// Where a request is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Odb,
+    Redis,
+}
+
+fn held(state: &ServerState, via: Via) -> &Deferred {
+    match (via, &state.async_redis) {
+        (Via::Redis, Some(r)) => &r.held,
+        _ => &state.deferred,
+    }
+}
+
+/// [`run`] for a request stored `via` a transport.
+fn run_via(state: &Arc<ServerState>, via: Via, req: AsyncRequest, released_at: Option<String>) {
     let st = state.clone();
     state.rt.spawn(async move {
+        let d = held(&st, via);
         // Stored ahead of its time and taken over from a server that died: wait for it.
         if let Some(wait) = req
             .not_before
@@ -103,13 +130,13 @@ pub fn run(state: &Arc<ServerState>, req: AsyncRequest, released_at: Option<Stri
             tokio::time::sleep(wait).await;
         }
         let _place = st.background.acquire().await.ok();
-        if st.deferred.lease_lapsed() {
+        if d.lease_lapsed() {
             tracing::warn!(
                 cid = req.cid,
                 service = req.service,
                 "async request left to another server: this one could not renew its lease"
             );
-            st.deferred.abandoned();
+            d.abandoned();
             return;
         }
         let now = iso(Utc::now());
@@ -120,7 +147,7 @@ pub fn run(state: &Arc<ServerState>, req: AsyncRequest, released_at: Option<Stri
                 "async request expired before it could run (expires_at {})",
                 req.expires_at.as_deref().unwrap_or_default()
             );
-            st.deferred.finished(req.id);
+            d.finished(req.id);
             return;
         }
         let call = call_of(&req, released_at.unwrap_or(now));
@@ -164,7 +191,7 @@ pub fn run(state: &Arc<ServerState>, req: AsyncRequest, released_at: Option<Stri
                 }
             }
         }
-        st.deferred.finished(req.id);
+        held(&st, via).finished(req.id);
     });
 }
 
@@ -224,20 +251,95 @@ pub async fn serve(state: Arc<ServerState>) {
                 if n == 0 {
                     return;
                 }
-                // Batch deletes: what finished meanwhile goes in the same statement.
-                while let Ok(id) = done.try_recv() {
-                    ran.push(id);
-                }
-                if let Err(e) = state.odb.async_done(&ran).await {
-                    tracing::warn!("{} async requests that ran could not be marked so (they may run again): {e}", ran.len());
-                }
-                state.deferred.deleted(ran.len());
-                ran.clear();
+                drain(&mut done, &mut ran);
+                let res = state.odb.async_done(&ran).await.map_err(|e| e.to_string());
+                deleted(&state.deferred, &mut ran, res);
                 continue;
             }
         }
         if let Err(e) = look(&state).await {
             tracing::warn!("async requests: {e}");
+        }
+    }
+}
+
+/// Batches deletes: what finished meanwhile goes in the same statement.
+fn drain(done: &mut tokio::sync::mpsc::UnboundedReceiver<i64>, ran: &mut Vec<i64>) {
+    while let Ok(id) = done.try_recv() {
+        ran.push(id);
+    }
+}
+
+/// After a batch of deletes: counted as no longer held, or logged when the store refused them.
+fn deleted(d: &Deferred, ran: &mut Vec<i64>, res: Result<(), String>) {
+    if let Err(e) = res {
+        tracing::warn!(
+            "{} async requests that ran could not be marked so (they may run again): {e}",
+            ran.len()
+        );
+    }
+    d.deleted(ran.len());
+    ran.clear();
+}
+
+/// The Redis transport: takes requests as places free up (a blocking read, so a new one is
+/// taken at once), renews what this process holds every half second and deletes what ran.
+pub async fn serve_redis(state: Arc<ServerState>) {
+    let Some(r) = &state.async_redis else {
+        return;
+    };
+    if let Err(e) = r.queue.prepare().await {
+        tracing::warn!("async requests on Redis: {e}; retrying");
+    }
+    tokio::spawn(keep_redis(state.clone()));
+    loop {
+        // Wait for a free place rather than poll for one.
+        drop(state.background.acquire().await);
+        let places = state.background.available_permits().min(CLAIM_AT_ONCE);
+        match r.queue.take(r.held.holder(), places, TICK).await {
+            Ok(reqs) => {
+                r.held.hold(reqs.len());
+                for req in reqs {
+                    run_via(&state, Via::Redis, req, None);
+                }
+            }
+            Err(e) => {
+                tracing::warn!("cannot take async requests from Redis: {e}");
+                let _ = r.queue.prepare().await;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+async fn keep_redis(state: Arc<ServerState>) {
+    let Some(r) = &state.async_redis else {
+        return;
+    };
+    let Some(mut done) = r.held.take_finished() else {
+        return;
+    };
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ran = Vec::new();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if r.held.held() > 0 {
+                    match r.queue.renew(r.held.holder()).await {
+                        Ok(_) => r.held.renewed(),
+                        Err(e) => tracing::warn!("cannot renew async requests held in Redis: {e}"),
+                    }
+                }
+            }
+            n = done.recv_many(&mut ran, 1000) => {
+                if n == 0 {
+                    return;
+                }
+                drain(&mut done, &mut ran);
+                let res = r.queue.done(&ran).await.map_err(|e| e.to_string());
+                deleted(&r.held, &mut ran, res);
+            }
         }
     }
 }

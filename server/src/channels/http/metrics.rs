@@ -12,16 +12,25 @@ pub const PATH: &str = "/zato/metrics";
 
 pub async fn serve(state: &Arc<ServerState>, cid: &str) -> Resp {
     let (pool, inline) = state.python.lane_state();
-    let stored = match state.odb.async_count(state.cluster_id).await {
+    let mut stored = match state.odb.async_count(state.cluster_id).await {
         Ok(n) => n,
         Err(e) => {
             tracing::warn!("metrics: cannot count stored async requests: {e}");
             -1
         }
     };
+    let mut held = state.deferred.held();
+    if let Some(r) = &state.async_redis {
+        held += r.held.held();
+        match r.queue.len().await {
+            Ok(n) if stored >= 0 => stored += n,
+            Ok(_) => {}
+            Err(e) => tracing::warn!("metrics: cannot count async requests in Redis: {e}"),
+        }
+    }
     let n = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
     state.stats.metrics.set(&Gauges {
-        async_held: n(state.deferred.held()),
+        async_held: n(held),
         async_stored: stored,
         python_threads: n(pool.threads),
         python_waiting_io: n(pool.waiting_io),
