@@ -1,7 +1,9 @@
 # Shared by bench/*.sh (sourced): a fresh SQLite ODB, cluster and server under $TMP, with
 # $BIN's binaries and $PY (bench.py). Sets PORT (the server's) and PW (admin.invoke's).
+# SERVER_ARGS (an array, may be unset) adds options to `zato create server`.
 #   new_server CLUSTER_NAME
 new_server() {
+  [ -n "${SERVER_ARGS+x}" ] || SERVER_ARGS=()
   PORT=$("${PY[@]}" port)
   PW="admin.invoke.$(tr -d - < /proc/sys/kernel/random/uuid)"
   local key odb
@@ -11,7 +13,7 @@ new_server() {
     "$BIN/zato" create odb "${odb[@]}"
     "$BIN/zato" create cluster "$1" "${odb[@]}" --secret-key="$key" --admin-invoke-password="$PW"
     "$BIN/zato" create server "$TMP/server1" "$1" server1 "${odb[@]}" --secret-key="$key" \
-      --http-host 127.0.0.1 --http-port "$PORT"
+      --http-host 127.0.0.1 --http-port "$PORT" "${SERVER_ARGS[@]}"
   } > "$TMP/create.log" 2>&1 || { cat "$TMP/create.log" >&2; exit 1; }
 }
 
