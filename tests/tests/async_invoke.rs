@@ -19,11 +19,7 @@ const SERVICES: &str = include_str!("fixtures/deferred.py");
 const TOTAL: i64 = 1000;
 
 fn lines(out: &Path) -> Vec<Value> {
-    std::fs::read_to_string(out)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
+    zato_tests::json_lines(out)
 }
 
 /// `redis`: the servers have `[kvdb]`, so `invoke_async` stores in a Redis stream (the

@@ -6,23 +6,14 @@
 //! leases lapse (nothing lost; the ones host 1 ran but could not mark done run again, counted
 //! and reported). Its link restored, the first server serves again. Needs root, as CI has.
 use std::collections::HashSet;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 use zato_tests::netns::Net;
 use zato_tests::{Backend, Hosts, Options, TestCluster, eventually};
 
 const DEFERRED: &str = include_str!("fixtures/deferred.py");
 const STATS: &str = include_str!("fixtures/stats.py");
-
-fn lines(out: &Path) -> Vec<Value> {
-    std::fs::read_to_string(out)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
 
 async fn get(http: &reqwest::Client, url: &str) -> u16 {
     match http.get(url).send().await {
@@ -108,17 +99,14 @@ async fn a_cluster_across_hosts() {
         assert_eq!(get(&http, &url).await, 200);
     }
     for s in &c.servers {
-        let text = http
-            .get(format!("{}/zato/metrics", s.address()))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let (text, scrape) = zato_tests::scrape(&format!("{}/zato/metrics", s.address())).await;
+        let calls = zato_tests::metric(
+            &scrape,
+            "zato_service_calls_total",
+            &[("channel", "st-fast"), ("service", "st.fast")],
+        );
         assert!(
-            text.lines().any(|l| l
-                .starts_with("zato_service_calls_total{channel=\"st-fast\",service=\"st.fast\"}")),
+            calls > 0.0,
             "{} served no request from the load balancer:\n{text}",
             s.name
         );
@@ -188,11 +176,14 @@ async fn a_cluster_across_hosts() {
     }
     // Every async request runs, those host 1 could not start on host 2.
     let all = eventually(Duration::from_secs(60), || async {
-        let seen: HashSet<i64> = lines(&out).iter().filter_map(|l| l["n"].as_i64()).collect();
+        let seen: HashSet<i64> = zato_tests::json_lines(&out)
+            .iter()
+            .filter_map(|l| l["n"].as_i64())
+            .collect();
         (seen.len() == total as usize).then_some(())
     })
     .await;
-    let runs = lines(&out);
+    let runs = zato_tests::json_lines(&out);
     let distinct: HashSet<i64> = runs.iter().filter_map(|l| l["n"].as_i64()).collect();
     assert!(
         all.is_some(),

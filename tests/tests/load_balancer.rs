@@ -550,23 +550,8 @@ async fn metrics_are_the_load_balancers_own() {
     let http = zato_common::http::local_client();
     requests(&lb, &http, 10).await;
     for path in ["/zato/metrics", "/zato/metrics?from=prometheus"] {
-        let (status, text) = get(&http, &lb.url(path)).await;
-        assert_eq!(status, 200, "{text}");
-        let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string())))
-            .unwrap_or_else(|e| panic!("not Prometheus text: {e}\n{text}"));
-        let sum = |name: &str| -> f64 {
-            scrape
-                .samples
-                .iter()
-                .filter(|s| s.metric == name)
-                .map(|s| match s.value {
-                    prometheus_parse::Value::Counter(v)
-                    | prometheus_parse::Value::Gauge(v)
-                    | prometheus_parse::Value::Untyped(v) => v,
-                    _ => 0.0,
-                })
-                .sum()
-        };
+        let (text, scrape) = zato_tests::scrape(&lb.url(path)).await;
+        let sum = |name: &str| zato_tests::metric(&scrape, name, &[]);
         assert_eq!(sum("zato_lb_requests_total"), 10.0, "{text}");
         assert_eq!(sum("zato_lb_server_up"), 2.0, "{text}");
         assert!(

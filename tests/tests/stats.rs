@@ -300,30 +300,8 @@ async fn statistics_on(backend: Backend) {
     );
 
     // Prometheus metrics of server1: its 30 REST calls and 3 failures.
-    let text = http
-        .get(format!("{}/zato/metrics", c.servers[0].address()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string())))
-        .unwrap_or_else(|e| panic!("not Prometheus text: {e}\n{text}"));
-    let value = |name: &str, labels: &[(&str, &str)]| -> f64 {
-        scrape
-            .samples
-            .iter()
-            .filter(|s| s.metric == name)
-            .filter(|s| labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
-            .map(|s| match s.value {
-                prometheus_parse::Value::Counter(v)
-                | prometheus_parse::Value::Gauge(v)
-                | prometheus_parse::Value::Untyped(v) => v,
-                _ => 0.0,
-            })
-            .sum()
-    };
+    let (_, scrape) = zato_tests::scrape(&format!("{}/zato/metrics", c.servers[0].address())).await;
+    let value = |name: &str, labels: &[(&str, &str)]| zato_tests::metric(&scrape, name, labels);
     assert_eq!(
         value(
             "zato_service_calls_total",

@@ -55,18 +55,11 @@ async fn a_deploy_reaches_the_other_server_at_once_on_postgresql() {
     took.sort();
     eprintln!("deploy on server1 → served by server2: {took:?}");
     // Both servers are woken, not polling (every 200 ms, or every second with a listener).
-    let http = zato_common::http::local_client();
     for s in &c.servers {
-        let text = http
-            .get(format!("{}/zato/metrics", s.address()))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        assert!(
-            text.lines().any(|l| l == "zato_cluster_events_pushed 1"),
+        let (text, scrape) = zato_tests::scrape(&format!("{}/zato/metrics", s.address())).await;
+        assert_eq!(
+            zato_tests::metric(&scrape, "zato_cluster_events_pushed", &[]),
+            1.0,
             "{} is not woken by cluster events:\n{text}",
             s.name
         );

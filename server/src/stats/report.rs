@@ -341,63 +341,46 @@ impl Elem {
     }
 }
 
-/// Upstream web admin's `zato-stats.csv`: its columns for `mean` or for `usage`.
+/// Upstream web admin's `zato-stats.csv`: its columns for `mean` or for `usage` (the two
+/// differ in the value ranked, its companion and the trend).
 pub fn csv(elems: &[Elem], by: NType, period: &Period) -> Result<String, csv::Error> {
+    let (ranked, companion, trend) = match by {
+        NType::Mean => ("mean", "mean_all_services", "mean_trend"),
+        NType::Usage => ("usage", "rate", "usage_trend"),
+    };
     let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "start",
+        "stop",
+        "service_name",
+        ranked,
+        companion,
+        "usage_perc_all_services",
+        "time_perc_all_services",
+        "all_services_usage",
+        trend,
+    ])?;
     let (start, stop) = (text(period.start), text(period.stop));
-    match by {
-        NType::Mean => {
-            w.write_record([
-                "start",
-                "stop",
-                "service_name",
-                "mean",
-                "mean_all_services",
-                "usage_perc_all_services",
-                "time_perc_all_services",
-                "all_services_usage",
-                "mean_trend",
-            ])?;
-            for e in elems {
-                w.write_record([
-                    start.clone(),
-                    stop.clone(),
-                    e.service_name.clone(),
-                    e.mean.to_string(),
-                    e.mean_all_services.to_string(),
-                    e.usage_perc_all_services.to_string(),
-                    e.time_perc_all_services.to_string(),
-                    e.all_services_usage.to_string(),
-                    joined(&e.mean_trend),
-                ])?;
-            }
-        }
-        NType::Usage => {
-            w.write_record([
-                "start",
-                "stop",
-                "service_name",
-                "usage",
-                "rate",
-                "usage_perc_all_services",
-                "time_perc_all_services",
-                "all_services_usage",
-                "usage_trend",
-            ])?;
-            for e in elems {
-                w.write_record([
-                    start.clone(),
-                    stop.clone(),
-                    e.service_name.clone(),
-                    e.usage.to_string(),
-                    e.rate.to_string(),
-                    e.usage_perc_all_services.to_string(),
-                    e.time_perc_all_services.to_string(),
-                    e.all_services_usage.to_string(),
-                    joined(&e.usage_trend),
-                ])?;
-            }
-        }
+    for e in elems {
+        let (value, with, points) = match by {
+            NType::Mean => (
+                e.mean.to_string(),
+                e.mean_all_services.to_string(),
+                &e.mean_trend,
+            ),
+            NType::Usage => (e.usage.to_string(), e.rate.to_string(), &e.usage_trend),
+        };
+        w.write_record([
+            start.clone(),
+            stop.clone(),
+            e.service_name.clone(),
+            value,
+            with,
+            e.usage_perc_all_services.to_string(),
+            e.time_perc_all_services.to_string(),
+            e.all_services_usage.to_string(),
+            joined(points),
+        ])?;
     }
     let bytes = w.into_inner().map_err(|e| e.into_error())?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
