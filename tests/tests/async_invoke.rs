@@ -153,6 +153,50 @@ async fn survives_a_kill(backend: Backend, redis: bool) {
         .data;
     assert_eq!(retry["raised"], true);
     assert_eq!(retry["answer"]["answer"], 42);
+    // With async_fallback: the failed first try hands over to durable retries `seconds` apart,
+    // whose end reaches the callback, as upstream's message; once they succeed, once they give up.
+    for (tag, fails, repeats, ok) in [("works", 2, 3, true), ("gives-up", 10, 2, false)] {
+        let tries = dir.join(format!("flaky-{tag}.jsonl"));
+        let started = admin1
+            .invoke(
+                "asyncs.retry-async",
+                &json!({"out": tries, "fails": fails, "repeats": repeats, "tag": tag}),
+            )
+            .await
+            .unwrap()
+            .data;
+        let call_cid = started["result"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{started}"));
+        let key = format!("retry-cb:{tag}");
+        let called = eventually(Duration::from_secs(10), || async {
+            let found = peek(key.clone()).await?;
+            found.get(&key).cloned()
+        })
+        .await
+        .unwrap_or_else(|| panic!("the invoke-retry callback ({tag}) was never called"));
+        let m = &called["message"];
+        assert_eq!(m["ok"], ok, "{called}");
+        assert_eq!(m["call_cid"], call_cid);
+        assert_eq!(m["orig_cid"], started["cid"]);
+        assert_eq!(
+            (m["source"].as_str(), m["target"].as_str()),
+            (Some("asyncs.retry-async"), Some("asyncs.flaky"))
+        );
+        assert_eq!(
+            (m["retry_repeats"].as_i64(), m["retry_seconds"].as_f64()),
+            (Some(repeats), Some(0.2))
+        );
+        assert_eq!(m["context"], json!({"tag": tag}));
+        let ran = lines(&tries).len() as i64;
+        if ok {
+            assert_eq!(m["response"], json!({"tries": fails + 1}));
+            assert_eq!(ran, fails + 1);
+        } else {
+            assert_eq!(m["response"], Value::Null);
+            assert_eq!(ran, 1 + repeats, "the first try and every retry");
+        }
+    }
 
     // Admin invoke with is_async answers the CID of a stored request.
     let mut req =

@@ -63,10 +63,24 @@ pub async fn submit(state: &Arc<ServerState>, c: AsyncCall) -> Result<String, Se
         callback: (!c.callback.is_empty()).then(|| json!(c.callback).to_string()),
         in_reply_to: c.in_reply_to,
         expires_at,
-        not_before: None,
+        // An invoke-retry's next try waits its `delay` (seconds).
+        not_before: c
+            .pattern
+            .as_ref()
+            .filter(|p| p["kind"] == "retry")
+            .and_then(|p| p["delay"].as_f64())
+            .filter(|d| *d > 0.0 && d.is_finite())
+            .and_then(|d| TimeDelta::try_milliseconds((d.min(1e9) * 1000.0) as i64))
+            .map(|d| iso(now + d)),
         origin: c.pattern.map(|p| json!({"pattern": p}).to_string()),
     };
-    if let Some(r) = &state.async_redis {
+    // A request for later stays in the ODB, whose loop honours `not_before`; a stream has no
+    // delayed delivery.
+    if let Some(r) = state
+        .async_redis
+        .as_ref()
+        .filter(|_| req.not_before.is_none())
+    {
         // Every process waits on the stream: whichever has a free place takes it at once.
         r.queue.put(&req).await.map_err(|e| {
             ServiceError::internal(&format!("the async request could not be stored: {e}"))
@@ -252,8 +266,8 @@ pub async fn serve(state: Arc<ServerState>) {
                     return;
                 }
                 drain(&mut done, &mut ran);
-                let res = state.odb.async_done(&ran).await.map_err(|e| e.to_string());
-                deleted(&state.deferred, &mut ran, res);
+                let failed = state.odb.async_done(&ran).await.err().map(|e| e.to_string());
+                deleted(&state.deferred, &mut ran, failed);
                 continue;
             }
         }
@@ -270,9 +284,10 @@ fn drain(done: &mut tokio::sync::mpsc::UnboundedReceiver<i64>, ran: &mut Vec<i64
     }
 }
 
-/// After a batch of deletes: counted as no longer held, or logged when the store refused them.
-fn deleted(d: &Deferred, ran: &mut Vec<i64>, res: Result<(), String>) {
-    if let Err(e) = res {
+/// After a batch of deletes: counted as no longer held, and logged when the store refused
+/// them (`failed`: why).
+fn deleted(d: &Deferred, ran: &mut Vec<i64>, failed: Option<String>) {
+    if let Some(e) = failed {
         tracing::warn!(
             "{} async requests that ran could not be marked so (they may run again): {e}",
             ran.len()
@@ -337,8 +352,8 @@ async fn keep_redis(state: Arc<ServerState>) {
                     return;
                 }
                 drain(&mut done, &mut ran);
-                let res = r.queue.done(&ran).await.map_err(|e| e.to_string());
-                deleted(&r.held, &mut ran, res);
+                let failed = r.queue.done(&ran).await.err().map(|e| e.to_string());
+                deleted(&r.held, &mut ran, failed);
             }
         }
     }

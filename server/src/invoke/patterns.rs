@@ -40,6 +40,9 @@ pub async fn target_done(
     ctx: &Value,
     result: &Result<Output, ServiceError>,
 ) {
+    if ctx["kind"] == "retry" {
+        return retry_done(state, req, ctx, result).await;
+    }
     let fanout = ctx["kind"] == "fanout";
     let (on_target_channel, on_final_channel) = if fanout {
         ("fanout-on-target", "fanout-on-final")
@@ -159,5 +162,80 @@ async fn final_if_last(
             .odb
             .cache_delete(state.cluster_id, CACHE, &e.key, now)
             .await;
+    }
+}
+
+/// A try of `self.patterns.invoke_retry`'s target (after its synchronous try failed, with
+/// `async_fallback`) ended: stored again, `seconds` later, while it fails and tries are left;
+/// else the `callback` services get upstream's message (`ok`, `response` or None, the CIDs,
+/// `context`, the times).
+async fn retry_done(
+    state: &Arc<ServerState>,
+    req: &AsyncRequest,
+    ctx: &Value,
+    result: &Result<Output, ServiceError>,
+) {
+    let left = ctx["left"].as_u64().unwrap_or(0);
+    if result.is_err() && left > 1 {
+        let mut next = ctx.clone();
+        next["left"] = json!(left - 1);
+        next["delay"] = ctx["seconds"].clone();
+        let again = AsyncCall {
+            service: req.service.clone(),
+            payload: serde_json::from_str(&req.payload).unwrap_or(Value::Null),
+            channel: req.channel.clone(),
+            callback: Vec::new(),
+            in_reply_to: None,
+            expiration: None,
+            cid: Some(req.cid.clone()),
+            pattern: Some(next),
+        };
+        if let Err(e) = submit(state, again).await {
+            tracing::error!(
+                cid = req.cid,
+                "invoke-retry of `{}` not stored again: {}",
+                req.service,
+                e.message
+            );
+        }
+        return;
+    }
+    let (ok, response) = match result {
+        Ok(out) => (true, out.body.to_value()),
+        Err(e) => {
+            tracing::warn!(
+                cid = req.cid,
+                "invoke-retry of `{}` gave up after {} tries: {}",
+                req.service,
+                ctx["repeats"],
+                e.message
+            );
+            (false, Value::Null)
+        }
+    };
+    let message = json!({
+        "ok": ok, "orig_cid": ctx["orig_cid"], "call_cid": req.cid, "source": ctx["source"],
+        "target": req.service, "retry_seconds": ctx["seconds"], "retry_repeats": ctx["repeats"],
+        "context": ctx["context"], "req_ts_utc": ctx["req_ts_utc"],
+        "resp_ts_utc": zato_common::time::utc_now_iso(), "response": response,
+    });
+    for name in names(&ctx["callback"]) {
+        let call = AsyncCall {
+            service: name.clone(),
+            payload: message.clone(),
+            channel: "invoke-async".into(),
+            callback: Vec::new(),
+            in_reply_to: Some(req.cid.clone()),
+            expiration: None,
+            cid: None,
+            pattern: None,
+        };
+        if let Err(e) = submit(state, call).await {
+            tracing::error!(
+                cid = req.cid,
+                "invoke-retry callback `{name}` not sent: {}",
+                e.message
+            );
+        }
     }
 }

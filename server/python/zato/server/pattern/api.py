@@ -9,7 +9,8 @@ invocations (so targets run on any server and survive a crash), and invoke-retry
   `fanout-on-target`; once all ended, `{phase: 'on-final', source, req_ts_utc, on_target,
   on_final, data: [outcomes]}` goes to every `on_final` service on `fanout-on-final`.
 - invoke_retry.invoke(target, *args, repeats=3, seconds=... | minutes=..., **invoke_kw): up to
-  `repeats` tries, waiting in between; the last failure is raised.
+  `repeats` tries, waiting in between; the last failure is raised. With async_fallback=True and
+  a callback, the retries after a failed first try are durable async requests (see InvokeRetry).
 
 An outcome is `{source, target, response, req_ts_utc, resp_ts_utc, ok, exception, cid}` (with
 `phase: 'on-target'` when sent on its own), as upstream."""
@@ -66,8 +67,12 @@ class FanOut(_Parallel):
 
 
 class InvokeRetry:
-    """Synchronous retries of `self.invoke`; upstream's async_fallback is not offered yet, so
-    asking for it is an error rather than a silent synchronous loop."""
+    """Upstream's invoke-retry: one synchronous try, then either synchronous retries `seconds`
+    apart (the last failure raised) or, with `async_fallback=True` (`callback` and `repeats`
+    required), a CID at once while the retries run as durable async requests on any server,
+    the first at once and the others `seconds` apart; the `callback` services then get
+    `{ok, orig_cid, call_cid, source, target, retry_seconds, retry_repeats, context, req_ts_utc,
+    resp_ts_utc, response}`."""
 
     def __init__(self, source):
         self.source = source
@@ -76,11 +81,24 @@ class InvokeRetry:
         repeats = int(kwargs.pop('repeats', 3) or 1)
         seconds = kwargs.pop('seconds', 0) or 0
         minutes = kwargs.pop('minutes', 0) or 0
-        if kwargs.pop('async_fallback', False):
-            raise NotImplementedError('invoke_retry with async_fallback=True is not available yet')
-        kwargs.pop('callback', None)
-        kwargs.pop('context', None)
+        async_fallback = kwargs.pop('async_fallback', False)
+        callback = kwargs.pop('callback', None)
+        context = kwargs.pop('context', None)
         pause = float(seconds) + 60.0 * float(minutes)
+        if async_fallback and not (callback and repeats):
+            raise ValueError('invoke_retry with async_fallback=True needs a callback and repeats')
+        req_ts = _now_iso()
+        if async_fallback:
+            try:
+                return self.source.invoke(target, *args, **kwargs)
+            except Exception:
+                from zato import _runtime
+                _, name = _runtime._resolve(target)
+                payload = args[0] if args else kwargs.get('payload', '')
+                ctx = {'kind': 'retry', 'source': self.source.name, 'req_ts_utc': req_ts,
+                    'callback': _names(callback), 'context': context, 'repeats': repeats,
+                    'seconds': pause, 'left': repeats, 'orig_cid': self.source.cid}
+                return native().invoke_async(name, payload, CHANNEL.INVOKE, [], 0.0, '', ctx)
         for attempt in range(1, repeats + 1):
             try:
                 return self.source.invoke(target, *args, **kwargs)
