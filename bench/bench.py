@@ -448,6 +448,33 @@ Requests/s per round:
     print(cli_table)
 
 
+def cmd_deploy_reach(port1, port2, password, count, out_path):
+    """Uploads `count` versions of a service to the first server; for each, the milliseconds
+    until the second serves it (polled every 2 ms), one per line in `out_path`."""
+    code = ("from zato.server.service import Service\n\n\nclass Version(Service):\n"
+            "    name = 'bench.version'\n\n    def handle(self):\n"
+            "        self.response.payload = {{'version': {}}}\n")
+    with open(out_path, 'a') as out:
+        for n in range(int(count)):
+            payload = json.dumps({'payload': base64.b64encode(code.format(n).encode()).decode(),
+                                  'payload_name': 'bench_version.py'})
+            t0 = time.monotonic()
+            admin(port1, password, 'zato.service.upload-package', payload)
+            while True:
+                body = json.dumps({'name': 'bench.version', 'payload': base64.b64encode(b'{}').decode(),
+                                   'data_format': 'json'})
+                status, raw = request('POST', f'http://127.0.0.1:{port2}/zato/admin/invoke', body,
+                                      f'admin.invoke:{password}')
+                if status == 200:
+                    resp = json.loads(raw).get('response')
+                    if resp and json.loads(base64.b64decode(resp)).get('version') == n:
+                        break
+                if time.monotonic() - t0 > 10:
+                    die(f'version {n} did not reach the second server within 10 s')
+                time.sleep(0.002)
+            out.write('{:.2f}\n'.format((time.monotonic() - t0) * 1000))
+
+
 def main():
     if len(sys.argv) < 2:
         die(__doc__)
