@@ -1,9 +1,10 @@
 //! Statistics: an [`Observer`] of the one invoker that counts and times every call per service,
-//! by the minute, with no change in services. A call costs a map lookup and a short lock on its
-//! service's accumulator; [`flush`] writes the minutes to the ODB (`service_stats`, summed
+//! by the minute, with no change in services. A call costs a map lookup and a short lock on
+//! the calling thread's own shard (threads never share one counter, which would bounce between
+//! CPU caches); [`flush`] writes the minutes to the ODB (`service_stats`, summed
 //! across every server process) once a second and rolls old minutes up into hours, days and
 //! months; [`report`] answers upstream's `zato.stats.*` questions from those rows; [`metrics`]
-//! keeps the Prometheus counters and histograms served at `GET /zato/metrics`.
+//! renders the counts as Prometheus metrics at `GET /zato/metrics`.
 //! Request/response pairs of services with sampling or a slow threshold are kept too
 //! (`service_sample`), written with the minutes.
 pub mod flush;
