@@ -484,7 +484,13 @@ async fn a_definition_moved_to_another_vhost_moves_its_consumers() {
         serde_json::from_slice::<Value>(&got.body).unwrap(),
         json!({"moved": true})
     );
-    // Nothing is consumed from the old vhost any more.
+    // Nothing is consumed from the old vhost any more, once its consumer has cancelled (it
+    // is told at once and lets its running work finish first).
+    let gone = eventually(Duration::from_secs(10), || async {
+        (root.queue_stats(&inq).await.ok()?.consumers == 0).then_some(())
+    })
+    .await;
+    assert!(gone.is_some(), "the old vhost's consumer never went away");
     let old = Publisher::new(broker("/"), 1);
     old.publish(
         message(&inq, json!({"old": true}), json!({"x-out-queue": outq})),

@@ -215,6 +215,12 @@ impl Consumer {
         )
     }
 
+    /// Tells the consumer to stop (it cancels its subscription as soon as it can) without
+    /// waiting for it; [`Consumer::stop`] waits.
+    pub fn begin_stop(&self) {
+        self.stop_tx.send_replace(true);
+    }
+
     /// Stops consuming: cancels the consumers, lets running handlers finish and settle (up to
     /// [`ConsumerConfig::stop_timeout`]), then closes the connection. Idempotent.
     pub async fn stop(&self) {

@@ -143,9 +143,11 @@ impl ConfigListener for AmqpChannels {
         }
         to_stop.extend(running.drain().map(|(_, r)| r.consumer));
         *running = keep;
-        // Old consumers stop in the background: their running services finish and their
-        // messages are settled first.
+        // Old consumers are told now (so they take no new message once the new ones run) and
+        // stop in the background: their running services finish and their messages are
+        // settled first.
         for c in to_stop {
+            c.begin_stop();
             state.rt.spawn(async move { c.stop().await });
         }
     }
