@@ -497,6 +497,23 @@ pub struct Ran<'a> {
     pub result: Result<&'a Output, &'a ServiceError>,
 }
 
+impl Ran<'_> {
+    /// Logs this call when it took longer than `limit` ms; whether it did (the slow-response
+    /// observer and the statistics one, which replaces it when statistics are on, both log so).
+    pub fn log_if_slow(&self, limit: u64) -> bool {
+        let ms = self.took.as_millis();
+        let slow = ms > u128::from(limit);
+        if slow {
+            tracing::warn!(
+                cid = self.cid,
+                service = self.name,
+                "slow response: {ms} ms, above the service's slow_threshold of {limit} ms"
+            );
+        }
+        slow
+    }
+}
+
 /// Told about every call the invoker runs: statistics, slow-response logs and rate limits plug
 /// in here.
 pub trait Observer: Send + Sync {

@@ -41,6 +41,22 @@ pub struct AsyncCall {
     pub pattern: Option<Value>,
 }
 
+impl AsyncCall {
+    /// `service` with `payload` on `channel`, with nothing else set.
+    pub fn new(service: impl Into<String>, payload: Value, channel: impl Into<String>) -> Self {
+        Self {
+            service: service.into(),
+            payload,
+            channel: channel.into(),
+            callback: Vec::new(),
+            in_reply_to: None,
+            expiration: None,
+            cid: None,
+            pattern: None,
+        }
+    }
+}
+
 fn iso(t: chrono::DateTime<Utc>) -> String {
     zato_common::time::to_iso(t)
 }
@@ -179,14 +195,8 @@ fn run_via(state: &Arc<ServerState>, via: Via, req: AsyncRequest, released_at: O
                 let response = out.body.to_value();
                 for name in callbacks {
                     let back = AsyncCall {
-                        service: name.clone(),
-                        payload: response.clone(),
-                        channel: "invoke-async-callback".into(),
-                        callback: Vec::new(),
                         in_reply_to: Some(req.cid.clone()),
-                        expiration: None,
-                        cid: None,
-                        pattern: None,
+                        ..AsyncCall::new(&name, response.clone(), "invoke-async-callback")
                     };
                     if let Err(e) = submit(&st, back).await {
                         tracing::error!(cid = req.cid, "callback `{name}` not sent: {}", e.message);

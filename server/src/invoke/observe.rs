@@ -32,15 +32,8 @@ impl Observer for SlowResponses {
     }
 
     fn after(&self, ran: &Ran<'_>) {
-        let ms = u64::try_from(ran.took.as_millis()).unwrap_or(u64::MAX);
-        if let Some(limit) = self.limit(ran.name)
-            && ms > limit
-        {
-            tracing::warn!(
-                cid = ran.cid,
-                service = ran.name,
-                "slow response: {ms} ms, above the service's slow_threshold of {limit} ms"
-            );
+        if let Some(limit) = self.limit(ran.name) {
+            ran.log_if_slow(limit);
         }
     }
 }

@@ -63,14 +63,8 @@ pub async fn target_done(
         "exception": exception, "cid": req.cid,
     });
     let send = |service: String, payload: Value, channel: &str| AsyncCall {
-        service,
-        payload,
-        channel: channel.to_string(),
-        callback: Vec::new(),
-        in_reply_to: None,
-        expiration: None,
         cid: Some(req.cid.clone()),
-        pattern: None,
+        ..AsyncCall::new(service, payload, channel)
     };
     if fanout {
         // Kept before anything is sent: the last target's server must see this one.
@@ -180,15 +174,11 @@ async fn retry_done(
         let mut next = ctx.clone();
         next["left"] = json!(left - 1);
         next["delay"] = ctx["seconds"].clone();
+        let payload = serde_json::from_str(&req.payload).unwrap_or(Value::Null);
         let again = AsyncCall {
-            service: req.service.clone(),
-            payload: serde_json::from_str(&req.payload).unwrap_or(Value::Null),
-            channel: req.channel.clone(),
-            callback: Vec::new(),
-            in_reply_to: None,
-            expiration: None,
             cid: Some(req.cid.clone()),
             pattern: Some(next),
+            ..AsyncCall::new(&req.service, payload, &req.channel)
         };
         if let Err(e) = submit(state, again).await {
             tracing::error!(
@@ -221,14 +211,8 @@ async fn retry_done(
     });
     for name in names(&ctx["callback"]) {
         let call = AsyncCall {
-            service: name.clone(),
-            payload: message.clone(),
-            channel: "invoke-async".into(),
-            callback: Vec::new(),
             in_reply_to: Some(req.cid.clone()),
-            expiration: None,
-            cid: None,
-            pattern: None,
+            ..AsyncCall::new(&name, message.clone(), "invoke-async")
         };
         if let Err(e) = submit(state, call).await {
             tracing::error!(

@@ -260,17 +260,7 @@ impl Observer for Stats {
             return;
         };
         let sampled = watch.sample_every > 0 && nth.is_multiple_of(watch.sample_every);
-        let slow = watch
-            .slow_ms
-            .is_some_and(|limit| u128::from(limit) < ran.took.as_millis());
-        if slow && let Some(limit) = watch.slow_ms {
-            tracing::warn!(
-                cid = ran.cid,
-                service = ran.name,
-                "slow response: {} ms, above the service's slow_threshold of {limit} ms",
-                ran.took.as_millis()
-            );
-        }
+        let slow = watch.slow_ms.is_some_and(|limit| ran.log_if_slow(limit));
         for (kind, keep) in [("sample", sampled), ("slow", slow)] {
             if keep {
                 self.keep_sample(Sample {
