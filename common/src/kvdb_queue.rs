@@ -3,7 +3,8 @@
 //! XADD before its caller gets the CID; a process takes new ones with XREADGROUP (blocking, so
 //! it hears of a new one at once) and keeps those it holds with XCLAIM every half second (which
 //! resets their idle time); one whose holder died goes idle and is taken by another process
-//! with XAUTOCLAIM once idle for a lease's length: at least once. A request that ran is
+//! with XAUTOCLAIM (looked for every half second) once idle for a lease's length: at least
+//! once. A request that ran is
 //! acknowledged and deleted (XACK, XDEL), so it is never taken again. The same contract as the
 //! ODB's `async_request` table (`odb::async_requests`).
 use std::time::Duration;
@@ -198,14 +199,9 @@ impl RedisQueue {
             .collect()
     }
 
-    /// Up to `max` requests for `holder`: first those whose holder stopped renewing them for
-    /// a lease's length, then new ones, waiting up to `block` for one when there is none.
-    pub async fn take(
-        &self,
-        holder: &str,
-        max: usize,
-        block: Duration,
-    ) -> QueueResult<Vec<AsyncRequest>> {
+    /// Up to `max` requests whose holder stopped renewing them for a lease's length, now
+    /// `holder`'s.
+    pub async fn reclaim(&self, holder: &str, max: usize) -> QueueResult<Vec<AsyncRequest>> {
         if max == 0 {
             return Ok(Vec::new());
         }
@@ -218,27 +214,38 @@ impl RedisQueue {
             .arg("COUNT")
             .arg(max);
         let lapsed: StreamAutoClaimReply = self.run(&self.conn, &cmd, TIMEOUT).await?;
-        let mut out = self.requests(lapsed.claimed);
-        let room = max.saturating_sub(out.len());
-        if room == 0 {
-            return Ok(out);
+        Ok(self.requests(lapsed.claimed))
+    }
+
+    /// Up to `max` new requests for `holder`, waiting up to `block` for one when there is
+    /// none.
+    pub async fn take(
+        &self,
+        holder: &str,
+        max: usize,
+        block: Duration,
+    ) -> QueueResult<Vec<AsyncRequest>> {
+        if max == 0 {
+            return Ok(Vec::new());
         }
         let mut cmd = redis::cmd("XREADGROUP");
         cmd.arg("GROUP")
             .arg(GROUP)
             .arg(holder)
             .arg("COUNT")
-            .arg(room);
-        if out.is_empty() && !block.is_zero() {
+            .arg(max);
+        if !block.is_zero() {
             cmd.arg("BLOCK")
                 .arg(u64::try_from(block.as_millis()).unwrap_or(1000));
         }
         cmd.arg("STREAMS").arg(&self.key).arg(">");
         let read: Option<StreamReadReply> = self.run(&self.reader, &cmd, TIMEOUT + block).await?;
-        for k in read.map(|r| r.keys).unwrap_or_default() {
-            out.extend(self.requests(k.ids));
-        }
-        Ok(out)
+        Ok(read
+            .map(|r| r.keys)
+            .unwrap_or_default()
+            .into_iter()
+            .flat_map(|k| self.requests(k.ids))
+            .collect())
     }
 
     /// Renews every request `holder` holds (resets their idle time); returns how many.

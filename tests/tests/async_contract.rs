@@ -58,10 +58,16 @@ impl Transport for RedisQueue {
     async fn put(&self, r: &AsyncRequest) -> i64 {
         RedisQueue::put(self, r).await.unwrap()
     }
+    /// As the server's loop takes: lapsed requests first, then new ones.
     async fn take(&self, holder: &str, max: usize) -> Vec<AsyncRequest> {
-        RedisQueue::take(self, holder, max, Duration::ZERO)
-            .await
-            .unwrap()
+        let mut out = self.reclaim(holder, max).await.unwrap();
+        let room = max - out.len();
+        out.extend(
+            RedisQueue::take(self, holder, room, Duration::ZERO)
+                .await
+                .unwrap(),
+        );
+        out
     }
     async fn renew(&self, holder: &str) {
         RedisQueue::renew(self, holder).await.unwrap();

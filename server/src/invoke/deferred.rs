@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use zato_common::odb::async_requests::AsyncRequest;
 use zato_common::odb::notify::Topic;
 
-use crate::core::deferred::{Deferred, LEASE};
+use crate::core::deferred::{Deferred, LEASE, RedisDeferred};
 use crate::core::{Call, Origin, ServiceError};
 use crate::events::Wake;
 use crate::state::ServerState;
@@ -61,18 +61,17 @@ fn iso(t: chrono::DateTime<Utc>) -> String {
     zato_common::time::to_iso(t)
 }
 
-/// Stores `c` and returns its CID; the service runs in the background.
-pub async fn submit(state: &Arc<ServerState>, c: AsyncCall) -> Result<String, ServiceError> {
+/// The stored form of `c`.
+fn request_of(c: AsyncCall) -> AsyncRequest {
     let now = Utc::now();
-    let cid = c.cid.unwrap_or_else(zato_common::new_cid);
     let expires_at = c
         .expiration
         .filter(|e| *e > 0.0 && e.is_finite())
         .and_then(|e| TimeDelta::try_milliseconds((e.min(1e9) * 1000.0) as i64))
         .map(|d| iso(now + d));
-    let mut req = AsyncRequest {
+    AsyncRequest {
         id: 0,
-        cid: cid.clone(),
+        cid: c.cid.unwrap_or_else(zato_common::new_cid),
         service: c.service,
         payload: c.payload.to_string(),
         channel: c.channel,
@@ -89,20 +88,34 @@ pub async fn submit(state: &Arc<ServerState>, c: AsyncCall) -> Result<String, Se
             .and_then(|d| TimeDelta::try_milliseconds((d.min(1e9) * 1000.0) as i64))
             .map(|d| iso(now + d)),
         origin: c.pattern.map(|p| json!({"pattern": p}).to_string()),
-    };
-    // A request for later stays in the ODB, whose loop honours `not_before`; a stream has no
-    // delayed delivery.
-    if let Some(r) = state
+    }
+}
+
+/// The Redis stream `req` goes to, if any: with `[kvdb]`, all but a request for later, which
+/// stays in the ODB, whose loop honours `not_before` (a stream has no delayed delivery).
+/// Every process waits on the stream: whichever has a free place takes it at once.
+fn stream_for<'a>(state: &'a ServerState, req: &AsyncRequest) -> Option<&'a RedisDeferred> {
+    state
         .async_redis
         .as_ref()
         .filter(|_| req.not_before.is_none())
-    {
-        // Every process waits on the stream: whichever has a free place takes it at once.
-        r.queue.put(&req).await.map_err(|e| {
-            ServiceError::internal(&format!("the async request could not be stored: {e}"))
-        })?;
-        return Ok(cid);
+}
+
+fn not_stored(e: impl std::fmt::Display) -> ServiceError {
+    ServiceError::internal(&format!("the async request could not be stored: {e}"))
+}
+
+/// Stores `c` and returns its CID; the service runs in the background.
+pub async fn submit(state: &Arc<ServerState>, c: AsyncCall) -> Result<String, ServiceError> {
+    let req = request_of(c);
+    match stream_for(state, &req) {
+        Some(r) => r.queue.put(&req).await.map(|_| req.cid).map_err(not_stored),
+        None => store(state, req).await,
     }
+}
+
+/// Stores `req` in the ODB and runs it here when a place is free.
+async fn store(state: &Arc<ServerState>, mut req: AsyncRequest) -> Result<String, ServiceError> {
     let d = &state.deferred;
     // Run here when a place is free; otherwise any server's next look takes it.
     let (holder, until) = d.claim();
@@ -111,9 +124,8 @@ pub async fn submit(state: &Arc<ServerState>, c: AsyncCall) -> Result<String, Se
         .odb
         .async_put(state.cluster_id, &req, claim)
         .await
-        .map_err(|e| {
-            ServiceError::internal(&format!("the async request could not be stored: {e}"))
-        })?;
+        .map_err(not_stored)?;
+    let cid = req.cid.clone();
     if claim.is_some() {
         d.hold(1);
         run(state, req, None);
@@ -317,11 +329,25 @@ pub async fn serve_redis(state: Arc<ServerState>) {
         tracing::warn!("async requests on Redis: {e}; retrying");
     }
     tokio::spawn(keep_redis(state.clone()));
+    // Requests a dead process held are looked for once a tick, not before every read.
+    let mut reclaim_at = tokio::time::Instant::now();
     loop {
         // Wait for a free place rather than poll for one.
         drop(state.background.acquire().await);
         let places = state.background.available_permits().min(CLAIM_AT_ONCE);
-        match r.queue.take(r.held.holder(), places, TICK).await {
+        let holder = r.held.holder();
+        let taken = if tokio::time::Instant::now() >= reclaim_at {
+            reclaim_at = tokio::time::Instant::now() + TICK;
+            r.queue.reclaim(holder, places).await
+        } else {
+            Ok(Vec::new())
+        };
+        // None lapsed: new ones, waiting at most a tick for one (then a reclaim is due).
+        let taken = match taken {
+            Ok(reqs) if reqs.is_empty() => r.queue.take(holder, places, TICK).await,
+            other => other,
+        };
+        match taken {
             Ok(reqs) => {
                 r.held.hold(reqs.len());
                 for req in reqs {
