@@ -67,8 +67,9 @@ pub async fn create_odb(odb: &Odb) -> Result<(), SetupError> {
     Ok(())
 }
 
-/// Creates the cluster row, the `admin.invoke` and `pubapi` Basic Auth definitions and the
-/// default channels `/zato/ping`, `/zato/admin/invoke` and `/zato/api/invoke/{service_name}`.
+/// Creates the cluster row, the `admin.invoke` and `pubapi` Basic Auth definitions, the
+/// default channels `/zato/ping`, `/zato/admin/invoke` and `/zato/api/invoke/{service_name}`
+/// and the built-in caches `default` and `zato.bearer.token`.
 pub async fn create_cluster(odb: &Odb, spec: &ClusterSpec<'_>) -> Result<i64, SetupError> {
     schema::check(odb).await?;
     let cluster_id = odb
@@ -183,6 +184,17 @@ pub async fn create_cluster(odb: &Odb, spec: &ClusterSpec<'_>) -> Result<i64, Se
     ] {
         odb.http_soap_create(cluster_id, &ch).await?;
     }
+    // Upstream's two built-in caches: `default` (`self.cache.default`) and the one for Bearer
+    // tokens, whose reads do not extend an entry's life.
+    let caches = &crate::odb::kinds::cache::BUILTIN;
+    let mut default = caches.defaults();
+    default.insert("is_default".into(), true.into());
+    odb.kind_create(caches, cluster_id, "default", &default)
+        .await?;
+    let mut bearer = caches.defaults();
+    bearer.insert("extend_expiry_on_get".into(), false.into());
+    odb.kind_create(caches, cluster_id, "zato.bearer.token", &bearer)
+        .await?;
     Ok(cluster_id)
 }
 

@@ -230,3 +230,271 @@ async fn caches_on_postgresql() {
 async fn caches_on_mariadb() {
     caches_on(Backend::Mysql).await;
 }
+
+/// `zato.cache.builtin.*`: a new cluster has upstream's two definitions; a definition made
+/// through the admin API bounds its cache for Python and the admin API alike (`max_item_size`,
+/// `is_active`, reads extending an expiry or not), its entries are listed, set, read, renamed
+/// and deleted by `cache_id`, and the ODB keeps a cache to `max_size`, oldest written first.
+async fn definitions_on(backend: Backend) {
+    let c = TestCluster::start(backend, Options::default())
+        .await
+        .unwrap();
+    let a = c.servers[0].admin();
+    zato_tests::deploy(&a, "caches.py", SERVICES).await.unwrap();
+    let call = |name: &'static str, p: Value| {
+        let a = a.clone();
+        async move { a.invoke(name, &p).await.map(|r| r.data) }
+    };
+    let list = call("zato.cache.builtin.get-list", json!({}))
+        .await
+        .unwrap();
+    let names: Vec<(&str, bool, bool)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["name"].as_str().unwrap(),
+                d["is_default"].as_bool().unwrap(),
+                d["extend_expiry_on_get"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [("default", true, true), ("zato.bearer.token", false, false)]
+    );
+
+    let made = call(
+        "zato.cache.builtin.create",
+        json!({"name": "tc", "max_item_size": 20, "max_size": 3}),
+    )
+    .await
+    .unwrap();
+    let id = made["id"].as_i64().unwrap();
+    let bad = call(
+        "zato.cache.builtin.create",
+        json!({"name": "tc2", "sync_method": "sometimes"}),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(bad.contains("sync_method"), "{bad}");
+
+    // Python sees the definition's limit once the change reached the server.
+    let big = json!({"op": "set", "cache": "tc", "key": "big", "value": "x".repeat(30)});
+    let refused = eventually(Duration::from_secs(10), || async {
+        let e = a.invoke("caches.op", &big).await.err()?.to_string();
+        e.contains("max_item_size").then_some(e)
+    })
+    .await;
+    assert!(refused.is_some(), "a value over max_item_size was stored");
+    assert_eq!(
+        op(
+            &a,
+            json!({"op": "set", "cache": "tc", "key": "small", "value": "ok"})
+        )
+        .await,
+        Value::Null
+    );
+
+    // Entries by cache_id.
+    let entry = |p: Value| {
+        let mut p = p;
+        p["cache_id"] = json!(id);
+        p
+    };
+    call(
+        "zato.cache.builtin.entry.create",
+        entry(json!({"key": "user.1", "value": "John Smith", "expiry": 0})),
+    )
+    .await
+    .unwrap();
+    let dup = call(
+        "zato.cache.builtin.entry.create",
+        entry(json!({"key": "user.1", "value": "x"})),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(dup.contains("already exists"), "{dup}");
+    call(
+        "zato.cache.builtin.entry.create",
+        entry(json!({"key": "n", "value": "42", "value_data_type": "int"})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        op(&a, json!({"op": "get", "cache": "tc", "key": "n"})).await,
+        42
+    );
+    let got = call("zato.cache.builtin.entry.get", entry(json!({"key": "n"})))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            got["key_found"].clone(),
+            got["value"].clone(),
+            got["is_value_integer"].clone()
+        ),
+        (json!(true), json!("42"), json!(true))
+    );
+    let listed = call(
+        "zato.cache.builtin.entry.get-list",
+        entry(json!({"query": "v:Smith", "max_chars": 4})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(
+        (
+            listed[0]["key"].clone(),
+            listed[0]["value"].clone(),
+            listed[0]["chars_omitted"].clone()
+        ),
+        (json!("user.1"), json!("John"), json!(6))
+    );
+    call(
+        "zato.cache.builtin.entry.update",
+        entry(json!({"key": "user.2", "old_key": "user.1", "value": "Jane", "replace_existing": true})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        op(&a, json!({"op": "get", "cache": "tc", "key": "user.1"})).await,
+        "missing"
+    );
+    assert_eq!(
+        op(&a, json!({"op": "get", "cache": "tc", "key": "user.2"})).await,
+        "Jane"
+    );
+    let size = call("zato.cache.builtin.get", json!({"cache_id": id}))
+        .await
+        .unwrap();
+    assert_eq!(
+        (size["name"].clone(), size["current_size"].clone()),
+        (json!("tc"), json!(3))
+    );
+    assert_eq!(
+        call(
+            "zato.cache.builtin.entry.delete",
+            entry(json!({"key": "n"}))
+        )
+        .await
+        .unwrap()["key_found"],
+        true
+    );
+    assert_eq!(
+        call(
+            "zato.cache.builtin.entry.delete",
+            entry(json!({"key": "n"}))
+        )
+        .await
+        .unwrap()["key_found"],
+        false
+    );
+    let missing = call("zato.cache.builtin.get", json!({"cache_id": id + 1000}))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        missing.contains("no built-in cache definition"),
+        "{missing}"
+    );
+
+    // A read extends an expiring entry's life in `default`, not in `zato.bearer.token`.
+    for cache in ["default", "zato.bearer.token"] {
+        op(
+            &a,
+            json!({"op": "set", "cache": cache, "key": "e", "value": 1, "expiry": 3}),
+        )
+        .await;
+    }
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    for cache in ["default", "zato.bearer.token"] {
+        assert_eq!(
+            op(&a, json!({"op": "get", "cache": cache, "key": "e"})).await,
+            1
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    assert_eq!(
+        op(&a, json!({"op": "get", "cache": "default", "key": "e"})).await,
+        1
+    );
+    assert_eq!(
+        op(
+            &a,
+            json!({"op": "get", "cache": "zato.bearer.token", "key": "e"})
+        )
+        .await,
+        "missing"
+    );
+
+    // An inactive cache refuses its callers.
+    call(
+        "zato.cache.builtin.edit",
+        json!({"id": id, "is_active": false}),
+    )
+    .await
+    .unwrap();
+    let off = eventually(Duration::from_secs(10), || async {
+        let p = json!({"op": "get", "cache": "tc", "key": "small"});
+        let e = a.invoke("caches.op", &p).await.err()?.to_string();
+        e.contains("not active").then_some(e)
+    })
+    .await;
+    assert!(off.is_some(), "an inactive cache still answered");
+    call(
+        "zato.cache.builtin.edit",
+        json!({"id": id, "is_active": true}),
+    )
+    .await
+    .unwrap();
+
+    // max_size: the ODB keeps the newest written.
+    let odb = zato_common::odb::Odb::connect(&c.db.cfg).await.unwrap();
+    let cluster_id = odb.cluster_by_name(&c.name).await.unwrap().unwrap().id;
+    for (i, key) in ["k1", "k2", "k3", "k4", "k5"].iter().enumerate() {
+        let at = format!("2026-01-01T00:00:0{i}.000000");
+        let e = zato_common::odb::cache::CacheEntry {
+            key: key.to_string(),
+            value: "1".into(),
+            expiry_ms: 0,
+            expires_at: None,
+            last_modified: at.clone(),
+        };
+        odb.cache_set(cluster_id, "trim-me", &e, &at).await.unwrap();
+    }
+    assert_eq!(odb.cache_trim(cluster_id, "trim-me", 3).await.unwrap(), 2);
+    let left: Vec<String> = odb
+        .cache_list(cluster_id, "trim-me", "", "2026-01-01T00:00:00")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.key)
+        .collect();
+    assert_eq!(left, ["k3", "k4", "k5"]);
+    assert_eq!(odb.cache_trim(cluster_id, "trim-me", 3).await.unwrap(), 0);
+
+    let cleared = call("zato.cache.builtin.clear", json!({"cache_id": id}))
+        .await
+        .unwrap();
+    assert_eq!(cleared["count"], 2);
+    c.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn definitions_on_sqlite() {
+    definitions_on(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn definitions_on_postgresql() {
+    definitions_on(Backend::Postgresql).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn definitions_on_mariadb() {
+    definitions_on(Backend::Mysql).await;
+}

@@ -213,4 +213,45 @@ impl Odb {
         .await?;
         Ok(res.rows_affected())
     }
+
+    /// How many live entries cache `cache` has.
+    pub async fn cache_count(&self, cluster_id: i64, cache: &str, now: &str) -> OdbResult<i64> {
+        let sql = format!(
+            "SELECT COUNT(*) FROM cache_entry WHERE cluster_id = ? AND cache_name = ? AND {LIVE}"
+        );
+        Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(self.dialect(&sql)))
+            .bind(cluster_id)
+            .bind(cache.to_string())
+            .bind(now.to_string())
+            .fetch_one(self.pool())
+            .await?)
+    }
+
+    /// Keeps at most `keep` entries of cache `cache`, deleting those written longest ago
+    /// (entries written in the same instant as the last kept one go with it); returns how
+    /// many were deleted.
+    pub async fn cache_trim(&self, cluster_id: i64, cache: &str, keep: i64) -> OdbResult<u64> {
+        // The newest entry beyond `keep`: it and everything as old or older go.
+        let cutoff: Option<String> = sqlx::query_scalar(self.sql(
+            "SELECT last_modified FROM cache_entry WHERE cluster_id = ? AND cache_name = ? \
+             ORDER BY last_modified DESC LIMIT 1 OFFSET ?",
+        ))
+        .bind(cluster_id)
+        .bind(cache.to_string())
+        .bind(keep.max(0))
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(cutoff) = cutoff else {
+            return Ok(0);
+        };
+        let res = sqlx::query(self.sql(
+            "DELETE FROM cache_entry WHERE cluster_id = ? AND cache_name = ? AND last_modified <= ?",
+        ))
+        .bind(cluster_id)
+        .bind(cache.to_string())
+        .bind(cutoff)
+        .execute(self.pool())
+        .await?;
+        Ok(res.rows_affected())
+    }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
-use zato_common::odb::kinds::{self, Default as Dflt, Field, Kind, Ty, Values};
+use zato_common::odb::kinds::{self, Field, Kind, Ty, Values};
 use zato_common::odb::{Odb, OdbError};
 
 use super::{BoxFut, Ctx, Input, ServiceError, ServiceResult, check_cluster, new_password};
@@ -233,15 +233,6 @@ fn check_value(kind: &Kind, f: &Field, v: &Value) -> Result<Value, ServiceError>
     }
 }
 
-fn default_value(d: Dflt) -> Value {
-    match d {
-        Dflt::None => Value::Null,
-        Dflt::Int(i) => Value::from(i),
-        Dflt::Str(s) => Value::from(s),
-        Dflt::Bool(b) => Value::Bool(b),
-    }
-}
-
 /// A reference given by id or by name.
 pub enum RefValue {
     Id(i64),
@@ -305,7 +296,7 @@ pub fn parse(
         let value = match (given, old) {
             (Some(v), _) => v,
             (None, Some(o)) => o.get(f.name).cloned().unwrap_or(Value::Null),
-            (None, None) => default_value(f.default),
+            (None, None) => f.default.value(),
         };
         let is_ref = matches!(f.ty, Ty::Ref(_) | Ty::Service);
         let kept_ref = is_ref && old.is_some_and(|o| !o[f.name].is_null());

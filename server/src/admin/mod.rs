@@ -8,6 +8,7 @@ use crate::state::ServerState;
 
 #[cfg(feature = "amqp")]
 pub mod amqp;
+pub mod cache;
 pub mod deploy;
 pub mod enmasse;
 pub mod http_soap;
@@ -94,6 +95,7 @@ pub fn registry() -> crate::core::Registry<ServerState> {
         sql::services(),
         scheduler::services(),
         redis::services(),
+        cache::services(),
         enmasse::services(),
         info::services(),
         stats::services(),

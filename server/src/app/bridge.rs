@@ -77,9 +77,11 @@ impl Bridge for ServerBridge {
     }
 
     fn cache(&self, op: &str, cache: &str, args: Value) -> Result<Value, (ErrorKind, String)> {
-        use crate::connectors::cache::{CacheError, call};
+        use crate::connectors::cache::{CacheError, Limits, call};
         let state = self.live()?;
-        wait(&state, call(&state.odb, state.cluster_id, op, cache, &args)).map_err(|e| match e {
+        let limits = Limits::of(&state.tables.kind_rows.load(), cache);
+        let work = call(&state.odb, state.cluster_id, op, cache, limits, &args);
+        wait(&state, work).map_err(|e| match e {
             CacheError::BadInput(m) => (ErrorKind::BadInput, m),
             e @ CacheError::Odb(_) => (ErrorKind::Unavailable, e.to_string()),
         })

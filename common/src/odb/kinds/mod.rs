@@ -12,9 +12,10 @@ use sqlx::{AssertSqlSafe, Row};
 use super::{Odb, OdbError, OdbResult, conflict_or};
 
 pub mod amqp;
+pub mod cache;
 
 /// Every kind with a table of its own, in dependency order (a kind after those it points at).
-pub static ALL: &[&Kind] = &[&amqp::DEF, &amqp::OUT, &amqp::CHANNEL];
+pub static ALL: &[&Kind] = &[&amqp::DEF, &amqp::OUT, &amqp::CHANNEL, &cache::BUILTIN];
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Ty {
@@ -36,6 +37,17 @@ pub enum Default {
     Int(i64),
     Str(&'static str),
     Bool(bool),
+}
+
+impl Default {
+    pub fn value(self) -> Value {
+        match self {
+            Self::None => Value::Null,
+            Self::Int(i) => Value::from(i),
+            Self::Str(s) => Value::from(s),
+            Self::Bool(b) => Value::Bool(b),
+        }
+    }
 }
 
 #[derive(Debug, PartialEq)]
@@ -103,6 +115,14 @@ pub struct Kind {
 impl Kind {
     pub fn field(&self, name: &str) -> Option<&Field> {
         self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// Every field at its default (a row made by the server itself).
+    pub fn defaults(&self) -> Values {
+        self.fields
+            .iter()
+            .map(|f| (f.name.to_string(), f.default.value()))
+            .collect()
     }
 
     pub fn secret(&self) -> Option<&Field> {

@@ -602,6 +602,11 @@ impl Plan {
             .kind_rows
             .get(kind.name)
             .and_then(|rows| rows.iter().find(|r| r["name"] == name));
+        // The same object already there (a cluster's own caches in an export from another
+        // cluster) is left as it is, as upstream does.
+        if existing.is_some_and(|r| same_plain_row(kind, r, &parsed.values)) {
+            return;
+        }
         let id = match existing {
             Some(_) if !replace => return self.exists_problem(kind.enmasse, name),
             Some(r) => r["id"].as_i64(),
@@ -708,4 +713,13 @@ impl Plan {
         }
         self.http = kept;
     }
+}
+
+/// Whether `row` holds `values`, for a kind whose fields are all plain (no secret, no
+/// reference to compare by name): then importing it changes nothing.
+fn same_plain_row(kind: &Kind, row: &Map<String, Value>, values: &Map<String, Value>) -> bool {
+    kind.fields.iter().all(|f| {
+        matches!(f.ty, Ty::Str(_) | Ty::Int | Ty::Bool)
+            && row.get(f.name).unwrap_or(&Value::Null) == values.get(f.name).unwrap_or(&Value::Null)
+    })
 }
