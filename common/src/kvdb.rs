@@ -26,6 +26,69 @@ pub enum KvdbError {
     Save { path: PathBuf, detail: String },
 }
 
+/// A multiplexed connection made on first use and made anew after it broke or a command on it
+/// timed out (a late reply would otherwise be taken for the next command's).
+pub struct Lazy {
+    client: redis::Client,
+    connect_timeout: Duration,
+    conn: tokio::sync::Mutex<Option<redis::aio::MultiplexedConnection>>,
+}
+
+/// Why a command on a [`Lazy`] connection failed.
+#[derive(Debug)]
+pub enum LazyError {
+    Timeout,
+    Redis(redis::RedisError),
+}
+
+impl Lazy {
+    pub fn new(client: redis::Client, connect_timeout: Duration) -> Self {
+        Self {
+            client,
+            connect_timeout,
+            conn: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    async fn connection(&self) -> Result<redis::aio::MultiplexedConnection, LazyError> {
+        let mut guard = self.conn.lock().await;
+        if let Some(c) = guard.as_ref() {
+            return Ok(c.clone());
+        }
+        let c = tokio::time::timeout(
+            self.connect_timeout,
+            self.client.get_multiplexed_async_connection(),
+        )
+        .await
+        .map_err(|_| LazyError::Timeout)?
+        .map_err(LazyError::Redis)?;
+        *guard = Some(c.clone());
+        Ok(c)
+    }
+
+    /// Runs `work` (a command or a pipeline on the connection it is given) within `timeout`.
+    pub async fn run<T, F, Fut>(&self, timeout: Duration, work: F) -> Result<T, LazyError>
+    where
+        F: FnOnce(redis::aio::MultiplexedConnection) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        let conn = self.connection().await?;
+        match tokio::time::timeout(timeout, work(conn)).await {
+            Err(_) => {
+                self.conn.lock().await.take();
+                Err(LazyError::Timeout)
+            }
+            Ok(Err(e)) => {
+                if e.is_io_error() || e.is_connection_dropped() {
+                    self.conn.lock().await.take();
+                }
+                Err(LazyError::Redis(e))
+            }
+            Ok(Ok(v)) => Ok(v),
+        }
+    }
+}
+
 /// A client for the configured Redis (authenticating when a password is set, on the db).
 pub fn client(cfg: &KvdbConfig) -> Result<redis::Client, KvdbError> {
     let err = |source| KvdbError::Redis {

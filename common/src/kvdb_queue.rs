@@ -9,12 +9,11 @@
 //! ODB's `async_request` table (`odb::async_requests`).
 use std::time::Duration;
 
-use redis::aio::MultiplexedConnection;
 use redis::streams::{StreamAutoClaimReply, StreamPendingCountReply, StreamReadReply};
 use thiserror::Error;
-use tokio::sync::Mutex;
 
 use crate::config::KvdbConfig;
+use crate::kvdb::{Lazy, LazyError};
 use crate::odb::async_requests::AsyncRequest;
 
 const GROUP: &str = "zato";
@@ -52,15 +51,14 @@ pub fn id_from_i64(id: i64) -> String {
 }
 
 pub struct RedisQueue {
-    client: redis::Client,
     addr: String,
     key: String,
     /// How long an entry may go unrenewed before another process takes it.
     lease: Duration,
     /// Commands that answer at once.
-    conn: Mutex<Option<MultiplexedConnection>>,
+    conn: Lazy,
     /// The blocking read, on a connection of its own (it would hold up the others).
-    reader: Mutex<Option<MultiplexedConnection>>,
+    reader: Lazy,
 }
 
 impl RedisQueue {
@@ -72,12 +70,11 @@ impl RedisQueue {
             other => QueueError::Bad(other.to_string()),
         })?;
         Ok(Self {
-            client,
+            conn: Lazy::new(client.clone(), TIMEOUT),
+            reader: Lazy::new(client, TIMEOUT),
             addr,
             key: format!("zato:async:{cluster}"),
             lease,
-            conn: Mutex::new(None),
-            reader: Mutex::new(None),
         })
     }
 
@@ -85,70 +82,31 @@ impl RedisQueue {
         &self.key
     }
 
-    fn err(&self, source: redis::RedisError) -> QueueError {
-        QueueError::Redis {
-            addr: self.addr.clone(),
-            source,
+    fn err(&self, e: LazyError) -> QueueError {
+        match e {
+            LazyError::Timeout => QueueError::Timeout {
+                addr: self.addr.clone(),
+                timeout: TIMEOUT,
+            },
+            LazyError::Redis(source) => QueueError::Redis {
+                addr: self.addr.clone(),
+                source,
+            },
         }
     }
 
-    /// `slot`'s connection, made on first use.
-    async fn connection(
-        &self,
-        slot: &Mutex<Option<MultiplexedConnection>>,
-    ) -> QueueResult<MultiplexedConnection> {
-        let mut guard = slot.lock().await;
-        if let Some(c) = guard.as_ref() {
-            return Ok(c.clone());
-        }
-        let c = tokio::time::timeout(TIMEOUT, self.client.get_multiplexed_async_connection())
-            .await
-            .map_err(|_| self.timed_out())?
-            .map_err(|e| self.err(e))?;
-        *guard = Some(c.clone());
-        Ok(c)
-    }
-
-    /// The outcome of a command on `slot`'s connection within `timeout`; after a timeout or a
-    /// broken connection the next command makes a new one.
-    async fn settle<T>(
-        &self,
-        slot: &Mutex<Option<MultiplexedConnection>>,
-        timeout: Duration,
-        fut: impl std::future::Future<Output = redis::RedisResult<T>>,
-    ) -> QueueResult<T> {
-        match tokio::time::timeout(timeout, fut).await {
-            Err(_) => {
-                slot.lock().await.take();
-                Err(self.timed_out())
-            }
-            Ok(Err(e)) => {
-                if e.is_io_error() || e.is_connection_dropped() {
-                    slot.lock().await.take();
-                }
-                Err(self.err(e))
-            }
-            Ok(Ok(v)) => Ok(v),
-        }
-    }
-
-    /// Runs `cmd` on `slot`'s connection within `timeout`.
+    /// Runs `cmd` on `conn` within `timeout`.
     async fn run<T: redis::FromRedisValue>(
         &self,
-        slot: &Mutex<Option<MultiplexedConnection>>,
+        conn: &Lazy,
         cmd: &redis::Cmd,
         timeout: Duration,
     ) -> QueueResult<T> {
-        let mut conn = self.connection(slot).await?;
-        self.settle(slot, timeout, cmd.query_async::<T>(&mut conn))
-            .await
-    }
-
-    fn timed_out(&self) -> QueueError {
-        QueueError::Timeout {
-            addr: self.addr.clone(),
-            timeout: TIMEOUT,
-        }
+        conn.run(timeout, |mut c| async move {
+            cmd.query_async::<T>(&mut c).await
+        })
+        .await
+        .map_err(|e| self.err(e))
     }
 
     /// Makes the stream and its group unless they exist.
@@ -296,9 +254,13 @@ impl RedisQueue {
                 .arg(&self.key)
                 .arg(&ids)
                 .ignore();
-            let mut conn = self.connection(&self.conn).await?;
-            self.settle(&self.conn, TIMEOUT, pipe.query_async::<()>(&mut conn))
-                .await?;
+            let pipe = &pipe;
+            self.conn
+                .run(TIMEOUT, |mut c| async move {
+                    pipe.query_async::<()>(&mut c).await
+                })
+                .await
+                .map_err(|e| self.err(e))?;
         }
         Ok(())
     }

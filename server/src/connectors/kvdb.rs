@@ -2,8 +2,8 @@
 //! re-opened after a connection failure.
 use std::time::Duration;
 
-use tokio::sync::Mutex;
 use zato_common::config::KvdbConfig;
+use zato_common::kvdb::{Lazy, LazyError};
 
 use super::error::{ConnError, ConnErrorKind};
 
@@ -24,8 +24,7 @@ pub struct Kvdb {
     /// What the connection was made from (the password included).
     pub cfg: KvdbConfig,
     addr: String,
-    client: redis::Client,
-    conn: Mutex<Option<redis::aio::MultiplexedConnection>>,
+    conn: Lazy,
 }
 
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -41,22 +40,8 @@ impl Kvdb {
         Ok(Some(Self {
             cfg: cfg.clone(),
             addr: format!("{}:{}", cfg.host, cfg.port),
-            client,
-            conn: Mutex::new(None),
+            conn: Lazy::new(client, TIMEOUT),
         }))
-    }
-
-    async fn connection(&self) -> Result<redis::aio::MultiplexedConnection, ConnError> {
-        let mut guard = self.conn.lock().await;
-        if let Some(c) = guard.as_ref() {
-            return Ok(c.clone());
-        }
-        let c = tokio::time::timeout(TIMEOUT, self.client.get_multiplexed_async_connection())
-            .await
-            .map_err(|_| self.timed_out())?
-            .map_err(|e| self.failed(&e))?;
-        *guard = Some(c.clone());
-        Ok(c)
     }
 
     fn timed_out(&self) -> ConnError {
@@ -81,19 +66,17 @@ impl Kvdb {
         for a in &args[1..] {
             cmd.arg(a.as_slice());
         }
-        let mut conn = self.connection().await?;
-        match tokio::time::timeout(TIMEOUT, cmd.query_async::<redis::Value>(&mut conn)).await {
-            Err(_) => {
-                self.conn.lock().await.take();
-                Err(self.timed_out())
-            }
-            Ok(Err(e)) => {
-                if e.is_io_error() || e.is_connection_dropped() {
-                    self.conn.lock().await.take();
-                }
-                Err(self.failed(&e))
-            }
-            Ok(Ok(v)) => Ok(convert(v)),
+        let cmd = &cmd;
+        match self
+            .conn
+            .run(TIMEOUT, |mut c| async move {
+                cmd.query_async::<redis::Value>(&mut c).await
+            })
+            .await
+        {
+            Ok(v) => Ok(convert(v)),
+            Err(LazyError::Timeout) => Err(self.timed_out()),
+            Err(LazyError::Redis(e)) => Err(self.failed(&e)),
         }
     }
 }
