@@ -10,6 +10,7 @@ pub mod fuzzing;
 pub mod http;
 pub mod kvdb;
 pub mod kvdb_queue;
+pub mod kvdb_wake;
 pub mod locate;
 pub mod logging;
 pub mod net;

@@ -1,6 +1,6 @@
-//! On PostgreSQL, processes wake each other with LISTEN/NOTIFY instead of waiting for their
-//! next poll: a hot deploy on one server is served by the other within 100 ms (measured: 10 to
-//! 15 ms, the upload included).
+//! Processes wake each other instead of waiting for their next poll, with LISTEN/NOTIFY on
+//! PostgreSQL and through Redis (`[kvdb]`) on SQLite: a hot deploy on one server is served by
+//! the other within 100 ms (measured: 10 to 15 ms, the upload included).
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -14,10 +14,20 @@ fn version(n: u32) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_deploy_reaches_the_other_server_at_once_on_postgresql() {
+    a_deploy_reaches_the_other_server_at_once(Backend::Postgresql, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deploy_reaches_the_other_server_at_once_through_redis() {
+    a_deploy_reaches_the_other_server_at_once(Backend::Sqlite, true).await;
+}
+
+async fn a_deploy_reaches_the_other_server_at_once(backend: Backend, kvdb: bool) {
     let c = TestCluster::start(
-        Backend::Postgresql,
+        backend,
         Options {
             servers: 2,
+            kvdb,
             ..Options::default()
         },
     )

@@ -1,6 +1,7 @@
 //! Wake-ups between processes through the ODB: PostgreSQL's LISTEN/NOTIFY, so a process
 //! waiting for cluster events or async requests hears of a new one at once instead of at its
-//! next poll. SQLite and MySQL have nothing of the kind: there the callers' polls are all.
+//! next poll. SQLite and MySQL have nothing of the kind: there Redis does it when `[kvdb]` is
+//! configured (`kvdb_wake`), and the callers' polls otherwise.
 //! A notification carries nothing; the listener reads the tables as it would on a poll, so one
 //! lost (while a listener reconnects) costs only the wait until the next poll.
 use sqlx::postgres::PgListener;
@@ -18,13 +19,16 @@ pub enum Topic {
 }
 
 impl Topic {
-    /// The PostgreSQL channel of this topic in `cluster_id` (an identifier: letters, digits, _).
-    pub fn channel(self, cluster_id: i64) -> String {
-        let what = match self {
+    pub fn name(self) -> &'static str {
+        match self {
             Self::Events => "events",
             Self::Async => "async",
-        };
-        format!("zato_{what}_{cluster_id}")
+        }
+    }
+
+    /// The PostgreSQL channel of this topic in `cluster_id` (an identifier: letters, digits, _).
+    pub fn channel(self, cluster_id: i64) -> String {
+        format!("zato_{}_{cluster_id}", self.name())
     }
 }
 

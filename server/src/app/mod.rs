@@ -94,10 +94,22 @@ pub async fn run(dir: &Path, worker_index: u32) -> Result<(), StartError> {
     )?;
     let reuse_port = cfg.main.workers > 1;
     let bind = cfg.main.bind.clone();
+    let redis_wake = if cfg.kvdb.is_configured() {
+        match zato_common::kvdb_wake::RedisWake::new(&cfg.kvdb, &cluster.name) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!("no wake-ups through Redis ({e}); other servers are polled");
+                None
+            }
+        }
+    } else {
+        None
+    };
     let events = Arc::new(Bus::new(
         odb.clone(),
         cluster.id,
         format!("{}:{}", server.name, std::process::id()),
+        redis_wake,
     ));
     let tables = crate::objects::Tables::default();
     let watched = tables.watched.clone();

@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use zato_common::odb::Odb;
 use zato_common::odb::notify::Topic;
 
-pub use wake::Wake;
+pub use wake::{Notifier, Wake};
 
 mod wake;
 
@@ -118,6 +118,7 @@ const WINDOW: i64 = 100;
 pub struct Bus {
     odb: Odb,
     cluster_id: i64,
+    notifier: Notifier,
     /// Identifies this process on the bus (`server1:4242`): its own events are not redelivered.
     origin: String,
     handlers: RwLock<FxHashMap<String, Vec<Handler>>>,
@@ -128,8 +129,15 @@ pub struct Bus {
 }
 
 impl Bus {
-    pub fn new(odb: Odb, cluster_id: i64, origin: String) -> Self {
+    /// `redis`: wake-ups through Redis where the ODB has none (`events::wake`).
+    pub fn new(
+        odb: Odb,
+        cluster_id: i64,
+        origin: String,
+        redis: Option<zato_common::kvdb_wake::RedisWake>,
+    ) -> Self {
         Self {
+            notifier: Notifier::new(odb.clone(), cluster_id, redis),
             odb,
             cluster_id,
             origin,
@@ -173,6 +181,11 @@ impl Bus {
         }
     }
 
+    /// How this process wakes the others, and is woken.
+    pub fn notifier(&self) -> &Notifier {
+        &self.notifier
+    }
+
     /// Tells every other server process; this one is not told.
     pub async fn publish(&self, event: &ClusterEvent) {
         let kind = event.wire_type();
@@ -189,7 +202,7 @@ impl Bus {
             tracing::error!("cannot publish a `{kind}` cluster event: {e}");
             return;
         }
-        if let Err(e) = self.odb.notify(self.cluster_id, Topic::Events).await {
+        if let Err(e) = self.notifier.notify(Topic::Events).await {
             tracing::warn!(
                 "cannot wake the other servers for a `{kind}` cluster event (they will poll): {e}"
             );
@@ -214,7 +227,7 @@ impl Bus {
         self.applied.store(high, Ordering::Release);
         let mut handled: BTreeSet<i64> = BTreeSet::new();
         let mut pruned = std::time::Instant::now();
-        let mut wake = Wake::new(&self.odb, self.cluster_id, Topic::Events).await;
+        let mut wake = self.notifier.wake(Topic::Events).await;
         self.listening.store(wake.listening(), Ordering::Relaxed);
         loop {
             tokio::select! {

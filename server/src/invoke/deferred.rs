@@ -16,7 +16,6 @@ use zato_common::odb::notify::Topic;
 
 use crate::core::deferred::{Deferred, LEASE, RedisDeferred};
 use crate::core::{Call, Origin, ServiceError};
-use crate::events::Wake;
 use crate::state::ServerState;
 
 /// How often claims are renewed and free requests looked for.
@@ -129,7 +128,7 @@ async fn store(state: &Arc<ServerState>, mut req: AsyncRequest) -> Result<String
     if claim.is_some() {
         d.hold(1);
         run(state, req, None);
-    } else if let Err(e) = state.odb.notify(state.cluster_id, Topic::Async).await {
+    } else if let Err(e) = state.events.notifier().notify(Topic::Async).await {
         tracing::warn!("cannot wake the other servers for an async request (they will poll): {e}");
     }
     Ok(cid)
@@ -278,7 +277,7 @@ pub async fn serve(state: Arc<ServerState>) {
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut ran = Vec::new();
-    let mut wake = Wake::new(&state.odb, state.cluster_id, Topic::Async).await;
+    let mut wake = state.events.notifier().wake(Topic::Async).await;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
