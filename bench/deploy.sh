@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Hot deploy reaching a second server: two servers of one cluster on a PostgreSQL ODB (woken by
-# LISTEN/NOTIFY, the push transport) against two on SQLite (the baseline: a 200 ms poll of
-# cluster events). Per round and cluster, DEPLOY_COUNT uploads of a new version of a service to
+# LISTEN/NOTIFY, a push transport), two on SQLite with Redis (`[kvdb]`: woken by a PUBLISH, the
+# other push transport), against two on SQLite alone (the baseline: a 200 ms poll of cluster
+# events). Per round and cluster, DEPLOY_COUNT uploads of a new version of a service to
 # server1, each timed until server2 serves it (the upload and server1's own deploy included).
 # Rounds alternate between the clusters; medians and p90s over all deploys. Writes
 # bench/DEPLOY.md and its section of bench/RESULTS.md.
@@ -31,6 +32,8 @@ cleanup() {
   trap - EXIT INT TERM
   for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   psql_admin "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1 || true
+  # The Redis cluster's async stream (made at its servers' start).
+  redis-cli -h 127.0.0.1 DEL "zato:async:deploy-redis-$$" >/dev/null 2>&1 || true
   if [ "$rc" -ne 0 ]; then tail -n 20 "$TMP"/*/server*/logs/server.log 2>/dev/null >&2 || true; fi
   rm -rf "$TMP"
   exit "$rc"
@@ -44,22 +47,27 @@ psql_admin "CREATE DATABASE $DB" >/dev/null
 PW="admin.invoke.$(tr -d - < /proc/sys/kernel/random/uuid)"
 KEY=$("$BIN/zato" crypto create-secret-key)
 declare -A PORT1 PORT2
-for kind in push poll; do
+redis-cli -h 127.0.0.1 PING >/dev/null || { echo "Redis is not answering on 127.0.0.1:6379; start it (redis-server)" >&2; exit 1; }
+KINDS=(push redis poll)
+for kind in "${KINDS[@]}"; do
+  extra=()
   if [ "$kind" = push ]; then
     odb=(--odb-type postgresql --odb-host 127.0.0.1 --odb-port 5432 --odb-user postgres --odb-password "" --odb-db-name "$DB")
   else
     odb=(--odb-type sqlite --odb-db-name "$TMP/$kind.db")
   fi
+  # A cluster name of its own: Redis is shared with whatever else runs here.
+  [ "$kind" = redis ] && extra=(--kvdb-host 127.0.0.1 --kvdb-password "")
   mkdir -p "$TMP/$kind"
   PORT1[$kind]=$("${PY[@]}" port)
   PORT2[$kind]=$("${PY[@]}" port)
   {
     "$BIN/zato" create odb "${odb[@]}"
-    "$BIN/zato" create cluster "deploy-$kind" "${odb[@]}" --secret-key="$KEY" --admin-invoke-password="$PW"
+    "$BIN/zato" create cluster "deploy-$kind-$$" "${odb[@]}" --secret-key="$KEY" --admin-invoke-password="$PW"
     for n in 1 2; do
       port=${PORT1[$kind]}; [ "$n" = 2 ] && port=${PORT2[$kind]}
-      "$BIN/zato" create server "$TMP/$kind/server$n" "deploy-$kind" "server$n" "${odb[@]}" \
-        --secret-key="$KEY" --http-host 127.0.0.1 --http-port "$port"
+      "$BIN/zato" create server "$TMP/$kind/server$n" "deploy-$kind-$$" "server$n" "${odb[@]}" \
+        --secret-key="$KEY" --http-host 127.0.0.1 --http-port "$port" "${extra[@]}"
     done
   } > "$TMP/$kind/create.log" 2>&1 || { cat "$TMP/$kind/create.log" >&2; exit 1; }
   for n in 1 2; do
@@ -71,35 +79,37 @@ for kind in push poll; do
 done
 
 for round in $(seq 1 "$ROUNDS"); do
-  for kind in push poll; do
+  for kind in "${KINDS[@]}"; do
     "${PY[@]}" deploy-reach "${PORT1[$kind]}" "${PORT2[$kind]}" "$PW" "$COUNT" "$TMP/$kind.ms"
     echo "round $round $kind: $(tail -n "$COUNT" "$TMP/$kind.ms" | sort -n | awk '{a[NR]=$1} END {print "median", a[int((NR+1)/2)], "ms"}')"
   done
 done
 
-python3 - "$TMP/push.ms" "$TMP/poll.ms" "$OUT" "$RESULTS" "$GIT_REV" "$ROUNDS" "$COUNT" <<'PYEOF'
+python3 - "$TMP/push.ms" "$TMP/redis.ms" "$TMP/poll.ms" "$OUT" "$RESULTS" "$GIT_REV" "$ROUNDS" "$COUNT" <<'PYEOF'
 import datetime, os, statistics, sys
 sys.path.insert(0, 'bench')
 import sections
-push_path, poll_path, out, results, rev, rounds, count = sys.argv[1:]
+push_path, redis_path, poll_path, out, results, rev, rounds, count = sys.argv[1:]
 load = lambda p: sorted(float(l) for l in open(p) if l.strip())
-push, poll = load(push_path), load(poll_path)
+push, redis, poll = load(push_path), load(redis_path), load(poll_path)
 p90 = lambda xs: xs[min(len(xs) - 1, int(0.9 * len(xs)))]
 med = statistics.median
 rows = [
-    '| measure | push (PostgreSQL LISTEN/NOTIFY) | baseline: poll (SQLite, 200 ms) | goal |', '|---|--:|--:|---|',
-    '| upload to server1 → served by server2, median | {:.1f} ms | {:.1f} ms | <= 100 ms |'.format(med(push), med(poll)),
-    '| p90 | {:.1f} ms | {:.1f} ms | |'.format(p90(push), p90(poll)),
-    '| slowest | {:.1f} ms | {:.1f} ms | |'.format(push[-1], poll[-1]),
-    '| deploys | {} | {} | |'.format(len(push), len(poll)),
+    '| measure | push (PostgreSQL LISTEN/NOTIFY) | push (SQLite + Redis PUBLISH) | baseline: poll (SQLite, 200 ms) | goal |',
+    '|---|--:|--:|--:|---|',
+    '| upload to server1 → served by server2, median | {:.1f} ms | {:.1f} ms | {:.1f} ms | <= 100 ms |'.format(med(push), med(redis), med(poll)),
+    '| p90 | {:.1f} ms | {:.1f} ms | {:.1f} ms | |'.format(p90(push), p90(redis), p90(poll)),
+    '| slowest | {:.1f} ms | {:.1f} ms | {:.1f} ms | |'.format(push[-1], redis[-1], poll[-1]),
+    '| deploys | {} | {} | {} | |'.format(len(push), len(redis), len(poll)),
 ]
 command = 'BENCH_ROUNDS={} DEPLOY_COUNT={} bash bench/deploy.sh'.format(rounds, count)
 body = '\n'.join([
     '## Hot deploy reaching a second server', '',
     'Command: `{}` at {} ({} cores), {}; rounds alternating between the clusters, medians over all deploys.'.format(
         command, rev, os.cpu_count(), datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')), '',
-    'Two clusters of two servers each: one on PostgreSQL, whose servers wake each other with LISTEN/NOTIFY,',
-    'one on SQLite, whose servers poll the cluster events every 200 ms. Each measurement uploads a new version',
+    'Three clusters of two servers each: one on PostgreSQL, whose servers wake each other with LISTEN/NOTIFY,',
+    'one on SQLite with `[kvdb]`, whose servers wake each other with a Redis PUBLISH, and one on SQLite alone,',
+    'whose servers poll the cluster events every 200 ms. Each measurement uploads a new version',
     'of a service to server1 (`zato.service.upload-package`, which returns once server1 deployed it) and times',
     'until server2 answers with that version (polled every 2 ms).', '',
 ] + rows) + '\n'

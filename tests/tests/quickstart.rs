@@ -450,6 +450,21 @@ async fn quickstart_on(backend: Backend, article_form: bool) {
         );
         use_and_stop(&qs, &["server1"], lb_port);
     });
+    // The cluster's async stream in the shared Redis goes with it.
+    let conf =
+        std::fs::read_to_string(qs.dir.join("server1/config/repo/server.conf")).unwrap_or_default();
+    let cluster = conf
+        .lines()
+        .find_map(|l| l.strip_prefix("cluster_name = "))
+        .map(|n| n.trim_matches('"').to_string());
+    if let Some(cluster) = cluster {
+        let cfg = require_redis().await;
+        if let Ok(q) =
+            zato_common::kvdb_queue::RedisQueue::new(&cfg, &cluster, Duration::from_secs(3))
+        {
+            let _ = q.destroy().await;
+        }
+    }
     db.drop_db().await;
     if let Err(e) = result {
         std::panic::resume_unwind(e);
