@@ -11,21 +11,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 N="${AMQP_MESSAGES:-100000}"
 ROUNDS="${BENCH_ROUNDS:-3}"
 POOL="${AMQP_POOL:-2}"
 PREFETCH="${AMQP_PREFETCH:-100}"
 OUT="${BENCH_AMQP_OUT:-$ROOT/bench/AMQP.md}"
 PY=(python3 "$ROOT/bench/bench.py")
-# shellcheck source=bench/lib.sh
-source "$ROOT/bench/lib.sh"
 
 cargo build --release -p zato-server -p zato-cli
 cargo build --release -p zato-amqp --example raw
 BIN="$ROOT/target/release"
 RAW="$BIN/examples/raw"
-GIT_REV="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-[ -z "$(git status --porcelain -- . ':!bench' 2>/dev/null)" ] || GIT_REV="$GIT_REV + uncommitted changes"
+GIT_REV="$(git_rev)"
 
 TMP="$(mktemp -d -t zato-amqp-bench.XXXXXX)"
 QIN="zato-bench-in.$$"

@@ -13,6 +13,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 ROUNDS="${BENCH_ROUNDS:-3}"
 SECS="${ASYNC_SECONDS:-10}"
 CONNS="${ASYNC_CONNECTIONS:-16}"
@@ -25,14 +27,11 @@ esac
 OUT="${BENCH_ASYNC_OUT:-$ROOT/bench/$DEFAULT_OUT}"
 RESULTS="${BENCH_RESULTS:-$ROOT/bench/RESULTS.md}"
 PY=(python3 "$ROOT/bench/bench.py")
-# shellcheck source=bench/lib.sh
-source "$ROOT/bench/lib.sh"
 
 bash scripts/install-deps.sh --bench
 cargo build --release -p zato-server -p zato-cli
 BIN="$ROOT/target/release"
-GIT_REV="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-[ -z "$(git status --porcelain -- . ':!bench' 2>/dev/null)" ] || GIT_REV="$GIT_REV + uncommitted changes"
+GIT_REV="$(git_rev)"
 
 TMP="$(mktemp -d -t zato-async-bench.XXXXXX)"
 SERVER_PID=""

@@ -11,6 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 ROUNDS="${BENCH_ROUNDS:-3}"
 COUNT="${DEPLOY_COUNT:-20}"
 OUT="${BENCH_DEPLOY_OUT:-$ROOT/bench/DEPLOY.md}"
@@ -20,8 +22,7 @@ PY=(python3 "$ROOT/bench/bench.py")
 bash scripts/install-deps.sh --bench
 cargo build --release -p zato-server -p zato-cli
 BIN="$ROOT/target/release"
-GIT_REV="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-[ -z "$(git status --porcelain -- . ':!bench' 2>/dev/null)" ] || GIT_REV="$GIT_REV + uncommitted changes"
+GIT_REV="$(git_rev)"
 
 TMP="$(mktemp -d -t zato-deploy-bench.XXXXXX)"
 DB="zato_bench_deploy_$$"

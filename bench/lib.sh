@@ -1,6 +1,16 @@
-# Shared by bench/*.sh (sourced): a fresh SQLite ODB, cluster and server under $TMP, with
-# $BIN's binaries and $PY (bench.py). Sets PORT (the server's) and PW (admin.invoke's).
-# SERVER_ARGS (an array, may be unset) adds options to `zato create server`.
+# Shared by bench/*.sh (sourced).
+
+# The commit measured, marked when the tree (bench/ aside) has uncommitted changes.
+git_rev() {
+  local rev
+  rev="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  [ -z "$(git status --porcelain -- . ':!bench' 2>/dev/null)" ] || rev="$rev + uncommitted changes"
+  echo "$rev"
+}
+
+# A fresh SQLite ODB, cluster and server under $TMP, with $BIN's binaries and $PY (bench.py).
+# Sets PORT (the server's) and PW (admin.invoke's). SERVER_ARGS (an array, may be unset) adds
+# options to `zato create server`.
 #   new_server CLUSTER_NAME
 new_server() {
   [ -n "${SERVER_ARGS+x}" ] || SERVER_ARGS=()

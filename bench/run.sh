@@ -8,6 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 SECONDS_PER_RUN="${BENCH_SECONDS:-10}"
 ROUNDS="${BENCH_ROUNDS:-3}"
 THREADS="${BENCH_THREADS:-2}"
@@ -15,16 +17,13 @@ CONNS="${BENCH_CONNECTIONS:-32}"
 STARTS="${BENCH_STARTS:-3}"
 OUT="${BENCH_OUT:-$ROOT/bench/RESULTS.md}"
 PY=(python3 "$ROOT/bench/bench.py")
-# shellcheck source=bench/lib.sh
-source "$ROOT/bench/lib.sh"
 
 bash scripts/install-deps.sh --bench
 command -v wrk >/dev/null || { echo "wrk is missing" >&2; exit 1; }
 command -v haproxy >/dev/null || { echo "haproxy is missing" >&2; exit 1; }
 cargo build --release -p zato-server -p zato-cli -p zato-lb -p zato-scheduler -p bench-hello
 BIN="$ROOT/target/release"
-GIT_REV="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-[ -z "$(git status --porcelain -- . ':!bench' 2>/dev/null)" ] || GIT_REV="$GIT_REV + uncommitted changes"
+GIT_REV="$(git_rev)"
 
 TMP="$(mktemp -d -t zato-bench.XXXXXX)"
 pids=()

@@ -10,6 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 CHANNELS="${SCALE_CHANNELS:-10000}"
 SERVICES="${SCALE_SERVICES:-1000}"
 CREATES="${SCALE_CREATES:-20}"
@@ -20,16 +22,13 @@ CONNS="${BENCH_CONNECTIONS:-32}"
 STARTS="${BENCH_STARTS:-5}"
 OUT="${BENCH_SCALE_OUT:-$ROOT/bench/SCALE.md}"
 PY=(python3 "$ROOT/bench/bench.py")
-# shellcheck source=bench/lib.sh
-source "$ROOT/bench/lib.sh"
 SC=(python3 "$ROOT/bench/scale.py")
 
 bash scripts/install-deps.sh --bench
 command -v wrk >/dev/null || { echo "wrk is missing" >&2; exit 1; }
 cargo build --release -p zato-server -p zato-cli
 BIN="$ROOT/target/release"
-GIT_REV="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-[ -z "$(git status --porcelain -- . ':!bench' 2>/dev/null)" ] || GIT_REV="$GIT_REV + uncommitted changes"
+GIT_REV="$(git_rev)"
 
 TMP="$(mktemp -d -t zato-scale.XXXXXX)"
 SERVER_PID=""

@@ -18,6 +18,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 JOBS="${SCHED_JOBS:-10000}"
 SECS="${SCHED_SECONDS:-20}"
 ROUNDS="${SCHED_ROUNDS:-3}"
@@ -27,8 +29,7 @@ RESULTS="${SCHED_RESULTS:-$ROOT/bench/RESULTS.md}"
 bash scripts/install-deps.sh
 cargo build --release -p zato-server -p zato-cli -p zato-lb -p zato-scheduler
 Z="$ROOT/target/release/zato"
-GIT_REV="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-[ -z "$(git status --porcelain -- . ':!bench' 2>/dev/null)" ] || GIT_REV="$GIT_REV + uncommitted changes"
+GIT_REV="$(git_rev)"
 
 TMP="$(mktemp -d -t zato-sched.XXXXXX)"
 QS=""
