@@ -9,7 +9,9 @@
 //! ODB's `async_request` table (`odb::async_requests`).
 use std::time::Duration;
 
-use redis::streams::{StreamAutoClaimReply, StreamPendingCountReply, StreamReadReply};
+use redis::streams::{
+    StreamAutoClaimReply, StreamInfoConsumersReply, StreamPendingCountReply, StreamReadReply,
+};
 use thiserror::Error;
 
 use crate::config::KvdbConfig;
@@ -263,6 +265,33 @@ impl RedisQueue {
                 .map_err(|e| self.err(e))?;
         }
         Ok(())
+    }
+
+    /// Removes from the group the consumers other than `holder` that hold nothing and were
+    /// idle for `idle` or longer: processes that ended (a live one reads every half second),
+    /// which the group would otherwise keep for ever, one per server start. A consumer that
+    /// still holds requests is kept until another process has taken them over (deleting it
+    /// would drop them). Returns how many went.
+    pub async fn forget_idle(&self, holder: &str, idle: Duration) -> QueueResult<usize> {
+        let mut cmd = redis::cmd("XINFO");
+        cmd.arg("CONSUMERS").arg(&self.key).arg(GROUP);
+        let info: StreamInfoConsumersReply = self.run(&self.conn, &cmd, TIMEOUT).await?;
+        let idle_ms = usize::try_from(idle.as_millis()).unwrap_or(usize::MAX);
+        let mut gone = 0;
+        for c in info
+            .consumers
+            .iter()
+            .filter(|c| c.name != holder && c.pending == 0 && c.idle >= idle_ms)
+        {
+            let mut cmd = redis::cmd("XGROUP");
+            cmd.arg("DELCONSUMER")
+                .arg(&self.key)
+                .arg(GROUP)
+                .arg(&c.name);
+            let _: i64 = self.run(&self.conn, &cmd, TIMEOUT).await?;
+            gone += 1;
+        }
+        Ok(gone)
     }
 
     /// Requests stored and not yet done.

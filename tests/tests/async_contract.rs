@@ -182,6 +182,47 @@ async fn redis_keeps_the_contract() {
     q.destroy().await.unwrap();
 }
 
+/// Ended processes do not pile up in the Redis consumer group: one that holds nothing goes,
+/// one that still holds a request stays (deleting it would lose the request), and so does
+/// the caller.
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_forgets_ended_consumers_that_hold_nothing() {
+    let cfg = zato_common::config::KvdbConfig {
+        host: "127.0.0.1".into(),
+        port: 6379,
+        ..Default::default()
+    };
+    let name = format!("consumers-{}", uuid::Uuid::new_v4().simple());
+    let q = RedisQueue::new(&cfg, &name, LEASE).unwrap();
+    q.prepare()
+        .await
+        .unwrap_or_else(|e| panic!("{e}; is Redis running on 127.0.0.1:6379?"));
+    for n in 0..2 {
+        Transport::put(&q, &request(n)).await;
+    }
+    let done = RedisQueue::take(&q, "ended-empty", 1, Duration::ZERO)
+        .await
+        .unwrap();
+    Transport::done(&q, &[done[0].id]).await;
+    let held = RedisQueue::take(&q, "ended-holding", 1, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(held.len(), 1);
+    RedisQueue::take(&q, "me", 1, Duration::ZERO).await.unwrap();
+    // Not idle long enough yet: nobody goes.
+    assert_eq!(
+        q.forget_idle("me", Duration::from_secs(60)).await.unwrap(),
+        0
+    );
+    assert_eq!(q.forget_idle("me", Duration::ZERO).await.unwrap(), 1);
+    assert_eq!(
+        q.forget_idle("me", Duration::ZERO).await.unwrap(),
+        0,
+        "the holder stays"
+    );
+    q.destroy().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_odb_on_mariadb_keeps_the_contract() {
     on_odb(Backend::Mysql).await;

@@ -22,6 +22,10 @@ use crate::state::ServerState;
 const TICK: Duration = Duration::from_millis(500);
 /// Requests claimed at most at once per look.
 const CLAIM_AT_ONCE: usize = 200;
+/// How often a process looks for ended processes in the Redis consumer group, and how long
+/// one must have been idle (a live one reads every `TICK`).
+const FORGET_EVERY: Duration = Duration::from_secs(600);
+const FORGET_IDLE: Duration = Duration::from_secs(3600);
 
 /// An asynchronous invocation as a caller asks for it.
 pub struct AsyncCall {
@@ -371,9 +375,18 @@ async fn keep_redis(state: Arc<ServerState>) {
     };
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut forget = tokio::time::interval(FORGET_EVERY);
+    forget.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut ran = Vec::new();
     loop {
         tokio::select! {
+            _ = forget.tick() => {
+                match r.queue.forget_idle(r.held.holder(), FORGET_IDLE).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!("{n} ended processes removed from the async requests' consumer group"),
+                    Err(e) => tracing::warn!("cannot look for ended consumers of async requests: {e}"),
+                }
+            }
             _ = tick.tick() => {
                 if r.held.held() > 0 {
                     match r.queue.renew(r.held.holder()).await {
