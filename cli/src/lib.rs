@@ -2,6 +2,7 @@
 //! create ...`), starting, stopping, inspecting and checking components, invoking services,
 //! crypto helpers.
 pub mod ca;
+pub mod cache;
 pub mod check;
 pub mod component;
 pub mod create;

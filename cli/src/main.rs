@@ -132,6 +132,9 @@ enum Command {
     ///
     /// Example: zato completions bash > /etc/bash_completion.d/zato
     Completions { shell: clap_complete::Shell },
+    /// Get, set or delete an entry of a built-in cache (through the admin API).
+    #[command(subcommand)]
+    Cache(zato_cli::cache::CacheCommand),
     /// Cryptography helpers.
     #[command(subcommand)]
     Crypto(Crypto),
@@ -300,6 +303,7 @@ async fn run(command: Command) -> CliResult<()> {
         Command::Info { path, format } => info::run(&path, format),
         Command::CheckConfig { path } => check::run(&path).await,
         Command::Stats(args) => zato_cli::stats::run(args).await,
+        Command::Cache(cmd) => zato_cli::cache::run(cmd).await,
         Command::SetAdminInvokePassword {
             path,
             username,

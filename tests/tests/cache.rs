@@ -481,6 +481,53 @@ async fn definitions_on(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(cleared["count"], 2);
+
+    // `zato cache get|set|delete`, as upstream's CLI, on `default` unless told.
+    use zato_tests::cli;
+    let dir = c.servers[0].dir.to_string_lossy().to_string();
+    let zato = |args: &[&str]| -> Value {
+        let mut all = vec!["cache", args[0], "--path", dir.as_str()];
+        all.extend(&args[1..]);
+        serde_json::from_str(cli::ok(&all).trim()).unwrap()
+    };
+    assert_eq!(
+        zato(&["set", "--int-value", "hits", "42"]),
+        json!({"prev_value": null})
+    );
+    assert_eq!(zato(&["get", "hits"]), json!({"value": 42}));
+    assert_eq!(op(&a, json!({"op": "get", "key": "hits"})).await, 42);
+    assert_eq!(zato(&["set", "hits", " x y "]), json!({"prev_value": 42}));
+    assert_eq!(zato(&["get", "hits"]), json!({"value": " x y "}));
+    assert_eq!(zato(&["delete", "hits"]), json!({"prev_value": " x y "}));
+    cli::fails(
+        &["cache", "get", "--path", &dir, "hits"],
+        27,
+        "is not in cache `default`",
+    );
+    cli::fails(
+        &["cache", "delete", "--path", &dir, "hits"],
+        27,
+        "is not in cache",
+    );
+    cli::fails(
+        &["cache", "get", "--path", &dir, "--cache", "nope", "k"],
+        15,
+        "no built-in cache named `nope`",
+    );
+    cli::fails(
+        &["cache", "set", "--path", &dir, "--int-value", "k", "x"],
+        15,
+        "is not an integer",
+    );
+    zato(&["set", "--cache", "tc", "--bool-value", "flag", "true"]);
+    assert_eq!(
+        op(&a, json!({"op": "get", "cache": "tc", "key": "flag"})).await,
+        true
+    );
+    assert_eq!(
+        zato(&["get", "--cache", "tc", "--bool-value", "flag"]),
+        json!({"value": true})
+    );
     c.finish().await;
 }
 

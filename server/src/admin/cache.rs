@@ -32,7 +32,14 @@ async fn definition(ctx: &Ctx, i: &mut Input<'_>) -> Result<Map<String, Value>, 
 }
 
 fn name_of(def: &Map<String, Value>) -> String {
-    def["name"].as_str().unwrap_or_default().to_string()
+    def.get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn id_of(def: &Map<String, Value>) -> Value {
+    def.get("id").cloned().unwrap_or(Value::Null)
 }
 
 /// One operation on the cache `def` defines.
@@ -79,8 +86,7 @@ async fn get(ctx: &Ctx, input: Value) -> ServiceResult {
         .odb
         .cache_count(ctx.state.cluster_id, &name_of(&def), &now)
         .await?;
-    let id = def["id"].clone();
-    def.insert("cache_id".into(), id);
+    def.insert("cache_id".into(), id_of(&def));
     def.insert("cache_type".into(), "builtin".into());
     def.insert("current_size".into(), size.into());
     Ok(Value::Object(def))
@@ -91,7 +97,7 @@ async fn clear(ctx: &Ctx, input: Value) -> ServiceResult {
     let def = definition(ctx, &mut i).await?;
     i.done()?;
     let out = op(ctx, &def, "clear", json!({})).await?;
-    Ok(json!({"cache_id": def["id"], "count": out["count"]}))
+    Ok(json!({"cache_id": id_of(&def), "count": out["count"]}))
 }
 
 /// An entry's value as a list shows it: text as it is, anything else as JSON, cut to
@@ -157,7 +163,7 @@ async fn entry_list(ctx: &Ctx, input: Value) -> ServiceResult {
             .and_then(|t| zato_common::schedule::parse_start_date(t).ok())
             .map(|t| (t - now).num_seconds());
         out.push(json!({
-            "cache_id": def["id"],
+            "cache_id": id_of(&def),
             "key": e["key"],
             "position": position,
             "value": value,
@@ -204,15 +210,10 @@ async fn entry_set(ctx: &Ctx, input: Value, is_update: bool) -> ServiceResult {
         None
     };
     i.done()?;
-    for (field, t) in [
-        ("key_data_type", &key_type),
-        ("value_data_type", &value_type),
-    ] {
-        if t != "str" && t != "int" {
-            return Err(ServiceError::bad_request(format!(
-                "`{field}` must be `str` or `int`, not `{t}`"
-            )));
-        }
+    if key_type != "str" && key_type != "int" {
+        return Err(ServiceError::bad_request(format!(
+            "`key_data_type` must be `str` or `int`, not `{key_type}`"
+        )));
     }
     if key_type == "int" && key.trim().parse::<i64>().is_err() {
         return Err(ServiceError::bad_request(format!(
@@ -225,7 +226,18 @@ async fn entry_set(ctx: &Ctx, input: Value, is_update: bool) -> ServiceResult {
                 "the value `{raw}` is not an integer (value_data_type is int)"
             ))
         })?,
-        _ => Value::String(raw),
+        // Beyond upstream, for `zato cache set --bool-value`.
+        "bool" => raw.trim().parse::<bool>().map(Value::from).map_err(|_| {
+            ServiceError::bad_request(format!(
+                "the value `{raw}` is not true or false (value_data_type is bool)"
+            ))
+        })?,
+        "str" => Value::String(raw),
+        other => {
+            return Err(ServiceError::bad_request(format!(
+                "`value_data_type` must be `str`, `int` or `bool`, not `{other}`"
+            )));
+        }
     };
     if !replace {
         let existing = op(ctx, &def, "get", json!({"key": key})).await?;
@@ -246,7 +258,7 @@ async fn entry_set(ctx: &Ctx, input: Value, is_update: bool) -> ServiceResult {
     if let Some(old) = old_key.filter(|o| *o != key) {
         op(ctx, &def, "delete", json!({"key": old})).await?;
     }
-    Ok(json!({"cache_id": def["id"], "key": key}))
+    Ok(json!({"cache_id": id_of(&def), "key": key}))
 }
 
 async fn entry_create(ctx: &Ctx, input: Value) -> ServiceResult {

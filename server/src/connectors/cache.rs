@@ -45,18 +45,28 @@ impl Default for Limits {
 impl Limits {
     fn from_row(row: &Map<String, Value>) -> Self {
         Self {
-            is_active: row["is_active"].as_bool().unwrap_or(true),
-            max_item_size: row["max_item_size"]
-                .as_i64()
+            is_active: row
+                .get("is_active")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
+            max_item_size: row
+                .get("max_item_size")
+                .and_then(Value::as_i64)
                 .and_then(|n| usize::try_from(n).ok()),
-            extend_on_get: row["extend_expiry_on_get"].as_bool().unwrap_or(false),
+            extend_on_get: row
+                .get("extend_expiry_on_get")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
         }
     }
 
     /// The limits of `cache` in the definitions held (`rows`).
     pub fn of(rows: &KindRows, cache: &str) -> Self {
         rows.get(BUILTIN.name)
-            .and_then(|defs| defs.iter().find(|d| d["name"] == cache))
+            .and_then(|defs| {
+                defs.iter()
+                    .find(|d| d.get("name").and_then(Value::as_str) == Some(cache))
+            })
             .map(Self::from_row)
             .unwrap_or_default()
     }
@@ -221,7 +231,9 @@ pub async fn prune_forever(odb: Odb, cluster_id: i64) {
 pub async fn prune(odb: &Odb, cluster_id: i64) -> Result<(), OdbError> {
     odb.cache_prune(cluster_id, &iso(Utc::now())).await?;
     for def in odb.kind_list(&BUILTIN, cluster_id).await? {
-        if let (Some(name), Some(max)) = (def["name"].as_str(), def["max_size"].as_i64()) {
+        let name = def.get("name").and_then(Value::as_str);
+        let max = def.get("max_size").and_then(Value::as_i64);
+        if let (Some(name), Some(max)) = (name, max) {
             let gone = odb.cache_trim(cluster_id, name, max).await?;
             if gone > 0 {
                 tracing::info!("cache `{name}`: {gone} entries beyond its max_size {max} deleted");
