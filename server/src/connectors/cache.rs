@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 use zato_common::odb::cache::CacheEntry;
 use zato_common::odb::kinds::cache::BUILTIN;
 use zato_common::odb::{Odb, OdbError};
+use zato_common::time::to_iso as iso;
 
 use crate::core::KindRows;
 
@@ -70,10 +71,6 @@ impl Limits {
             .map(Self::from_row)
             .unwrap_or_default()
     }
-}
-
-fn iso(t: chrono::DateTime<Utc>) -> String {
-    zato_common::time::to_iso(t)
 }
 
 fn text<'a>(args: &'a Value, key: &str) -> Result<&'a str, CacheError> {

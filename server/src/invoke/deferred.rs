@@ -13,6 +13,7 @@ use chrono::{TimeDelta, Utc};
 use serde_json::{Value, json};
 use zato_common::odb::async_requests::AsyncRequest;
 use zato_common::odb::notify::Topic;
+use zato_common::time::to_iso as iso;
 
 use crate::core::deferred::{Deferred, LEASE, RedisDeferred};
 use crate::core::{Call, Origin, ServiceError};
@@ -58,10 +59,6 @@ impl AsyncCall {
             pattern: None,
         }
     }
-}
-
-fn iso(t: chrono::DateTime<Utc>) -> String {
-    zato_common::time::to_iso(t)
 }
 
 /// The stored form of `c`.
