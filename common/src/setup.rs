@@ -184,17 +184,7 @@ pub async fn create_cluster(odb: &Odb, spec: &ClusterSpec<'_>) -> Result<i64, Se
     ] {
         odb.http_soap_create(cluster_id, &ch).await?;
     }
-    // Upstream's two built-in caches: `default` (`self.cache.default`) and the one for Bearer
-    // tokens, whose reads do not extend an entry's life.
-    let caches = &crate::odb::kinds::cache::BUILTIN;
-    let mut default = caches.defaults();
-    default.insert("is_default".into(), true.into());
-    odb.kind_create(caches, cluster_id, "default", &default)
-        .await?;
-    let mut bearer = caches.defaults();
-    bearer.insert("extend_expiry_on_get".into(), false.into());
-    odb.kind_create(caches, cluster_id, "zato.bearer.token", &bearer)
-        .await?;
+    odb.add_default_caches(cluster_id).await?;
     Ok(cluster_id)
 }
 

@@ -12,7 +12,13 @@ async fn upgrade_on(backend: Backend) {
     c.servers[0].stop();
     // Turn the ODB into what schema version 1 was.
     let odb = Odb::connect(&c.db.cfg).await.unwrap();
-    for table in ["sec_wss_def", "sec_jwt", "sql_pool", "kv_data"] {
+    for table in [
+        "sec_wss_def",
+        "sec_jwt",
+        "sql_pool",
+        "kv_data",
+        "cache_builtin",
+    ] {
         sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE {table}")))
             .execute(odb.pool())
             .await
@@ -65,6 +71,19 @@ async fn upgrade_on(backend: Backend) {
         .await
         .unwrap();
     assert!(r.data["token"].is_string());
+    // The built-in cache definitions a cluster made before them now has.
+    let caches = admin
+        .invoke("zato.cache.builtin.get-list", &json!({}))
+        .await
+        .unwrap()
+        .data;
+    let names: Vec<&str> = caches
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["name"].as_str())
+        .collect();
+    assert_eq!(names, ["default", "zato.bearer.token"], "{backend:?}");
     c.finish().await;
 }
 

@@ -505,22 +505,27 @@ pub fn ddl(engine: OdbEngine) -> Vec<String> {
     out
 }
 
-/// The installed schema version, or None when the ODB has no Zato schema yet.
-pub async fn installed_version(odb: &Odb) -> OdbResult<Option<i64>> {
+/// Whether the ODB has the table `name`.
+async fn table_exists(odb: &Odb, name: &str) -> OdbResult<bool> {
     let exists_sql = match odb.engine() {
-        OdbEngine::Sqlite => {
-            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'install_state'"
-        }
+        OdbEngine::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
         OdbEngine::Postgresql => {
-            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'install_state'"
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?"
         }
         OdbEngine::Mysql => {
-            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'install_state'"
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?"
         }
     };
-    let row = sqlx::query(exists_sql).fetch_one(odb.pool()).await?;
-    let n: i64 = row.try_get(0)?;
-    if n == 0 {
+    let row = sqlx::query(odb.sql(exists_sql))
+        .bind(name.to_string())
+        .fetch_one(odb.pool())
+        .await?;
+    Ok(row.try_get::<i64, _>(0)? > 0)
+}
+
+/// The installed schema version, or None when the ODB has no Zato schema yet.
+pub async fn installed_version(odb: &Odb) -> OdbResult<Option<i64>> {
+    if !table_exists(odb, "install_state").await? {
         return Ok(None);
     }
     let row = sqlx::query("SELECT MAX(version) FROM install_state")
@@ -598,6 +603,8 @@ pub async fn upgrade(odb: &Odb) -> OdbResult<()> {
 /// The tables of config kinds and [`TABLES_IF_MISSING`] are created when missing at every
 /// start (`IF NOT EXISTS`): a table added by a newer build needs no version of its own.
 async fn ensure_kind_tables(odb: &Odb) -> OdbResult<()> {
+    // An ODB from before built-in cache definitions gets every cluster's two default ones.
+    let had_caches = table_exists(odb, kinds::cache::BUILTIN.table).await?;
     let kind_tables = kinds::ALL.iter().map(|k| kind_ddl(odb.engine(), k, true));
     let ours = TABLES_IF_MISSING
         .iter()
@@ -606,6 +613,14 @@ async fn ensure_kind_tables(odb: &Odb) -> OdbResult<()> {
         sqlx::query(sqlx::AssertSqlSafe(stmt))
             .execute(odb.pool())
             .await?;
+    }
+    if !had_caches {
+        let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM cluster")
+            .fetch_all(odb.pool())
+            .await?;
+        for id in ids {
+            odb.add_default_caches(id).await?;
+        }
     }
     Ok(())
 }

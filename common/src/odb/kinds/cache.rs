@@ -4,6 +4,7 @@
 //! unbounded. Entries live in the ODB (`odb::cache`), shared by every server, so
 //! `sync_method` and `persistent_storage` are kept for upstream's clients only.
 use super::{Default as D, Field, Kind, Ty};
+use crate::odb::{Odb, OdbError, OdbResult};
 
 /// Upstream's default for both limits.
 pub const DEFAULT_MAX: i64 = 10_000;
@@ -37,3 +38,22 @@ pub static BUILTIN: Kind = Kind {
             .one_of(&["sql", "no-persistent-storage"]),
     ],
 };
+
+impl Odb {
+    /// Upstream's two built-in caches for `cluster_id`: `default` (`self.cache.default`) and
+    /// the one for Bearer tokens, whose reads do not extend an entry's life. One that exists
+    /// already is left as it is (servers upgrading an ODB together race to add them).
+    pub async fn add_default_caches(&self, cluster_id: i64) -> OdbResult<()> {
+        let mut default = BUILTIN.defaults();
+        default.insert("is_default".into(), true.into());
+        let mut bearer = BUILTIN.defaults();
+        bearer.insert("extend_expiry_on_get".into(), false.into());
+        for (name, values) in [("default", default), ("zato.bearer.token", bearer)] {
+            match self.kind_create(&BUILTIN, cluster_id, name, &values).await {
+                Ok(_) | Err(OdbError::Conflict(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
