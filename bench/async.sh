@@ -28,10 +28,7 @@ OUT="${BENCH_ASYNC_OUT:-$ROOT/bench/$DEFAULT_OUT}"
 RESULTS="${BENCH_RESULTS:-$ROOT/bench/RESULTS.md}"
 PY=(python3 "$ROOT/bench/bench.py")
 
-bash scripts/install-deps.sh --bench
-cargo build --release -p zato-server -p zato-cli
-BIN="$ROOT/target/release"
-GIT_REV="$(git_rev)"
+bench_build -p zato-server -p zato-cli
 
 TMP="$(mktemp -d -t zato-async-bench.XXXXXX)"
 SERVER_PID=""

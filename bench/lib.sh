@@ -8,6 +8,15 @@ git_rev() {
   echo "$rev"
 }
 
+# Installs what benchmarks need, builds the release binaries of the packages given
+# (`-p NAME ...`) and sets BIN (where they are) and GIT_REV (the commit measured).
+bench_build() {
+  bash scripts/install-deps.sh --bench
+  cargo build --release "$@"
+  BIN="$ROOT/target/release"
+  GIT_REV="$(git_rev)"
+}
+
 # A fresh SQLite ODB, cluster and server under $TMP, with $BIN's binaries and $PY (bench.py).
 # Sets PORT (the server's) and PW (admin.invoke's). SERVER_ARGS (an array, may be unset) adds
 # options to `zato create server`.

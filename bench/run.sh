@@ -18,12 +18,9 @@ STARTS="${BENCH_STARTS:-3}"
 OUT="${BENCH_OUT:-$ROOT/bench/RESULTS.md}"
 PY=(python3 "$ROOT/bench/bench.py")
 
-bash scripts/install-deps.sh --bench
+bench_build -p zato-server -p zato-cli -p zato-lb -p zato-scheduler -p bench-hello
 command -v wrk >/dev/null || { echo "wrk is missing" >&2; exit 1; }
 command -v haproxy >/dev/null || { echo "haproxy is missing" >&2; exit 1; }
-cargo build --release -p zato-server -p zato-cli -p zato-lb -p zato-scheduler -p bench-hello
-BIN="$ROOT/target/release"
-GIT_REV="$(git_rev)"
 
 TMP="$(mktemp -d -t zato-bench.XXXXXX)"
 pids=()

@@ -24,11 +24,8 @@ OUT="${BENCH_SCALE_OUT:-$ROOT/bench/SCALE.md}"
 PY=(python3 "$ROOT/bench/bench.py")
 SC=(python3 "$ROOT/bench/scale.py")
 
-bash scripts/install-deps.sh --bench
+bench_build -p zato-server -p zato-cli
 command -v wrk >/dev/null || { echo "wrk is missing" >&2; exit 1; }
-cargo build --release -p zato-server -p zato-cli
-BIN="$ROOT/target/release"
-GIT_REV="$(git_rev)"
 
 TMP="$(mktemp -d -t zato-scale.XXXXXX)"
 SERVER_PID=""

@@ -34,10 +34,12 @@ pub struct Lazy {
     conn: tokio::sync::Mutex<Option<redis::aio::MultiplexedConnection>>,
 }
 
-/// Why a command on a [`Lazy`] connection failed.
-#[derive(Debug)]
+/// Why a command on a [`Lazy`] connection failed (callers add the address).
+#[derive(Debug, Error)]
 pub enum LazyError {
+    #[error("no answer in time")]
     Timeout,
+    #[error(transparent)]
     Redis(redis::RedisError),
 }
 

@@ -166,18 +166,24 @@ async fn the_odb_on_postgresql_keeps_the_contract() {
     on_odb(Backend::Postgresql).await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn redis_keeps_the_contract() {
+/// A queue of its own (a unique cluster name) in the local Redis, its stream and group made.
+async fn redis_queue(prefix: &str) -> RedisQueue {
     let cfg = zato_common::config::KvdbConfig {
         host: "127.0.0.1".into(),
         port: 6379,
         ..Default::default()
     };
-    let name = format!("contract-{}", uuid::Uuid::new_v4().simple());
+    let name = format!("{prefix}-{}", uuid::Uuid::new_v4().simple());
     let q = RedisQueue::new(&cfg, &name, LEASE).unwrap();
     q.prepare()
         .await
         .unwrap_or_else(|e| panic!("{e}; is Redis running on 127.0.0.1:6379?"));
+    q
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_keeps_the_contract() {
+    let q = redis_queue("contract").await;
     contract(&q).await;
     q.destroy().await.unwrap();
 }
@@ -187,16 +193,7 @@ async fn redis_keeps_the_contract() {
 /// the caller.
 #[tokio::test(flavor = "multi_thread")]
 async fn redis_forgets_ended_consumers_that_hold_nothing() {
-    let cfg = zato_common::config::KvdbConfig {
-        host: "127.0.0.1".into(),
-        port: 6379,
-        ..Default::default()
-    };
-    let name = format!("consumers-{}", uuid::Uuid::new_v4().simple());
-    let q = RedisQueue::new(&cfg, &name, LEASE).unwrap();
-    q.prepare()
-        .await
-        .unwrap_or_else(|e| panic!("{e}; is Redis running on 127.0.0.1:6379?"));
+    let q = redis_queue("consumers").await;
     for n in 0..2 {
         Transport::put(&q, &request(n)).await;
     }

@@ -18,6 +18,15 @@ const SLOWER_WITH_WAKEUPS: u32 = 5;
 /// loop.
 const AFTER_FAILURE: Duration = Duration::from_secs(1);
 
+/// Why the other processes could not be woken (they will poll).
+#[derive(Debug, thiserror::Error)]
+pub enum WakeError {
+    #[error(transparent)]
+    Odb(#[from] zato_common::odb::OdbError),
+    #[error(transparent)]
+    Redis(#[from] zato_common::kvdb::KvdbError),
+}
+
 /// Tells the other processes: through the ODB on PostgreSQL, through Redis elsewhere.
 pub struct Notifier {
     odb: Odb,
@@ -41,14 +50,10 @@ impl Notifier {
 
     /// Wakes the processes waiting on `topic`; a failure is returned for the caller to log
     /// (the others will poll).
-    pub async fn notify(&self, topic: Topic) -> Result<(), String> {
+    pub async fn notify(&self, topic: Topic) -> Result<(), WakeError> {
         match &self.redis {
-            Some(r) => r.notify(topic).await.map_err(|e| e.to_string()),
-            None => self
-                .odb
-                .notify(self.cluster_id, topic)
-                .await
-                .map_err(|e| e.to_string()),
+            Some(r) => Ok(r.notify(topic).await?),
+            None => Ok(self.odb.notify(self.cluster_id, topic).await?),
         }
     }
 
