@@ -7,6 +7,11 @@ need=()
 command -v cc >/dev/null 2>&1 || need+=(build-essential)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+# The web admin's browser tests drive Debian's Chromium through chromedriver.
+if [ "${1:-}" = "--tests" ]; then
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+fi
 if [ "${1:-}" = "--bench" ]; then
   command -v wrk >/dev/null 2>&1 || need+=(wrk)
   command -v haproxy >/dev/null 2>&1 || need+=(haproxy)

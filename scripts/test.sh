@@ -3,7 +3,7 @@
 # end-to-end tests against the machine's PostgreSQL and MariaDB. Ends with one total line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh --tests
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 # The end-to-end tests run the real binaries; `cargo test` alone builds a package's binaries

@@ -7,7 +7,7 @@ use std::time::Duration;
 use zato_common::config::ServerConfig;
 use zato_common::odb::{Odb, schema};
 
-use crate::component::{self, LOAD_BALANCER, SCHEDULER, SERVER};
+use crate::component::{self, LOAD_BALANCER, SCHEDULER, SERVER, WEB_ADMIN};
 use crate::exit::{CliError, CliResult};
 use crate::procinfo;
 
@@ -24,9 +24,12 @@ pub async fn run(dir: &Path) -> CliResult<()> {
     if kind == SCHEDULER {
         return scheduler(&dir).await;
     }
+    if kind == WEB_ADMIN {
+        return web_admin(&dir).await;
+    }
     if kind != SERVER {
         return Err(CliError::failed(format!(
-            "check-config knows servers, load balancers and schedulers; {} holds a {kind}",
+            "check-config knows servers, load balancers, schedulers and web admins; {} holds a {kind}",
             dir.display()
         )));
     }
@@ -83,6 +86,49 @@ async fn scheduler(dir: &Path) -> CliResult<()> {
         )));
     }
     println!("SQL ODB connection OK");
+    let addr = bind_addr(&cfg.main.bind)?;
+    port_available(dir, addr)
+}
+
+/// web-admin.conf valid, its certificates load, it has users, the admin API answers through
+/// the load balancer (a warning only: the cluster may be started after it), the port free or
+/// its own.
+async fn web_admin(dir: &Path) -> CliResult<()> {
+    let cfg = zato_common::config::WebAdminConfig::load(dir).map_err(|e| failed("Config", e))?;
+    if let Some(t) = &cfg.tls {
+        zato_lb::tls::single_cert_config(&t.cert, &t.key).map_err(|e| failed("TLS", e))?;
+    }
+    if let Some(a) = &cfg.lb_agent {
+        zato_lb::tls::client_config(&a.cert, &a.key, &a.ca_certs)
+            .map_err(|e| failed("Load balancer agent TLS", e))?;
+    }
+    let users = zato_web_admin::users::load(dir).map_err(|e| failed("Users", e))?;
+    if users.is_empty() {
+        return Err(CliError::failed(format!(
+            "Users: nobody can log in; add a user with `zato update password {} admin --create`",
+            dir.display()
+        )));
+    }
+    println!("Config OK: {}", dir.display());
+    let admin = zato_common::admin::AdminClient::new(
+        &cfg.main.lb_address,
+        &cfg.main.admin_invoke_username,
+        &cfg.main.admin_invoke_password,
+    );
+    match tokio::time::timeout(
+        Duration::from_secs(3),
+        admin.invoke("zato.ping", &serde_json::json!({})),
+    )
+    .await
+    {
+        Ok(Ok(r)) if r.ok => println!("Admin API through {} OK", cfg.main.lb_address),
+        Ok(Ok(r)) => println!("Warning: the admin API refused zato.ping: {}", r.details),
+        Ok(Err(e)) => println!("Warning: the admin API does not answer yet: {e}"),
+        Err(_) => println!(
+            "Warning: the admin API did not answer within 3 s at {}",
+            cfg.main.lb_address
+        ),
+    }
     let addr = bind_addr(&cfg.main.bind)?;
     port_available(dir, addr)
 }

@@ -8,6 +8,7 @@ use crate::exit::{CliError, CliResult, NOT_A_ZATO_COMPONENT};
 pub const SERVER: &str = "SERVER";
 pub const LOAD_BALANCER: &str = "LOAD_BALANCER";
 pub const SCHEDULER: &str = "SCHEDULER";
+pub const WEB_ADMIN: &str = "WEB_ADMIN";
 
 /// The `component` of `dir/.zato-info` (e.g. `SERVER`), or exit 3 as upstream.
 pub fn kind(dir: &Path) -> CliResult<String> {

@@ -227,6 +227,41 @@ pub enum Create {
         #[arg(long, default_value_t = 1)]
         workers: u32,
     },
+    /// Create a web admin directory: it calls the cluster's admin API through the load
+    /// balancer. Prints the password of its first user, admin.
+    ///
+    /// Example: zato create web-admin /opt/zato/web-admin prod1 --ca-path /opt/zato/ca --admin-invoke-password-file pw.txt
+    WebAdmin {
+        path: PathBuf,
+        cluster_name: String,
+        /// The load balancer the admin API is reached through.
+        #[arg(long, default_value = "http://127.0.0.1:11223")]
+        lb_address: String,
+        /// Where the web admin listens; without --tls a loopback address only.
+        #[arg(long, default_value = "127.0.0.1:8183")]
+        bind: String,
+        /// The cluster's CA directory: a certificate for the load balancer's agent (the load
+        /// balancer's page) and, with --tls, for HTTPS.
+        #[arg(long)]
+        ca_path: Option<PathBuf>,
+        /// The load balancer's agent.
+        #[arg(long, default_value = "127.0.0.1:20151")]
+        lb_agent: String,
+        /// Serve HTTPS with a certificate from the CA in --ca-path.
+        #[arg(long)]
+        tls: bool,
+        /// A colour shown on every page (red for production, green for test...).
+        #[arg(long, default_value = "")]
+        marker_color: String,
+        #[arg(long, default_value = "")]
+        marker_label: String,
+        /// Prompted for on a terminal when not given.
+        #[arg(long, env = "ZATO_ADMIN_INVOKE_PASSWORD", allow_hyphen_values = true)]
+        admin_invoke_password: Option<String>,
+        /// The admin.invoke password read from a file (- for standard input) instead.
+        #[arg(long, conflicts_with = "admin_invoke_password")]
+        admin_invoke_password_file: Option<PathBuf>,
+    },
     /// Create a scheduler directory for a cluster. Several may run for one cluster: one fires
     /// the jobs, the others stand by and take over if it stops.
     ///
@@ -464,6 +499,42 @@ pub async fn run(cmd: Create) -> anyhow::Result<()> {
             .await?;
             crate::pyenv::create(&path.join(crate::pyenv::SERVER_ENV))?;
             println!("Server `{server_name}` created in {}", path.display());
+        }
+        Create::WebAdmin {
+            path,
+            cluster_name,
+            lb_address,
+            bind,
+            ca_path,
+            lb_agent,
+            tls,
+            marker_color,
+            marker_label,
+            admin_invoke_password,
+            admin_invoke_password_file,
+        } => {
+            let admin_invoke_password = prompt::secret(
+                admin_invoke_password,
+                admin_invoke_password_file.as_deref(),
+                "--admin-invoke-password",
+                "Password of the admin.invoke user",
+            )?;
+            let password = crate::web_admin::create(
+                &path,
+                &crate::web_admin::Options {
+                    cluster_name: &cluster_name,
+                    bind: &bind,
+                    lb_address: &lb_address,
+                    admin_invoke_password: &admin_invoke_password,
+                    ca_dir: ca_path.as_deref(),
+                    lb_agent: Some(&lb_agent),
+                    tls,
+                    marker_color: &marker_color,
+                    marker_label: &marker_label,
+                },
+            )?;
+            println!("Web admin created in {}", path.display());
+            println!("{}", crate::web_admin::credentials_line(&password));
         }
         Create::Scheduler {
             path,

@@ -24,3 +24,4 @@ pub mod shortcuts;
 pub mod stats;
 pub mod sync;
 pub mod version;
+pub mod web_admin;

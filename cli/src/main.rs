@@ -73,6 +73,22 @@ enum Command {
         #[arg(long, conflicts_with = "password")]
         password_file: Option<PathBuf>,
     },
+    /// Update the password of a web admin user (a running web admin checks it at the next
+    /// log-in).
+    ///
+    /// Example: zato update password /opt/zato/web-admin admin
+    #[command(subcommand)]
+    Update(Update),
+    /// A new TOTP key (second factor) for a web admin user, printed for an authenticator app;
+    /// --disable removes it.
+    ///
+    /// Example: zato reset-totp-key /opt/zato/web-admin admin
+    ResetTotpKey {
+        path: PathBuf,
+        username: String,
+        #[arg(long)]
+        disable: bool,
+    },
     /// Change the password of a Basic Auth definition (or the key of an API key one).
     ///
     /// Example: zato change-password --path /opt/zato/server1 --name crm --password n3w
@@ -258,6 +274,12 @@ enum Ca {
 }
 
 #[derive(Subcommand)]
+enum Update {
+    /// A web admin user's password.
+    Password(zato_cli::web_admin::UpdatePasswordArgs),
+}
+
+#[derive(Subcommand)]
 enum Crypto {
     /// Print a new Fernet key, e.g. for --secret-key.
     ///
@@ -310,6 +332,12 @@ async fn run(command: Command) -> CliResult<()> {
             password: pw,
             password_file,
         } => password::run(&path, &username, pw, password_file.as_deref()).await,
+        Command::Update(Update::Password(a)) => zato_cli::web_admin::update_password(a),
+        Command::ResetTotpKey {
+            path,
+            username,
+            disable,
+        } => zato_cli::web_admin::reset_totp_key(&path, &username, disable),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "zato", &mut std::io::stdout());
             Ok(())

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::component::{self, LOAD_BALANCER, SCHEDULER, SERVER};
+use crate::component::{self, LOAD_BALANCER, SCHEDULER, SERVER, WEB_ADMIN};
 use crate::exit::{
     COMPONENT_ALREADY_RUNNING, CliError, CliResult, FAILED_TO_START, FILE_MISSING, SERVER_TIMEOUT,
 };
@@ -15,6 +15,7 @@ pub(crate) fn binary_for(kind: &str) -> CliResult<PathBuf> {
         SERVER => "zato-server",
         LOAD_BALANCER => "zato-load-balancer",
         SCHEDULER => "zato-scheduler",
+        WEB_ADMIN => "zato-web-admin",
         other => {
             return Err(CliError::new(
                 FAILED_TO_START,
@@ -48,6 +49,9 @@ enum Probe {
     /// are bound). Used for an HTTPS frontend, which may accept only clients with a
     /// certificate this command does not have.
     Agent,
+    /// This address accepts TCP connections (an HTTPS web admin, whose certificate this
+    /// command cannot check).
+    Tcp(String),
 }
 
 impl Probe {
@@ -55,6 +59,7 @@ impl Probe {
         match self {
             Probe::Http(url) => url.clone(),
             Probe::Agent => "the load balancer's agent".into(),
+            Probe::Tcp(addr) => addr.clone(),
         }
     }
 }
@@ -87,6 +92,15 @@ fn readiness(kind: &str, dir: &Path) -> CliResult<Probe> {
                 zato_common::locate::bind_address(host, port)
             )))
         }
+        WEB_ADMIN => {
+            let cfg =
+                zato_common::config::WebAdminConfig::load(dir).map_err(|e| fail(e.to_string()))?;
+            Ok(if cfg.tls.is_some() {
+                Probe::Tcp(cfg.main.bind)
+            } else {
+                Probe::Http(format!("http://{}/login", cfg.main.bind))
+            })
+        }
         _ => {
             let cfg =
                 zato_common::config::ServerConfig::load(dir).map_err(|e| fail(e.to_string()))?;
@@ -104,6 +118,7 @@ fn label(kind: &str) -> &'static str {
         SERVER => "Server",
         LOAD_BALANCER => "Load-balancer",
         SCHEDULER => "Scheduler",
+        WEB_ADMIN => "Web admin",
         _ => "Component",
     }
 }
@@ -218,6 +233,12 @@ pub async fn start(dir: &Path, fg: bool, no_wait: bool, timeout: Duration) -> Cl
                 .is_ok_and(|r| r.is_ok()),
                 Err(_) => false,
             },
+            Probe::Tcp(addr) => tokio::time::timeout(
+                Duration::from_millis(500),
+                tokio::net::TcpStream::connect(addr.as_str()),
+            )
+            .await
+            .is_ok_and(|r| r.is_ok()),
         };
         if ready {
             println!("OK");

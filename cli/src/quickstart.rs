@@ -15,9 +15,6 @@ use crate::exit::{CONFLICTING_OPTIONS, CliError, CliResult, DIR_NOT_EMPTY, INVAL
 /// The first server's port; server N listens on `FIRST_PORT + N - 1`, as upstream.
 pub const FIRST_PORT: u16 = 17010;
 
-/// Components quickstart cannot create yet: their binaries are not part of this version.
-const NOT_BUILT: [&str; 1] = ["Web admin"];
-
 /// The scheduler's port, as upstream's.
 pub const SCHEDULER_PORT: u16 = 31530;
 
@@ -58,6 +55,12 @@ pub struct QuickstartArgs {
     /// Where the scheduler answers GET /zato/ping.
     #[arg(long, default_value_t = SCHEDULER_PORT)]
     pub scheduler_port: u16,
+    /// The web admin's port (on 127.0.0.1).
+    #[arg(long, default_value_t = crate::web_admin::PORT)]
+    pub web_admin_port: u16,
+    /// Do not create a web admin.
+    #[arg(long)]
+    pub no_web_admin: bool,
     /// The Fernet key all servers share (generated when not given).
     #[arg(long, env = "ZATO_SECRET_KEY", allow_hyphen_values = true)]
     pub secret_key: Option<String>,
@@ -270,11 +273,11 @@ async fn build(
             ));
         }
     }
-    let not_built: Vec<&str> = NOT_BUILT.to_vec();
     let scheduler = !args.no_scheduler;
+    let web_admin = !args.no_web_admin;
     let mut steps = Steps {
         done: 0,
-        total: 6 + usize::from(args.servers) + usize::from(scheduler),
+        total: 6 + usize::from(args.servers) + usize::from(scheduler) + usize::from(web_admin),
     };
 
     let ca_dir = base.join("ca");
@@ -372,6 +375,27 @@ async fn build(
         steps.done("Scheduler created");
     }
 
+    let web_admin_password = if web_admin {
+        let password = crate::web_admin::create(
+            &base.join("web-admin"),
+            &crate::web_admin::Options {
+                cluster_name,
+                bind: &format!("127.0.0.1:{}", args.web_admin_port),
+                lb_address: &format!("http://127.0.0.1:{}", args.lb_port),
+                admin_invoke_password: &admin_invoke_password,
+                ca_dir: Some(&ca_dir),
+                lb_agent: Some(&format!("127.0.0.1:{}", args.lb_agent_port)),
+                tls: false,
+                marker_color: "",
+                marker_label: "",
+            },
+        )?;
+        steps.done("Web admin created");
+        Some(password)
+    } else {
+        None
+    };
+
     crate::pyenv::create(&base.join("venv"))?;
     steps.done("Python virtualenv created (add packages with `zato python install`)");
 
@@ -381,14 +405,11 @@ async fn build(
         &servers,
         kvdb.is_some(),
         scheduler,
-        &not_built,
+        web_admin,
     )?;
     steps.done("Management scripts created");
-    if !not_built.is_empty() {
-        println!(
-            "Not created, not built in this version: {}",
-            not_built.join(", ")
-        );
+    if let Some(password) = web_admin_password {
+        println!("{}", crate::web_admin::credentials_line(&password));
     }
     Ok(())
 }
@@ -399,7 +420,7 @@ fn write_scripts(
     servers: &[String],
     has_kvdb: bool,
     scheduler: bool,
-    not_built: &[&str],
+    web_admin: bool,
 ) -> CliResult<()> {
     let zato_bin = std::env::current_exe()
         .map_err(|e| failed(format!("cannot find the zato executable: {e}")))?;
@@ -427,9 +448,9 @@ fn write_scripts(
         kvdb => has_kvdb,
         lb => true,
         scheduler => scheduler,
-        start_steps => 3 + usize::from(has_kvdb) + servers.len() + usize::from(scheduler),
-        stop_steps => 1 + servers.len() + usize::from(scheduler),
-        not_built => not_built.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        web_admin => web_admin,
+        start_steps => 3 + usize::from(has_kvdb) + servers.len() + usize::from(scheduler) + usize::from(web_admin),
+        stop_steps => 1 + servers.len() + usize::from(scheduler) + usize::from(web_admin),
     };
     for name in ["zato-qs-start.sh", "zato-qs-stop.sh", "zato-qs-restart.sh"] {
         let text = env

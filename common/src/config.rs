@@ -585,3 +585,196 @@ impl SchedulerConfig {
         })
     }
 }
+
+/// `[main]` of `web-admin.conf`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebAdminMain {
+    pub cluster_name: String,
+    /// Where the web admin listens; without `[tls]` only a loopback address is accepted.
+    #[serde(default = "default_web_admin_bind")]
+    pub bind: String,
+    /// The cluster's admin API, through the load balancer: `http(s)://host:port`.
+    pub lb_address: String,
+    #[serde(default = "default_admin_user")]
+    pub admin_invoke_username: String,
+    pub admin_invoke_password: String,
+    /// A colour shown on every page (`red` for production, `green` for test...); empty: none.
+    #[serde(default)]
+    pub marker_color: String,
+    /// The words next to the colour marker, e.g. "Production".
+    #[serde(default)]
+    pub marker_label: String,
+}
+
+fn default_web_admin_bind() -> String {
+    "127.0.0.1:8183".into()
+}
+
+fn default_admin_user() -> String {
+    crate::admin::ADMIN_INVOKE_USER.into()
+}
+
+/// `[session]`: a log-in lasts `idle_seconds` without a request, `max_seconds` at most.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebAdminSession {
+    #[serde(default = "default_idle_seconds")]
+    pub idle_seconds: u64,
+    #[serde(default = "default_max_seconds")]
+    pub max_seconds: u64,
+}
+
+impl Default for WebAdminSession {
+    fn default() -> Self {
+        Self {
+            idle_seconds: default_idle_seconds(),
+            max_seconds: default_max_seconds(),
+        }
+    }
+}
+
+fn default_idle_seconds() -> u64 {
+    30 * 60
+}
+
+fn default_max_seconds() -> u64 {
+    12 * 3600
+}
+
+/// `[login]`: after `max_failures` failed log-ins in a row for one user name or one client
+/// address, more attempts are refused for `lockout_seconds`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebAdminLogin {
+    #[serde(default = "default_max_failures")]
+    pub max_failures: u32,
+    #[serde(default = "default_lockout_seconds")]
+    pub lockout_seconds: u64,
+}
+
+impl Default for WebAdminLogin {
+    fn default() -> Self {
+        Self {
+            max_failures: default_max_failures(),
+            lockout_seconds: default_lockout_seconds(),
+        }
+    }
+}
+
+fn default_max_failures() -> u32 {
+    5
+}
+
+fn default_lockout_seconds() -> u64 {
+    60
+}
+
+/// `[tls]` (certificate and key in PEM, relative to the config directory) and `[lb_agent]`
+/// (the load balancer's agent, called with the web admin's client certificate).
+#[derive(Debug, Clone, Deserialize)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AgentLink {
+    pub bind: String,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub ca_certs: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct WebAdminConfFile {
+    main: WebAdminMain,
+    #[serde(default)]
+    session: WebAdminSession,
+    #[serde(default)]
+    login: WebAdminLogin,
+    tls: Option<TlsFiles>,
+    lb_agent: Option<AgentLink>,
+}
+
+/// A web admin's configuration (`config/repo/web-admin.conf` + `secrets.conf`): the admin
+/// API's password decrypted, certificate paths absolute. Its users are in `users.conf`.
+#[derive(Debug, Clone)]
+pub struct WebAdminConfig {
+    pub dir: PathBuf,
+    pub main: WebAdminMain,
+    pub session: WebAdminSession,
+    pub login: WebAdminLogin,
+    pub tls: Option<TlsFiles>,
+    pub lb_agent: Option<AgentLink>,
+}
+
+impl WebAdminConfig {
+    pub fn load(dir: &Path) -> Result<Self, ConfigError> {
+        let dir = std::path::absolute(dir).map_err(|source| ConfigError::Read {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let repo = repo_dir(&dir);
+        let conf_path = repo.join("web-admin.conf");
+        let mut conf: WebAdminConfFile = parse(&conf_path)?;
+        let (key, secrets) = load_secrets(&repo.join("secrets.conf"))?;
+        conf.main.admin_invoke_password =
+            resolve_secret(&conf.main.admin_invoke_password, &key, &secrets, &conf_path)?;
+        let invalid = |detail: String| ConfigError::Invalid {
+            path: conf_path.clone(),
+            detail,
+        };
+        let bind: std::net::SocketAddr = conf.main.bind.parse().map_err(|_| {
+            invalid(format!(
+                "[main] bind must be ip:port, not `{}`",
+                conf.main.bind
+            ))
+        })?;
+        if conf.tls.is_none() && !bind.ip().is_loopback() {
+            return Err(invalid(format!(
+                "[main] bind `{bind}` is not a loopback address: without [tls] (cert and key) the web admin serves plain HTTP on 127.0.0.1 only"
+            )));
+        }
+        if !(conf.main.lb_address.starts_with("http://")
+            || conf.main.lb_address.starts_with("https://"))
+        {
+            return Err(invalid(format!(
+                "[main] lb_address must be http://host:port or https://host:port, not `{}`",
+                conf.main.lb_address
+            )));
+        }
+        let marker = &conf.main.marker_color;
+        if !marker
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '#')
+            || marker.len() > 32
+        {
+            return Err(invalid(format!(
+                "[main] marker_color must be a colour name or #rrggbb, not `{marker}`"
+            )));
+        }
+        if conf.session.idle_seconds == 0 || conf.session.max_seconds == 0 {
+            return Err(invalid(
+                "[session] idle_seconds and max_seconds must be above 0".into(),
+            ));
+        }
+        if conf.login.max_failures == 0 {
+            return Err(invalid("[login] max_failures must be above 0".into()));
+        }
+        if let Some(t) = &mut conf.tls {
+            t.cert = repo.join(&t.cert);
+            t.key = repo.join(&t.key);
+        }
+        if let Some(a) = &mut conf.lb_agent {
+            a.cert = repo.join(&a.cert);
+            a.key = repo.join(&a.key);
+            a.ca_certs = repo.join(&a.ca_certs);
+        }
+        Ok(Self {
+            dir,
+            main: conf.main,
+            session: conf.session,
+            login: conf.login,
+            tls: conf.tls,
+            lb_agent: conf.lb_agent,
+        })
+    }
+}

@@ -390,3 +390,58 @@ pub async fn create_scheduler(
     )?;
     write_component_info(dir, "SCHEDULER")
 }
+
+pub struct WebAdminSpec<'a> {
+    pub cluster_name: &'a str,
+    pub bind: &'a str,
+    /// The cluster's admin API through the load balancer, `http://host:port`.
+    pub lb_address: &'a str,
+    pub admin_invoke_password: &'a str,
+    /// The load balancer agent's address, when the web admin has a certificate for it.
+    pub lb_agent: Option<&'a str>,
+    /// Serve HTTPS with `web-admin-cert.pem` (installed by the caller).
+    pub tls: bool,
+    pub marker_color: &'a str,
+    pub marker_label: &'a str,
+}
+
+/// Writes a web admin's `web-admin.conf` and `secrets.conf` (its own Fernet key) and
+/// `.zato-info` into `dir`, which must be empty; users are added by the caller.
+pub fn create_web_admin(dir: &Path, spec: &WebAdminSpec<'_>) -> Result<(), SetupError> {
+    ensure_empty_dir(dir)?;
+    let repo = repo_dir(dir);
+    for sub in [repo.clone(), dir.join("logs")] {
+        std::fs::create_dir_all(&sub).map_err(io_err(&sub))?;
+    }
+    let key = SecretKey::generate();
+    let mut env = minijinja::Environment::new();
+    env.add_template(
+        "web-admin.conf",
+        include_str!("../../templates/web-admin/web-admin.conf"),
+    )?;
+    env.add_template(
+        "secrets.conf",
+        include_str!("../../templates/web-admin/secrets.conf"),
+    )?;
+    let ctx = minijinja::context! {
+        cluster_name => toml_escape(spec.cluster_name),
+        bind => toml_escape(spec.bind),
+        lb_address => toml_escape(spec.lb_address),
+        lb_agent => spec.lb_agent.map(toml_escape),
+        tls => spec.tls,
+        marker_color => toml_escape(spec.marker_color),
+        marker_label => toml_escape(spec.marker_label),
+        secret_key => key.as_text(),
+        well_known_data => key.encrypt(WELL_KNOWN_DATA),
+        admin_invoke_password => key.encrypt(spec.admin_invoke_password),
+    };
+    write(
+        &repo.join("web-admin.conf"),
+        &env.get_template("web-admin.conf")?.render(&ctx)?,
+    )?;
+    write_private(
+        &repo.join("secrets.conf"),
+        &env.get_template("secrets.conf")?.render(&ctx)?,
+    )?;
+    write_component_info(dir, "WEB_ADMIN")
+}

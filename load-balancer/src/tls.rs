@@ -73,6 +73,17 @@ pub fn server_config(
         .with_single_cert(certs(cert)?, key(key_path)?)?)
 }
 
+/// A server config presenting `cert` and asking for no client certificate (the web admin's
+/// HTTPS).
+pub fn single_cert_config(cert: &Path, key_path: &Path) -> Result<rustls::ServerConfig, TlsError> {
+    let mut cfg = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs(cert)?, key(key_path)?)?;
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(cfg)
+}
+
 /// A client config trusting `ca` and presenting `cert`.
 pub fn client_config(
     cert: &Path,

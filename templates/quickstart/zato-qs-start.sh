@@ -12,6 +12,7 @@ echo "Checking configuration"
 {% for server in servers %}"$ZATO" check-config "$BASE_DIR/{{ server }}" > /dev/null
 {% endfor %}{% if lb %}"$ZATO" check-config "$BASE_DIR/load-balancer" > /dev/null
 {% endif %}{% if scheduler %}"$ZATO" check-config "$BASE_DIR/scheduler" > /dev/null
+{% endif %}{% if web_admin %}"$ZATO" check-config "$BASE_DIR/web-admin" > /dev/null
 {% endif %}{% set step = namespace(n=0) %}{% if kvdb %}{% set step.n = step.n + 1 %}echo "[{{ step.n }}/$STEPS] Redis connection OK"
 {% endif %}{% set step.n = step.n + 1 %}echo "[{{ step.n }}/$STEPS] SQL ODB connection OK"
 {% set step.n = step.n + 1 %}echo "[{{ step.n }}/$STEPS] TCP ports checked"
@@ -21,5 +22,6 @@ echo "[{{ step.n }}/$STEPS] {{ server }} started"
 echo "[{{ step.n }}/$STEPS] Load-balancer started"
 {% endif %}{% if scheduler %}{% set step.n = step.n + 1 %}"$ZATO" start "$BASE_DIR/scheduler" > /dev/null
 echo "[{{ step.n }}/$STEPS] Scheduler started"
-{% endif %}{% for skipped in not_built %}echo "{{ skipped }} not started: not built in this version"
-{% endfor %}echo "Zato cluster $CLUSTER started"
+{% endif %}{% if web_admin %}{% set step.n = step.n + 1 %}"$ZATO" start "$BASE_DIR/web-admin" > /dev/null
+echo "[{{ step.n }}/$STEPS] Web admin started"
+{% endif %}echo "Zato cluster $CLUSTER started"

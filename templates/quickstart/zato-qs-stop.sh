@@ -25,8 +25,9 @@ stop_component() {
 }
 
 echo "Stopping Zato cluster $CLUSTER"
-{% if lb %}stop_component load-balancer 1
-{% endif %}{% for server in servers %}stop_component {{ server }} {{ loop.index + (1 if lb else 0) }}
-{% endfor %}{% if scheduler %}stop_component scheduler {{ servers|length + (1 if lb else 0) + 1 }}
+{% set n = namespace(i=0) %}{% if web_admin %}{% set n.i = n.i + 1 %}stop_component web-admin {{ n.i }}
+{% endif %}{% if lb %}{% set n.i = n.i + 1 %}stop_component load-balancer {{ n.i }}
+{% endif %}{% for server in servers %}stop_component {{ server }} {{ loop.index + n.i }}
+{% endfor %}{% if scheduler %}stop_component scheduler {{ servers|length + n.i + 1 }}
 {% endif %}echo "Zato cluster $CLUSTER stopped"
 exit $rc

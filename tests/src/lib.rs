@@ -504,6 +504,7 @@ impl TestCluster {
 pub mod lb;
 pub mod netns;
 pub mod standin;
+pub mod web;
 
 /// The JSON lines of a file services append to (none while it does not exist).
 pub fn json_lines(path: &Path) -> Vec<Value> {

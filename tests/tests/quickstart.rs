@@ -103,7 +103,9 @@ fn use_and_stop(qs: &Cluster, servers: &[&str], lb_port: u16) {
     );
     let sched = qs.path("scheduler");
     assert_eq!(info(&sched)["component_running"], true);
-    let mut pids = vec![pid_of(&lb), pid_of(&sched)];
+    let web_admin = qs.path("web-admin");
+    assert_eq!(info(&web_admin)["component_running"], true);
+    let mut pids = vec![pid_of(&lb), pid_of(&sched), pid_of(&web_admin)];
     for s in servers {
         let server = qs.path(s);
         assert_eq!(
@@ -131,11 +133,15 @@ fn use_and_stop(qs: &Cluster, servers: &[&str], lb_port: u16) {
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let total = servers.len() + 2;
-    let line = format!("[1/{total}] load-balancer stopped");
-    assert!(stdout.contains(&line), "`{line}` not in {stdout}");
+    let total = servers.len() + 3;
+    for line in [
+        format!("[1/{total}] web-admin stopped"),
+        format!("[2/{total}] load-balancer stopped"),
+    ] {
+        assert!(stdout.contains(&line), "`{line}` not in {stdout}");
+    }
     for (n, s) in servers.iter().enumerate() {
-        let line = format!("[{}/{total}] {s} stopped", n + 2);
+        let line = format!("[{}/{total}] {s} stopped", n + 3);
         assert!(stdout.contains(&line), "`{line}` not in {stdout}");
     }
     let line = format!("[{total}/{total}] scheduler stopped");
@@ -146,7 +152,7 @@ fn use_and_stop(qs: &Cluster, servers: &[&str], lb_port: u16) {
     for s in servers
         .iter()
         .copied()
-        .chain(["load-balancer", "scheduler"])
+        .chain(["load-balancer", "scheduler", "web-admin"])
     {
         assert_eq!(info(&qs.path(s))["component_running"], false);
     }
@@ -157,6 +163,7 @@ async fn sqlite_quickstart_starts_serves_and_stops() {
     let qs = Cluster::new();
     let port = free_port_range(2);
     let (lb_port, agent_port) = (free_port(), free_port());
+    let web_admin_port = free_port();
     let out = ok(&[
         "quickstart",
         "create",
@@ -171,28 +178,48 @@ async fn sqlite_quickstart_starts_serves_and_stops() {
         &agent_port.to_string(),
         "--scheduler-port",
         &free_port().to_string(),
+        "--web-admin-port",
+        &web_admin_port.to_string(),
         "--start",
     ]);
     for line in [
-        "[1/9] Certificate authority created",
-        "[2/9] ODB schema created",
-        "[3/9] ODB initial data created",
-        "[4/9] server1 created",
-        "[5/9] server2 created",
-        "[6/9] Load-balancer created",
-        "[7/9] Scheduler created",
-        "[8/9] Python virtualenv created",
-        "[9/9] Management scripts created",
+        "[1/10] Certificate authority created",
+        "[2/10] ODB schema created",
+        "[3/10] ODB initial data created",
+        "[4/10] server1 created",
+        "[5/10] server2 created",
+        "[6/10] Load-balancer created",
+        "[7/10] Scheduler created",
+        "[8/10] Web admin created",
+        "[9/10] Python virtualenv created",
+        "[10/10] Management scripts created",
         "Quickstart cluster qs-test created",
-        "[1/6] SQL ODB connection OK",
-        "[3/6] server1 started",
-        "[4/6] server2 started",
-        "[5/6] Load-balancer started",
-        "[6/6] Scheduler started",
+        "[1/7] SQL ODB connection OK",
+        "[3/7] server1 started",
+        "[4/7] server2 started",
+        "[5/7] Load-balancer started",
+        "[6/7] Scheduler started",
+        "[7/7] Web admin started",
         "Zato cluster qs-test started",
     ] {
         assert!(out.contains(line), "`{line}` not in:\n{out}");
     }
+    // The web admin serves its log-in page, and the printed password is its admin's.
+    let password = out
+        .split("Web admin user:[admin], password:[")
+        .nth(1)
+        .and_then(|rest| rest.split(']').next())
+        .unwrap_or_else(|| panic!("no web admin password in:\n{out}"));
+    let users =
+        zato_web_admin::users::load(&qs.dir.join("web-admin")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(zato_web_admin::users::verify(
+        &users["admin"].password,
+        password
+    ));
+    let login = reqwest::get(format!("http://127.0.0.1:{web_admin_port}/login"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(login.status(), 200);
     assert!(!out.contains("Redis"), "no Redis was configured:\n{out}");
     // Upstream's layout, private keys readable by the owner only.
     assert!(qs.dir.join("ca/.zato-ca-dir").exists());
@@ -245,7 +272,7 @@ async fn sqlite_quickstart_starts_serves_and_stops() {
     // A stopped cluster: the stop script says so and succeeds.
     let out = qs.stop();
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("[2/4] server1 was not running"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("[3/5] server1 was not running"));
 }
 
 /// A second cluster made on the first one's ports and not started: the CLI says that its
@@ -375,6 +402,7 @@ async fn quickstart_on(backend: Backend, article_form: bool) {
     let lb_port = free_port();
     let (lb, agent) = (lb_port.to_string(), free_port().to_string());
     let sched = free_port().to_string();
+    let web_admin_port = free_port().to_string();
     let db_port = db.cfg.port.to_string();
     let base = qs.path("");
     let mut args = vec!["quickstart", "create", base.as_str()];
@@ -419,6 +447,8 @@ async fn quickstart_on(backend: Backend, article_form: bool) {
         agent.as_str(),
         "--scheduler-port",
         sched.as_str(),
+        "--web-admin-port",
+        web_admin_port.as_str(),
         "--start",
     ]);
     let out = zato(&args);
@@ -430,11 +460,12 @@ async fn quickstart_on(backend: Backend, article_form: bool) {
             String::from_utf8_lossy(&out.stderr)
         );
         for line in [
-            "[1/6] Redis connection OK",
-            "[2/6] SQL ODB connection OK",
-            "[4/6] server1 started",
-            "[5/6] Load-balancer started",
-            "[6/6] Scheduler started",
+            "[1/7] Redis connection OK",
+            "[2/7] SQL ODB connection OK",
+            "[4/7] server1 started",
+            "[5/7] Load-balancer started",
+            "[6/7] Scheduler started",
+            "[7/7] Web admin started",
         ] {
             assert!(stdout.contains(line), "`{line}` not in:\n{stdout}");
         }
@@ -566,7 +597,7 @@ fn quickstart_error_exits() {
         "--servers",
         "1",
     ]);
-    assert!(out.contains("[2/8] ODB schema created"), "{out}");
+    assert!(out.contains("[2/9] ODB schema created"), "{out}");
     // Wrong article forms.
     fails(
         &["quickstart", "create", &dir("bad"), "sqlite", "localhost"],

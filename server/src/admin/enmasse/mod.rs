@@ -66,10 +66,13 @@ impl Done {
     }
 }
 
+/// Writes the plan in one transaction; a dry run rolls it back, so it meets every refusal the
+/// ODB would give and still changes nothing.
 async fn apply(
     ctx: &Ctx,
     plan: &Plan,
     current: &Current,
+    dry_run: bool,
 ) -> Result<Done, zato_common::odb::OdbError> {
     let (odb, cluster) = (&ctx.state.odb, ctx.state.cluster_id);
     let key = &ctx.state.cfg.secret_key;
@@ -161,7 +164,11 @@ async fn apply(
         done.record(j.id.is_some(), SCHEDULER, &input.name);
     }
     apply_kinds(ctx, plan, current, &mut tx, &mut done).await?;
-    tx.commit().await?;
+    if dry_run {
+        tx.rollback().await?;
+    } else {
+        tx.commit().await?;
+    }
     Ok(done)
 }
 
@@ -226,13 +233,15 @@ async fn apply_kinds(
     Ok(())
 }
 
-/// `{objects: {type: [object, ...]}, replace, ignore_missing_defs}` →
-/// `{ok, problems: [{type, name, field, message}], created, updated, skipped}`.
+/// `{objects: {type: [object, ...]}, replace, ignore_missing_defs, dry_run}` →
+/// `{ok, problems: [{type, name, field, message}], created, updated, skipped, dry_run}`; a dry
+/// run says what would be created and updated and changes nothing.
 async fn import(ctx: &Ctx, input: Value) -> ServiceResult {
     let i = Input::new(&input);
     check_cluster(ctx, &i)?;
     let replace = i.opt_bool("replace")?.unwrap_or(false);
     let ignore = i.opt_bool("ignore_missing_defs")?.unwrap_or(false);
+    let dry_run = i.opt_bool("dry_run")?.unwrap_or(false);
     let objects = input.get("objects").cloned().unwrap_or(Value::Null);
     let current = current(ctx).await?;
     let plan = Plan::build(&objects, &current, replace, ignore);
@@ -243,7 +252,7 @@ async fn import(ctx: &Ctx, input: Value) -> ServiceResult {
             "skipped": plan.skipped,
         }));
     }
-    let done = apply(ctx, &plan, &current).await.map_err(|e| {
+    let done = apply(ctx, &plan, &current, dry_run).await.map_err(|e| {
         let e = ServiceError::from(e);
         ServiceError::new(
             e.kind,
@@ -253,6 +262,12 @@ async fn import(ctx: &Ctx, input: Value) -> ServiceResult {
             ),
         )
     })?;
+    if dry_run {
+        return Ok(json!({
+            "ok": true, "problems": [], "created": done.created, "updated": done.updated,
+            "skipped": plan.skipped, "dry_run": true,
+        }));
+    }
     // An import touches several kinds at once.
     if let Err(e) = ctx.state.reload_all().await {
         tracing::error!("cannot reload the configuration from the ODB: {e}");
@@ -277,10 +292,10 @@ pub fn services() -> Vec<Builtin> {
             "zato.enmasse.import",
             import,
             &io! {
-                doc: "Checks every object first and applies all of them in one transaction, or none; `replace` updates existing ones.",
+                doc: "Checks every object first and applies all of them in one transaction, or none; `replace` updates existing ones; `dry_run` says what would be created and updated, and changes nothing.",
                 required: &["objects"],
-                optional: &["replace", "ignore_missing_defs"],
-                output: &["ok", "problems", "created", "updated", "skipped"],
+                optional: &["replace", "ignore_missing_defs", "dry_run"],
+                output: &["ok", "problems", "created", "updated", "skipped", "dry_run"],
             }
         ),
     ]

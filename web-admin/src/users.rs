@@ -1,0 +1,226 @@
+//! The web admin's users: `config/repo/users.conf`, one `[users.NAME]` table each with an
+//! argon2id password hash (PHC string) and, when the second factor is on, a TOTP key.
+//! Read at every log-in, so `zato update password` takes effect without a restart.
+use std::path::{Path, PathBuf};
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use base64::Engine;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use thiserror::Error;
+
+pub const FILE: &str = "users.conf";
+/// The shortest password accepted.
+pub const MIN_PASSWORD: usize = 8;
+
+#[derive(Debug, Error)]
+pub enum UsersError {
+    #[error("cannot read `{path}`: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write `{path}`: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("`{path}` is not valid: {detail}")]
+    Invalid { path: PathBuf, detail: String },
+    #[error("no web admin user named `{0}`")]
+    NoUser(String),
+    #[error("a password must have at least {MIN_PASSWORD} characters")]
+    TooShort,
+    #[error("a user name may only hold letters, digits, `.`, `-`, `_` and `@` (1 to 64 of them)")]
+    BadName,
+    #[error("cannot hash the password: {0}")]
+    Hash(String),
+    #[error("no random numbers from the operating system: {0}")]
+    Random(String),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct User {
+    pub password: String,
+    /// Base32 TOTP secret; empty when the user logs in with a password only.
+    #[serde(default)]
+    pub totp_key: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct File {
+    #[serde(default)]
+    users: BTreeMap<String, User>,
+}
+
+pub fn path(dir: &Path) -> PathBuf {
+    zato_common::config::repo_dir(dir).join(FILE)
+}
+
+/// Every user of the web admin in `dir`; none when the file is missing.
+pub fn load(dir: &Path) -> Result<BTreeMap<String, User>, UsersError> {
+    let path = path(dir);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(source) => return Err(UsersError::Read { path, source }),
+    };
+    let file: File = toml::from_str(&text).map_err(|e| UsersError::Invalid {
+        path: path.clone(),
+        detail: e.to_string(),
+    })?;
+    Ok(file.users)
+}
+
+pub fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@'))
+}
+
+/// `n` random bytes from the operating system.
+pub fn random_bytes(n: usize) -> Result<Vec<u8>, UsersError> {
+    let mut buf = vec![0u8; n];
+    getrandom::fill(&mut buf).map_err(|e| UsersError::Random(e.to_string()))?;
+    Ok(buf)
+}
+
+/// A random password of 24 URL-safe characters, as quickstart prints it.
+pub fn generate_password() -> Result<String, UsersError> {
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes(18)?))
+}
+
+pub fn hash(password: &str) -> Result<String, UsersError> {
+    if password.chars().count() < MIN_PASSWORD {
+        return Err(UsersError::TooShort);
+    }
+    let salt_bytes = random_bytes(16)?;
+    let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| UsersError::Hash(e.to_string()))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| UsersError::Hash(e.to_string()))
+}
+
+/// Whether `password` matches the PHC `stored` hash; a malformed hash matches nothing.
+pub fn verify(stored: &str, password: &str) -> bool {
+    PasswordHash::new(stored).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+/// A hash nobody's password matches, checked for unknown users so that a wrong user name
+/// costs the same time as a wrong password.
+pub fn dummy_hash() -> &'static str {
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2J3S1f8ZMbKh1vQ2h9pGZ8q3uBrK0kQ8kq9JwV2Zr7E"
+}
+
+/// Sets `name`'s password (adding the user when `create`), keeping the file's other lines.
+pub fn set_password(
+    dir: &Path,
+    name: &str,
+    password: &str,
+    create: bool,
+) -> Result<(), UsersError> {
+    if !valid_name(name) {
+        return Err(UsersError::BadName);
+    }
+    let hashed = hash(password)?;
+    edit(dir, name, create, |user| {
+        user["password"] = toml_edit::value(hashed);
+    })
+}
+
+/// Sets or clears (`None`) `name`'s TOTP key.
+pub fn set_totp_key(dir: &Path, name: &str, key: Option<&str>) -> Result<(), UsersError> {
+    edit(dir, name, false, |user| match key {
+        Some(k) => user["totp_key"] = toml_edit::value(k),
+        None => {
+            user.remove("totp_key");
+        }
+    })
+}
+
+fn edit(
+    dir: &Path,
+    name: &str,
+    create: bool,
+    change: impl FnOnce(&mut toml_edit::Table),
+) -> Result<(), UsersError> {
+    let path = path(dir);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => HEADER.to_string(),
+        Err(source) => return Err(UsersError::Read { path, source }),
+    };
+    let mut doc: toml_edit::DocumentMut =
+        text.parse()
+            .map_err(|e: toml_edit::TomlError| UsersError::Invalid {
+                path: path.clone(),
+                detail: e.to_string(),
+            })?;
+    let users = doc
+        .entry("users")
+        .or_insert_with(|| {
+            let mut t = toml_edit::Table::new();
+            t.set_implicit(true);
+            toml_edit::Item::Table(t)
+        })
+        .as_table_mut()
+        .ok_or_else(|| UsersError::Invalid {
+            path: path.clone(),
+            detail: "`users` is not a table".into(),
+        })?;
+    if !users.contains_key(name) {
+        if !create {
+            return Err(UsersError::NoUser(name.to_string()));
+        }
+        users.insert(name, toml_edit::Item::Table(toml_edit::Table::new()));
+    }
+    let user = users
+        .get_mut(name)
+        .and_then(toml_edit::Item::as_table_mut)
+        .ok_or_else(|| UsersError::Invalid {
+            path: path.clone(),
+            detail: format!("users.{name} is not a table"),
+        })?;
+    change(user);
+    zato_common::files::write_atomic(&path, &doc.to_string(), 0o600)
+        .map_err(|source| UsersError::Write { path, source })
+}
+
+const HEADER: &str = "# Web admin users: argon2id password hashes and optional TOTP keys.\n# Change a password with `zato update password PATH USERNAME`.\n";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_round_trip_and_keep_other_users() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(zato_common::config::repo_dir(dir.path())).unwrap();
+        set_password(dir.path(), "admin", "first-password", true).unwrap();
+        set_password(dir.path(), "ops", "second-password", true).unwrap();
+        let users = load(dir.path()).unwrap();
+        assert!(verify(&users["admin"].password, "first-password"));
+        assert!(!verify(&users["admin"].password, "second-password"));
+        set_password(dir.path(), "admin", "changed-password", false).unwrap();
+        let users = load(dir.path()).unwrap();
+        assert!(verify(&users["admin"].password, "changed-password"));
+        assert!(verify(&users["ops"].password, "second-password"));
+        assert!(matches!(
+            set_password(dir.path(), "nobody", "whatever-123", false),
+            Err(UsersError::NoUser(_))
+        ));
+        assert!(matches!(
+            set_password(dir.path(), "admin", "short", false),
+            Err(UsersError::TooShort)
+        ));
+        assert!(!verify(dummy_hash(), "anything"));
+        assert!(!verify("not a hash", "anything"));
+    }
+}
