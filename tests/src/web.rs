@@ -16,6 +16,8 @@ use crate::{ADMIN_PASSWORD, TestCluster, eventually, free_port};
 pub struct WebAdmin {
     pub dir: PathBuf,
     pub port: u16,
+    /// Serves HTTPS (`zato create web-admin --tls`).
+    pub tls: bool,
     /// The password `zato create web-admin` printed for `admin`.
     pub password: String,
     _tmp: tempfile::TempDir,
@@ -29,6 +31,16 @@ impl WebAdmin {
         lb: &Lb,
         tweak: impl FnOnce(String) -> String,
     ) -> Self {
+        Self::start_with(cluster, lb, &[], tweak).await
+    }
+
+    /// As [`WebAdmin::start`] with more `zato create web-admin` options (`--tls`).
+    pub async fn start_with(
+        cluster: &TestCluster,
+        lb: &Lb,
+        options: &[&str],
+        tweak: impl FnOnce(String) -> String,
+    ) -> Self {
         let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let dir = tmp.path().join("web-admin");
         let port = free_port();
@@ -37,17 +49,21 @@ impl WebAdmin {
             .unwrap_or_else(|e| panic!("{e}"))
             .agent
             .bind;
-        let out = ok(&[
+        let dir_text = dir.to_string_lossy().into_owned();
+        let bind = format!("127.0.0.1:{port}");
+        let ca_text = ca.to_string_lossy().into_owned();
+        let lb_address = lb.url("");
+        let mut args = vec![
             "create",
             "web-admin",
-            &dir.to_string_lossy(),
+            &dir_text,
             &cluster.name,
             "--lb-address",
-            &lb.url(""),
+            &lb_address,
             "--bind",
-            &format!("127.0.0.1:{port}"),
+            &bind,
             "--ca-path",
-            &ca.to_string_lossy(),
+            &ca_text,
             "--lb-agent",
             &agent,
             "--marker-color",
@@ -56,7 +72,9 @@ impl WebAdmin {
             "Test",
             "--admin-invoke-password",
             ADMIN_PASSWORD,
-        ]);
+        ];
+        args.extend_from_slice(options);
+        let out = ok(&args);
         let password = out
             .split("Web admin user:[admin], password:[")
             .nth(1)
@@ -70,13 +88,15 @@ impl WebAdmin {
         Self {
             dir,
             port,
+            tls: options.contains(&"--tls"),
             password,
             _tmp: tmp,
         }
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}{path}", self.port)
     }
 
     pub fn log(&self) -> String {

@@ -216,7 +216,9 @@ async fn sqlite_quickstart_starts_serves_and_stops() {
         &users["admin"].password,
         password
     ));
-    let login = reqwest::get(format!("http://127.0.0.1:{web_admin_port}/login"))
+    let login = zato_common::http::local_client()
+        .get(format!("http://127.0.0.1:{web_admin_port}/login"))
+        .send()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(login.status(), 200);

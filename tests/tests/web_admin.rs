@@ -25,11 +25,13 @@ class WebHello(Service):
 
 const BROKEN: &str = "from zato.server.service import Service\n\nclass Broken(Service:\n    pass\n";
 
-async fn cluster_with_lb() -> (TestCluster, Lb) {
+/// Two servers (with the local Redis as their `[kvdb]` when `kvdb`) behind a load balancer.
+async fn cluster_with_lb(kvdb: bool) -> (TestCluster, Lb) {
     let cluster = TestCluster::start(
         Backend::Sqlite,
         Options {
             servers: 2,
+            kvdb,
             ..Options::default()
         },
     )
@@ -53,7 +55,7 @@ fn form(pairs: &[(&str, &str)]) -> String {
 }
 
 fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
+    zato_common::http::local_client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap_or_else(|e| panic!("{e}"))
@@ -61,7 +63,7 @@ fn no_redirects() -> reqwest::Client {
 
 #[tokio::test]
 async fn log_in_throttle_log_out_expiry_and_csrf() {
-    let (cluster, lb) = cluster_with_lb().await;
+    let (cluster, lb) = cluster_with_lb(false).await;
     let wa = WebAdmin::start(&cluster, &lb, |conf| {
         conf.replace("idle_seconds = 1800", "idle_seconds = 3")
             .replace("max_failures = 5", "max_failures = 3")
@@ -288,7 +290,7 @@ async fn click_confirmed(b: &Browser, css: &str) {
 
 #[tokio::test]
 async fn pages_run_the_cluster() {
-    let (cluster, lb) = cluster_with_lb().await;
+    let (cluster, lb) = cluster_with_lb(true).await;
     let wa = WebAdmin::start(&cluster, &lb, |c| c).await;
     let admin = cluster.servers[0].admin();
     let b = Browser::start().await;
@@ -465,7 +467,7 @@ async fn pages_run_the_cluster() {
     b.screenshot("outgoing-rest").await;
 
     // Drain server1 in the load balancer: the traffic moves to server2.
-    let http = reqwest::Client::new();
+    let http = zato_common::http::local_client();
     let count = |name: &'static str| {
         let lb = &lb;
         async move { lb.server(name).await.0 }
@@ -573,9 +575,34 @@ async fn pages_run_the_cluster() {
     assert!(flash(&b).await.contains("Deleted"), "{}", flash(&b).await);
     b.screenshot("cache").await;
 
+    // The Redis console: commands run on the cluster's Redis, replies as redis-cli shows them.
+    let key = format!("web-admin-test-{}", cluster.name);
+    let redis_page = wa.url("/redis");
+    let run = |line: String| {
+        let (b, page) = (&b, &redis_page);
+        async move {
+            b.goto(page).await;
+            b.fill("#command", &line).await;
+            b.click("#redis-form button").await;
+        }
+    };
+    run(format!("SET {key} 'hello there'")).await;
+    assert_eq!(b.text("#redis-result").await, "OK");
+    run(format!("GET {key}")).await;
+    assert_eq!(b.text("#redis-result").await, "\"hello there\"");
+    b.screenshot("redis").await;
+    run("SUBSCRIBE news".into()).await;
+    assert!(
+        b.text("#redis-error")
+            .await
+            .contains("not run from the console")
+    );
+    run(format!("DEL {key}")).await;
+    assert_eq!(b.text("#redis-result").await, "(integer) 1");
+
     // Statistics: the calls made above are counted; CSV from the same period.
     let counted = eventually(Duration::from_secs(10), || async {
-        b.goto(&wa.url("/stats?period=hour")).await;
+        b.goto(&wa.url("/stats?period=hour&n=0")).await;
         let t = b.text("#most-used").await;
         t.contains("web.hello").then_some(t)
     })
@@ -682,6 +709,147 @@ async fn pages_run_the_cluster() {
     );
 
     b.close().await;
+    drop(wa);
+    drop(lb);
+    cluster.finish().await;
+}
+
+/// The `Set-Cookie` value named `name` of a response, and the cookie header to send it back.
+fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(String::from)
+}
+
+fn cookie_pair(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn https_and_a_second_factor() {
+    let (cluster, lb) = cluster_with_lb(false).await;
+    let wa = WebAdmin::start_with(&cluster, &lb, &["--tls"], |c| c).await;
+    let repo = zato_common::config::repo_dir(&wa.dir);
+    let tls = zato_lb::tls::client_config(
+        &repo.join("web-admin-cert.pem"),
+        &repo.join("web-admin-priv-key.pem"),
+        &repo.join("web-admin-ca-certs.pem"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let https = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    // HTTPS only: plain HTTP on its port gets no page.
+    let plain = no_redirects()
+        .get(format!("http://127.0.0.1:{}/login", wa.port))
+        .send()
+        .await;
+    assert!(plain.is_err() || plain.is_ok_and(|r| r.status() != 200));
+    let r = https
+        .get(wa.url("/login"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().contains_key("strict-transport-security"));
+    let login_cookie = set_cookie(&r, "zato_login").unwrap_or_else(|| panic!("no log-in cookie"));
+    assert!(login_cookie.contains("; Secure"), "{login_cookie}");
+    let page = r.text().await.unwrap_or_default();
+    let token = page
+        .split("name=\"login_token\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_default()
+        .to_string();
+
+    // The second factor: the password alone does not open the pages.
+    let out = zato_tests::cli::ok(&["reset-totp-key", &wa.dir.to_string_lossy(), "admin"]);
+    let key = out
+        .split("TOTP key of web admin user admin: ")
+        .nth(1)
+        .and_then(|r| r.lines().next())
+        .unwrap_or_else(|| panic!("no key in {out}"))
+        .trim()
+        .to_string();
+    let origin = format!("https://127.0.0.1:{}", wa.port);
+    let r = https
+        .post(wa.url("/login"))
+        .header("cookie", cookie_pair(&login_cookie))
+        .header("origin", &origin)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("username", "admin"),
+            ("password", &wa.password),
+            ("login_token", &token),
+            ("next", "/cluster"),
+        ]))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 303);
+    assert!(
+        r.headers()["location"]
+            .to_str()
+            .unwrap_or_default()
+            .starts_with("/login/code")
+    );
+    let half = cookie_pair(&set_cookie(&r, "zato_session").unwrap_or_else(|| panic!("no session")));
+    let r = https
+        .get(wa.url("/cluster"))
+        .header("cookie", &half)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 303, "a half-done log-in opened a page");
+    let code_page = https
+        .get(wa.url("/login/code"))
+        .header("cookie", &half)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let text = code_page.text().await.unwrap_or_default();
+    let csrf = text
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_default()
+        .to_string();
+    let post_code = |code: String| {
+        https
+            .post(wa.url("/login/code"))
+            .header("cookie", &half)
+            .header("origin", &origin)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&[
+                ("csrf", &csrf),
+                ("code", &code),
+                ("next", "/cluster"),
+            ]))
+            .send()
+    };
+    let wrong = post_code("000000".into())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(wrong.status(), 401);
+    let code = zato_web_admin::totp::current(&key).unwrap_or_default();
+    let right = post_code(code).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(right.status(), 303);
+    let full =
+        cookie_pair(&set_cookie(&right, "zato_session").unwrap_or_else(|| panic!("no session")));
+    assert_ne!(full, half, "the session token was not renewed");
+    let r = https
+        .get(wa.url("/cluster"))
+        .header("cookie", &full)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap_or_default().contains("server2"));
     drop(wa);
     drop(lb);
     cluster.finish().await;

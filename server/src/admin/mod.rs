@@ -14,6 +14,7 @@ pub mod enmasse;
 pub mod http_soap;
 pub mod info;
 pub mod kinds;
+pub mod kvdb_command;
 pub mod ping;
 pub mod redis;
 pub mod reference;
@@ -95,6 +96,7 @@ pub fn registry() -> crate::core::Registry<ServerState> {
         sql::services(),
         scheduler::services(),
         redis::services(),
+        kvdb_command::services(),
         cache::services(),
         enmasse::services(),
         info::services(),

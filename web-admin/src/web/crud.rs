@@ -235,6 +235,9 @@ pub struct ListQuery {
     q: String,
     #[serde(default)]
     page: Option<usize>,
+    /// Show the cluster's internal objects too (hidden by default, as upstream).
+    #[serde(default)]
+    internal: Option<String>,
     #[serde(default)]
     done: Option<String>,
     #[serde(default)]
@@ -277,8 +280,16 @@ async fn render_list(
         Err(e) => (vec![], Some(e.message())),
     };
     let needle = q.q.to_lowercase();
+    let with_internal = q.internal.as_deref().is_some_and(|v| !v.is_empty());
+    let internal = |r: &Value| r.get("is_internal").and_then(Value::as_bool) == Some(true);
+    let hidden = if with_internal {
+        0
+    } else {
+        rows.iter().filter(|r| internal(r)).count()
+    };
     let matching: Vec<&Value> = rows
         .iter()
+        .filter(|r| with_internal || !internal(r))
         .filter(|r| {
             needle.is_empty()
                 || kind
@@ -304,6 +315,7 @@ async fn render_list(
         json!({
             "title": kind.title, "kind": kind_view(kind), "rows": shown, "total": matching.len(),
             "all": rows.len(), "q": q.q, "page": current, "pages": pages,
+            "hidden": hidden, "internal": with_internal,
             "done": q.done, "error": q.error.clone().or(list_error),
             "form": form_fields(kind, true, &form.values, &form.errors, &opts),
             "form_error": form.top, "services": opts.services,

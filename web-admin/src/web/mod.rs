@@ -6,6 +6,7 @@ pub mod crud;
 pub mod enmasse;
 pub mod kinds;
 pub mod login;
+pub mod redis;
 pub mod render;
 pub mod services;
 pub mod stats;
@@ -106,6 +107,7 @@ pub fn router(app: Shared) -> Router {
         .route("/stats/csv", get(stats::csv))
         .route("/cache/{id}", get(cache::entries))
         .route("/cache/{id}/delete", post(cache::delete))
+        .route("/redis", get(redis::page_get).post(redis::run))
         .route("/enmasse", get(enmasse::page_get).post(enmasse::import))
         .route("/enmasse/export", get(enmasse::export))
         .route("/k/{kind}", get(crud::list))

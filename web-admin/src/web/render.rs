@@ -30,6 +30,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("stats.html", include_str!("../../templates/stats.html")),
     ("cache.html", include_str!("../../templates/cache.html")),
     ("enmasse.html", include_str!("../../templates/enmasse.html")),
+    ("redis.html", include_str!("../../templates/redis.html")),
 ];
 
 pub fn environment() -> Result<minijinja::Environment<'static>, minijinja::Error> {
@@ -90,6 +91,7 @@ fn nav() -> Value {
             "definition-amqp",
         ],
     ));
+    groups.push(json!({"title": "Redis", "links": [["/redis", "Redis console"]]}));
     groups.push(section("Cache", &["cache"]));
     groups.push(section("Scheduler", &["scheduler"]));
     groups.push(json!({"title": "Config", "links": [["/enmasse", "Export and import"]]}));
