@@ -160,6 +160,9 @@ async fn log_in_throttle_log_out_expiry_and_csrf() {
     b.click("#login-form button[type=submit]").await;
     assert!(b.url().await.ends_with("/services"), "{}", b.url().await);
     assert!(b.shows("web admin").await || b.shows("Services").await);
+    // Messages come from the session, never from the URL: a crafted link shows nothing.
+    b.goto(&wa.url("/k/basic-auth?done=Your+password+expired&error=Call+us")).await;
+    assert!(!b.shows("Your password expired").await && !b.shows("Call us").await);
     // The colour marker is on the page.
     b.find(".marker").await;
     assert!(b.shows("Test").await);

@@ -28,6 +28,9 @@ pub struct Session {
     pub user: String,
     pub csrf: String,
     pub stage: Stage,
+    /// What the last action said (ok, message), shown once on the next page: kept here
+    /// rather than in the URL, where a crafted link could put words on a trusted page.
+    flash: Option<(bool, String)>,
     created: Instant,
     last_seen: Instant,
 }
@@ -68,6 +71,7 @@ impl Sessions {
             user: user.to_string(),
             csrf: token()?,
             stage,
+            flash: None,
             created: now,
             last_seen: now,
         };
@@ -116,6 +120,27 @@ impl Sessions {
         Ok(Some(new_id))
     }
 
+    /// Keeps `message` for the session's next page.
+    pub fn set_flash(&self, id: &str, ok: bool, message: &str) {
+        if let Some(s) = self
+            .map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(id)
+        {
+            s.flash = Some((ok, message.to_string()));
+        }
+    }
+
+    /// The message kept for this page, once.
+    pub fn take_flash(&self, id: &str) -> Option<(bool, String)> {
+        self.map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(id)
+            .and_then(|s| s.flash.take())
+    }
+
     pub fn revoke(&self, id: &str) {
         self.map
             .lock()
@@ -150,6 +175,9 @@ mod tests {
         let full = s.promote(&id).unwrap().unwrap();
         assert!(s.touch(&id).is_none());
         assert_eq!(s.touch(&full).unwrap().stage, Stage::Full);
+        s.set_flash(&full, true, "Saved.");
+        assert_eq!(s.take_flash(&full), Some((true, "Saved.".to_string())));
+        assert_eq!(s.take_flash(&full), None);
         s.revoke_user("admin");
         assert!(s.touch(&full).is_none());
     }

@@ -14,10 +14,6 @@ use super::{Sess, Shared};
 pub struct EntriesQuery {
     #[serde(default)]
     q: String,
-    #[serde(default)]
-    done: Option<String>,
-    #[serde(default)]
-    error: Option<String>,
 }
 
 fn cache_id(id: &str) -> Option<i64> {
@@ -74,8 +70,7 @@ pub async fn entries(
         "cache.html",
         json!({
             "title": format!("Cache {}", cache.get("name").and_then(|v| v.as_str()).unwrap_or("")),
-            "cache": cache, "entries": entries, "q": q.q, "done": q.done,
-            "error": q.error.or(list_error),
+            "cache": cache, "entries": entries, "q": q.q, "error": list_error,
         }),
     )
 }
@@ -88,13 +83,13 @@ pub struct DeleteForm {
 
 pub async fn delete(
     State(app): State<Shared>,
-    Extension(_sess): Extension<Sess>,
+    Extension(sess): Extension<Sess>,
     Path(id): Path<String>,
     Form(form): Form<DeleteForm>,
 ) -> Response {
     let path = format!("/cache/{id}");
     let Some(cid) = cache_id(&id) else {
-        return back("/k/cache", "error", "A cache's id is a number.");
+        return back(&app, &sess, "/k/cache", false, "A cache's id is a number.");
     };
     match app
         .backend
@@ -105,11 +100,19 @@ pub async fn delete(
         .await
     {
         Ok(v) if v.get("key_found").and_then(|f| f.as_bool()) == Some(false) => back(
+            &app,
+            &sess,
             &path,
-            "error",
+            false,
             &format!("There was no entry `{}` (it may have expired).", form.key),
         ),
-        Ok(_) => back(&path, "done", &format!("Deleted `{}`.", form.key)),
-        Err(e) => back(&path, "error", &e.message()),
+        Ok(_) => back(
+            &app,
+            &sess,
+            &path,
+            true,
+            &format!("Deleted `{}`.", form.key),
+        ),
+        Err(e) => back(&app, &sess, &path, false, &e.message()),
     }
 }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use axum::Extension;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, Path, State};
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
@@ -61,13 +61,7 @@ pub async fn servers(app: &App) -> Result<Vec<Value>, String> {
     Ok(futures_util::future::join_all(asks).await)
 }
 
-#[derive(serde::Deserialize, Default)]
-pub struct Msg {
-    done: Option<String>,
-    error: Option<String>,
-}
-
-async fn render(app: &Shared, sess: &Sess, msg: Msg) -> Response {
+async fn render(app: &Shared, sess: &Sess) -> Response {
     let (servers, servers_error) = match servers(app).await {
         Ok(s) => (s, None),
         Err(e) => (vec![], Some(e)),
@@ -105,17 +99,12 @@ async fn render(app: &Shared, sess: &Sess, msg: Msg) -> Response {
         json!({
             "title": "Cluster", "servers": servers, "servers_error": servers_error,
             "lb": lb, "lb_error": lb_error, "haproxy": haproxy,
-            "done": msg.done, "error": msg.error,
         }),
     )
 }
 
-pub async fn page_get(
-    State(app): State<Shared>,
-    Extension(sess): Extension<Sess>,
-    Query(msg): Query<Msg>,
-) -> Response {
-    render(&app, &sess, msg).await
+pub async fn page_get(State(app): State<Shared>, Extension(sess): Extension<Sess>) -> Response {
+    render(&app, &sess).await
 }
 
 #[derive(serde::Deserialize)]
@@ -133,7 +122,7 @@ pub struct LbForm {
 /// `add`, `remove`, `weight` (0 drains), `state` (maint / ready).
 pub async fn lb_action(
     State(app): State<Shared>,
-    Extension(_sess): Extension<Sess>,
+    Extension(sess): Extension<Sess>,
     Path(action): Path<String>,
     Form(form): Form<LbForm>,
 ) -> Response {
@@ -185,10 +174,10 @@ pub async fn lb_action(
     };
     let (method, path, body, done) = match call {
         Ok(c) => c,
-        Err(e) => return back("/cluster", "error", &e),
+        Err(e) => return back(&app, &sess, "/cluster", false, &e),
     };
     match app.backend.agent(method, &path, body).await {
-        Ok(_) => back("/cluster", "done", &done),
-        Err(e) => back("/cluster", "error", &e.message()),
+        Ok(_) => back(&app, &sess, "/cluster", true, &done),
+        Err(e) => back(&app, &sess, "/cluster", false, &e.message()),
     }
 }

@@ -36,12 +36,10 @@ struct FormState {
     top: Option<String>,
 }
 
-/// `/k/{slug}?done=...` or `?error=...`.
-pub fn back(path: &str, key: &str, message: &str) -> Response {
-    let q: String = form_urlencoded::Serializer::new(String::new())
-        .append_pair(key, message)
-        .finish();
-    Redirect::to(&format!("{path}?{q}")).into_response()
+/// Back to `path` (after a POST), saying `message` there once.
+pub fn back(app: &App, sess: &Sess, path: &str, ok: bool, message: &str) -> Response {
+    app.sessions.set_flash(&sess.id, ok, message);
+    Redirect::to(path).into_response()
 }
 
 /// A row value as form text.
@@ -238,10 +236,6 @@ pub struct ListQuery {
     /// Show the cluster's internal objects too (hidden by default, as upstream).
     #[serde(default)]
     internal: Option<String>,
-    #[serde(default)]
-    done: Option<String>,
-    #[serde(default)]
-    error: Option<String>,
 }
 
 fn row_view(kind: &Kind, row: &Value) -> Value {
@@ -316,7 +310,7 @@ async fn render_list(
             "title": kind.title, "kind": kind_view(kind), "rows": shown, "total": matching.len(),
             "all": rows.len(), "q": q.q, "page": current, "pages": pages,
             "hidden": hidden, "internal": with_internal,
-            "done": q.done, "error": q.error.clone().or(list_error),
+            "error": list_error,
             "form": form_fields(kind, true, &form.values, &form.errors, &opts),
             "form_error": form.top, "services": opts.services,
         }),
@@ -389,8 +383,10 @@ pub async fn create(
     };
     match app.backend.call(service, Value::Object(input)).await {
         Ok(_) => back(
+            &app,
+            &sess,
             &format!("/k/{}", kind.slug),
-            "done",
+            true,
             &format!(
                 "Created {} `{}`.",
                 kind.singular,
@@ -536,8 +532,10 @@ pub async fn edit(
     }
     match app.backend.call(service, Value::Object(input)).await {
         Ok(_) => back(
+            &app,
+            &sess,
             &format!("/k/{}", kind.slug),
-            "done",
+            true,
             &format!(
                 "Saved {} `{}`.",
                 kind.singular,
@@ -574,15 +572,27 @@ pub async fn delete(
     };
     let path = format!("/k/{}", kind.slug);
     let Some(service) = kind.delete else {
-        return back(&path, "error", "This kind cannot be deleted here.");
+        return back(
+            &app,
+            &sess,
+            &path,
+            false,
+            "This kind cannot be deleted here.",
+        );
     };
     match app
         .backend
         .call(service, json!({"id": id_value(&id)}))
         .await
     {
-        Ok(_) => back(&path, "done", &format!("Deleted {} {id}.", kind.singular)),
-        Err(e) => back(&path, "error", &e.message()),
+        Ok(_) => back(
+            &app,
+            &sess,
+            &path,
+            true,
+            &format!("Deleted {} {id}.", kind.singular),
+        ),
+        Err(e) => back(&app, &sess, &path, false, &e.message()),
     }
 }
 
@@ -597,15 +607,17 @@ pub async fn password(
     };
     let path = format!("/k/{}", kind.slug);
     let Some(service) = kind.password else {
-        return back(&path, "error", "This kind has no password.");
+        return back(&app, &sess, &path, false, "This kind has no password.");
     };
     let form = to_map(form);
     let p1 = form.get("password1").cloned().unwrap_or_default();
     let p2 = form.get("password2").cloned().unwrap_or_default();
     if p1 != p2 {
         return back(
+            &app,
+            &sess,
             &format!("{path}/{id}"),
-            "error",
+            false,
             "The two passwords differ.",
         );
     }
@@ -614,8 +626,8 @@ pub async fn password(
         input["id"] = id_value(&id);
     }
     match app.backend.call(service, input).await {
-        Ok(_) => back(&path, "done", "Password changed."),
-        Err(e) => back(&format!("{path}/{id}"), "error", &e.message()),
+        Ok(_) => back(&app, &sess, &path, true, "Password changed."),
+        Err(e) => back(&app, &sess, &format!("{path}/{id}"), false, &e.message()),
     }
 }
 
@@ -648,8 +660,10 @@ pub async fn action(
     let path = format!("/k/{}", kind.slug);
     let Some(action) = kind.actions.iter().find(|a| a.name == name) else {
         return back(
+            &app,
+            &sess,
             &path,
-            "error",
+            false,
             &format!("There is no action `{name}` here."),
         );
     };
@@ -657,21 +671,31 @@ pub async fn action(
         Ok(Some(r)) => r,
         Ok(None) => {
             return back(
+                &app,
+                &sess,
                 &path,
-                "error",
+                false,
                 &format!("There is no {} with id {id}.", kind.singular),
             );
         }
-        Err(e) => return back(&path, "error", &e),
+        Err(e) => return back(&app, &sess, &path, false, &e),
     };
     let label = action.label_for.map_or(action.label, |l| l(&row));
     match app.backend.call(action.service, (action.input)(&row)).await {
         Ok(data) => back(
+            &app,
+            &sess,
             &path,
-            "done",
+            true,
             &format!("{} {}", text_of(row.get("name")), outcome(label, &data)),
         ),
-        Err(e) => back(&path, "error", &format!("{label}: {}", e.message())),
+        Err(e) => back(
+            &app,
+            &sess,
+            &path,
+            false,
+            &format!("{label}: {}", e.message()),
+        ),
     }
 }
 

@@ -115,6 +115,12 @@ pub fn page(
     map.insert("marker_color".into(), json!(app.cfg.main.marker_color));
     map.insert("marker_label".into(), json!(app.cfg.main.marker_label));
     if let Some(s) = sess {
+        if let Some((ok, message)) = app.sessions.take_flash(&s.id) {
+            map.insert(
+                if ok { "flash_ok" } else { "flash_bad" }.into(),
+                json!(message),
+            );
+        }
         map.insert("user".into(), json!(s.user));
         map.insert("csrf".into(), json!(s.csrf));
         map.insert("nav".into(), nav());

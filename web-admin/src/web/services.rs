@@ -48,10 +48,6 @@ pub struct ListQuery {
     page: Option<usize>,
     #[serde(default)]
     internal: Option<String>,
-    #[serde(default)]
-    done: Option<String>,
-    #[serde(default)]
-    error: Option<String>,
 }
 
 /// A horizontal bar chart of `(label, value)` as SVG data for the template.
@@ -122,17 +118,9 @@ pub async fn list(
         json!({
             "title": "Services", "services": shown, "total": matching.len(), "q": q.q,
             "internal": with_internal, "page": current, "pages": pages, "chart": bars(&top),
-            "done": q.done, "error": q.error.clone().or(list_error),
+            "error": list_error,
         }),
     )
-}
-
-#[derive(Deserialize, Default)]
-pub struct DetailQuery {
-    #[serde(default)]
-    done: Option<String>,
-    #[serde(default)]
-    error: Option<String>,
 }
 
 /// Everything the service's page shows besides the invoker's answer.
@@ -227,14 +215,13 @@ pub async fn detail(
     State(app): State<Shared>,
     Extension(sess): Extension<Sess>,
     Path(name): Path<String>,
-    Query(q): Query<DetailQuery>,
 ) -> Response {
     render_detail(
         &app,
         &sess,
         &name,
         StatusCode::OK,
-        json!({"done": q.done, "error": q.error, "payload": "", "data_format": "json"}),
+        json!({"payload": "", "data_format": "json"}),
     )
     .await
 }
@@ -306,7 +293,7 @@ pub struct EditForm {
 
 pub async fn edit(
     State(app): State<Shared>,
-    Extension(_sess): Extension<Sess>,
+    Extension(sess): Extension<Sess>,
     Path(name): Path<String>,
     Form(form): Form<EditForm>,
 ) -> Response {
@@ -320,7 +307,7 @@ pub async fn edit(
         .await
     {
         Ok(s) => s.get("id").cloned().unwrap_or(Value::Null),
-        Err(e) => return back(&path, "error", &e.message()),
+        Err(e) => return back(&app, &sess, &path, false, &e.message()),
     };
     let mut input = json!({"id": id, "is_active": form.is_active.is_some()});
     let t = form.slow_threshold.trim();
@@ -329,23 +316,25 @@ pub async fn edit(
             Ok(n) => input["slow_threshold"] = Value::from(n),
             Err(_) => {
                 return back(
+                    &app,
+                    &sess,
                     &path,
-                    "error",
+                    false,
                     &format!("The slow threshold must be whole milliseconds, not `{t}`."),
                 );
             }
         }
     }
     match app.backend.call("zato.service.edit", input).await {
-        Ok(_) => back(&path, "done", "Saved."),
-        Err(e) => back(&path, "error", &e.message()),
+        Ok(_) => back(&app, &sess, &path, true, "Saved."),
+        Err(e) => back(&app, &sess, &path, false, &e.message()),
     }
 }
 
 /// A `.py` file from the upload form, deployed on every server.
 pub async fn upload(
     State(app): State<Shared>,
-    Extension(_sess): Extension<Sess>,
+    Extension(sess): Extension<Sess>,
     mut multipart: Multipart,
 ) -> Response {
     let mut file: Option<(String, Vec<u8>)> = None;
@@ -356,7 +345,13 @@ pub async fn upload(
                 match field.bytes().await {
                     Ok(b) => file = Some((name, b.to_vec())),
                     Err(e) => {
-                        return back("/services", "error", &format!("The upload broke off: {e}"));
+                        return back(
+                            &app,
+                            &sess,
+                            "/services",
+                            false,
+                            &format!("The upload broke off: {e}"),
+                        );
                     }
                 }
             }
@@ -364,22 +359,32 @@ pub async fn upload(
             Ok(None) => break,
             Err(e) => {
                 return back(
+                    &app,
+                    &sess,
                     "/services",
-                    "error",
+                    false,
                     &format!("The upload is not a valid form: {e}"),
                 );
             }
         }
     }
     let Some((name, bytes)) = file.filter(|(n, b)| !n.is_empty() && !b.is_empty()) else {
-        return back("/services", "error", "Choose a .py file to upload.");
+        return back(
+            &app,
+            &sess,
+            "/services",
+            false,
+            "Choose a .py file to upload.",
+        );
     };
     // Only the file's own name, never a path the browser sent.
     let name = name.rsplit(['/', '\\']).next().unwrap_or("").to_string();
     if !name.ends_with(".py") {
         return back(
+            &app,
+            &sess,
             "/services",
-            "error",
+            false,
             &format!("`{name}` is not a Python file (.py)."),
         );
     }
@@ -399,8 +404,10 @@ pub async fn upload(
                 })
                 .unwrap_or_default();
             back(
+                &app,
+                &sess,
                 "/services",
-                "done",
+                true,
                 &format!(
                     "Deployed {name}: {}.",
                     if deployed.is_empty() {
@@ -412,8 +419,10 @@ pub async fn upload(
             )
         }
         Err(e) => back(
+            &app,
+            &sess,
             "/services",
-            "error",
+            false,
             &format!("{name} was not deployed: {}", e.message()),
         ),
     }
