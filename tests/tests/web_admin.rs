@@ -161,7 +161,8 @@ async fn log_in_throttle_log_out_expiry_and_csrf() {
     assert!(b.url().await.ends_with("/services"), "{}", b.url().await);
     assert!(b.shows("web admin").await || b.shows("Services").await);
     // Messages come from the session, never from the URL: a crafted link shows nothing.
-    b.goto(&wa.url("/k/basic-auth?done=Your+password+expired&error=Call+us")).await;
+    b.goto(&wa.url("/k/basic-auth?done=Your+password+expired&error=Call+us"))
+        .await;
     assert!(!b.shows("Your password expired").await && !b.shows("Call us").await);
     // The colour marker is on the page.
     b.find(".marker").await;
@@ -710,6 +711,24 @@ async fn pages_run_the_cluster() {
             .is_err(),
         "an import with problems can be applied"
     );
+
+    // At 200% zoom (half the window in CSS pixels) the menu moves above the page, which
+    // needs no sideways scrolling.
+    b.client
+        .set_window_size(683, 900)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    b.goto(&wa.url("/k/channel-rest")).await;
+    let fits = b
+        .client
+        .execute(
+            "return document.documentElement.scrollWidth <= window.innerWidth + 1;",
+            vec![],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    b.screenshot("channels-rest-zoom-200").await;
+    assert_eq!(fits, json!(true), "the page scrolls sideways at 200% zoom");
 
     b.close().await;
     drop(wa);
