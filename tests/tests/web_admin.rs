@@ -280,6 +280,19 @@ async fn flash(b: &Browser) -> String {
     b.text(".flash").await
 }
 
+/// Uploads `code` as the file `path` from the services page; the message it got.
+async fn upload(b: &Browser, wa: &WebAdmin, path: &std::path::Path, code: &str) -> String {
+    std::fs::write(path, code).unwrap_or_else(|e| panic!("{e}"));
+    b.goto(&wa.url("/services")).await;
+    b.find("#upload-file")
+        .await
+        .send_keys(&path.to_string_lossy())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    b.click("#upload-form button").await;
+    flash(b).await
+}
+
 /// Clicks a button that asks for confirmation, confirms, and waits for the next page.
 async fn click_confirmed(b: &Browser, css: &str) {
     b.mark_page().await;
@@ -314,16 +327,7 @@ async fn pages_run_the_cluster() {
 
     // Upload a service file: deployed on every server, invoked from the invoker.
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let file = dir.path().join("web_hello.py");
-    std::fs::write(&file, SERVICE).unwrap_or_else(|e| panic!("{e}"));
-    b.goto(&wa.url("/services")).await;
-    b.find("#upload-file")
-        .await
-        .send_keys(&file.to_string_lossy())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    b.click("#upload-form button").await;
-    let msg = flash(&b).await;
+    let msg = upload(&b, &wa, &dir.path().join("web_hello.py"), SERVICE).await;
     assert!(
         msg.contains("Deployed web_hello.py") && msg.contains("web.hello"),
         "{msg}"
@@ -358,16 +362,7 @@ async fn pages_run_the_cluster() {
     assert!(b.text("#invoke-error").await.contains("not JSON"));
 
     // A broken file: its error is shown and nothing is deployed.
-    let broken = dir.path().join("broken.py");
-    std::fs::write(&broken, BROKEN).unwrap_or_else(|e| panic!("{e}"));
-    b.goto(&wa.url("/services")).await;
-    b.find("#upload-file")
-        .await
-        .send_keys(&broken.to_string_lossy())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    b.click("#upload-form button").await;
-    let msg = flash(&b).await;
+    let msg = upload(&b, &wa, &dir.path().join("broken.py"), BROKEN).await;
     assert!(
         msg.contains("broken.py was not deployed") && msg.contains("SyntaxError"),
         "{msg}"

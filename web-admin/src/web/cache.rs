@@ -6,8 +6,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::crud::back;
-use super::render::{page, problem};
+use super::render::{back, page, problem};
 use super::{Sess, Shared};
 
 #[derive(Deserialize, Default)]

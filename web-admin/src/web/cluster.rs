@@ -9,8 +9,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::crud::back;
-use super::render::page;
+use super::render::{back, page};
 use super::{App, Sess, Shared};
 
 /// How long a server may take to say what it is before it is shown as not answering.

@@ -7,11 +7,11 @@ use std::collections::HashMap;
 use axum::Extension;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use serde_json::{Map, Value, json};
 
 use super::kinds::{self, Kind, Ty};
-use super::render::{page, problem};
+use super::render::{back, page, problem};
 use super::{App, Sess, Shared};
 
 pub const PAGE_SIZE: usize = 100;
@@ -28,18 +28,22 @@ fn missing(app: &App, sess: &Sess, slug: &str) -> Response {
     )
 }
 
+fn not_allowed(app: &App, sess: &Sess, what: &str) -> Response {
+    problem(
+        app,
+        Some(sess),
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Not allowed",
+        &format!("This kind cannot be {what} here."),
+    )
+}
+
 /// A form as it is shown again: the values given, the problems per field, one above it.
 #[derive(Default)]
 struct FormState {
     values: HashMap<String, String>,
     errors: HashMap<String, String>,
     top: Option<String>,
-}
-
-/// Back to `path` (after a POST), saying `message` there once.
-pub fn back(app: &App, sess: &Sess, path: &str, ok: bool, message: &str) -> Response {
-    app.sessions.set_flash(&sess.id, ok, message);
-    Redirect::to(path).into_response()
 }
 
 /// A row value as form text.
@@ -352,13 +356,7 @@ pub async fn create(
         return missing(&app, &sess, &slug);
     };
     let Some(service) = kind.create else {
-        return problem(
-            &app,
-            Some(&sess),
-            StatusCode::METHOD_NOT_ALLOWED,
-            "Not allowed",
-            "This kind cannot be created here.",
-        );
+        return not_allowed(&app, &sess, "created");
     };
     let values = to_map(form);
     let q = ListQuery::default();
@@ -499,13 +497,7 @@ pub async fn edit(
         return missing(&app, &sess, &slug);
     };
     let Some(service) = kind.edit else {
-        return problem(
-            &app,
-            Some(&sess),
-            StatusCode::METHOD_NOT_ALLOWED,
-            "Not allowed",
-            "This kind cannot be edited here.",
-        );
+        return not_allowed(&app, &sess, "edited");
     };
     let values = to_map(form);
     let mut input = match input_of(kind, &values, false) {

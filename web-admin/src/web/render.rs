@@ -2,7 +2,7 @@
 //! assets, all served by the binary: the web admin works with no internet.
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde_json::{Map, Value, json};
 
 use super::{App, Sess, Shared};
@@ -140,6 +140,12 @@ pub fn page(
                 .into_response()
         }
     }
+}
+
+/// Back to `path` (after a POST), saying `message` there once.
+pub fn back(app: &App, sess: &Sess, path: &str, ok: bool, message: &str) -> Response {
+    app.sessions.set_flash(&sess.id, ok, message);
+    Redirect::to(path).into_response()
 }
 
 /// A page saying what went wrong.

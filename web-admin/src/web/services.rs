@@ -12,8 +12,8 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::crud::{PAGE_SIZE, back};
-use super::render::{page, problem};
+use super::crud::PAGE_SIZE;
+use super::render::{back, page, problem};
 use super::{App, Sess, Shared};
 
 fn utc(t: chrono::NaiveDateTime) -> String {
