@@ -509,6 +509,7 @@ async fn worker_processes_share_the_port() {
         .await
         .unwrap();
     let pids = std::sync::Mutex::new(HashSet::new());
+    let calls = std::sync::atomic::AtomicU64::new(0);
     let got = eventually(Duration::from_secs(10), || async {
         // A fresh connection each time, so the kernel spreads them over the workers.
         let r = zato_common::http::local_client()
@@ -517,6 +518,7 @@ async fn worker_processes_share_the_port() {
             .await
             .ok()?;
         if r.status() == 200 {
+            calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let v: Value = r.json().await.ok()?;
             assert_eq!(v["server"], "server1");
             pids.lock().unwrap().insert(v["pid"].as_i64()?);
@@ -525,6 +527,29 @@ async fn worker_processes_share_the_port() {
     })
     .await;
     assert!(got.is_some(), "only saw worker pids {pids:?}\n{}", s.log());
+    // Whichever worker a scrape lands on, /zato/metrics counts both workers' calls.
+    let calls = calls.load(std::sync::atomic::Ordering::Relaxed) as f64;
+    let url = format!("{}/zato/metrics", s.address());
+    let whole = |scrape: &prometheus_parse::Scrape| {
+        let counted = zato_tests::metric(
+            scrape,
+            "zato_service_calls_total",
+            &[("service", "test.whoami"), ("channel", "whoami")],
+        );
+        let parts = zato_tests::metric(scrape, "zato_metrics_workers_answered", &[]);
+        (counted, parts)
+    };
+    let first = eventually(Duration::from_secs(5), || async {
+        let (_, scrape) = zato_tests::scrape(&url).await;
+        (whole(&scrape) == (calls, 2.0)).then_some(())
+    })
+    .await;
+    let (_, last) = zato_tests::scrape(&url).await;
+    assert!(first.is_some(), "{:?} of {calls} calls", whole(&last));
+    for _ in 0..6 {
+        let (_, scrape) = zato_tests::scrape(&url).await;
+        assert_eq!(whole(&scrape), (calls, 2.0));
+    }
     c.finish().await;
 }
 

@@ -244,6 +244,10 @@ pub async fn run(dir: &Path, worker_index: u32) -> Result<(), StartError> {
         ))));
 
     let listener = listen(&bind, reuse_port)?;
+    // Workers share the port, so each gives its metrics to the others on a port of its own.
+    if reuse_port && let Err(e) = channels::http::metrics::serve_part(state.clone()).await {
+        tracing::warn!("metrics: the other workers cannot read this one's counts: {e}");
+    }
     if worker_index == 0 {
         let (host, port) = bind.rsplit_once(':').unwrap_or((&bind, "0"));
         let host_name = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());

@@ -2,6 +2,7 @@
 //! 0.0.4): calls, errors and latency per service and channel, counted by the statistics
 //! observer into its per-thread shards ([`Counts`]) and summed at the scrape, plus gauges read
 //! when scraped (async requests, the Python lanes, deployments).
+use std::borrow::Cow;
 use std::time::Duration;
 
 use prometheus::proto::{Bucket, Counter, Histogram, LabelPair, Metric, MetricFamily, MetricType};
@@ -14,13 +15,14 @@ const BUCKETS: [f64; 16] = [
 ];
 
 /// One service-and-channel's calls, errors by kind and latency histogram.
-#[derive(Debug, Default, Clone, PartialEq)]
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Counts {
     pub calls: u64,
     pub sum_seconds: f64,
     /// Calls per bucket of [`BUCKETS`] (not cumulative); the last one is above them all.
     pub buckets: [u64; BUCKETS.len() + 1],
-    pub errors: Vec<(&'static str, u64)>,
+    /// Borrowed when counted here, owned when read from another worker's part.
+    pub errors: Vec<(Cow<'static, str>, u64)>,
 }
 
 impl Counts {
@@ -33,7 +35,7 @@ impl Counts {
         if let Some(kind) = error {
             match self.errors.iter_mut().find(|(k, _)| *k == kind) {
                 Some((_, n)) => *n += 1,
-                None => self.errors.push((kind, 1)),
+                None => self.errors.push((Cow::Borrowed(kind), 1)),
             }
         }
     }
@@ -47,7 +49,7 @@ impl Counts {
         for (kind, n) in &other.errors {
             match self.errors.iter_mut().find(|(k, _)| k == kind) {
                 Some((_, have)) => *have += n,
-                None => self.errors.push((kind, *n)),
+                None => self.errors.push((kind.clone(), *n)),
             }
         }
     }
@@ -141,7 +143,7 @@ fn service_families(counts: &[((String, String), Counts)]) -> Vec<MetricFamily> 
 }
 
 /// What `/zato/metrics` reads at each scrape, besides the counters.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct Gauges {
     pub async_held: i64,
     pub async_stored: i64,
@@ -153,6 +155,37 @@ pub struct Gauges {
     pub services_deployed: i64,
     pub uptime_seconds: i64,
     pub events_pushed: i64,
+    /// Worker processes whose part the scrape holds.
+    pub workers_answered: i64,
+}
+
+impl Gauges {
+    /// Another worker's gauges into these: what each process holds adds up; what is the
+    /// cluster's (stored requests) or every process's alike (services deployed) is taken once;
+    /// the server is up as long as its oldest worker; events are pushed only if to every one.
+    pub fn merge(&mut self, o: &Gauges) {
+        self.async_held += o.async_held;
+        self.async_stored = self.async_stored.max(o.async_stored);
+        self.python_threads += o.python_threads;
+        self.python_waiting_io += o.python_waiting_io;
+        self.python_stuck += o.python_stuck;
+        self.python_queued += o.python_queued;
+        self.python_inline_services = self.python_inline_services.max(o.python_inline_services);
+        self.services_deployed = self.services_deployed.max(o.services_deployed);
+        self.uptime_seconds = self.uptime_seconds.max(o.uptime_seconds);
+        self.events_pushed = self.events_pushed.min(o.events_pushed);
+        self.workers_answered += o.workers_answered;
+    }
+}
+
+/// What one worker process of a server counted: the scrape of a server with several workers
+/// sums every worker's part.
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Part {
+    pub counts: Vec<(String, String, Counts)>,
+    pub gauges: Gauges,
+    pub deploys: u64,
+    pub deploy_failures: u64,
 }
 
 /// How a gauge is read from the scrape's [`Gauges`].
@@ -182,7 +215,12 @@ impl Metrics {
             "zato_deploy_failures_total",
             "Hot deployments refused by this process",
         );
-        let gauge_defs: [(&str, &str, Read); 10] = [
+        let gauge_defs: [(&str, &str, Read); 11] = [
+            (
+                "zato_metrics_workers_answered",
+                "Worker processes of this server whose counts this scrape sums",
+                |g| g.workers_answered,
+            ),
             (
                 "zato_cluster_events_pushed",
                 "1 when other servers' events wake this process at once (PostgreSQL LISTEN/NOTIFY), 0 when it polls",
@@ -266,6 +304,40 @@ impl Metrics {
         }
     }
 
+    /// This process's part: its counters and `gauges` read now.
+    pub fn part(&self, counts: Vec<((String, String), Counts)>, gauges: Gauges) -> Part {
+        Part {
+            counts: counts.into_iter().map(|((s, c), n)| (s, c, n)).collect(),
+            gauges,
+            deploys: self.deploys.get(),
+            deploy_failures: self.deploy_failures.get(),
+        }
+    }
+
+    /// The text format of several workers' parts summed, as one server.
+    pub fn render_parts(parts: &[Part]) -> String {
+        let mut counts: std::collections::BTreeMap<(String, String), Counts> =
+            std::collections::BTreeMap::new();
+        let mut gauges: Option<Gauges> = None;
+        let sum = Metrics::new();
+        for p in parts {
+            for (service, channel, c) in &p.counts {
+                counts
+                    .entry((service.clone(), channel.clone()))
+                    .or_default()
+                    .merge(c);
+            }
+            match &mut gauges {
+                Some(g) => g.merge(&p.gauges),
+                None => gauges = Some(p.gauges),
+            }
+            sum.deploys.inc_by(p.deploys);
+            sum.deploy_failures.inc_by(p.deploy_failures);
+        }
+        sum.set(&gauges.unwrap_or_default());
+        sum.render(&counts.into_iter().collect::<Vec<_>>())
+    }
+
     /// The text format of the gauges and counters here and of the observer's `counts`.
     pub fn render(&self, counts: &[((String, String), Counts)]) -> String {
         let mut families = self.registry.gather();
@@ -286,3 +358,45 @@ impl Metrics {
 
 /// The content type of [`Metrics::render`]'s text.
 pub const CONTENT_TYPE: &str = prometheus::TEXT_FORMAT;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_of_workers_sum_as_one_server() {
+        let mut a = Counts::default();
+        a.observe(Duration::from_millis(2), None);
+        a.observe(Duration::from_millis(3), Some("raised"));
+        let mut b = Counts::default();
+        b.observe(Duration::from_millis(2), Some("raised"));
+        let key = || ("svc".to_string(), "ch".to_string());
+        let part = |c: Counts, threads: i64, stored: i64, deploys: u64| Part {
+            counts: vec![(key().0, key().1, c)],
+            gauges: Gauges {
+                python_threads: threads,
+                async_stored: stored,
+                services_deployed: 5,
+                events_pushed: 1,
+                workers_answered: 1,
+                ..Gauges::default()
+            },
+            deploys,
+            deploy_failures: 0,
+        };
+        // A part travels between workers as JSON.
+        let b = serde_json::from_slice(&serde_json::to_vec(&part(b, 3, 7, 1)).unwrap()).unwrap();
+        let text = Metrics::render_parts(&[part(a, 4, 7, 2), b]);
+        for line in [
+            "zato_service_calls_total{channel=\"ch\",service=\"svc\"} 3",
+            "zato_service_errors_total{channel=\"ch\",kind=\"raised\",service=\"svc\"} 2",
+            "zato_python_threads 7",
+            "zato_async_requests_stored 7",
+            "zato_services_deployed 5",
+            "zato_metrics_workers_answered 2",
+            "zato_deploys_total 3",
+        ] {
+            assert!(text.contains(line), "`{line}` not in:\n{text}");
+        }
+    }
+}
