@@ -264,6 +264,21 @@ async fn log_in_throttle_log_out_expiry_and_csrf() {
     assert!(b.shows("Wrong user name or password").await);
     b.log_in(&wa, "admin", "a-new-password-1").await;
     assert!(b.url().await.ends_with("/cluster"), "{}", b.url().await);
+    // Changing it again ends the sessions opened with the old one, at their next request.
+    zato_tests::cli::ok(&[
+        "update",
+        "password",
+        &wa.dir.to_string_lossy(),
+        "admin",
+        "--password",
+        "a-new-password-2",
+    ]);
+    b.goto(&wa.url("/services")).await;
+    assert!(
+        b.url().await.contains("/login?next="),
+        "a session outlived its password: {}",
+        b.url().await
+    );
     b.close().await;
     assert!(
         wa.log().contains("failed log-in for `admin`"),

@@ -26,6 +26,9 @@ pub enum Stage {
 #[derive(Debug, Clone)]
 pub struct Session {
     pub user: String,
+    /// The password hash the user logged in with: a session whose user's password has
+    /// changed since (or who is gone) is over.
+    pub credential: String,
     pub csrf: String,
     pub stage: Stage,
     /// What the last action said (ok, message), shown once on the next page: kept here
@@ -63,12 +66,13 @@ impl Sessions {
         now.duration_since(s.last_seen) < idle && now.duration_since(s.created) < self.max_age
     }
 
-    /// A new session for `user`; its token.
-    pub fn create(&self, user: &str, stage: Stage) -> Result<String, UsersError> {
+    /// A new session for `user`, who logged in with the password hash `credential`; its token.
+    pub fn create(&self, user: &str, credential: &str, stage: Stage) -> Result<String, UsersError> {
         let id = token()?;
         let now = Instant::now();
         let session = Session {
             user: user.to_string(),
+            credential: credential.to_string(),
             csrf: token()?,
             stage,
             flash: None,
@@ -164,14 +168,14 @@ mod tests {
     #[test]
     fn sessions_expire_and_are_revoked() {
         let s = Sessions::new(Duration::from_millis(50), Duration::from_secs(60));
-        let id = s.create("admin", Stage::Full).unwrap();
+        let id = s.create("admin", "h", Stage::Full).unwrap();
         assert_eq!(s.touch(&id).unwrap().user, "admin");
         std::thread::sleep(Duration::from_millis(80));
         assert!(s.touch(&id).is_none());
-        let id = s.create("admin", Stage::Full).unwrap();
+        let id = s.create("admin", "h", Stage::Full).unwrap();
         s.revoke(&id);
         assert!(s.touch(&id).is_none());
-        let id = s.create("admin", Stage::NeedsCode).unwrap();
+        let id = s.create("admin", "h", Stage::NeedsCode).unwrap();
         let full = s.promote(&id).unwrap().unwrap();
         assert!(s.touch(&id).is_none());
         assert_eq!(s.touch(&full).unwrap().stage, Stage::Full);

@@ -2,6 +2,7 @@
 //! argon2id password hash (PHC string) and, when the second factor is on, a TOTP key.
 //! Read at every log-in, so `zato update password` takes effect without a restart.
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -71,6 +72,43 @@ pub fn load(dir: &Path) -> Result<BTreeMap<String, User>, UsersError> {
         detail: e.to_string(),
     })?;
     Ok(file.users)
+}
+
+/// Every user by name.
+pub type Users = Arc<BTreeMap<String, User>>;
+
+/// The users, read again only when `users.conf` changed: every request checks that its
+/// session's user still exists with the password it logged in with.
+pub struct Cache {
+    dir: PathBuf,
+    /// The file's modification time when read, and what it held.
+    held: std::sync::Mutex<Option<(Option<std::time::SystemTime>, Users)>>,
+}
+
+impl Cache {
+    pub fn new(dir: &Path) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+            held: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The users as the file holds them now.
+    pub fn current(&self) -> Result<Users, UsersError> {
+        let modified = std::fs::metadata(path(&self.dir))
+            .and_then(|m| m.modified())
+            .ok();
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((when, users)) = held.as_ref()
+            && *when == modified
+            && modified.is_some()
+        {
+            return Ok(users.clone());
+        }
+        let users = Arc::new(load(&self.dir)?);
+        *held = Some((modified, users.clone()));
+        Ok(users)
+    }
 }
 
 pub fn valid_name(name: &str) -> bool {
@@ -208,7 +246,11 @@ mod tests {
         let users = load(dir.path()).unwrap();
         assert!(verify(&users["admin"].password, "first-password"));
         assert!(!verify(&users["admin"].password, "second-password"));
+        let cache = Cache::new(dir.path());
+        let before = cache.current().unwrap()["admin"].password.clone();
         set_password(dir.path(), "admin", "changed-password", false).unwrap();
+        // The cache sees the new file.
+        assert_ne!(cache.current().unwrap()["admin"].password, before);
         let users = load(dir.path()).unwrap();
         assert!(verify(&users["admin"].password, "changed-password"));
         assert!(verify(&users["ops"].password, "second-password"));

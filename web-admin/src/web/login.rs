@@ -122,7 +122,7 @@ pub async fn submit(
             Some(&msg),
         );
     }
-    let users = match crate::users::load(&app.cfg.dir) {
+    let users = match app.users.current() {
         Ok(u) => u,
         Err(e) => {
             tracing::error!("cannot read the users: {e}");
@@ -163,7 +163,7 @@ pub async fn submit(
     } else {
         Stage::NeedsCode
     };
-    let id = match app.sessions.create(&user, stage) {
+    let id = match app.sessions.create(&user, &record.password, stage) {
         Ok(id) => id,
         Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     };
@@ -216,7 +216,9 @@ pub async fn code_submit(
     Form(form): Form<CodeForm>,
 ) -> Response {
     let next = safe_next(&form.next).to_string();
-    let key = crate::users::load(&app.cfg.dir)
+    let key = app
+        .users
+        .current()
         .ok()
         .and_then(|u| u.get(&sess.user).map(|r| r.totp_key.clone()))
         .unwrap_or_default();

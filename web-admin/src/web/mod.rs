@@ -36,6 +36,7 @@ pub const MAX_BODY: usize = 16 * 1024 * 1024;
 
 pub struct App {
     pub cfg: WebAdminConfig,
+    pub users: crate::users::Cache,
     pub sessions: Sessions,
     pub throttle: Throttle,
     pub backend: Backend,
@@ -49,6 +50,7 @@ pub type Shared = Arc<App>;
 impl App {
     pub fn new(cfg: WebAdminConfig, backend: Backend, tls: bool) -> Result<Self, minijinja::Error> {
         Ok(Self {
+            users: crate::users::Cache::new(&cfg.dir),
             sessions: Sessions::new(
                 Duration::from_secs(cfg.session.idle_seconds),
                 Duration::from_secs(cfg.session.max_seconds),
@@ -249,7 +251,19 @@ async fn checked(app: &Shared, req: Request, next: Next) -> Response {
         return next.run(req).await;
     }
     let session: Option<(String, Session)> = cookie_value(req.headers(), SESSION_COOKIE)
-        .and_then(|id| Some((id.to_string(), app.sessions.touch(id)?)));
+        .and_then(|id| Some((id.to_string(), app.sessions.touch(id)?)))
+        .filter(|(id, s)| {
+            // The user is still there with the password they logged in with.
+            let valid = app.users.current().is_ok_and(|users| {
+                users
+                    .get(&s.user)
+                    .is_some_and(|u| u.password == s.credential)
+            });
+            if !valid {
+                app.sessions.revoke(id);
+            }
+            valid
+        });
     let allowed = match &session {
         Some((_, s)) if s.stage == Stage::Full => true,
         Some((_, s)) => s.stage == Stage::NeedsCode && path == "/login/code",
