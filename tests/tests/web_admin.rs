@@ -526,6 +526,11 @@ async fn pages_run_the_cluster() {
         "{}",
         b.source().await
     );
+    assert!(
+        b.text("#rows").await.contains("every 1h"),
+        "{}",
+        b.text("#rows").await
+    );
     b.click("#rows button[data-action=execute]").await;
     assert!(
         flash(&b).await.contains("Execute now: OK"),

@@ -248,7 +248,11 @@ fn row_view(kind: &Kind, row: &Value) -> Value {
         .columns
         .iter()
         .map(|(key, _)| {
-            let v = row.get(*key).cloned().unwrap_or(Value::Null);
+            let v = kind
+                .derived
+                .and_then(|d| d(key, row))
+                .or_else(|| row.get(*key).cloned())
+                .unwrap_or(Value::Null);
             let link = (*key == "service_name" && v.is_string())
                 .then(|| format!("/services/{}", v.as_str().unwrap_or_default()));
             json!({"key": key, "value": v, "link": link})

@@ -147,6 +147,8 @@ pub struct Kind {
     pub actions: &'static [Action],
     /// A page of the row's own, `{id}` replaced (a cache's entries).
     pub row_link: Option<&'static str>,
+    /// Columns made from the row rather than read from it: (column key, row) → its value.
+    pub derived: Option<fn(&str, &Value) -> Option<Value>>,
 }
 
 fn nothing() -> Value {
@@ -169,7 +171,46 @@ const BASE: Kind = Kind {
     password: None,
     actions: &[],
     row_link: None,
+    derived: None,
 };
+
+/// A job's schedule in a few words: `every 1h 30m`, the cron definition, or `once`.
+fn job_schedule(key: &str, row: &Value) -> Option<Value> {
+    if key != "schedule" {
+        return None;
+    }
+    let text = match row.get("job_type").and_then(Value::as_str) {
+        Some("one_time") => "once".to_string(),
+        Some("cron_style") => row
+            .get("cron_definition")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+        _ => {
+            let parts: Vec<String> = [
+                ("weeks", "w"),
+                ("days", "d"),
+                ("hours", "h"),
+                ("minutes", "m"),
+                ("seconds", "s"),
+            ]
+            .iter()
+            .filter_map(|(k, unit)| {
+                let n = row.get(*k).and_then(Value::as_i64).filter(|n| *n > 0)?;
+                Some(format!("{n}{unit}"))
+            })
+            .collect();
+            let repeats = row
+                .get("repeats")
+                .and_then(Value::as_i64)
+                .filter(|n| *n > 0)
+                .map(|n| format!(", {n} times"))
+                .unwrap_or_default();
+            format!("every {}{repeats}", parts.join(" "))
+        }
+    };
+    Some(Value::String(text))
+}
 
 const DATA_FORMATS: &[&str] = &["", "json", "xml", "csv", "dict"];
 const METHODS: &[&str] = &[
@@ -687,10 +728,7 @@ pub static KINDS: &[Kind] = &[
             ("job_type", "Type"),
             ("service_name", "Service"),
             ("start_date", "Start (UTC)"),
-            ("seconds", "Seconds"),
-            ("minutes", "Minutes"),
-            ("cron_definition", "Cron"),
-            ("repeats", "Repeats"),
+            ("schedule", "Schedule"),
         ],
         fields: &[
             req("name", "Name", Ty::Text),
@@ -723,6 +761,7 @@ pub static KINDS: &[Kind] = &[
         create: Some("zato.scheduler.job.create"),
         edit: Some("zato.scheduler.job.edit"),
         delete: Some("zato.scheduler.job.delete"),
+        derived: Some(job_schedule),
         actions: &[
             Action {
                 name: "execute",
@@ -750,6 +789,25 @@ pub fn find(slug: &str) -> Option<&'static Kind> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn job_schedules_in_words() {
+        let s = |row: Value| job_schedule("schedule", &row).unwrap();
+        assert_eq!(
+            s(json!({"job_type": "interval_based", "hours": 1, "minutes": 30, "seconds": 0})),
+            "every 1h 30m"
+        );
+        assert_eq!(
+            s(json!({"job_type": "interval_based", "seconds": 5, "repeats": 3})),
+            "every 5s, 3 times"
+        );
+        assert_eq!(
+            s(json!({"job_type": "cron_style", "cron_definition": "*/5 * * * *"})),
+            "*/5 * * * *"
+        );
+        assert_eq!(s(json!({"job_type": "one_time"})), "once");
+        assert!(job_schedule("name", &json!({})).is_none());
+    }
 
     #[test]
     fn slugs_unique_and_fields_sane() {
