@@ -39,6 +39,18 @@ impl BackendError {
     }
 }
 
+/// A reply's data, or the service's refusal as an error.
+fn refused_or_data(r: zato_common::admin::AdminResponse) -> Result<Value, BackendError> {
+    if r.ok {
+        Ok(r.data)
+    } else {
+        Err(BackendError::Refused {
+            details: r.details,
+            cid: r.cid,
+        })
+    }
+}
+
 pub struct Backend {
     admin: AdminClient,
     agent: Option<AgentClient>,
@@ -67,14 +79,7 @@ impl Backend {
 
     /// Invokes an admin service through the load balancer; its response, Null for none.
     pub async fn call(&self, service: &str, input: Value) -> Result<Value, BackendError> {
-        let r = self.admin.invoke(service, &input).await?;
-        if !r.ok {
-            return Err(BackendError::Refused {
-                details: r.details,
-                cid: r.cid,
-            });
-        }
-        Ok(r.data)
+        refused_or_data(self.admin.invoke(service, &input).await?)
     }
 
     /// As [`Backend::call`] for a list service: its rows (none when it answered nothing).
@@ -94,14 +99,7 @@ impl Backend {
         service: &str,
         input: Value,
     ) -> Result<Value, BackendError> {
-        let r = self.admin.at(address).invoke(service, &input).await?;
-        if !r.ok {
-            return Err(BackendError::Refused {
-                details: r.details,
-                cid: r.cid,
-            });
-        }
-        Ok(r.data)
+        refused_or_data(self.admin.at(address).invoke(service, &input).await?)
     }
 
     pub async fn agent(

@@ -5,7 +5,4 @@ pub mod jwt;
 pub mod throttle;
 pub mod wss;
 
-/// Compares secrets in time that does not depend on where they differ.
-pub fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
+pub use zato_common::crypto::same;

@@ -15,21 +15,16 @@ use super::{App, Sess, Shared};
 /// How long a server may take to say what it is before it is shown as not answering.
 const SERVER_INFO_WAIT: Duration = Duration::from_secs(2);
 
+/// Where the web admin reaches a server: its bind address, or the host it runs on when it
+/// binds every address.
 fn address_of(row: &Value) -> Option<String> {
     let bind_host = row.get("bind_host").and_then(Value::as_str).unwrap_or("");
     let host = match bind_host {
-        "" | "0.0.0.0" | "::" | "[::]" => row
-            .get("host")
-            .and_then(Value::as_str)
-            .unwrap_or("127.0.0.1"),
+        "" | "0.0.0.0" | "::" | "[::]" => row.get("host").and_then(Value::as_str).unwrap_or(""),
         h => h,
     };
     let port = row.get("bind_port").and_then(Value::as_i64)?;
-    Some(if host.contains(':') {
-        format!("http://[{host}]:{port}")
-    } else {
-        format!("http://{host}:{port}")
-    })
+    Some(zato_common::locate::bind_address(host, &port.to_string()))
 }
 
 /// The cluster's servers, each with what it answered about itself (or why not).
@@ -72,6 +67,8 @@ async fn render(app: &Shared, sess: &Sess) -> Response {
             serde_json::from_value::<zato_lb::config::LbConfig>(c)
                 .ok()
                 .map(|c| {
+                    // The web admin does not see the load balancer's directory: TLS files
+                    // are named as they lie in a quickstart cluster's.
                     zato_lb::haproxy::export(
                         &c,
                         None,

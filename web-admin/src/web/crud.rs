@@ -231,15 +231,32 @@ fn to_map(form: FormData) -> HashMap<String, String> {
     form.into_iter().collect()
 }
 
+/// A list page's search, page and whether internal objects are shown too (hidden by
+/// default, as upstream).
 #[derive(serde::Deserialize, Default)]
 pub struct ListQuery {
     #[serde(default)]
-    q: String,
+    pub q: String,
     #[serde(default)]
-    page: Option<usize>,
-    /// Show the cluster's internal objects too (hidden by default, as upstream).
+    pub page: Option<usize>,
     #[serde(default)]
-    internal: Option<String>,
+    pub internal: Option<String>,
+}
+
+impl ListQuery {
+    pub fn with_internal(&self) -> bool {
+        self.internal.as_deref().is_some_and(|v| !v.is_empty())
+    }
+
+    /// The asked-for page of `items` ([`PAGE_SIZE`] a page), its number and how many pages
+    /// there are (at least one).
+    pub fn page_of<'a, T>(&self, items: &'a [T]) -> (&'a [T], usize, usize) {
+        let pages = items.len().div_ceil(PAGE_SIZE).max(1);
+        let current = self.page.unwrap_or(1).clamp(1, pages);
+        let start = ((current - 1) * PAGE_SIZE).min(items.len());
+        let end = (start + PAGE_SIZE).min(items.len());
+        (&items[start..end], current, pages)
+    }
 }
 
 fn row_view(kind: &Kind, row: &Value) -> Value {
@@ -282,7 +299,7 @@ async fn render_list(
         Err(e) => (vec![], Some(e.message())),
     };
     let needle = q.q.to_lowercase();
-    let with_internal = q.internal.as_deref().is_some_and(|v| !v.is_empty());
+    let with_internal = q.with_internal();
     let internal = |r: &Value| r.get("is_internal").and_then(Value::as_bool) == Some(true);
     let hidden = if with_internal {
         0
@@ -300,14 +317,8 @@ async fn render_list(
                     .any(|(k, _)| text_of(r.get(*k)).to_lowercase().contains(&needle))
         })
         .collect();
-    let pages = matching.len().div_ceil(PAGE_SIZE).max(1);
-    let current = q.page.unwrap_or(1).clamp(1, pages);
-    let shown: Vec<Value> = matching
-        .iter()
-        .skip((current - 1) * PAGE_SIZE)
-        .take(PAGE_SIZE)
-        .map(|r| row_view(kind, r))
-        .collect();
+    let (on_page, current, pages) = q.page_of(&matching);
+    let shown: Vec<Value> = on_page.iter().map(|r| row_view(kind, r)).collect();
     let opts = options(app, kind).await;
     page(
         app,
@@ -350,6 +361,41 @@ pub async fn list(
     render_list(&app, &sess, kind, &q, StatusCode::OK, form).await
 }
 
+/// Checks the form and calls `service` with it (`id` for an edit); the values on success,
+/// else the form to show again with its problems next to their fields.
+async fn submit(
+    app: &App,
+    kind: &Kind,
+    service: &str,
+    values: HashMap<String, String>,
+    id: Option<&str>,
+) -> Result<HashMap<String, String>, FormState> {
+    let mut input = match input_of(kind, &values, id.is_none()) {
+        Ok(i) => i,
+        Err(errors) => {
+            return Err(FormState {
+                values,
+                errors,
+                top: None,
+            });
+        }
+    };
+    if let Some(id) = id.filter(|_| kind.edit_by_id) {
+        input.insert("id".into(), id_value(id));
+    }
+    match app.backend.call(service, Value::Object(input)).await {
+        Ok(_) => Ok(values),
+        Err(e) => {
+            let (errors, top) = place_error(kind, &e.message());
+            Err(FormState {
+                values,
+                errors,
+                top,
+            })
+        }
+    }
+}
+
 pub async fn create(
     State(app): State<Shared>,
     Extension(sess): Extension<Sess>,
@@ -362,29 +408,8 @@ pub async fn create(
     let Some(service) = kind.create else {
         return not_allowed(&app, &sess, "created");
     };
-    let values = to_map(form);
-    let q = ListQuery::default();
-    let input = match input_of(kind, &values, true) {
-        Ok(i) => i,
-        Err(errors) => {
-            let form = FormState {
-                values,
-                errors,
-                top: None,
-            };
-            return render_list(
-                &app,
-                &sess,
-                kind,
-                &q,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                form,
-            )
-            .await;
-        }
-    };
-    match app.backend.call(service, Value::Object(input)).await {
-        Ok(_) => back(
+    match submit(&app, kind, service, to_map(form), None).await {
+        Ok(values) => back(
             &app,
             &sess,
             &format!("/k/{}", kind.slug),
@@ -395,13 +420,8 @@ pub async fn create(
                 values.get("name").map_or("", String::as_str)
             ),
         ),
-        Err(e) => {
-            let (errors, top) = place_error(kind, &e.message());
-            let form = FormState {
-                values,
-                errors,
-                top,
-            };
+        Err(form) => {
+            let q = ListQuery::default();
             render_list(
                 &app,
                 &sess,
@@ -503,31 +523,8 @@ pub async fn edit(
     let Some(service) = kind.edit else {
         return not_allowed(&app, &sess, "edited");
     };
-    let values = to_map(form);
-    let mut input = match input_of(kind, &values, false) {
-        Ok(i) => i,
-        Err(errors) => {
-            let form = FormState {
-                values,
-                errors,
-                top: None,
-            };
-            return render_edit(
-                &app,
-                &sess,
-                kind,
-                &id,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Some(form),
-            )
-            .await;
-        }
-    };
-    if kind.edit_by_id {
-        input.insert("id".into(), id_value(&id));
-    }
-    match app.backend.call(service, Value::Object(input)).await {
-        Ok(_) => back(
+    match submit(&app, kind, service, to_map(form), Some(&id)).await {
+        Ok(values) => back(
             &app,
             &sess,
             &format!("/k/{}", kind.slug),
@@ -538,22 +535,9 @@ pub async fn edit(
                 values.get("name").map_or(id.as_str(), String::as_str)
             ),
         ),
-        Err(e) => {
-            let (errors, top) = place_error(kind, &e.message());
-            let form = FormState {
-                values,
-                errors,
-                top,
-            };
-            render_edit(
-                &app,
-                &sess,
-                kind,
-                &id,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Some(form),
-            )
-            .await
+        Err(form) => {
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            render_edit(&app, &sess, kind, &id, status, Some(form)).await
         }
     }
 }

@@ -94,7 +94,9 @@ pub async fn submit(
     let next = safe_next(&form.next).to_string();
     // Double submit: the form's token must be the one its cookie carries.
     let cookie = cookie_value(&headers, LOGIN_COOKIE).unwrap_or("");
-    if cookie.is_empty() || !super::same_token(cookie, &form.login_token) {
+    if cookie.is_empty()
+        || !zato_common::crypto::same(cookie.as_bytes(), form.login_token.as_bytes())
+    {
         return problem(
             &app,
             None,

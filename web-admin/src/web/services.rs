@@ -12,18 +12,17 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::crud::PAGE_SIZE;
+use super::crud::ListQuery;
 use super::render::{back, page, problem};
 use super::{App, Sess, Shared};
-
-fn utc(t: chrono::NaiveDateTime) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S").to_string()
-}
 
 /// Usage and mean time per service over the last day.
 async fn day_stats(app: &App) -> HashMap<String, Value> {
     let now = chrono::Utc::now().naive_utc();
-    let input = json!({"start": utc(now - chrono::Duration::days(1)), "stop": utc(now + chrono::Duration::minutes(1))});
+    let input = json!({
+        "start": super::stats::text(now - chrono::Duration::days(1)),
+        "stop": super::stats::text(now + chrono::Duration::minutes(1)),
+    });
     match app
         .backend
         .list("zato.service.get-stats-table", input)
@@ -38,16 +37,6 @@ async fn day_stats(app: &App) -> HashMap<String, Value> {
             HashMap::new()
         }
     }
-}
-
-#[derive(Deserialize, Default)]
-pub struct ListQuery {
-    #[serde(default)]
-    q: String,
-    #[serde(default)]
-    page: Option<usize>,
-    #[serde(default)]
-    internal: Option<String>,
 }
 
 /// A horizontal bar chart of `(label, value)` as SVG data for the template.
@@ -81,18 +70,15 @@ pub async fn list(
         Ok(r) => (r, None),
         Err(e) => (vec![], Some(e.message())),
     };
-    let with_internal = q.internal.as_deref().is_some_and(|v| !v.is_empty());
+    let with_internal = q.with_internal();
     let matching: Vec<Value> = rows
         .into_iter()
         .filter(|r| with_internal || r.get("is_internal").and_then(Value::as_bool) != Some(true))
         .collect();
-    let pages = matching.len().div_ceil(PAGE_SIZE).max(1);
-    let current = q.page.unwrap_or(1).clamp(1, pages);
+    let (on_page, current, pages) = q.page_of(&matching);
     let stats = day_stats(&app).await;
-    let shown: Vec<Value> = matching
+    let shown: Vec<Value> = on_page
         .iter()
-        .skip((current - 1) * PAGE_SIZE)
-        .take(PAGE_SIZE)
         .map(|r| {
             let name = r.get("name").and_then(Value::as_str).unwrap_or("");
             let s = stats.get(name);

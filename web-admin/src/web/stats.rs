@@ -38,7 +38,8 @@ pub struct StatsQuery {
     n_type: String,
 }
 
-fn text(t: NaiveDateTime) -> String {
+/// A time as the statistics services take it (UTC).
+pub fn text(t: NaiveDateTime) -> String {
     t.format("%Y-%m-%dT%H:%M:%S").to_string()
 }
 
