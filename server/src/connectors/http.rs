@@ -60,6 +60,8 @@ pub struct HttpConn {
     content_type: Option<String>,
     auth: OutAuth,
     client: reqwest::Client,
+    /// The address parsed once, when its path has no `{param}`s to fill per call.
+    fixed_url: Option<reqwest::Url>,
     /// What the connection was built from; an unchanged one is kept across reloads.
     pub fingerprint: String,
     /// The ODB row (no secrets in it), for Python's `.config`.
@@ -125,6 +127,12 @@ impl HttpConn {
             .pool_max_idle_per_host(row.pool_size.filter(|p| *p > 0).unwrap_or(20) as usize)
             .build()
             .map_err(|e| ConnError::config(format!("cannot build an HTTP client: {e}")))?;
+        let host = row.host.clone().unwrap_or_default();
+        let fixed_url = if row.url_path.contains('{') {
+            None
+        } else {
+            reqwest::Url::parse(&format!("{}{}", host.trim_end_matches('/'), row.url_path)).ok()
+        };
         Ok(Self {
             name: row.name.clone(),
             transport: row.transport.clone(),
@@ -134,13 +142,14 @@ impl HttpConn {
                 .clone()
                 .filter(|v| !v.is_empty())
                 .unwrap_or_else(|| "1.1".into()),
-            host: row.host.clone().unwrap_or_default(),
+            host,
             url_path: row.url_path.clone(),
             method: row.method.clone().filter(|m| !m.is_empty()),
             soap_action: row.soap_action.clone(),
             content_type: row.content_type.clone().filter(|c| !c.is_empty()),
             auth,
             client,
+            fixed_url,
             fingerprint,
             config: serde_json::to_value(row).unwrap_or_default(),
         })
@@ -148,6 +157,16 @@ impl HttpConn {
 
     /// The address of one call: `{param}`s in the path filled, other params in the query.
     pub fn address(&self, params: &[(String, String)]) -> Result<reqwest::Url, ConnError> {
+        if let Some(url) = &self.fixed_url {
+            let mut url = url.clone();
+            if !params.is_empty() {
+                let mut pairs = url.query_pairs_mut();
+                for (k, v) in params {
+                    pairs.append_pair(k, v);
+                }
+            }
+            return Ok(url);
+        }
         let mut path = self.url_path.clone();
         let mut query = Vec::new();
         for (k, v) in params {
@@ -345,5 +364,70 @@ impl HttpConn {
             .await
             .map_err(|e| ConnError::from_reqwest(&e, &url))?;
         Ok((resp.status().as_u16(), started.elapsed()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conn(host: &str, path: &str) -> HttpConn {
+        let mut row = crate::fuzzing::http_row(1, path, None);
+        row.connection = "outgoing".into();
+        row.host = Some(host.into());
+        let key = SecretKey::generate();
+        HttpConn::new(&row, None, &key, String::new()).expect("a valid connection")
+    }
+
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_fixed_address_is_parsed_once_and_params_go_to_its_query() {
+        let c = conn("http://example.com:8080/", "/api/items");
+        assert!(c.fixed_url.is_some());
+        assert_eq!(
+            c.address(&[]).unwrap().as_str(),
+            "http://example.com:8080/api/items"
+        );
+        assert_eq!(
+            c.address(&pairs(&[("q", "a b"), ("n", "1")]))
+                .unwrap()
+                .as_str(),
+            "http://example.com:8080/api/items?q=a+b&n=1"
+        );
+        // Each call starts from the parsed address, not from the previous call's.
+        assert_eq!(
+            c.address(&[]).unwrap().as_str(),
+            "http://example.com:8080/api/items"
+        );
+    }
+
+    #[test]
+    fn path_params_are_filled_per_call() {
+        let c = conn("http://example.com", "/api/{id}/x");
+        assert!(c.fixed_url.is_none());
+        assert_eq!(
+            c.address(&pairs(&[("id", "a/b c"), ("n", "1")]))
+                .unwrap()
+                .as_str(),
+            "http://example.com/api/a%2Fb%20c/x?n=1"
+        );
+        let missing = c.address(&[]).unwrap_err();
+        assert!(
+            missing.to_string().contains("needs the parameter `id`"),
+            "{missing}"
+        );
+    }
+
+    #[test]
+    fn a_bad_host_is_reported_at_call_time() {
+        let c = conn("not a url", "/x");
+        assert!(c.fixed_url.is_none());
+        let e = c.address(&[]).unwrap_err();
+        assert!(e.to_string().contains("invalid address"), "{e}");
     }
 }

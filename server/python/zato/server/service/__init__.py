@@ -33,6 +33,19 @@ __all__ = ['Service', 'Model', 'ModelCtx', 'Bunch', 'dataclass', 'AsIs', 'Bool',
     'Dict', 'DictList', 'Float', 'Int', 'List', 'Opaque', 'Text', 'UTC', 'UUID', 'SIOElem', 'Boolean', 'Integer',
     'ForceType', 'ListOfDicts', 'Nested', 'Unicode', 'DATA_FORMAT', 'PubSubHook', 'WSXHook', 'WSXAdapter', 'RESTAdapter']
 
+_connections_module = None
+
+
+def _connections():
+    """`zato.server.connection`, imported at first use (it imports this module) and then kept:
+    an import statement costs a lookup on every request."""
+    global _connections_module
+    if _connections_module is None:
+        from zato.server import connection
+        _connections_module = connection
+    return _connections_module
+
+
 logger = logging.getLogger(__name__)
 
 NOT_GIVEN = 'ZATO_NOT_GIVEN'
@@ -225,15 +238,13 @@ class Service:
 
     @property
     def outgoing(self):
-        from zato.server.connection import outgoing
-        return outgoing
+        return _connections().outgoing
 
     out = outgoing
 
     @property
     def kvdb(self):
-        from zato.server.connection import kvdb
-        return kvdb
+        return _connections().kvdb
 
     @property
     def schedule(self):

@@ -20,9 +20,17 @@ from zato.common.util.api import utcnow
 current_cid = contextvars.ContextVar('zato_current_cid', default='')
 
 
+_native = None
+
+
 def native():
-    import _zato_native
-    return _zato_native
+    # Imported at first use (it exists only inside the server), then kept: an import statement
+    # costs a lookup on every call.
+    global _native
+    if _native is None:
+        import _zato_native
+        _native = _zato_native
+    return _native
 
 
 def emit(level, cid, logger_name, text):
