@@ -125,13 +125,16 @@ pub fn update_password(a: UpdatePasswordArgs) -> CliResult<()> {
 /// the user's authenticator app; `--disable` removes it.
 pub fn reset_totp_key(path: &Path, username: &str, disable: bool) -> CliResult<()> {
     web_admin_dir(path)?;
+    let secret_key = zato_common::config::WebAdminConfig::load(path)
+        .map_err(failed)?
+        .secret_key;
     if disable {
-        users::set_totp_key(path, username, None).map_err(failed)?;
+        users::set_totp_key(path, username, None, &secret_key).map_err(failed)?;
         println!("Web admin user {username} logs in with a password only");
         return Ok(());
     }
     let key = zato_web_admin::totp::generate_key().map_err(failed)?;
-    users::set_totp_key(path, username, Some(&key)).map_err(|e| match e {
+    users::set_totp_key(path, username, Some(&key), &secret_key).map_err(|e| match e {
         users::UsersError::NoUser(_) => CliError::new(INVALID_INPUT, e.to_string()),
         other => failed(other),
     })?;

@@ -704,6 +704,8 @@ pub struct WebAdminConfig {
     pub login: WebAdminLogin,
     pub tls: Option<TlsFiles>,
     pub lb_agent: Option<AgentLink>,
+    /// `secrets.conf`'s key: users' TOTP keys are stored encrypted with it.
+    pub secret_key: SecretKey,
 }
 
 impl WebAdminConfig {
@@ -775,6 +777,7 @@ impl WebAdminConfig {
             login: conf.login,
             tls: conf.tls,
             lb_agent: conf.lb_agent,
+            secret_key: key,
         })
     }
 }

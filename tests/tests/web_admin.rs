@@ -812,6 +812,14 @@ async fn https_and_a_second_factor() {
         .unwrap_or_else(|| panic!("no key in {out}"))
         .trim()
         .to_string();
+    let users_conf = std::fs::read_to_string(
+        zato_common::config::repo_dir(&wa.dir).join(zato_web_admin::users::FILE),
+    )
+    .expect("users.conf");
+    assert!(
+        users_conf.contains("totp_key") && !users_conf.contains(&key),
+        "the TOTP key must be stored encrypted: {users_conf}"
+    );
     let origin = format!("https://127.0.0.1:{}", wa.port);
     let r = https
         .post(wa.url("/login"))

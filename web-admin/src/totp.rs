@@ -1,5 +1,6 @@
 //! The optional second factor: RFC 6238 codes (SHA-1, 6 digits, 30 s), as upstream's and
-//! every authenticator app's. A user has it when `users.conf` holds a `totp_key` for them.
+//! every authenticator app's. A user has it when `users.conf` holds a `totp_key` for them
+//! (encrypted with the web admin's secret key).
 use totp_rs::{Algorithm, Secret, TOTP};
 
 use crate::users::{UsersError, random_bytes};

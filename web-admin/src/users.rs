@@ -39,14 +39,36 @@ pub enum UsersError {
     Hash(String),
     #[error("no random numbers from the operating system: {0}")]
     Random(String),
+    #[error(
+        "the TOTP key of `{0}` cannot be decrypted with this web admin's secret key; run `zato reset-totp-key` for the user"
+    )]
+    TotpKey(String),
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct User {
     pub password: String,
-    /// Base32 TOTP secret; empty when the user logs in with a password only.
+    /// The base32 TOTP secret encrypted with the web admin's secret key (so a copy of this
+    /// file alone does not give the second factor away); empty when the user logs in with a
+    /// password only.
     #[serde(default)]
     pub totp_key: String,
+}
+
+impl User {
+    pub fn has_totp(&self) -> bool {
+        !self.totp_key.is_empty()
+    }
+
+    /// The TOTP secret in clear, `name` being this user's.
+    pub fn totp_secret(
+        &self,
+        name: &str,
+        key: &zato_common::crypto::SecretKey,
+    ) -> Result<String, UsersError> {
+        key.decrypt(&self.totp_key)
+            .map_err(|_| UsersError::TotpKey(name.to_string()))
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -173,9 +195,15 @@ pub fn set_password(
     })
 }
 
-/// Sets or clears (`None`) `name`'s TOTP key.
-pub fn set_totp_key(dir: &Path, name: &str, key: Option<&str>) -> Result<(), UsersError> {
-    edit(dir, name, false, |user| match key {
+/// Sets (encrypted with `secret_key`) or clears (`None`) `name`'s TOTP key.
+pub fn set_totp_key(
+    dir: &Path,
+    name: &str,
+    key: Option<&str>,
+    secret_key: &zato_common::crypto::SecretKey,
+) -> Result<(), UsersError> {
+    let sealed = key.map(|k| secret_key.encrypt(k));
+    edit(dir, name, false, |user| match sealed {
         Some(k) => user["totp_key"] = toml_edit::value(k),
         None => {
             user.remove("totp_key");
@@ -266,5 +294,27 @@ mod tests {
         assert!(PasswordHash::new(dummy_hash()).is_ok());
         assert!(!verify(dummy_hash(), "anything"));
         assert!(!verify("not a hash", "anything"));
+    }
+
+    #[test]
+    fn totp_keys_are_stored_encrypted_and_fail_closed_with_another_key() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(zato_common::config::repo_dir(dir.path())).unwrap();
+        set_password(dir.path(), "admin", "first-password", true).unwrap();
+        let key = zato_common::crypto::SecretKey::generate();
+        let plain = "JBSWY3DPEHPK3PXP";
+        set_totp_key(dir.path(), "admin", Some(plain), &key).unwrap();
+        let text = std::fs::read_to_string(path(dir.path())).unwrap();
+        assert!(!text.contains(plain), "the key is in clear: {text}");
+        let users = load(dir.path()).unwrap();
+        assert!(users["admin"].has_totp());
+        assert_eq!(users["admin"].totp_secret("admin", &key).unwrap(), plain);
+        let other = zato_common::crypto::SecretKey::generate();
+        assert!(matches!(
+            users["admin"].totp_secret("admin", &other),
+            Err(UsersError::TotpKey(_))
+        ));
+        set_totp_key(dir.path(), "admin", None, &key).unwrap();
+        assert!(!load(dir.path()).unwrap()["admin"].has_totp());
     }
 }

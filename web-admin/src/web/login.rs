@@ -160,7 +160,7 @@ pub async fn submit(
         );
     };
     app.throttle.succeeded(&keys[0]);
-    let stage = if record.totp_key.is_empty() {
+    let stage = if !record.has_totp() {
         Stage::Full
     } else {
         Stage::NeedsCode
@@ -218,11 +218,18 @@ pub async fn code_submit(
     Form(form): Form<CodeForm>,
 ) -> Response {
     let next = safe_next(&form.next).to_string();
+    // A key that does not decrypt fails closed: no code is accepted until it is reset.
     let key = app
         .users
         .current()
         .ok()
-        .and_then(|u| u.get(&sess.user).map(|r| r.totp_key.clone()))
+        .and_then(|u| {
+            u.get(&sess.user).map(|r| {
+                r.totp_secret(&sess.user, &app.cfg.secret_key)
+                    .inspect_err(|e| tracing::error!("{e}"))
+                    .unwrap_or_default()
+            })
+        })
         .unwrap_or_default();
     let keys = vec![format!("user:{}", sess.user)];
     if app.throttle.locked(&keys).is_some()
