@@ -18,7 +18,7 @@ STARTS="${BENCH_STARTS:-3}"
 OUT="${BENCH_OUT:-$ROOT/bench/RESULTS.md}"
 PY=(python3 "$ROOT/bench/bench.py")
 
-bench_build -p zato-server -p zato-cli -p zato-lb -p zato-scheduler -p bench-hello
+bench_build -p zato-server -p zato-cli -p zato-lb -p zato-scheduler -p zato-web-admin -p bench-hello
 command -v wrk >/dev/null || { echo "wrk is missing" >&2; exit 1; }
 command -v haproxy >/dev/null || { echo "haproxy is missing" >&2; exit 1; }
 

@@ -48,7 +48,7 @@ one_round() {
   mkdir -p "$dir"
   QS="$dir/qs"
   "$Z" quickstart create "$QS" --servers 1 --http-port "$(port)" --lb-port "$(port)" \
-    --lb-agent-port "$(port)" --scheduler-port "$(port)" --start >/dev/null
+    --lb-agent-port "$(port)" --scheduler-port "$(port)" --no-web-admin --start >/dev/null
   # The service appends one line per run: job id, planned, fired_at and when it started.
   cat > "$dir/tick.py" <<EOF
 import os, time
