@@ -252,27 +252,13 @@ async fn log_in_throttle_log_out_expiry_and_csrf() {
     b.screenshot("login").await;
 
     // A changed password takes effect at the next log-in, without a restart.
-    zato_tests::cli::ok(&[
-        "update",
-        "password",
-        &wa.dir.to_string_lossy(),
-        "admin",
-        "--password",
-        "a-new-password-1",
-    ]);
+    change_password(&wa, "a-new-password-1");
     b.log_in(&wa, "admin", &wa.password).await;
     assert!(b.shows("Wrong user name or password").await);
     b.log_in(&wa, "admin", "a-new-password-1").await;
     assert!(b.url().await.ends_with("/cluster"), "{}", b.url().await);
     // Changing it again ends the sessions opened with the old one, at their next request.
-    zato_tests::cli::ok(&[
-        "update",
-        "password",
-        &wa.dir.to_string_lossy(),
-        "admin",
-        "--password",
-        "a-new-password-2",
-    ]);
+    change_password(&wa, "a-new-password-2");
     b.goto(&wa.url("/services")).await;
     assert!(
         b.url().await.contains("/login?next="),
@@ -293,6 +279,18 @@ async fn log_in_throttle_log_out_expiry_and_csrf() {
 /// The page's flash message (done or error).
 async fn flash(b: &Browser) -> String {
     b.text(".flash").await
+}
+
+/// `zato update password` for the web admin's `admin`.
+fn change_password(wa: &WebAdmin, password: &str) {
+    zato_tests::cli::ok(&[
+        "update",
+        "password",
+        &wa.dir.to_string_lossy(),
+        "admin",
+        "--password",
+        password,
+    ]);
 }
 
 /// A page's text fetched outside the browser with its session cookie (downloads).
