@@ -550,6 +550,39 @@ async fn worker_processes_share_the_port() {
         let (_, scrape) = zato_tests::scrape(&url).await;
         assert_eq!(whole(&scrape), (calls, 2.0));
     }
+    // A local process that opens many connections to a worker's loopback port and sends
+    // nothing does not keep them: those over the cap are closed at once, the others within
+    // their lifetime, and scrapes count both workers again.
+    let port: u16 = std::fs::read_to_string(s.dir.join("work/metrics-worker-0.port"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let mut idle = Vec::new();
+    for _ in 0..24 {
+        idle.push(
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .unwrap(),
+        );
+    }
+    let t = std::time::Instant::now();
+    for mut conn in idle {
+        use tokio::io::AsyncReadExt;
+        let mut byte = [0u8; 1];
+        let read = tokio::time::timeout(Duration::from_secs(15), conn.read(&mut byte)).await;
+        assert!(
+            matches!(read, Ok(Ok(0) | Err(_))),
+            "an idle connection to the metrics part port stayed open: {read:?}"
+        );
+    }
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    let again = eventually(Duration::from_secs(5), || async {
+        let (_, scrape) = zato_tests::scrape(&url).await;
+        (whole(&scrape) == (calls, 2.0)).then_some(())
+    })
+    .await;
+    assert!(again.is_some(), "scrapes do not count both workers again");
     c.finish().await;
 }
 

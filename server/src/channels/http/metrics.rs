@@ -25,6 +25,12 @@ pub const PATH: &str = "/zato/metrics";
 const PART_PATH: &str = "/zato/metrics/part";
 /// How long a scrape waits for another worker's part.
 const PART_WAIT: Duration = Duration::from_secs(1);
+/// Connections served at once on the loopback port; more are closed at once. Its only
+/// clients are the other workers, each asking once per scrape.
+const PART_CONNS: usize = 16;
+/// How long one connection on the loopback port may stay open, idle or not: a local process
+/// that connects and sends nothing (or a byte at a time) does not hold it longer.
+const PART_CONN_LIFETIME: Duration = Duration::from_secs(5);
 
 pub async fn serve(state: &Arc<ServerState>, cid: &str) -> Resp {
     let mut parts = vec![own_part(state).await];
@@ -81,7 +87,9 @@ fn port_file(dir: &Path, worker: u32) -> PathBuf {
 /// The other workers' parts; one that does not answer in time is left out (and the
 /// workers-answered gauge shows it).
 async fn other_parts(state: &ServerState) -> Vec<Part> {
-    let http = zato_common::http::local_client();
+    // One client for the process: its connections to the other workers are kept between scrapes.
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    let http = CLIENT.get_or_init(zato_common::http::local_client);
     let asks = (0..state.cfg.main.workers)
         .filter(|w| *w != state.worker_index)
         .map(|w| {
@@ -121,11 +129,15 @@ pub async fn serve_part(state: Arc<ServerState>) -> std::io::Result<()> {
         &port.to_string(),
         0o600,
     )?;
+    let slots = Arc::new(tokio::sync::Semaphore::new(PART_CONNS));
     tokio::spawn(async move {
         loop {
             let Ok((tcp, _)) = listener.accept().await else {
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
+            };
+            let Ok(slot) = slots.clone().try_acquire_owned() else {
+                continue; // Dropping the stream closes it.
             };
             let state = state.clone();
             tokio::spawn(async move {
@@ -142,9 +154,10 @@ pub async fn serve_part(state: Arc<ServerState>) -> std::io::Result<()> {
                         Ok::<_, Infallible>(resp)
                     }
                 });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(tcp), svc)
-                    .await;
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tcp), svc);
+                let _ = tokio::time::timeout(PART_CONN_LIFETIME, conn).await;
+                drop(slot);
             });
         }
     });
