@@ -350,12 +350,17 @@ pub fn load_balancer(
 /// File names of the frontend's certificate, key and CA (`<stem>-cert.pem`...).
 const LB_FRONTEND_STEM: &str = "zato-lb-frontend";
 
+/// A `--server` value that is not `name=host:port`.
+#[derive(Debug, thiserror::Error)]
+#[error("`{0}` is not name=host:port")]
+pub struct MemberSyntax(String);
+
 /// `name=host:port`, as `--server` takes it.
-fn parse_member(text: &str) -> Result<(String, String), String> {
+fn parse_member(text: &str) -> Result<(String, String), MemberSyntax> {
     text.split_once('=')
         .filter(|(n, a)| !n.is_empty() && !a.is_empty())
         .map(|(n, a)| (n.to_string(), a.to_string()))
-        .ok_or_else(|| format!("`{text}` is not name=host:port"))
+        .ok_or_else(|| MemberSyntax(text.to_string()))
 }
 
 #[derive(Subcommand, Debug)]

@@ -37,23 +37,27 @@ pub fn local_client() -> reqwest::Client {
 /// For calling other systems. `verify` false accepts any certificate (an outgoing connection
 /// with TLS verification switched off); otherwise the platform's trusted roots, loaded once
 /// per process and shared by every client.
-pub fn remote_client_builder(verify: bool) -> Result<ClientBuilder, String> {
+pub fn remote_client_builder(verify: bool) -> Result<ClientBuilder, TrustRootsError> {
     provider();
     if !verify {
         return Ok(reqwest::Client::builder().tls_danger_accept_invalid_certs(true));
     }
-    static VERIFIED: OnceLock<Result<Arc<ClientConfig>, String>> = OnceLock::new();
+    static VERIFIED: OnceLock<Result<Arc<ClientConfig>, rustls::Error>> = OnceLock::new();
     let config = VERIFIED.get_or_init(|| {
         use rustls_platform_verifier::ConfigVerifierExt;
-        ClientConfig::with_platform_verifier()
-            .map(Arc::new)
-            .map_err(|e| format!("cannot load the platform's trusted certificates: {e}"))
+        ClientConfig::with_platform_verifier().map(Arc::new)
     });
     config
         .as_ref()
         .map(|c| reqwest::Client::builder().tls_backend_preconfigured(ClientConfig::clone(c)))
-        .map_err(Clone::clone)
+        .map_err(|e| TrustRootsError(e.clone()))
 }
+
+/// The platform's trusted certificates could not be loaded (remembered: every later client
+/// that verifies gets the same error).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot load the platform's trusted certificates: {0}")]
+pub struct TrustRootsError(rustls::Error);
 
 #[cfg(test)]
 mod tests {

@@ -300,7 +300,7 @@ async fn jwt_log_in(ctx: &Ctx, input: Value) -> ServiceResult {
         .state
         .jwt_keys
         .issue(&def.username, def.id, def.ttl)
-        .map_err(|e| ServiceError::internal(&e))?;
+        .map_err(|e| ServiceError::internal(&format!("cannot sign the token: {e}")))?;
     Ok(json!({"token": token, "expires_at": claims.exp, "ttl": def.ttl}))
 }
 

@@ -57,8 +57,19 @@ struct ChannelDef {
     info: Arc<ChannelInfo>,
 }
 
+/// Why a message could not be handed to the channel's service.
+#[derive(Debug, thiserror::Error)]
+enum ChannelError {
+    #[error("service id {0} does not exist")]
+    NoService(i64),
+    #[error("cannot read the channel's service: {0}")]
+    Odb(#[from] zato_common::odb::OdbError),
+    #[error("the message is not valid JSON: {0}")]
+    NotJson(#[from] serde_json::Error),
+}
+
 impl ChannelDef {
-    async fn service_name(&self, state: &ServerState) -> Result<&str, String> {
+    async fn service_name(&self, state: &ServerState) -> Result<&str, ChannelError> {
         self.service
             .get_or_try_init(|| async {
                 match state
@@ -67,8 +78,8 @@ impl ChannelDef {
                     .await
                 {
                     Ok(Some(s)) => Ok(s.name),
-                    Ok(None) => Err(format!("service id {} does not exist", self.service_id)),
-                    Err(e) => Err(format!("cannot read the channel's service: {e}")),
+                    Ok(None) => Err(ChannelError::NoService(self.service_id)),
+                    Err(e) => Err(ChannelError::Odb(e)),
                 }
             })
             .await
@@ -168,8 +179,12 @@ impl ConfigListener for AmqpChannels {
     }
 }
 
-fn start(state: &Arc<ServerState>, row: &Values, def_row: &Values) -> Result<Consumer, String> {
-    let def = definition(def_row, &state.cfg.secret_key).map_err(|e| e.message)?;
+fn start(
+    state: &Arc<ServerState>,
+    row: &Values,
+    def_row: &Values,
+) -> Result<Consumer, crate::connectors::ConnError> {
+    let def = definition(def_row, &state.cfg.secret_key)?;
     let service_id = int(row, "service_id", 0);
     let name = text(row, "name").to_string();
     let mut cfg = ConsumerConfig::new(text(row, "queue"));
@@ -207,7 +222,7 @@ fn start(state: &Arc<ServerState>, row: &Values, def_row: &Values) -> Result<Con
             };
             match channel.service_name(&state).await {
                 Ok(service) => handle(&state, &channel, service, delivery).await,
-                Err(e) => Outcome::Failed(e),
+                Err(e) => Outcome::Failed(e.to_string()),
             }
         }
     };
@@ -216,7 +231,7 @@ fn start(state: &Arc<ServerState>, row: &Values, def_row: &Values) -> Result<Con
 
 /// The payload a service gets: JSON decoded for `json` channels and for JSON content types,
 /// text otherwise (upstream hands over what kombu decoded).
-fn payload(def: &ChannelDef, d: &Delivery) -> Result<Value, String> {
+fn payload(def: &ChannelDef, d: &Delivery) -> Result<Value, ChannelError> {
     let json_ct = d
         .properties
         .content_type
@@ -226,8 +241,7 @@ fn payload(def: &ChannelDef, d: &Delivery) -> Result<Value, String> {
         if d.body.is_empty() {
             return Ok(Value::Null);
         }
-        return serde_json::from_slice(&d.body)
-            .map_err(|e| format!("the message is not valid JSON: {e}"));
+        return Ok(serde_json::from_slice(&d.body)?);
     }
     Ok(Value::String(String::from_utf8_lossy(&d.body).into_owned()))
 }
@@ -266,7 +280,7 @@ async fn handle(
         Ok(p) => p,
         Err(e) => {
             tracing::error!(cid, service, "AMQP message not handed over: {e}");
-            return Outcome::DeadLetter(e);
+            return Outcome::DeadLetter(e.to_string());
         }
     };
     let payload_is_text = payload.is_string();

@@ -121,7 +121,7 @@ impl HttpConn {
         };
         let timeout = row.timeout.filter(|t| *t > 0).unwrap_or(DEFAULT_TIMEOUT);
         let client = zato_common::http::remote_client_builder(row.validate_tls)
-            .map_err(ConnError::config)?
+            .map_err(|e| ConnError::config(e.to_string()))?
             .timeout(Duration::from_secs(timeout as u64))
             .connect_timeout(Duration::from_secs(timeout as u64))
             .pool_max_idle_per_host(row.pool_size.filter(|p| *p > 0).unwrap_or(20) as usize)

@@ -169,9 +169,34 @@ pub fn decode(data_format: &str, body: &[u8]) -> Result<Decoded, ServiceError> {
 /// reads them (real SOAP stays far below this; a hostile one can go on for megabytes).
 pub const MAX_XML_DEPTH: usize = 128;
 
+/// Why a request body is not the XML or SOAP its channel takes.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum XmlError {
+    #[error("elements are nested deeper than {MAX_XML_DEPTH} levels")]
+    TooDeep,
+    #[error("text outside the root element")]
+    TextOutsideRoot,
+    #[error("a DOCTYPE is not allowed")]
+    DocType,
+    #[error("{message} at byte {position}")]
+    Syntax { message: String, position: u64 },
+    #[error("no root element")]
+    NoRoot,
+    #[error("the document ends inside an element")]
+    Unclosed,
+    #[error("more than one root element")]
+    ManyRoots,
+    #[error("the root element is not a SOAP Envelope")]
+    NotEnvelope,
+    #[error("the Envelope is in neither the SOAP 1.1 nor the SOAP 1.2 namespace")]
+    UnknownSoapNamespace,
+    #[error("the Envelope has no Body")]
+    NoBody,
+}
+
 /// Well-formedness: one root element, matching tags, valid syntax, at most `MAX_XML_DEPTH`
 /// levels and no DOCTYPE (no entity of a document's own is ever expanded).
-fn check_xml(raw: &str) -> Result<(), String> {
+fn check_xml(raw: &str) -> Result<(), XmlError> {
     let mut reader = Reader::from_str(raw);
     let mut depth = 0usize;
     let mut roots = 0usize;
@@ -183,27 +208,30 @@ fn check_xml(raw: &str) -> Result<(), String> {
                 }
                 depth += 1;
                 if depth > MAX_XML_DEPTH {
-                    return Err(format!(
-                        "elements are nested deeper than {MAX_XML_DEPTH} levels"
-                    ));
+                    return Err(XmlError::TooDeep);
                 }
             }
             Ok(Event::Empty(_)) if depth == 0 => roots += 1,
             Ok(Event::End(_)) => depth = depth.saturating_sub(1),
             Ok(Event::Text(t)) if depth == 0 && !t.clone().into_inner().trim().is_empty() => {
-                return Err("text outside the root element".into());
+                return Err(XmlError::TextOutsideRoot);
             }
-            Ok(Event::DocType(_)) => return Err("a DOCTYPE is not allowed".into()),
+            Ok(Event::DocType(_)) => return Err(XmlError::DocType),
             Ok(Event::Eof) => break,
             Ok(_) => {}
-            Err(e) => return Err(format!("{e} at byte {}", reader.error_position())),
+            Err(e) => {
+                return Err(XmlError::Syntax {
+                    message: e.to_string(),
+                    position: reader.error_position(),
+                });
+            }
         }
     }
     match (roots, depth) {
-        (0, _) => Err("no root element".into()),
+        (0, _) => Err(XmlError::NoRoot),
         (1, 0) => Ok(()),
-        (1, _) => Err("the document ends inside an element".into()),
-        _ => Err("more than one root element".into()),
+        (1, _) => Err(XmlError::Unclosed),
+        _ => Err(XmlError::ManyRoots),
     }
 }
 
@@ -216,7 +244,7 @@ pub fn local(name: &[u8]) -> &[u8] {
 
 /// The SOAP version an Envelope start tag declares for its own prefix (or default namespace):
 /// the Envelope's namespace, not whatever namespace URI appears somewhere in the document.
-fn envelope_version(e: &quick_xml::events::BytesStart<'_>) -> Result<SoapVersion, String> {
+fn envelope_version(e: &quick_xml::events::BytesStart<'_>) -> Result<SoapVersion, XmlError> {
     let qname = e.name();
     let key = match qname.prefix() {
         Some(p) => format!("xmlns:{}", p.into_inner()),
@@ -230,12 +258,12 @@ fn envelope_version(e: &quick_xml::events::BytesStart<'_>) -> Result<SoapVersion
     match ns.as_deref() {
         Some(SOAP12_NS) => Ok(SoapVersion::V12),
         Some(SOAP11_NS) => Ok(SoapVersion::V11),
-        _ => Err("the Envelope is in neither the SOAP 1.1 nor the SOAP 1.2 namespace".into()),
+        _ => Err(XmlError::UnknownSoapNamespace),
     }
 }
 
 /// The inner XML of `Envelope/Body` and the SOAP version.
-fn soap_body(raw: &str) -> Result<(String, SoapVersion), String> {
+fn soap_body(raw: &str) -> Result<(String, SoapVersion), XmlError> {
     check_xml(raw)?;
     let mut version = None;
     let mut reader = Reader::from_str(raw);
@@ -244,14 +272,18 @@ fn soap_body(raw: &str) -> Result<(String, SoapVersion), String> {
     let mut start = None;
     let mut prev = 0u64;
     loop {
-        let event = reader.read_event().map_err(|e| e.to_string())?;
+        // check_xml read the whole document already; an error here is the same one.
+        let event = reader.read_event().map_err(|e| XmlError::Syntax {
+            message: e.to_string(),
+            position: reader.error_position(),
+        })?;
         match event {
             Event::Start(e) => {
                 depth += 1;
                 let name = local(e.name().into_inner().as_bytes());
                 if depth == 1 {
                     if name != b"Envelope" {
-                        return Err("the root element is not a SOAP Envelope".into());
+                        return Err(XmlError::NotEnvelope);
                     }
                     version = Some(envelope_version(&e)?);
                 }
@@ -261,7 +293,7 @@ fn soap_body(raw: &str) -> Result<(String, SoapVersion), String> {
             }
             Event::Empty(e) => {
                 if depth == 0 {
-                    return Err("the root element is not a SOAP Envelope".into());
+                    return Err(XmlError::NotEnvelope);
                 }
                 if depth == 1
                     && local(e.name().into_inner().as_bytes()) == b"Body"
@@ -279,7 +311,7 @@ fn soap_body(raw: &str) -> Result<(String, SoapVersion), String> {
                 }
                 depth = depth.saturating_sub(1);
             }
-            Event::Eof => return Err("the Envelope has no Body".into()),
+            Event::Eof => return Err(XmlError::NoBody),
             _ => {}
         }
         prev = reader.buffer_position();
@@ -360,13 +392,9 @@ mod tests {
         assert!(check_xml("just text").is_err());
         let deep = |n| format!("{}{}", "<a>".repeat(n), "</a>".repeat(n));
         assert!(check_xml(&deep(MAX_XML_DEPTH)).is_ok());
-        assert!(
-            check_xml(&deep(MAX_XML_DEPTH + 1))
-                .unwrap_err()
-                .contains("deeper")
-        );
+        assert_eq!(check_xml(&deep(MAX_XML_DEPTH + 1)), Err(XmlError::TooDeep));
         let bomb = "<!DOCTYPE l [<!ENTITY a \"aaaa\"><!ENTITY b \"&a;&a;&a;&a;\">]><l>&b;</l>";
-        assert!(check_xml(bomb).unwrap_err().contains("DOCTYPE"));
+        assert_eq!(check_xml(bomb), Err(XmlError::DocType));
         assert_eq!(
             decode("xml", bomb.as_bytes())
                 .err()
@@ -386,12 +414,12 @@ mod tests {
         // The version is the Envelope's namespace, not any namespace URI in the text.
         let mixed = env.replace("<id>1</id>", &format!("<id>{SOAP12_NS}</id>"));
         assert_eq!(soap_body(&mixed).unwrap().1, SoapVersion::V11);
-        assert!(soap_body("<a/>").is_err());
-        assert!(
+        assert_eq!(soap_body("<a/>"), Err(XmlError::NotEnvelope));
+        assert_eq!(
             soap_body(&format!(
                 "<x:Envelope xmlns:x=\"{SOAP12_NS}\"></x:Envelope>"
-            ))
-            .is_err()
+            )),
+            Err(XmlError::NoBody)
         );
     }
 

@@ -99,7 +99,12 @@ impl JwtKeys {
         }
     }
 
-    pub fn issue(&self, sub: &str, sec_def: i64, ttl: i64) -> Result<(String, Claims), String> {
+    pub fn issue(
+        &self,
+        sub: &str,
+        sec_def: i64,
+        ttl: i64,
+    ) -> Result<(String, Claims), jsonwebtoken::errors::Error> {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             sub: sub.to_string(),
@@ -108,19 +113,16 @@ impl JwtKeys {
             exp: now.saturating_add(ttl.max(1)),
             jti: uuid::Uuid::new_v4().simple().to_string(),
         };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.enc)
-            .map_err(|e| format!("cannot sign the token: {e}"))?;
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.enc)?;
         Ok((token, claims))
     }
 
     /// The claims of a token signed by this cluster and not expired.
-    pub fn verify(&self, token: &str) -> Result<Claims, String> {
+    pub fn verify(&self, token: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
         let mut v = Validation::new(Algorithm::HS256);
         v.leeway = 0;
         v.set_required_spec_claims(&["exp", "sub"]);
-        jsonwebtoken::decode::<Claims>(token, &self.dec, &v)
-            .map(|d| d.claims)
-            .map_err(|e| e.to_string())
+        jsonwebtoken::decode::<Claims>(token, &self.dec, &v).map(|d| d.claims)
     }
 }
 

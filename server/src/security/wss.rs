@@ -11,6 +11,47 @@ use zato_common::odb::security::{WSS_DIGEST, WssOpts};
 use crate::proto::codec::{MAX_XML_DEPTH, local};
 use zato_common::odb::Odb;
 
+/// Why a request's token is refused (logged; the caller is told only 401).
+#[derive(Debug, thiserror::Error)]
+pub enum WssRefusal {
+    #[error("the definition is not active")]
+    Inactive,
+    #[error("the body is not UTF-8")]
+    NotUtf8,
+    #[error("invalid XML: {0}")]
+    Xml(#[from] quick_xml::Error),
+    #[error("invalid XML: {0}")]
+    Entity(#[from] quick_xml::escape::EscapeError),
+    #[error("the XML is nested deeper than {MAX_XML_DEPTH} levels")]
+    TooDeep,
+    #[error("a DOCTYPE is not allowed")]
+    DocType,
+    #[error("no wsse:Security/UsernameToken in the SOAP Header")]
+    NoToken,
+    #[error("unknown user `{0}`")]
+    UnknownUser(String),
+    #[error("the definition expects {0}")]
+    PasswordType(&'static str),
+    #[error("the token has no Nonce or no Created")]
+    NoNonceOrCreated,
+    #[error("wrong password")]
+    WrongPassword,
+    #[error("Created `{0}` is not an ISO-8601 time")]
+    BadCreated(String),
+    #[error("the token was created {age}s ago, more than {limit}s")]
+    Stale { age: i64, limit: i64 },
+    #[error(
+        "the token was created {age}s ago, longer than its nonce is remembered ({remembered}s)"
+    )]
+    OlderThanNonce { age: i64, remembered: i64 },
+    #[error("the token was created in the future")]
+    InFuture,
+    #[error("cannot record the nonce: {0}")]
+    NonceStore(#[from] zato_common::odb::OdbError),
+    #[error("the nonce was already used (a replayed token)")]
+    Replayed,
+}
+
 /// Tokens created this far in the future (clock skew) are still accepted.
 const MAX_SKEW_SECONDS: i64 = 300;
 
@@ -28,8 +69,8 @@ pub struct UsernameToken {
 /// is checked, so it keeps no more than the token: depth is a counter, not a stack of names, a
 /// document deeper than the codec's limit or with a DOCTYPE is refused, and a UsernameToken
 /// anywhere but in the Header's Security does not count.
-pub fn parse(body: &[u8]) -> Result<Option<UsernameToken>, String> {
-    let text = std::str::from_utf8(body).map_err(|_| "the body is not UTF-8".to_string())?;
+pub fn parse(body: &[u8]) -> Result<Option<UsernameToken>, WssRefusal> {
+    let text = std::str::from_utf8(body).map_err(|_| WssRefusal::NotUtf8)?;
     let mut reader = Reader::from_str(text);
     // 1 Envelope, 2 Header, 3 Security, 4 UsernameToken, 5 its fields.
     let mut depth = 0usize;
@@ -37,13 +78,11 @@ pub fn parse(body: &[u8]) -> Result<Option<UsernameToken>, String> {
     let mut token: Option<UsernameToken> = None;
     let mut text = String::new();
     loop {
-        match reader.read_event().map_err(|e| e.to_string())? {
+        match reader.read_event()? {
             Event::Start(e) => {
                 depth += 1;
                 if depth > MAX_XML_DEPTH {
-                    return Err(format!(
-                        "the XML is nested deeper than {MAX_XML_DEPTH} levels"
-                    ));
+                    return Err(WssRefusal::TooDeep);
                 }
                 let name = local(e.name().into_inner().as_bytes());
                 match (depth, name) {
@@ -73,7 +112,7 @@ pub fn parse(body: &[u8]) -> Result<Option<UsernameToken>, String> {
             // Entities (`&amp;` in a password) come as events of their own.
             Event::GeneralRef(r) if token.is_some() && depth == 5 => {
                 let entity = format!("&{};", r.into_inner());
-                text.push_str(&quick_xml::escape::unescape(&entity).map_err(|e| e.to_string())?);
+                text.push_str(&quick_xml::escape::unescape(&entity)?);
             }
             Event::End(e) => {
                 let name = local(e.name().into_inner().as_bytes());
@@ -96,7 +135,7 @@ pub fn parse(body: &[u8]) -> Result<Option<UsernameToken>, String> {
                 depth = depth.saturating_sub(1);
                 text.clear();
             }
-            Event::DocType(_) => return Err("a DOCTYPE is not allowed".into()),
+            Event::DocType(_) => return Err(WssRefusal::DocType),
             Event::Eof => return Ok(None),
             _ => {}
         }
@@ -165,28 +204,30 @@ fn same(a: &str, b: &str) -> bool {
 }
 
 /// Ok when the body carries a valid token for `def`; Err says why not (for the log only).
-pub async fn check(odb: &Odb, cluster_id: i64, def: &WssDef, body: &[u8]) -> Result<(), String> {
-    let tok = parse(body)?.ok_or("no wsse:Security/UsernameToken in the SOAP Header")?;
+pub async fn check(
+    odb: &Odb,
+    cluster_id: i64,
+    def: &WssDef,
+    body: &[u8],
+) -> Result<(), WssRefusal> {
+    let tok = parse(body)?.ok_or(WssRefusal::NoToken)?;
     if !same(&tok.username, &def.username) {
-        return Err(format!("unknown user `{}`", tok.username));
+        return Err(WssRefusal::UnknownUser(tok.username));
     }
     let wants_digest = def.password_type == WSS_DIGEST;
     let sent_digest = tok.password_type.ends_with("#PasswordDigest");
     if wants_digest != sent_digest {
-        return Err(format!(
-            "the definition expects {}",
-            if wants_digest {
-                "PasswordDigest"
-            } else {
-                "PasswordText"
-            }
-        ));
+        return Err(WssRefusal::PasswordType(if wants_digest {
+            "PasswordDigest"
+        } else {
+            "PasswordText"
+        }));
     }
     let nonce = tok.nonce.as_deref().filter(|n| !n.is_empty());
     let created = tok.created.as_deref().filter(|c| !c.is_empty());
     if (def.opts.reject_empty_nonce_creat || wants_digest) && (nonce.is_none() || created.is_none())
     {
-        return Err("the token has no Nonce or no Created".into());
+        return Err(WssRefusal::NoNonceOrCreated);
     }
     let ok = if wants_digest {
         match (nonce, created) {
@@ -199,7 +240,7 @@ pub async fn check(odb: &Odb, cluster_id: i64, def: &WssDef, body: &[u8]) -> Res
         same(&tok.password, &def.password)
     };
     if !ok {
-        return Err("wrong password".into());
+        return Err(WssRefusal::WrongPassword);
     }
     // A nonce is remembered as long as a token carrying it can be accepted: its freshness
     // time, or the expiry limit when that is longer, plus the clock skew allowed. A token
@@ -208,32 +249,29 @@ pub async fn check(odb: &Odb, cluster_id: i64, def: &WssDef, body: &[u8]) -> Res
     let nonce_ttl = nonce_ttl(&def.opts);
     if let Some(c) = created {
         let when = chrono::DateTime::parse_from_rfc3339(c)
-            .map_err(|_| format!("Created `{c}` is not an ISO-8601 time"))?;
+            .map_err(|_| WssRefusal::BadCreated(c.to_string()))?;
         let age = chrono::Utc::now().timestamp() - when.timestamp();
         if def.opts.reject_stale_tokens && age > def.opts.reject_expiry_limit {
-            return Err(format!(
-                "the token was created {age}s ago, more than {}s",
-                def.opts.reject_expiry_limit
-            ));
+            return Err(WssRefusal::Stale {
+                age,
+                limit: def.opts.reject_expiry_limit,
+            });
         }
         if nonce.is_some() && age > nonce_ttl - MAX_SKEW_SECONDS {
-            return Err(format!(
-                "the token was created {age}s ago, longer than its nonce is remembered ({}s)",
-                nonce_ttl - MAX_SKEW_SECONDS
-            ));
+            return Err(WssRefusal::OlderThanNonce {
+                age,
+                remembered: nonce_ttl - MAX_SKEW_SECONDS,
+            });
         }
         if age < -MAX_SKEW_SECONDS {
-            return Err("the token was created in the future".into());
+            return Err(WssRefusal::InFuture);
         }
     }
     if let Some(n) = nonce {
         let key = format!("zato.wss.nonce.{}.{n}", def.id);
-        let fresh = odb
-            .kv_insert_new(cluster_id, &key, "", nonce_ttl)
-            .await
-            .map_err(|e| format!("cannot record the nonce: {e}"))?;
+        let fresh = odb.kv_insert_new(cluster_id, &key, "", nonce_ttl).await?;
         if !fresh {
-            return Err("the nonce was already used (a replayed token)".into());
+            return Err(WssRefusal::Replayed);
         }
     }
     Ok(())
@@ -283,9 +321,9 @@ mod tests {
             "<a>".repeat(MAX_XML_DEPTH),
             "</a>".repeat(MAX_XML_DEPTH)
         );
-        assert!(parse(deep.as_bytes()).unwrap_err().contains("deeper"));
+        assert!(matches!(parse(deep.as_bytes()), Err(WssRefusal::TooDeep)));
         let dtd = format!("<!DOCTYPE x [<!ENTITY a \"b\">]>{ENV}");
-        assert!(parse(dtd.as_bytes()).unwrap_err().contains("DOCTYPE"));
+        assert!(matches!(parse(dtd.as_bytes()), Err(WssRefusal::DocType)));
     }
 
     #[test]

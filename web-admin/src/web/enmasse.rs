@@ -149,26 +149,31 @@ struct Upload {
     apply: bool,
 }
 
-async fn read_upload(mut m: Multipart) -> Result<Upload, String> {
+/// What is wrong with an uploaded export.
+#[derive(Debug, thiserror::Error)]
+enum UploadError {
+    #[error("The upload is not a valid form: {0}")]
+    Form(axum::extract::multipart::MultipartError),
+    #[error("The upload broke off: {0}")]
+    BrokeOff(axum::extract::multipart::MultipartError),
+    #[error("The file is not UTF-8 text.")]
+    NotUtf8,
+    #[error("Choose a YAML or JSON file exported by Zato.")]
+    Empty,
+}
+
+async fn read_upload(mut m: Multipart) -> Result<Upload, UploadError> {
     let mut up = Upload {
         text: String::new(),
         replace: false,
         apply: false,
     };
-    while let Some(field) = m
-        .next_field()
-        .await
-        .map_err(|e| format!("The upload is not a valid form: {e}"))?
-    {
+    while let Some(field) = m.next_field().await.map_err(UploadError::Form)? {
         let name = field.name().unwrap_or("").to_string();
-        let bytes = field
-            .bytes()
-            .await
-            .map_err(|e| format!("The upload broke off: {e}"))?;
+        let bytes = field.bytes().await.map_err(UploadError::BrokeOff)?;
         match name.as_str() {
             "file" if !bytes.is_empty() => {
-                up.text = String::from_utf8(bytes.to_vec())
-                    .map_err(|_| "The file is not UTF-8 text.".to_string())?;
+                up.text = String::from_utf8(bytes.to_vec()).map_err(|_| UploadError::NotUtf8)?;
             }
             "text" if up.text.is_empty() => up.text = String::from_utf8_lossy(&bytes).into_owned(),
             "replace" => up.replace = !bytes.is_empty(),
@@ -177,7 +182,7 @@ async fn read_upload(mut m: Multipart) -> Result<Upload, String> {
         }
     }
     if up.text.trim().is_empty() {
-        return Err("Choose a YAML or JSON file exported by Zato.".into());
+        return Err(UploadError::Empty);
     }
     Ok(up)
 }
@@ -227,7 +232,7 @@ pub async fn import(
 ) -> Response {
     let mut ctx = match read_upload(m).await {
         Ok(up) => check_and_apply(&app, &up).await,
-        Err(e) => json!({"error": e}),
+        Err(e) => json!({"error": e.to_string()}),
     };
     ctx["title"] = json!("Export and import");
     ctx["preview"] = json!(true);

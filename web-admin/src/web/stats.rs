@@ -60,11 +60,24 @@ fn parse(v: &str) -> Option<NaiveDateTime> {
     .or_else(|| NaiveDate::parse_from_str(v, "%Y-%m-%d").ok().map(midnight))
 }
 
+/// What is wrong with the period a statistics query names.
+#[derive(Debug, thiserror::Error)]
+pub enum PeriodError {
+    #[error("The start `{0}` is not a date and time (YYYY-MM-DD HH:MM).")]
+    Start(String),
+    #[error("The end `{0}` is not a date and time (YYYY-MM-DD HH:MM).")]
+    Stop(String),
+    #[error("The end must be after the start.")]
+    Backwards,
+    #[error("There is no period `{0}`.")]
+    Unknown(String),
+}
+
 /// The period a query names, `[start, stop)` in UTC, or what is wrong with it.
 pub fn period(
     q: &StatsQuery,
     now: NaiveDateTime,
-) -> Result<(NaiveDateTime, NaiveDateTime), String> {
+) -> Result<(NaiveDateTime, NaiveDateTime), PeriodError> {
     let today = midnight(now.date());
     // "Up to now" periods end a minute ahead so that the current minute is in.
     let soon = now + Duration::minutes(1);
@@ -82,24 +95,14 @@ pub fn period(
             soon,
         ),
         "custom" => {
-            let start = parse(&q.start).ok_or_else(|| {
-                format!(
-                    "The start `{}` is not a date and time (YYYY-MM-DD HH:MM).",
-                    q.start
-                )
-            })?;
-            let stop = parse(&q.stop).ok_or_else(|| {
-                format!(
-                    "The end `{}` is not a date and time (YYYY-MM-DD HH:MM).",
-                    q.stop
-                )
-            })?;
+            let start = parse(&q.start).ok_or_else(|| PeriodError::Start(q.start.clone()))?;
+            let stop = parse(&q.stop).ok_or_else(|| PeriodError::Stop(q.stop.clone()))?;
             if stop <= start {
-                return Err("The end must be after the start.".into());
+                return Err(PeriodError::Backwards);
             }
             (start, stop)
         }
-        other => return Err(format!("There is no period `{other}`.")),
+        other => return Err(PeriodError::Unknown(other.to_string())),
     })
 }
 
@@ -152,7 +155,7 @@ pub async fn page_get(
         "start": q.start, "stop": q.stop, "n": n,
     });
     match period(&q, now) {
-        Err(e) => ctx["error"] = json!(e),
+        Err(e) => ctx["error"] = json!(e.to_string()),
         Ok((start, stop)) => {
             let span = stop - start;
             let (prev_start, prev_stop) = (start - span, start);
@@ -183,7 +186,7 @@ pub async fn csv(
 ) -> Response {
     let (start, stop) = match period(&q, Utc::now().naive_utc()) {
         Ok(p) => p,
-        Err(e) => return (StatusCode::BAD_REQUEST, e).into_response(),
+        Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
     };
     let n_type = if q.n_type == "mean" { "mean" } else { "usage" };
     let mut input = json!({"start": text(start), "stop": text(stop), "n_type": n_type});

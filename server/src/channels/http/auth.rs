@@ -147,10 +147,10 @@ pub async fn check_body(
     let result = if *is_active {
         crate::security::wss::check(&state.odb, state.cluster_id, def, body).await
     } else {
-        Err("the definition is not active".into())
+        Err(crate::security::wss::WssRefusal::Inactive)
     };
     result.map_err(|why| {
-        tracing::info!(cid, channel = ch.name, "unauthorized: {why:?}");
+        tracing::info!(cid, channel = ch.name, "unauthorized: {why}");
         Box::new(super::respond::error(
             Some(crate::proto::soap::SoapVersion::V11),
             401,
