@@ -87,9 +87,15 @@ fn port_file(dir: &Path, worker: u32) -> PathBuf {
 /// The other workers' parts; one that does not answer in time is left out (and the
 /// workers-answered gauge shows it).
 async fn other_parts(state: &ServerState) -> Vec<Part> {
-    // One client for the process: its connections to the other workers are kept between scrapes.
+    // One client for the process, keeping no idle connections: the other workers close theirs
+    // after PART_CONN_LIFETIME, and a kept one could be reused just as it is closed.
     static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    let http = CLIENT.get_or_init(zato_common::http::local_client);
+    let http = CLIENT.get_or_init(|| {
+        zato_common::http::local_client_builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap_or_default()
+    });
     let asks = (0..state.cfg.main.workers)
         .filter(|w| *w != state.worker_index)
         .map(|w| {
