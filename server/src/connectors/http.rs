@@ -78,6 +78,13 @@ pub fn fingerprint(row: &HttpSoap, sec: Option<&SecDef>) -> String {
     f
 }
 
+/// `host` (a trailing slash or not) joined with `path`, parsed.
+fn parse_address(host: &str, path: &str) -> Result<reqwest::Url, ConnError> {
+    let base = format!("{}{}", host.trim_end_matches('/'), path);
+    reqwest::Url::parse(&base)
+        .map_err(|e| ConnError::config(format!("invalid address `{base}`: {e}")))
+}
+
 fn secret(def: &SecDef, key: &SecretKey) -> Result<String, ConnError> {
     match def.password.as_deref() {
         None => Ok(String::new()),
@@ -128,10 +135,11 @@ impl HttpConn {
             .build()
             .map_err(|e| ConnError::config(format!("cannot build an HTTP client: {e}")))?;
         let host = row.host.clone().unwrap_or_default();
+        // An unparsable address is reported at call time, by the same parse.
         let fixed_url = if row.url_path.contains('{') {
             None
         } else {
-            reqwest::Url::parse(&format!("{}{}", host.trim_end_matches('/'), row.url_path)).ok()
+            parse_address(&host, &row.url_path).ok()
         };
         Ok(Self {
             name: row.name.clone(),
@@ -187,9 +195,7 @@ impl HttpConn {
                 &path[start + 1..start + len]
             )));
         }
-        let base = format!("{}{}", self.host.trim_end_matches('/'), path);
-        let mut url = reqwest::Url::parse(&base)
-            .map_err(|e| ConnError::config(format!("invalid address `{base}`: {e}")))?;
+        let mut url = parse_address(&self.host, &path)?;
         if !query.is_empty() {
             let mut pairs = url.query_pairs_mut();
             for (k, v) in query {

@@ -194,6 +194,14 @@ pub enum XmlError {
     NoBody,
 }
 
+/// The next event, a syntax error saying where it is.
+fn next_event<'a>(reader: &mut Reader<&'a [u8]>) -> Result<Event<'a>, XmlError> {
+    reader.read_event().map_err(|e| XmlError::Syntax {
+        message: e.to_string(),
+        position: reader.error_position(),
+    })
+}
+
 /// Well-formedness: one root element, matching tags, valid syntax, at most `MAX_XML_DEPTH`
 /// levels and no DOCTYPE (no entity of a document's own is ever expanded).
 fn check_xml(raw: &str) -> Result<(), XmlError> {
@@ -201,8 +209,8 @@ fn check_xml(raw: &str) -> Result<(), XmlError> {
     let mut depth = 0usize;
     let mut roots = 0usize;
     loop {
-        match reader.read_event() {
-            Ok(Event::Start(_)) => {
+        match next_event(&mut reader)? {
+            Event::Start(_) => {
                 if depth == 0 {
                     roots += 1;
                 }
@@ -211,20 +219,14 @@ fn check_xml(raw: &str) -> Result<(), XmlError> {
                     return Err(XmlError::TooDeep);
                 }
             }
-            Ok(Event::Empty(_)) if depth == 0 => roots += 1,
-            Ok(Event::End(_)) => depth = depth.saturating_sub(1),
-            Ok(Event::Text(t)) if depth == 0 && !t.clone().into_inner().trim().is_empty() => {
+            Event::Empty(_) if depth == 0 => roots += 1,
+            Event::End(_) => depth = depth.saturating_sub(1),
+            Event::Text(t) if depth == 0 && !t.clone().into_inner().trim().is_empty() => {
                 return Err(XmlError::TextOutsideRoot);
             }
-            Ok(Event::DocType(_)) => return Err(XmlError::DocType),
-            Ok(Event::Eof) => break,
-            Ok(_) => {}
-            Err(e) => {
-                return Err(XmlError::Syntax {
-                    message: e.to_string(),
-                    position: reader.error_position(),
-                });
-            }
+            Event::DocType(_) => return Err(XmlError::DocType),
+            Event::Eof => break,
+            _ => {}
         }
     }
     match (roots, depth) {
@@ -273,11 +275,7 @@ fn soap_body(raw: &str) -> Result<(String, SoapVersion), XmlError> {
     let mut prev = 0u64;
     loop {
         // check_xml read the whole document already; an error here is the same one.
-        let event = reader.read_event().map_err(|e| XmlError::Syntax {
-            message: e.to_string(),
-            position: reader.error_position(),
-        })?;
-        match event {
+        match next_event(&mut reader)? {
             Event::Start(e) => {
                 depth += 1;
                 let name = local(e.name().into_inner().as_bytes());
