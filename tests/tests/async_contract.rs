@@ -1,6 +1,6 @@
 //! The contract both transports of asynchronous requests keep (the ODB's `async_request`
 //! table and the Redis stream of `kvdb_queue`), checked by one scenario run against each:
-//! what is put is stored whole; each request is held by one process at a time; a holder that
+//! what is put is stored whole, several at once all in order; each request is held by one process at a time; a holder that
 //! renews keeps its requests; one that stops renewing loses them to another after a lease;
 //! what is done is gone for good.
 use std::collections::HashSet;
@@ -16,7 +16,7 @@ use zato_tests::{Backend, TestDb};
 const LEASE: Duration = Duration::from_millis(1000);
 
 trait Transport {
-    async fn put(&self, r: &AsyncRequest) -> i64;
+    async fn put_all(&self, rs: &[AsyncRequest]) -> Vec<i64>;
     async fn take(&self, holder: &str, max: usize) -> Vec<AsyncRequest>;
     async fn renew(&self, holder: &str);
     async fn done(&self, ids: &[i64]);
@@ -33,8 +33,11 @@ fn iso_in(d: Duration) -> String {
 }
 
 impl Transport for OdbQueue {
-    async fn put(&self, r: &AsyncRequest) -> i64 {
-        self.odb.async_put(self.cluster_id, r, None).await.unwrap()
+    async fn put_all(&self, rs: &[AsyncRequest]) -> Vec<i64> {
+        self.odb
+            .async_put_all(self.cluster_id, rs, None)
+            .await
+            .unwrap()
     }
     async fn take(&self, holder: &str, max: usize) -> Vec<AsyncRequest> {
         let now = iso_in(Duration::ZERO);
@@ -55,8 +58,8 @@ impl Transport for OdbQueue {
 }
 
 impl Transport for RedisQueue {
-    async fn put(&self, r: &AsyncRequest) -> i64 {
-        RedisQueue::put(self, r).await.unwrap()
+    async fn put_all(&self, rs: &[AsyncRequest]) -> Vec<i64> {
+        RedisQueue::put_all(self, rs).await.unwrap()
     }
     /// As the server's loop takes: lapsed requests first, then new ones.
     async fn take(&self, holder: &str, max: usize) -> Vec<AsyncRequest> {
@@ -100,10 +103,14 @@ fn cids(rs: &[AsyncRequest]) -> HashSet<String> {
 }
 
 async fn contract(q: &impl Transport) {
-    for n in 0..5 {
-        q.put(&request(n)).await;
+    let mut ids = Vec::new();
+    for n in 0..2 {
+        ids.extend(q.put_all(&[request(n)]).await);
     }
+    ids.extend(q.put_all(&(2..5).map(request).collect::<Vec<_>>()).await);
     assert_eq!(q.len().await, 5);
+    assert_eq!(ids.len(), 5);
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids in order: {ids:?}");
 
     // Each request is held by one process at a time, stored whole.
     let a = q.take("holder-a", 3).await;
@@ -117,6 +124,12 @@ async fn contract(q: &impl Transport) {
     let b = q.take("holder-b", 10).await;
     assert_eq!(b.len(), 2);
     assert!(cids(&a).is_disjoint(&cids(&b)));
+    let taken: HashSet<i64> = a.iter().chain(&b).map(|r| r.id).collect();
+    assert_eq!(
+        taken,
+        ids.iter().copied().collect(),
+        "taken under the ids put gave"
+    );
     assert!(q.take("holder-b", 10).await.is_empty(), "all are held");
 
     // A renews, B does not: after a lease B's are A's, A's stay A's.
@@ -194,9 +207,7 @@ async fn redis_keeps_the_contract() {
 #[tokio::test(flavor = "multi_thread")]
 async fn redis_forgets_ended_consumers_that_hold_nothing() {
     let q = redis_queue("consumers").await;
-    for n in 0..2 {
-        Transport::put(&q, &request(n)).await;
-    }
+    Transport::put_all(&q, &[request(0), request(1)]).await;
     let done = RedisQueue::take(&q, "ended-empty", 1, Duration::ZERO)
         .await
         .unwrap();

@@ -90,6 +90,18 @@ fn markers(n: usize) -> String {
 }
 
 impl Odb {
+    /// The statement that stores one request ([`bind_request`]'s values), its id returned.
+    fn put_statement(&self) -> String {
+        let sql = format!(
+            "INSERT INTO async_request ({INSERT_COLUMNS}) VALUES ({})",
+            markers(13)
+        );
+        self.dialect(&match self.engine() {
+            OdbEngine::Mysql => sql,
+            _ => format!("{sql} RETURNING id"),
+        })
+    }
+
     /// Stores a request (its `id` is ignored) and returns its new id. `claim`: the holder and
     /// lease end, for a request its own server runs at once; None leaves it to any server.
     pub async fn async_put(
@@ -98,20 +110,40 @@ impl Odb {
         r: &AsyncRequest,
         claim: Option<(&str, &str)>,
     ) -> OdbResult<i64> {
-        let sql = format!(
-            "INSERT INTO async_request ({INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        );
-        let returning = match self.engine() {
-            OdbEngine::Mysql => sql,
-            _ => format!("{sql} RETURNING id"),
-        };
         let q = bind_request(
-            sqlx::query(sqlx::AssertSqlSafe(self.dialect(&returning))),
+            sqlx::query(sqlx::AssertSqlSafe(self.put_statement())),
             cluster_id,
             r,
             claim,
         );
         self.insert_returning_id(q).await
+    }
+
+    /// [`Odb::async_put`] for several requests, all or none (one transaction); their new ids
+    /// in order.
+    pub async fn async_put_all(
+        &self,
+        cluster_id: i64,
+        reqs: &[AsyncRequest],
+        claim: Option<(&str, &str)>,
+    ) -> OdbResult<Vec<i64>> {
+        if let [one] = reqs {
+            return Ok(vec![self.async_put(cluster_id, one, claim).await?]);
+        }
+        let sql = self.put_statement();
+        let mut tx = self.begin_write().await?;
+        let mut ids = Vec::with_capacity(reqs.len());
+        for r in reqs {
+            let q = bind_request(
+                sqlx::query(sqlx::AssertSqlSafe(sql.clone())),
+                cluster_id,
+                r,
+                claim,
+            );
+            ids.push(self.insert_returning_id_on(&mut tx, q).await?);
+        }
+        tx.commit().await?;
+        Ok(ids)
     }
 
     /// Stores requests on `conn` (a transaction's), all held by `claim` (holder, lease end),

@@ -228,24 +228,26 @@ impl Bridge for ServerBridge {
 
     fn invoke_async(
         &self,
-        name: &str,
-        payload: Value,
+        targets: Vec<(String, Value)>,
         opts: AsyncOpts,
-    ) -> Result<String, (ErrorKind, String)> {
+    ) -> Result<Vec<String>, (ErrorKind, String)> {
         let state = self.live()?;
-        if !state.service_exists(name) {
+        if let Some((name, _)) = targets.iter().find(|(n, _)| !state.service_exists(n)) {
             return Err((ErrorKind::NotFound, format!("Service `{name}` not found")));
         }
-        let call = AsyncCall {
-            service: name.to_string(),
-            payload,
-            channel: opts.channel,
-            callback: opts.callback,
-            in_reply_to: None,
-            expiration: Some(opts.expiration),
-            cid: (!opts.cid.is_empty()).then_some(opts.cid),
-            pattern: opts.pattern,
-        };
-        wait(&state, deferred::submit(&state, call)).map_err(|e| (e.kind, e.message))
+        let calls = targets
+            .into_iter()
+            .map(|(service, payload)| AsyncCall {
+                service,
+                payload,
+                channel: opts.channel.clone(),
+                callback: opts.callback.clone(),
+                in_reply_to: None,
+                expiration: Some(opts.expiration),
+                cid: (!opts.cid.is_empty()).then(|| opts.cid.clone()),
+                pattern: opts.pattern.clone(),
+            })
+            .collect();
+        wait(&state, deferred::submit_all(&state, calls)).map_err(|e| (e.kind, e.message))
     }
 }

@@ -91,14 +91,14 @@ fn request_of(c: AsyncCall) -> AsyncRequest {
     }
 }
 
-/// The Redis stream `req` goes to, if any: with `[kvdb]`, all but a request for later, which
-/// stays in the ODB, whose loop honours `not_before` (a stream has no delayed delivery).
-/// Every process waits on the stream: whichever has a free place takes it at once.
-fn stream_for<'a>(state: &'a ServerState, req: &AsyncRequest) -> Option<&'a RedisDeferred> {
+/// The Redis stream `reqs` go to, if any: with `[kvdb]`, all but requests for later, which
+/// stay in the ODB, whose loop honours `not_before` (a stream has no delayed delivery).
+/// Every process waits on the stream: whichever has a free place takes them at once.
+fn stream_for<'a>(state: &'a ServerState, reqs: &[AsyncRequest]) -> Option<&'a RedisDeferred> {
     state
         .async_redis
         .as_ref()
-        .filter(|_| req.not_before.is_none())
+        .filter(|_| reqs.iter().all(|r| r.not_before.is_none()))
 }
 
 fn not_stored(e: impl std::fmt::Display) -> ServiceError {
@@ -107,32 +107,49 @@ fn not_stored(e: impl std::fmt::Display) -> ServiceError {
 
 /// Stores `c` and returns its CID; the service runs in the background.
 pub async fn submit(state: &Arc<ServerState>, c: AsyncCall) -> Result<String, ServiceError> {
-    let req = request_of(c);
-    match stream_for(state, &req) {
-        Some(r) => r.queue.put(&req).await.map(|_| req.cid).map_err(not_stored),
-        None => store(state, req).await,
-    }
+    let mut cids = submit_all(state, vec![c]).await?;
+    cids.pop().ok_or_else(|| not_stored("nothing was stored"))
 }
 
-/// Stores `req` in the ODB and runs it here when a place is free.
-async fn store(state: &Arc<ServerState>, mut req: AsyncRequest) -> Result<String, ServiceError> {
+/// Stores `calls`, all or none (a fan-out is never half sent), in one round trip, and returns
+/// their CIDs in order; the services run in the background.
+pub async fn submit_all(
+    state: &Arc<ServerState>,
+    calls: Vec<AsyncCall>,
+) -> Result<Vec<String>, ServiceError> {
+    let reqs: Vec<AsyncRequest> = calls.into_iter().map(request_of).collect();
+    let cids = reqs.iter().map(|r| r.cid.clone()).collect();
+    match stream_for(state, &reqs) {
+        Some(r) => {
+            r.queue.put_all(&reqs).await.map_err(not_stored)?;
+        }
+        None => store(state, reqs).await?,
+    }
+    Ok(cids)
+}
+
+/// Stores `reqs` in the ODB and runs them here when places are free.
+async fn store(state: &Arc<ServerState>, reqs: Vec<AsyncRequest>) -> Result<(), ServiceError> {
     let d = &state.deferred;
-    // Run here when a place is free; otherwise any server's next look takes it.
+    // Run here when places are free; otherwise any server's next look takes them.
     let (holder, until) = d.claim();
-    let claim = (state.background.available_permits() > 0).then_some((holder, until.as_str()));
-    req.id = state
+    let claim =
+        (state.background.available_permits() >= reqs.len()).then_some((holder, until.as_str()));
+    let ids = state
         .odb
-        .async_put(state.cluster_id, &req, claim)
+        .async_put_all(state.cluster_id, &reqs, claim)
         .await
         .map_err(not_stored)?;
-    let cid = req.cid.clone();
     if claim.is_some() {
-        d.hold(1);
-        run(state, req, None);
+        d.hold(reqs.len());
+        for (mut req, id) in reqs.into_iter().zip(ids) {
+            req.id = id;
+            run(state, req, None);
+        }
     } else if let Err(e) = state.events.notifier().notify(Topic::Async).await {
         tracing::warn!("cannot wake the other servers for an async request (they will poll): {e}");
     }
-    Ok(cid)
+    Ok(())
 }
 
 /// Runs a request this process holds (counted by [`Deferred::hold`]) in the background: not

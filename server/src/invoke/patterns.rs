@@ -44,6 +44,11 @@ pub async fn target_done(
         return retry_done(state, req, ctx, result).await;
     }
     let fanout = ctx["kind"] == "fanout";
+    let on_target = names(&ctx["on_target"]);
+    if !fanout && on_target.is_empty() {
+        // A parallel execution nobody hears of target by target: nothing to tell.
+        return;
+    }
     let (on_target_channel, on_final_channel) = if fanout {
         ("fanout-on-target", "fanout-on-final")
     } else {
@@ -88,7 +93,7 @@ pub async fn target_done(
             );
         }
     }
-    for name in names(&ctx["on_target"]) {
+    for name in on_target {
         let mut payload = outcome.clone();
         payload["phase"] = json!("on-target");
         if let Err(e) = submit(state, send(name.clone(), payload, on_target_channel)).await {

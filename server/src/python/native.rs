@@ -64,14 +64,13 @@ pub trait Bridge: Send + Sync {
         cid: &str,
         channel: &str,
     ) -> Result<Value, (crate::core::ErrorKind, String)>;
-    /// Stores an asynchronous invocation of any service (see `invoke::deferred`) and returns
-    /// its CID once it is stored.
+    /// Stores asynchronous invocations of any services (`(name, payload)`, see
+    /// `invoke::deferred`), all or none, and returns their CIDs once they are stored.
     fn invoke_async(
         &self,
-        name: &str,
-        payload: Value,
+        targets: Vec<(String, Value)>,
         opts: AsyncOpts,
-    ) -> Result<String, (crate::core::ErrorKind, String)>;
+    ) -> Result<Vec<String>, (crate::core::ErrorKind, String)>;
     /// Takes or renews the cluster-wide lock `name` for `holder` for `ttl` seconds: true while
     /// `holder` has it (it was free, expired or `holder`'s already).
     fn lock_take(
@@ -221,7 +220,7 @@ fn lock_release(py: Python<'_>, name: &str, holder: &str) -> PyResult<()> {
 #[allow(clippy::too_many_arguments)]
 fn invoke_async(
     py: Python<'_>,
-    name: &str,
+    name: String,
     payload: &Bound<'_, PyAny>,
     channel: &str,
     callback: Vec<String>,
@@ -229,17 +228,55 @@ fn invoke_async(
     cid: &str,
     pattern: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<String> {
-    let payload = from_py(payload)?;
-    let pattern = pattern.map(from_py).transpose()?;
-    let bridge = bridge()?;
-    let opts = AsyncOpts {
+    let targets = vec![(name, from_py(payload)?)];
+    let opts = async_opts(channel, callback, expiration, cid, pattern)?;
+    let mut cids = store_async(py, targets, opts)?;
+    cids.pop()
+        .ok_or_else(|| PyRuntimeError::new_err("the async request was not stored"))
+}
+
+/// [`invoke_async`] of several services at once (`[(name, payload), ...]`), all stored or
+/// none: a parallel pattern's targets.
+#[pyfunction]
+#[pyo3(signature = (targets, channel="invoke-async", cid="", pattern=None))]
+fn invoke_async_all(
+    py: Python<'_>,
+    targets: Vec<(String, Bound<'_, PyAny>)>,
+    channel: &str,
+    cid: &str,
+    pattern: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Vec<String>> {
+    let targets = targets
+        .into_iter()
+        .map(|(name, payload)| Ok((name, from_py(&payload)?)))
+        .collect::<PyResult<Vec<_>>>()?;
+    let opts = async_opts(channel, Vec::new(), 0.0, cid, pattern)?;
+    store_async(py, targets, opts)
+}
+
+fn async_opts(
+    channel: &str,
+    callback: Vec<String>,
+    expiration: f64,
+    cid: &str,
+    pattern: Option<&Bound<'_, PyAny>>,
+) -> PyResult<AsyncOpts> {
+    Ok(AsyncOpts {
         channel: channel.to_string(),
         callback,
         expiration,
         cid: cid.to_string(),
-        pattern,
-    };
-    py.detach(|| bridge.invoke_async(name, payload, opts))
+        pattern: pattern.map(from_py).transpose()?,
+    })
+}
+
+fn store_async(
+    py: Python<'_>,
+    targets: Vec<(String, Value)>,
+    opts: AsyncOpts,
+) -> PyResult<Vec<String>> {
+    let bridge = bridge()?;
+    py.detach(|| bridge.invoke_async(targets, opts))
         .map_err(|(_, msg)| PyLookupError::new_err(msg))
 }
 
@@ -445,6 +482,7 @@ pub fn _zato_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(log, m)?)?;
     m.add_function(wrap_pyfunction!(invoke, m)?)?;
     m.add_function(wrap_pyfunction!(invoke_async, m)?)?;
+    m.add_function(wrap_pyfunction!(invoke_async_all, m)?)?;
     m.add_function(wrap_pyfunction!(lock_take, m)?)?;
     m.add_function(wrap_pyfunction!(cache_call, m)?)?;
     m.add_function(wrap_pyfunction!(crypto_call, m)?)?;

@@ -45,9 +45,9 @@ class _Parallel:
         targets = dict(targets)
         ctx = {'kind': self.kind, 'source': self.source.name, 'req_ts_utc': _now_iso(), 'total': len(targets),
             'on_target': _names(on_target), 'on_final': _names(on_final)}
-        for name, payload in targets.items():
-            _, name = _runtime._resolve(name)
-            native().invoke_async(name, payload, self.call_channel, [], 0.0, cid, ctx)
+        # Stored all or none, in one round trip: a fan-out is never half sent.
+        calls = [(_runtime._resolve(name)[1], payload) for name, payload in targets.items()]
+        native().invoke_async_all(calls, self.call_channel, cid, ctx)
         return cid
 
     def invoke(self, targets, on_target, cid=None):
