@@ -128,6 +128,19 @@ async fn survives_a_kill(backend: Backend, redis: bool) {
             "{targets}"
         );
     }
+    // A parallel execution naming a service that does not exist is refused whole: none of its
+    // targets is stored (the one below, started after it, shows they would have run by then).
+    let refused = admin2
+        .invoke("asyncs.par", &json!({"out": out, "missing": true}))
+        .await
+        .unwrap()
+        .data;
+    assert!(
+        refused["refused"]
+            .as_str()
+            .is_some_and(|r| r.contains("asyncs.no-such-service")),
+        "{refused}"
+    );
     let par = admin2
         .invoke("asyncs.par", &json!({"out": out}))
         .await
@@ -146,6 +159,12 @@ async fn survives_a_kill(backend: Backend, redis: bool) {
         (Some("parallel-exec-on-target"), Some(false))
     );
     assert_eq!(peek(format!("final:{par_cid}")).await, Some(json!({})));
+    let refused_cid = refused["cid"].as_str().unwrap_or_default();
+    assert_eq!(
+        peek(format!("on-target:{refused_cid}:")).await,
+        Some(json!({})),
+        "a target of the refused parallel execution ran"
+    );
     let retry = admin1
         .invoke("asyncs.retry", &json!({}))
         .await

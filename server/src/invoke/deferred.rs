@@ -117,6 +117,9 @@ pub async fn submit_all(
     state: &Arc<ServerState>,
     calls: Vec<AsyncCall>,
 ) -> Result<Vec<String>, ServiceError> {
+    if calls.is_empty() {
+        return Ok(Vec::new());
+    }
     let reqs: Vec<AsyncRequest> = calls.into_iter().map(request_of).collect();
     let cids = reqs.iter().map(|r| r.cid.clone()).collect();
     match stream_for(state, &reqs) {
