@@ -32,6 +32,10 @@ pub async fn run(dir: &Path) -> Result<(), WebAdminError> {
             cfg.dir.display()
         );
     }
+    // A one-time step for keys an earlier version stored in clear (they would fail closed).
+    for name in crate::users::seal_clear_totp_keys(&cfg.dir, &cfg.secret_key)? {
+        tracing::info!("the TOTP key of `{name}` was stored in clear; it is now encrypted");
+    }
     let acceptor = match &cfg.tls {
         Some(t) => Some(TlsAcceptor::from(Arc::new(
             zato_lb::tls::single_cert_config(&t.cert, &t.key)?,

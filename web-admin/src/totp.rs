@@ -25,6 +25,17 @@ pub fn current(key: &str) -> Option<String> {
     totp(key)?.generate_current().ok()
 }
 
+/// Whether `key` is a TOTP key in clear: base32 (RFC 4648, upper case, `=` padding allowed)
+/// of at least 80 bits, as RFC 4226 asks of a shared secret.
+pub fn is_key(key: &str) -> bool {
+    let body = key.trim_end_matches('=');
+    body.len() >= 16
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
+        && Secret::Encoded(key.to_string()).to_bytes().is_ok()
+}
+
 /// A new random key, base32 (160 bits, as authenticator apps expect).
 pub fn generate_key() -> Result<String, UsersError> {
     Ok(Secret::Raw(random_bytes(20)?).to_encoded().to_string())

@@ -211,6 +211,29 @@ pub fn set_totp_key(
     })
 }
 
+/// Encrypts the TOTP keys an earlier version stored in clear (valid base32 that is no token of
+/// `secret_key`), so their users can log in again and a copy of `users.conf` alone no longer
+/// gives their second factor away; returns their names. A key that is neither (encrypted
+/// under another secret key, or damaged) is left as it is: it fails closed.
+pub fn seal_clear_totp_keys(
+    dir: &Path,
+    secret_key: &zato_common::crypto::SecretKey,
+) -> Result<Vec<String>, UsersError> {
+    let clear: Vec<(String, String)> = load(dir)?
+        .into_iter()
+        .filter(|(_, u)| {
+            u.has_totp()
+                && secret_key.decrypt(&u.totp_key).is_err()
+                && crate::totp::is_key(&u.totp_key)
+        })
+        .map(|(name, u)| (name, u.totp_key))
+        .collect();
+    for (name, key) in &clear {
+        set_totp_key(dir, name, Some(key), secret_key)?;
+    }
+    Ok(clear.into_iter().map(|(name, _)| name).collect())
+}
+
 fn edit(
     dir: &Path,
     name: &str,
@@ -316,5 +339,37 @@ mod tests {
         ));
         set_totp_key(dir.path(), "admin", None, &key).unwrap();
         assert!(!load(dir.path()).unwrap()["admin"].has_totp());
+    }
+
+    /// Keys an earlier version wrote in clear are encrypted once; the others stay as they are.
+    #[test]
+    fn totp_keys_in_clear_are_sealed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(zato_common::config::repo_dir(dir.path())).unwrap();
+        let key = zato_common::crypto::SecretKey::generate();
+        let other = zato_common::crypto::SecretKey::generate();
+        let plain = "JBSWY3DPEHPK3PXPJBSWY3DP";
+        let raw = |name: &str, stored: String| {
+            set_password(dir.path(), name, "first-password", true).unwrap();
+            edit(dir.path(), name, false, |u| {
+                u["totp_key"] = toml_edit::value(stored)
+            })
+            .unwrap();
+        };
+        raw("old", plain.to_string());
+        raw("sealed", key.encrypt(plain));
+        raw("foreign", other.encrypt(plain));
+        raw("damaged", "not a key!".to_string());
+        set_password(dir.path(), "nofactor", "first-password", true).unwrap();
+
+        assert_eq!(seal_clear_totp_keys(dir.path(), &key).unwrap(), ["old"]);
+        let users = load(dir.path()).unwrap();
+        assert_ne!(users["old"].totp_key, plain, "still in clear");
+        assert_eq!(users["old"].totp_secret("old", &key).unwrap(), plain);
+        assert_eq!(users["sealed"].totp_secret("sealed", &key).unwrap(), plain);
+        assert!(users["foreign"].totp_secret("foreign", &key).is_err());
+        assert_eq!(users["damaged"].totp_key, "not a key!");
+        assert!(!users["nofactor"].has_totp());
+        assert!(seal_clear_totp_keys(dir.path(), &key).unwrap().is_empty());
     }
 }
