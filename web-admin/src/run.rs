@@ -33,8 +33,16 @@ pub async fn run(dir: &Path) -> Result<(), WebAdminError> {
         );
     }
     // A one-time step for keys an earlier version stored in clear (they would fail closed).
-    for name in crate::users::seal_clear_totp_keys(&cfg.dir, &cfg.secret_key)? {
-        tracing::info!("the TOTP key of `{name}` was stored in clear; it is now encrypted");
+    // Not fatal: a read-only users.conf leaves those users out, as before.
+    match crate::users::seal_clear_totp_keys(&cfg.dir, &cfg.secret_key) {
+        Ok(names) => {
+            for name in names {
+                tracing::info!("the TOTP key of `{name}` was stored in clear; it is now encrypted");
+            }
+        }
+        Err(e) => tracing::warn!(
+            "cannot encrypt the TOTP keys stored in clear (their users cannot log in until it is done or `zato reset-totp-key` is run): {e}"
+        ),
     }
     let acceptor = match &cfg.tls {
         Some(t) => Some(TlsAcceptor::from(Arc::new(
