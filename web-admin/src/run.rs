@@ -34,7 +34,7 @@ pub async fn run(dir: &Path) -> Result<(), WebAdminError> {
     }
     // A one-time step for keys an earlier version stored in clear (they would fail closed).
     // Not fatal: a read-only users.conf leaves those users out, as before.
-    match crate::users::seal_clear_totp_keys(&cfg.dir, &cfg.secret_key) {
+    match crate::users::seal_clear_totp_keys(&cfg.dir, &users, &cfg.secret_key) {
         Ok(names) => {
             for name in names {
                 tracing::info!("the TOTP key of `{name}` was stored in clear; it is now encrypted");

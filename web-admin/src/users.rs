@@ -214,24 +214,24 @@ pub fn set_totp_key(
 /// Encrypts the TOTP keys an earlier version stored in clear (valid base32 that is no token of
 /// `secret_key`), so their users can log in again and a copy of `users.conf` alone no longer
 /// gives their second factor away; returns their names. A key that is neither (encrypted
-/// under another secret key, or damaged) is left as it is: it fails closed.
+/// under another secret key, or damaged) is left as it is: it fails closed. `users`: what
+/// `dir`'s file holds, as [`load`] read it.
 pub fn seal_clear_totp_keys(
     dir: &Path,
+    users: &BTreeMap<String, User>,
     secret_key: &zato_common::crypto::SecretKey,
 ) -> Result<Vec<String>, UsersError> {
-    let clear: Vec<(String, String)> = load(dir)?
-        .into_iter()
-        .filter(|(_, u)| {
-            u.has_totp()
-                && secret_key.decrypt(&u.totp_key).is_err()
-                && crate::totp::is_key(&u.totp_key)
-        })
-        .map(|(name, u)| (name, u.totp_key))
-        .collect();
-    for (name, key) in &clear {
-        set_totp_key(dir, name, Some(key), secret_key)?;
+    let mut sealed = Vec::new();
+    for (name, u) in users {
+        if u.has_totp()
+            && secret_key.decrypt(&u.totp_key).is_err()
+            && crate::totp::is_key(&u.totp_key)
+        {
+            set_totp_key(dir, name, Some(&u.totp_key), secret_key)?;
+            sealed.push(name.clone());
+        }
     }
-    Ok(clear.into_iter().map(|(name, _)| name).collect())
+    Ok(sealed)
 }
 
 fn edit(
@@ -362,7 +362,11 @@ mod tests {
         raw("damaged", "not a key!".to_string());
         set_password(dir.path(), "nofactor", "first-password", true).unwrap();
 
-        assert_eq!(seal_clear_totp_keys(dir.path(), &key).unwrap(), ["old"]);
+        let before = load(dir.path()).unwrap();
+        assert_eq!(
+            seal_clear_totp_keys(dir.path(), &before, &key).unwrap(),
+            ["old"]
+        );
         let users = load(dir.path()).unwrap();
         assert_ne!(users["old"].totp_key, plain, "still in clear");
         assert_eq!(users["old"].totp_secret("old", &key).unwrap(), plain);
@@ -370,6 +374,10 @@ mod tests {
         assert!(users["foreign"].totp_secret("foreign", &key).is_err());
         assert_eq!(users["damaged"].totp_key, "not a key!");
         assert!(!users["nofactor"].has_totp());
-        assert!(seal_clear_totp_keys(dir.path(), &key).unwrap().is_empty());
+        assert!(
+            seal_clear_totp_keys(dir.path(), &users, &key)
+                .unwrap()
+                .is_empty()
+        );
     }
 }
